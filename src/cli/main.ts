@@ -1,0 +1,256 @@
+/**
+ * The `tinyfoundry` command line. It parses and validates, calls library functions, and owns the
+ * terminal: progress bars on a TTY, plain lines in logs, one-line errors (no stack trace unless
+ * TINYFOUNDRY_DEBUG=1), and clean SIGINT/SIGTERM handling (checkpoint, then exit).
+ */
+import { Command, Option } from "commander";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { initEngine, type Device } from "../engine/index.js";
+import { experiments, experimentNames } from "../registry.js";
+import { applyOverrides, ConfigError, pickPreset, validateConfig } from "../train/config.js";
+import { createRun, openRun, type RunMeta } from "../train/run-dir.js";
+import { quietContext, Interrupted, type ExperimentContext, type PresetName } from "../train/experiment.js";
+import { DivergedError, type ProgressEvent } from "../train/loop.js";
+import { reportComparison, reportRun } from "../report/run-report.js";
+import { Progress } from "./progress.js";
+import { sampleFromRun } from "./sample.js";
+import { registerExtraCommands } from "./extra-commands.js";
+
+export class UsageError extends Error {}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** SIGINT/SIGTERM: first one asks the run to checkpoint and stop; a second one exits at once. */
+function installSignals(): AbortController {
+  const ac = new AbortController();
+  const onSig = (sig: string) => {
+    if (ac.signal.aborted) {
+      process.stderr.write(`\n${sig} again: exiting without waiting\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\n${sig}: saving a checkpoint and stopping (press again to exit now)\n`);
+    ac.abort();
+  };
+  process.on("SIGINT", () => onSig("SIGINT"));
+  process.on("SIGTERM", () => onSig("SIGTERM"));
+  return ac;
+}
+
+/** A progress display for experiment runs (one bar per arm). */
+export function progressContext(run: ReturnType<typeof openRun>, resume: boolean, signal: AbortSignal, label: string): ExperimentContext {
+  let bar: Progress | null = null;
+  let barArm: string | undefined;
+  const log = (msg: string) => (bar ? bar.log(msg) : process.stderr.write(msg + "\n"));
+  return {
+    ...quietContext(run, { resume, signal }),
+    log,
+    onProgress: (e: ProgressEvent, arm?: string) => {
+      if (e.kind === "step") {
+        if (!bar || barArm !== arm) {
+          bar?.done();
+          bar = new Progress({ total: e.total, label: arm ? `${label}/${arm}` : label });
+          barArm = arm;
+        }
+        bar.update(e.step, { loss: e.loss, lr: e.lr, "tok/s": Math.round(e.tokensPerSec) });
+        if (e.step === e.total) {
+          bar.done();
+          bar = null;
+        }
+      } else if (e.kind === "eval") {
+        log(`  eval @${e.step}: ${Object.entries(e.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(", ")}`);
+      } else if (e.kind === "message") {
+        log(e.text);
+      }
+    },
+  };
+}
+
+type RunOpts = { preset: string; set: string[]; seed?: string; data?: string; resume?: string; out: string; device: Device };
+
+/** `train lm` / `run <name>`: build and validate the config, then run with a progress display. */
+async function runExperiment(name: string, o: RunOpts): Promise<void> {
+  const exp = experiments[name];
+  if (!exp) throw new UsageError(`experiment "${name}" is not known; allowed: ${experimentNames().join(", ")}`);
+  let run;
+  let config: unknown;
+  if (o.resume) {
+    if (o.set.length || o.seed !== undefined || o.data) throw new UsageError("--resume continues a run with its saved config; drop --set/--seed/--data");
+    run = openRun(o.resume);
+    config = validateConfig(exp.schema, run.config());
+  } else {
+    let cfg = pickPreset(exp.presets, o.preset) as Record<string, unknown>;
+    if (o.seed !== undefined) {
+      const s = Number(o.seed);
+      if (!Number.isInteger(s) || s < 0) throw new ConfigError(`--seed: expected a non-negative integer, got "${o.seed}"`);
+      cfg.seed = s;
+    }
+    if (o.data) {
+      if (!("data" in cfg) || typeof cfg.data !== "object") throw new UsageError(`--data: experiment "${name}" takes no text corpus`);
+      if (!existsSync(o.data)) throw new ConfigError(`--data: file not found: ${o.data}`);
+      (cfg.data as Record<string, unknown>).file = resolve(o.data);
+    }
+    cfg = applyOverrides(cfg, o.set);
+    config = validateConfig(exp.schema, cfg);
+  }
+  const info = await initEngine({ device: o.device });
+  const ac = installSignals();
+  if (!run) run = createRun({ experiment: name, seed: (config as { seed: number }).seed, config, root: o.out, extraMeta: { preset: o.preset, device: info.device, threads: info.threads } });
+  process.stderr.write(`tinyfoundry ${name}: run directory ${run.dir} (device ${info.device}, ${info.threads} thread${info.threads > 1 ? "s" : ""})\n`);
+  const ctx = progressContext(run, Boolean(o.resume), ac.signal, name);
+  const t0 = Date.now();
+  try {
+    const summary = await exp.run(config, ctx);
+    if (ac.signal.aborted) {
+      run.setStatus("interrupted", `continue with: npx tinyfoundry ${name === "lm" ? "train lm" : `run ${name}`} --resume ${run.dir}`);
+      process.stderr.write(`stopped; continue with --resume ${run.dir}\n`);
+      process.exitCode = 130;
+      return;
+    }
+    run.writeSummary({ ...summary, wallSeconds: (Date.now() - t0) / 1000 });
+    run.setStatus("completed");
+    printSummary(name, summary, run.dir);
+  } catch (e) {
+    if (e instanceof Interrupted || ac.signal.aborted) {
+      run.setStatus("interrupted", `continue with --resume ${run.dir}`);
+      process.stderr.write(`stopped; continue with --resume ${run.dir}\n`);
+      process.exitCode = 130;
+      return;
+    }
+    if (e instanceof DivergedError) run.setStatus("diverged", e.message);
+    else run.setStatus("failed", e instanceof Error ? e.message : String(e));
+    throw e;
+  }
+}
+
+function printSummary(name: string, s: Record<string, unknown>, dir: string): void {
+  const lines = [`\n${name}: done`];
+  for (const [k, v] of Object.entries(s)) {
+    if (typeof v === "number") lines.push(`  ${k}: ${Number.isInteger(v) ? v : v.toFixed(4)}`);
+  }
+  if (typeof s.sample === "string" && s.sample) lines.push(`  sample: ${JSON.stringify(s.sample.slice(0, 300))}`);
+  lines.push(`  report: ${join(dir, "report.html")}`);
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+function listRuns(root: string): void {
+  if (!existsSync(root)) {
+    process.stdout.write(`no runs under ${root}\n`);
+    return;
+  }
+  const rows: string[] = [];
+  const walk = (d: string, depth: number) => {
+    if (depth > 3) return;
+    if (existsSync(join(d, "meta.json")) && existsSync(join(d, "config.json"))) {
+      try {
+        const meta = JSON.parse(readFileSync(join(d, "meta.json"), "utf8")) as RunMeta;
+        let step = "";
+        const mf = join(d, "metrics.jsonl");
+        if (existsSync(mf)) {
+          const last = readFileSync(mf, "utf8").trim().split("\n").pop();
+          if (last) {
+            const r = JSON.parse(last) as Record<string, number>;
+            step = `step ${r.step ?? "?"}${typeof r.loss === "number" ? `, loss ${r.loss.toFixed(4)}` : ""}${typeof r.valLoss === "number" ? `, val ${r.valLoss.toFixed(4)}` : ""}`;
+          }
+        }
+        rows.push(`${d}\t${meta.experiment}\t${meta.status}\t${step}`);
+      } catch {
+        rows.push(`${d}\t(unreadable meta.json)`);
+      }
+      return;
+    }
+    for (const f of readdirSync(d).sort()) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory() && f !== "checkpoints" && f !== "arms" && f !== "samples" && f !== "assets") walk(p, depth + 1);
+    }
+  };
+  walk(root, 0);
+  process.stdout.write(rows.length ? rows.join("\n") + "\n" : `no runs under ${root}\n`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("tinyfoundry")
+    .description("Six 2025 foundation-model training papers as runnable, readable TypeScript")
+    .version("0.1.0")
+    .option("--threads <n>", "wasm worker threads (default: min(2, cores)); also TINYFOUNDRY_THREADS")
+    .showHelpAfterError("(add --help for usage)");
+
+  const deviceOpt = () => new Option("--device <device>", "compute device").choices(["wasm", "webgpu", "cpu"]).default("wasm");
+  const addRunOptions = (c: Command) =>
+    c
+      .option("--preset <name>", "tiny | quick | full", "quick")
+      .option("--set <key=value>", "override a config field (repeatable), e.g. --set train.lr=1e-3", collect, [])
+      .option("--seed <n>", "the run seed (all random streams derive from it)")
+      .option("--data <file>", "train on your own UTF-8 text file instead of the built-in corpus")
+      .option("--resume <dir>", "continue an interrupted run from its last checkpoint")
+      .option("--out <dir>", "root folder for run directories", "runs")
+      .addOption(deviceOpt());
+
+  const train = program.command("train").description("train a model");
+  addRunOptions(train.command("lm").description("train the decoder-only transformer LM on a built-in corpus or --data FILE")).action((o: RunOpts) =>
+    runExperiment("lm", o),
+  );
+
+  addRunOptions(
+    program
+      .command("run")
+      .argument("<experiment>", `one of: ${experimentNames().join(", ")}`)
+      .description("run a paper's experiment (every arm) and write its report"),
+  ).action((name: string, o: RunOpts) => runExperiment(name, o));
+
+  program
+    .command("sample")
+    .argument("<run-dir>", "a run directory with a checkpoint")
+    .requiredOption("--prompt <text>", "prompt text")
+    .option("--tokens <n>", "tokens to generate", "200")
+    .option("--temperature <t>", "sampling temperature (0 = greedy)", "0.8")
+    .option("--top-k <k>", "keep the k most likely tokens (0 = all)", "0")
+    .option("--top-p <p>", "nucleus sampling mass (1 = all)", "1")
+    .option("--seed <n>", "sampling seed", "0")
+    .addOption(deviceOpt())
+    .description("generate text from a trained LM run")
+    .action(async (dir: string, o: { prompt: string; tokens: string; temperature: string; topK: string; topP: string; seed: string; device: Device }) => {
+      await initEngine({ device: o.device });
+      const text = await sampleFromRun(dir, o);
+      process.stdout.write(text + "\n");
+    });
+
+  program
+    .command("report")
+    .argument("<run-dirs...>", "one run (report written into it) or several (a comparison)")
+    .option("--out <dir>", "where a comparison report goes", "runs/comparison")
+    .description("write report.html and report.md for a run, or a comparison of runs")
+    .action(async (dirs: string[], o: { out: string }) => {
+      const r = dirs.length === 1 ? await reportRun(dirs[0]) : await reportComparison(dirs, o.out);
+      process.stdout.write(`${r.html}\n${r.md}\n`);
+    });
+
+  program
+    .command("list")
+    .option("--root <dir>", "runs folder", "runs")
+    .description("list runs with their status and last metrics")
+    .action((o: { root: string }) => listRuns(o.root));
+
+  registerExtraCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number; message?: string };
+    if (typeof err.code === "string" && err.code.startsWith("commander.")) {
+      process.exitCode = err.exitCode ?? 1;
+      return;
+    }
+    if (process.env.TINYFOUNDRY_DEBUG === "1") process.stderr.write(String((e as Error).stack) + "\n");
+    const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+    process.stderr.write(`tinyfoundry: ${msg}\n`);
+    process.exitCode = e instanceof ConfigError || e instanceof UsageError ? 2 : 1;
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Node 20 shims that jax-js expects from a browser. Imported (for its side effects) before
+ * @jax-js/jax by `src/engine/index.ts`; nothing else should import jax-js directly.
+ *
+ * - `navigator` (Node 20 has none): `hardwareConcurrency` sizes the wasm worker pool and
+ *   `userAgent` is read by the kernel tuner and the WebGPU module at import.
+ * - `Iterator.prototype.map/filter` (iterator helpers arrived in Node 22): used by `np.einsum`
+ *   and `nn.dotProductAttention`.
+ * - A global `Worker` over `worker_threads`, so jax-js can run its wasm kernels on a pool. It is
+ *   installed only when `TINYFOUNDRY_THREADS` (or `installWorkerShim`) asks for more than one
+ *   thread, because jax-js decides whether to use a pool once, when its wasm backend starts.
+ */
+import { cpus } from "node:os";
+import { Worker as NodeWorker } from "node:worker_threads";
+
+type Nav = { hardwareConcurrency: number; userAgent: string; gpu?: unknown };
+const g = globalThis as unknown as { navigator?: Nav; Worker?: unknown; Iterator?: { prototype: object } };
+
+/** Number of wasm worker threads jax-js will use (1 means the main thread only). */
+export function requestedThreads(): number {
+  const raw = process.env.TINYFOUNDRY_THREADS;
+  if (raw === undefined || raw === "") return Math.min(2, cpus().length);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    throw new Error(`TINYFOUNDRY_THREADS: expected an integer from 1 to 64, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function installNavigator(threads: number): void {
+  if (g.navigator === undefined) {
+    Object.defineProperty(globalThis, "navigator", {
+      value: { hardwareConcurrency: threads, userAgent: `Node.js/${process.versions.node}` },
+      configurable: true,
+      writable: true,
+    });
+  } else {
+    try {
+      Object.defineProperty(g.navigator, "hardwareConcurrency", { value: threads, configurable: true });
+    } catch {
+      /* read-only navigator: keep its value */
+    }
+  }
+}
+
+function installIteratorHelpers(): void {
+  // The prototype of every built-in iterator (arrays, maps, sets, generators share it).
+  const proto = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())) as Record<string, unknown>;
+  if (typeof proto.map !== "function") {
+    Object.defineProperty(proto, "map", {
+      configurable: true,
+      writable: true,
+      value: function* <T, U>(this: Iterator<T>, fn: (v: T, i: number) => U) {
+        let i = 0;
+        for (let r = this.next(); !r.done; r = this.next()) yield fn(r.value, i++);
+      },
+    });
+  }
+  if (typeof proto.filter !== "function") {
+    Object.defineProperty(proto, "filter", {
+      configurable: true,
+      writable: true,
+      value: function* <T>(this: Iterator<T>, fn: (v: T, i: number) => boolean) {
+        let i = 0;
+        for (let r = this.next(); !r.done; r = this.next()) if (fn(r.value, i++)) yield r.value;
+      },
+    });
+  }
+  if (typeof proto.toArray !== "function") {
+    Object.defineProperty(proto, "toArray", {
+      configurable: true,
+      writable: true,
+      value: function <T>(this: Iterator<T>) {
+        const out: T[] = [];
+        for (let r = this.next(); !r.done; r = this.next()) out.push(r.value);
+        return out;
+      },
+    });
+  }
+}
+
+/** Runs inside each worker thread: gives the browser-style script `self`/`postMessage`. */
+const WORKER_BOOTSTRAP = `
+const { parentPort, workerData } = require("node:worker_threads");
+const self = globalThis;
+globalThis.self = self;
+globalThis.postMessage = (msg) => parentPort.postMessage(msg);
+parentPort.on("message", (data) => { if (typeof self.onmessage === "function") self.onmessage({ data }); });
+new Function(workerData.source)();
+`;
+
+/** A browser `Worker` look-alike backed by `worker_threads`, enough for jax-js's wasm pool. */
+class ShimWorker {
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onerror: ((e: { message: string }) => void) | null = null;
+  #worker: NodeWorker;
+  constructor(url: string | URL) {
+    const href = String(url);
+    let source: string;
+    if (href.startsWith("blob:")) {
+      // Blob.text() is async, so the script text is captured when jax-js creates the URL.
+      const captured = blobSources.get(href);
+      if (captured === undefined) throw new Error(`Worker shim: blob URL ${href} was not captured`);
+      source = captured;
+    } else {
+      throw new Error(`Worker shim: only blob: URLs are supported, got ${href}`);
+    }
+    this.#worker = new NodeWorker(WORKER_BOOTSTRAP, { eval: true, workerData: { source } });
+    this.#worker.unref();
+    this.#worker.on("message", (data) => this.onmessage?.({ data }));
+    this.#worker.on("error", (err) => this.onerror?.({ message: String(err) }));
+  }
+  postMessage(msg: unknown): void {
+    this.#worker.postMessage(msg);
+  }
+  terminate(): void {
+    void this.#worker.terminate();
+  }
+}
+
+/** Blobs made by jax-js hold one string part; keep that string when the URL is created. */
+const blobSources = new Map<string, string>();
+const blobSourceOf = new WeakMap<Blob, string>();
+
+function installBlobCapture(): void {
+  const OrigBlob = globalThis.Blob;
+  if ((OrigBlob as unknown as { __tinyfoundry?: boolean }).__tinyfoundry) return;
+  class CapturingBlob extends OrigBlob {
+    static __tinyfoundry = true;
+    constructor(parts?: BlobPart[], options?: BlobPropertyBag) {
+      super(parts, options);
+      if (parts && parts.every((p) => typeof p === "string")) blobSourceOf.set(this, (parts as string[]).join(""));
+    }
+  }
+  globalThis.Blob = CapturingBlob as typeof Blob;
+  const origCreate = URL.createObjectURL.bind(URL);
+  URL.createObjectURL = (obj: Blob) => {
+    const url = origCreate(obj);
+    const src = blobSourceOf.get(obj);
+    if (src !== undefined) blobSources.set(url, src);
+    return url;
+  };
+}
+
+let workerShimInstalled = false;
+/** Install the `Worker` global so jax-js starts a pool of `threads` wasm workers. */
+export function installWorkerShim(threads: number): void {
+  installNavigator(threads);
+  if (threads <= 1 || workerShimInstalled || g.Worker !== undefined) return;
+  installBlobCapture();
+  g.Worker = ShimWorker;
+  workerShimInstalled = true;
+}
+
+export function workerShimActive(): boolean {
+  return workerShimInstalled;
+}
+
+const threads = requestedThreads();
+installNavigator(threads);
+installIteratorHelpers();
+installWorkerShim(threads);

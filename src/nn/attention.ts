@@ -1,0 +1,115 @@
+/**
+ * Causal multi-head self-attention (Vaswani et al. 2017) with rotary position embeddings
+ * (RoPE, Su et al. 2021, GPT-NeoX half-split layout) or none (learned positions are added to the
+ * input by the model). `attentionDecode` is the one-token step over a fixed-size KV cache: the
+ * new key/value are written with a one-hot mask so every shape is static and the step compiles
+ * once under `jit`.
+ */
+import { np, jnn, type Array } from "../engine/index.js";
+import { initLinear, denseLinear, type Linear, type LinearFn } from "./linear.js";
+import { KeyGen } from "./init.js";
+
+export type Attention = { qkv: Linear; out: Linear };
+export type AttentionOptions = { nHeads: number; rope: boolean; ropeBase?: number; linearFn?: LinearFn };
+
+export function initAttention(kg: KeyGen, name: string, d: number, opts: { bias?: boolean; outStd?: number } = {}): Attention {
+  return {
+    qkv: initLinear(kg, `${name}.qkv`, d, 3 * d, { bias: opts.bias }),
+    out: initLinear(kg, `${name}.out`, d, d, { bias: opts.bias, std: opts.outStd ?? 0.02 }),
+  };
+}
+
+/** cos/sin tables for positions 0..T-1: each [T, hd/2] (plain numbers, made once per trace). */
+export function ropeTables(T: number, hd: number, base = 10000): { cos: Array; sin: Array } {
+  const half = hd / 2;
+  const cos = new Float32Array(T * half);
+  const sin = new Float32Array(T * half);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < half; i++) {
+      const ang = t / Math.pow(base, (2 * i) / hd);
+      cos[t * half + i] = Math.cos(ang);
+      sin[t * half + i] = Math.sin(ang);
+    }
+  }
+  return { cos: np.array(cos).reshape([T, half]), sin: np.array(sin).reshape([T, half]) };
+}
+
+/** Rotate x [..., hd] by cos/sin broadcastable to [..., hd/2] (half-split layout). */
+export function applyRope(x: Array, cos: Array, sin: Array): Array {
+  const [x1, x2] = np.split(x, 2, -1); // each [..., hd/2]
+  const a = x1.ref.mul(cos.ref).sub(x2.ref.mul(sin.ref));
+  const b = x2.mul(cos).add(x1.mul(sin));
+  return np.concatenate([a, b], -1);
+}
+
+/** [B, T, 3D] -> three [B, T, H, hd] (no transpose: the layout `dotProductAttention` takes). */
+function splitHeads(qkv: Array, nHeads: number): [Array, Array, Array] {
+  const [B, T, D3] = qkv.shape;
+  const D = D3 / 3;
+  const hd = D / nHeads;
+  const [q, k, v] = np.split(qkv.reshape([B, T, 3, nHeads, hd]), 3, 2); // each [B, T, 1, H, hd]
+  return [q.reshape([B, T, nHeads, hd]), k.reshape([B, T, nHeads, hd]), v.reshape([B, T, nHeads, hd])];
+}
+
+/** x: [B, T, D] -> [B, T, D]. */
+export function attention(p: Attention, x: Array, opts: AttentionOptions): Array {
+  const r = attentionWithKV(p, x, opts);
+  r.k.dispose();
+  r.v.dispose();
+  return r.y;
+}
+
+/** Attention that also returns this layer's keys and values [B, T, H, hd] (for a KV cache). */
+export function attentionWithKV(p: Attention, x: Array, opts: AttentionOptions): { y: Array; k: Array; v: Array } {
+  const { nHeads, rope, ropeBase = 10000, linearFn = denseLinear } = opts;
+  const [B, T, D] = x.shape;
+  const hd = D / nHeads;
+  let [q, k, v] = splitHeads(linearFn(p.qkv, x, "attn.qkv"), nHeads); // [B, T, H, hd]
+  if (rope) {
+    const { cos, sin } = ropeTables(T, hd, ropeBase);
+    const c = cos.reshape([T, 1, hd / 2]);
+    const s = sin.reshape([T, 1, hd / 2]);
+    q = applyRope(q, c.ref, s.ref);
+    k = applyRope(k, c, s);
+  }
+  const y = jnn.dotProductAttention(q, k.ref, v.ref, { isCausal: true }).reshape([B, T, D]); // [B, T, D]
+  return { y: linearFn(p.out, y, "attn.out"), k, v };
+}
+
+/** One layer's KV cache: [B, Tmax, H, hd] each. */
+export type KVLayer = { k: Array; v: Array };
+
+/**
+ * One decoding step. x: [B, 1, D] at absolute position `pos` (int32 scalar array, shared by the
+ * batch); `valid`: [B, Tmax] float, 1 where a cached position holds a real token (left padding
+ * is 0). Returns the output [B, 1, D] and the updated cache.
+ */
+export function attentionDecode(
+  p: Attention,
+  x: Array,
+  cache: KVLayer,
+  pos: Array,
+  valid: Array,
+  opts: AttentionOptions,
+): { y: Array; cache: KVLayer } {
+  const { nHeads, rope, ropeBase = 10000, linearFn = denseLinear } = opts;
+  const [B, , D] = x.shape;
+  const hd = D / nHeads;
+  const Tmax = cache.k.shape[1];
+  let [q, k, v] = splitHeads(linearFn(p.qkv, x, "attn.qkv"), nHeads); // [B, 1, H, hd]
+  if (rope) {
+    const tabs = ropeTables(Tmax, hd, ropeBase);
+    const cos = np.take(tabs.cos, pos.ref.reshape([1]), 0).reshape([1, 1, hd / 2]);
+    const sin = np.take(tabs.sin, pos.ref.reshape([1]), 0).reshape([1, 1, hd / 2]);
+    q = applyRope(q, cos.ref, sin.ref);
+    k = applyRope(k, cos, sin);
+  }
+  const onehot = np.arange(Tmax).astype(np.int32).equal(pos.ref).astype(np.float32).reshape([1, Tmax, 1, 1]);
+  const keep = onehot.ref.mul(-1).add(1);
+  const kc = cache.k.mul(keep.ref).add(k.mul(onehot.ref)); // [B, Tmax, H, hd]
+  const vc = cache.v.mul(keep).add(v.mul(onehot));
+  const seen = np.arange(Tmax).astype(np.int32).lessEqual(pos).astype(np.float32).reshape([1, Tmax]).mul(valid); // [B, Tmax]
+  const bias = seen.sub(1).mul(1e9).reshape([B, 1, 1, Tmax]);
+  const y = jnn.dotProductAttention(q, kc.ref, vc.ref, { bias }).reshape([B, 1, D]);
+  return { y: linearFn(p.out, y, "attn.out"), cache: { k: kc, v: vc } };
+}

@@ -1,0 +1,170 @@
+/**
+ * Autoregressive sampling from the transformer LM with a KV cache: batched, left-padded prompts,
+ * temperature, top-k and top-p (nucleus, Holtzman et al. 2020) sampling, stop tokens and a
+ * per-sequence stop test (for stop strings). The decode step is jitted once (static shapes:
+ * the cache has `contextLength` slots); token choice happens on the host from the step's logits.
+ * Returns the log-probability of each sampled token under the sampling distribution's temperature
+ * (before top-k/top-p truncation), which policy-gradient methods need.
+ */
+import { jit, np, tree, type Array, type JsTree } from "../engine/index.js";
+import { Rng } from "../util/rng.js";
+import { initKVCache, lmDecodeStep, lmForward, type KVCache, type LMConfig, type LMParams } from "./transformer.js";
+import type { LinearFn } from "./linear.js";
+
+export type SampleOptions = {
+  maxNewTokens: number;
+  /** 0 means greedy (argmax). */
+  temperature?: number;
+  /** Keep the k most likely tokens (0: all). */
+  topK?: number;
+  /** Keep the smallest set whose probability reaches p (1: all). */
+  topP?: number;
+  /** Host RNG for token choice. */
+  rng?: Rng;
+  /** A sequence stops after emitting one of these ids (the id is kept). */
+  stopIds?: number[];
+  /** A sequence stops when this returns true for its generated ids so far. */
+  stopWhen?: (generated: number[], row: number) => boolean;
+  linearFn?: LinearFn;
+};
+
+export type SampleResult = { tokens: number[][]; logprobs: number[][] };
+
+/** Choose one token id from logits (Float32Array slice) on the host. */
+export function chooseToken(logits: Float32Array, opts: { temperature: number; topK: number; topP: number; rng: Rng }): { id: number; logprob: number } {
+  const V = logits.length;
+  const { temperature, topK, topP, rng } = opts;
+  let maxL = -Infinity;
+  let arg = 0;
+  for (let i = 0; i < V; i++) if (logits[i] > maxL) [maxL, arg] = [logits[i], i];
+  const tau = temperature > 0 ? temperature : 1;
+  const lp = new Float64Array(V);
+  let z = 0;
+  for (let i = 0; i < V; i++) z += Math.exp((logits[i] - maxL) / tau);
+  const logZ = Math.log(z);
+  for (let i = 0; i < V; i++) lp[i] = (logits[i] - maxL) / tau - logZ;
+  if (temperature <= 0) return { id: arg, logprob: lp[arg] };
+  let order = Array.from({ length: V }, (_, i) => i).sort((a, b) => lp[b] - lp[a]);
+  if (topK > 0 && topK < V) order = order.slice(0, topK);
+  if (topP < 1) {
+    let acc = 0;
+    let cut = order.length;
+    for (let j = 0; j < order.length; j++) {
+      acc += Math.exp(lp[order[j]]);
+      if (acc >= topP) {
+        cut = j + 1;
+        break;
+      }
+    }
+    order = order.slice(0, cut);
+  }
+  let mass = 0;
+  for (const i of order) mass += Math.exp(lp[i]);
+  let u = rng.next() * mass;
+  for (const i of order) {
+    u -= Math.exp(lp[i]);
+    if (u <= 0) return { id: i, logprob: lp[i] };
+  }
+  const last = order[order.length - 1];
+  return { id: last, logprob: lp[last] };
+}
+
+type DecodeFn = (p: LMParams, tokens: Array, pos: Array, valid: Array, cache: KVCache) => { logits: Array; cache: KVCache };
+const decoders = new WeakMap<LMConfig, Map<LinearFn | undefined, DecodeFn>>();
+
+function decoderFor(cfg: LMConfig, linearFn?: LinearFn): DecodeFn {
+  let m = decoders.get(cfg);
+  if (!m) decoders.set(cfg, (m = new Map()));
+  let f = m.get(linearFn);
+  if (!f) {
+    f = jit((p: LMParams, tokens: Array, pos: Array, valid: Array, cache: KVCache) =>
+      lmDecodeStep(p, cfg, tokens, pos, valid, cache, { linearFn }) as unknown as JsTree<Array>,
+    ) as unknown as DecodeFn;
+    m.set(linearFn, f);
+  }
+  return f;
+}
+
+/**
+ * Sample continuations of `prompts` (token id lists; left-padded internally). `params` are not
+ * consumed. Sequences longer than the context are rejected.
+ */
+export async function generate(params: LMParams, cfg: LMConfig, prompts: number[][], opts: SampleOptions): Promise<SampleResult> {
+  const B = prompts.length;
+  const Tmax = cfg.contextLength;
+  const L = Math.max(...prompts.map((p) => p.length));
+  if (prompts.some((p) => p.length === 0)) throw new Error("generate: every prompt needs at least one token");
+  if (L + opts.maxNewTokens > Tmax) {
+    throw new Error(`generate: prompt (${L}) + maxNewTokens (${opts.maxNewTokens}) exceeds model.contextLength ${Tmax}`);
+  }
+  if (cfg.pos === "learned" && prompts.some((p) => p.length !== L)) {
+    // Left padding shifts absolute positions; exact only for RoPE (relative) models.
+  }
+  const rng = opts.rng ?? new Rng(0, "sample");
+  const temperature = opts.temperature ?? 1;
+  const topK = opts.topK ?? 0;
+  const topP = opts.topP ?? 1;
+  const stop = new Set(opts.stopIds ?? []);
+  const decode = decoderFor(cfg, opts.linearFn);
+  const valid = new Float32Array(B * Tmax);
+  let cache = initKVCache(cfg, B, Tmax);
+  const out: number[][] = prompts.map(() => []);
+  const lps: number[][] = prompts.map(() => []);
+  const done = new Array<boolean>(B).fill(false);
+  let cur = new Int32Array(B);
+  let lastLogits: Float32Array | null = null;
+  const V = cfg.vocabSize;
+  for (let t = 0; t < L + opts.maxNewTokens - 1; t++) {
+    for (let b = 0; b < B; b++) {
+      const pad = L - prompts[b].length;
+      if (t < L) {
+        cur[b] = t < pad ? 0 : prompts[b][t - pad];
+        valid[b * Tmax + t] = t < pad ? 0 : 1;
+      } else {
+        valid[b * Tmax + t] = 1;
+      }
+    }
+    const r = decode(
+      tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams,
+      np.array(cur, { dtype: np.int32 }),
+      np.array(t, { dtype: np.int32 }),
+      np.array(valid).reshape([B, Tmax]),
+      cache,
+    );
+    cache = r.cache;
+    if (t >= L - 1) {
+      lastLogits = (await r.logits.data()) as Float32Array;
+      const next = new Int32Array(B);
+      for (let b = 0; b < B; b++) {
+        if (done[b]) continue;
+        const c = chooseToken(lastLogits.subarray(b * V, (b + 1) * V), { temperature, topK, topP, rng });
+        next[b] = c.id;
+        out[b].push(c.id);
+        lps[b].push(c.logprob);
+        if (stop.has(c.id) || opts.stopWhen?.(out[b], b) || out[b].length >= opts.maxNewTokens) done[b] = true;
+      }
+      cur = next;
+      if (done.every(Boolean)) break;
+    } else {
+      r.logits.dispose();
+    }
+  }
+  tree.dispose(cache as unknown as JsTree<Array>);
+  return { tokens: out, logprobs: lps };
+}
+
+/** Greedy decoding by full recomputation each step (no cache): the reference for tests. */
+export async function greedyFull(params: LMParams, cfg: LMConfig, prompt: number[], n: number): Promise<number[]> {
+  const seq = [...prompt];
+  for (let i = 0; i < n; i++) {
+    const x = np.array(Int32Array.from(seq), { dtype: np.int32 }).reshape([1, seq.length]);
+    const { logits } = lmForward(tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams, cfg, x);
+    const last = (await logits.data()) as Float32Array;
+    const V = cfg.vocabSize;
+    const row = last.subarray((seq.length - 1) * V, seq.length * V);
+    let best = 0;
+    for (let j = 1; j < V; j++) if (row[j] > row[best]) best = j;
+    seq.push(best);
+  }
+  return seq.slice(prompt.length);
+}

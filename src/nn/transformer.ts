@@ -1,0 +1,225 @@
+/**
+ * A decoder-only transformer language model (GPT-2 layout, Radford et al. 2019, with the common
+ * modern switches: RMSNorm, RoPE, SwiGLU, tied head). Parameters are a typed plain object; the
+ * forward pass is a pure function, so it can be `jit`-ed, differentiated and reused by the papers:
+ * `linearFn` swaps the matmul at each named site, `inputEmbeds` replaces the token embedding
+ * (over-encoding, other modalities), and `returnHidden` exposes the last hidden state.
+ */
+import { np, type Array } from "../engine/index.js";
+import { KeyGen } from "./init.js";
+import { embed, initEmbedding, unembed, type Embedding } from "./embedding.js";
+import { initLinear, linear, denseLinear, type Linear, type LinearFn } from "./linear.js";
+import { initNorm, norm, type Norm, type NormKind } from "./norm.js";
+import { attention, attentionDecode, initAttention, type Attention, type KVLayer } from "./attention.js";
+import { initMLP, mlp, type MLP, type MLPKind } from "./mlp.js";
+
+export type LMConfig = {
+  /** Vocabulary size V. */
+  vocabSize: number;
+  /** Residual width D. */
+  dModel: number;
+  /** Number of blocks L. */
+  nLayers: number;
+  /** Attention heads H (D must be divisible by H). */
+  nHeads: number;
+  /** Maximum context T. */
+  contextLength: number;
+  /** "rms" (RMSNorm) or "layer" (LayerNorm). */
+  norm: NormKind;
+  /** "rope" (rotary) or "learned" absolute positions. */
+  pos: "rope" | "learned";
+  /** "gelu" MLP or "swiglu". */
+  mlp: MLPKind;
+  /** MLP hidden width = mlpRatio·D (SwiGLU commonly uses 8/3). */
+  mlpRatio: number;
+  /** Share the output head with the token embedding. */
+  tiedHead: boolean;
+  /** Biases in linear layers. */
+  bias: boolean;
+};
+
+export const defaultLMConfig: LMConfig = {
+  vocabSize: 256,
+  dModel: 128,
+  nLayers: 2,
+  nHeads: 4,
+  contextLength: 128,
+  norm: "layer",
+  pos: "learned",
+  mlp: "gelu",
+  mlpRatio: 4,
+  tiedHead: true,
+  bias: false,
+};
+
+export type Block = { ln1: Norm; attn: Attention; ln2: Norm; mlp: MLP };
+export type LMParams = {
+  wte: Embedding;
+  wpe?: Embedding;
+  blocks: Block[];
+  lnF: Norm;
+  head?: Linear;
+};
+
+export function mlpHidden(cfg: LMConfig): number {
+  return Math.max(1, Math.round(cfg.mlpRatio * cfg.dModel));
+}
+
+export function validateLMConfig(cfg: LMConfig): void {
+  const bad = (field: string, msg: string) => {
+    throw new Error(`model.${field}: ${msg}`);
+  };
+  for (const f of ["vocabSize", "dModel", "nLayers", "nHeads", "contextLength"] as const) {
+    if (!Number.isInteger(cfg[f]) || cfg[f] < 1) bad(f, `must be a positive integer, got ${cfg[f]}`);
+  }
+  if (cfg.dModel % cfg.nHeads !== 0) bad("nHeads", `must divide dModel (${cfg.dModel}), got ${cfg.nHeads}`);
+  if (cfg.pos === "rope" && (cfg.dModel / cfg.nHeads) % 2 !== 0) bad("nHeads", "head width dModel/nHeads must be even for RoPE");
+}
+
+/** GPT-2 init: N(0, 0.02), residual output projections scaled by 1/sqrt(2L). */
+export function initLM(cfg: LMConfig, seed: number): LMParams {
+  validateLMConfig(cfg);
+  const kg = new KeyGen(seed);
+  const D = cfg.dModel;
+  const outStd = 0.02 / Math.sqrt(2 * cfg.nLayers);
+  const blocks: Block[] = [];
+  for (let l = 0; l < cfg.nLayers; l++) {
+    blocks.push({
+      ln1: initNorm(cfg.norm, D),
+      attn: initAttention(kg, `blocks.${l}.attn`, D, { bias: cfg.bias, outStd }),
+      ln2: initNorm(cfg.norm, D),
+      mlp: initMLP(kg, `blocks.${l}.mlp`, D, mlpHidden(cfg), cfg.mlp, { bias: cfg.bias, outStd }),
+    });
+  }
+  const p: LMParams = { wte: initEmbedding(kg, "wte", cfg.vocabSize, D), blocks, lnF: initNorm(cfg.norm, D) };
+  if (cfg.pos === "learned") p.wpe = initEmbedding(kg, "wpe", cfg.contextLength, D, 0.01);
+  if (!cfg.tiedHead) p.head = initLinear(kg, "head", D, cfg.vocabSize);
+  return p;
+}
+
+export type ForwardOptions = {
+  linearFn?: LinearFn;
+  /** Replaces `wte(tokens)`: [B, T, D] input embeddings (token embedding is then not used). */
+  inputEmbeds?: Array;
+  /** Also return the final hidden state (after lnF) [B, T, D]. */
+  returnHidden?: boolean;
+};
+
+/** Shared token/position embedding of the input: [B, T, D]. */
+function embedInput(p: LMParams, cfg: LMConfig, tokens: Array | null, T: number, opts: ForwardOptions): Array {
+  let x: Array;
+  if (opts.inputEmbeds) {
+    x = opts.inputEmbeds;
+  } else {
+    if (!tokens) throw new Error("lmForward: tokens or inputEmbeds required");
+    x = embed(cfg.tiedHead ? { table: p.wte.table.ref } : p.wte, tokens); // [B, T, D]
+  }
+  if (p.wpe) {
+    if (T > cfg.contextLength) throw new Error(`sequence length ${T} exceeds model.contextLength ${cfg.contextLength}`);
+    const pos = p.wpe.table.slice([0, T]); // [T, D]
+    x = x.add(pos);
+  }
+  return x;
+}
+
+function headLogits(p: LMParams, h: Array): Array {
+  return p.head ? linear(p.head, h) : unembed(p.wte, h);
+}
+
+/**
+ * Forward pass. Consumes `p` (pass `tree.ref(params)` to keep them). tokens: int32 [B, T].
+ * Returns logits [B, T, V] (and the hidden state when asked).
+ */
+export function lmForward(p: LMParams, cfg: LMConfig, tokens: Array | null, opts: ForwardOptions = {}): { logits: Array; hidden?: Array } {
+  const linearFn = opts.linearFn ?? denseLinear;
+  const T = opts.inputEmbeds ? opts.inputEmbeds.shape[1] : tokens!.shape[1];
+  if (opts.inputEmbeds && tokens) tokens.dispose();
+  // Untied head with replaced input embeddings: the token table is not used at all.
+  if (!cfg.tiedHead && opts.inputEmbeds) p.wte.table.dispose();
+  let x = embedInput(p, cfg, tokens, T, opts);
+  const attnOpts = { nHeads: cfg.nHeads, rope: cfg.pos === "rope", linearFn };
+  for (const b of p.blocks) {
+    x = x.ref.add(attention(b.attn, norm(b.ln1, x), attnOpts));
+    x = x.ref.add(mlp(b.mlp, norm(b.ln2, x), linearFn));
+  }
+  const h = norm(p.lnF, x); // [B, T, D]
+  if (opts.returnHidden) {
+    return { logits: headLogits(p, h.ref), hidden: h };
+  }
+  return { logits: headLogits(p, h) };
+}
+
+/** A decoding cache: per layer keys/values [B, Tmax, H, hd]. */
+export type KVCache = KVLayer[];
+
+export function initKVCache(cfg: LMConfig, batch: number, maxLen = cfg.contextLength): KVCache {
+  const hd = cfg.dModel / cfg.nHeads;
+  return Array.from({ length: cfg.nLayers }, () => ({
+    k: np.zeros([batch, maxLen, cfg.nHeads, hd]),
+    v: np.zeros([batch, maxLen, cfg.nHeads, hd]),
+  }));
+}
+
+/**
+ * One decoding step with a KV cache: tokens int32 [B] at absolute position `pos` (int32 scalar
+ * array); `valid` [B, Tmax] marks real (non-padding) positions. Returns logits [B, V] and the new
+ * cache. Consumes `p`, `cache` and the arrays.
+ */
+export function lmDecodeStep(
+  p: LMParams,
+  cfg: LMConfig,
+  tokens: Array,
+  pos: Array,
+  valid: Array,
+  cache: KVCache,
+  opts: { linearFn?: LinearFn } = {},
+): { logits: Array; cache: KVCache } {
+  const linearFn = opts.linearFn ?? denseLinear;
+  const B = tokens.shape[0];
+  let x = embed({ table: cfg.tiedHead ? p.wte.table.ref : p.wte.table }, tokens.reshape([B, 1])); // [B, 1, D]
+  if (p.wpe) x = x.add(np.take(p.wpe.table, pos.ref.reshape([1]), 0)); // + [1, D]
+  const attnOpts = { nHeads: cfg.nHeads, rope: cfg.pos === "rope", linearFn };
+  const next: KVCache = [];
+  p.blocks.forEach((b, l) => {
+    const r = attentionDecode(b.attn, norm(b.ln1, x.ref), cache[l], pos.ref, valid.ref, attnOpts);
+    next.push(r.cache);
+    x = x.add(r.y);
+    x = x.ref.add(mlp(b.mlp, norm(b.ln2, x), linearFn));
+  });
+  pos.dispose();
+  valid.dispose();
+  const h = norm(p.lnF, x).reshape([B, cfg.dModel]);
+  const logits = p.head ? linear(p.head, h) : unembed(p.wte, h);
+  return { logits, cache: next };
+}
+
+/** Number of parameters (all leaves). */
+export function paramCount(tree: unknown): number {
+  let n = 0;
+  const visit = (t: unknown): void => {
+    if (t && typeof t === "object" && "shape" in (t as object) && Array.isArray((t as { shape: unknown }).shape)) {
+      n += (t as { shape: number[] }).shape.reduce((a, b) => a * b, 1);
+    } else if (Array.isArray(t)) t.forEach(visit);
+    else if (t && typeof t === "object") Object.values(t).forEach(visit);
+  };
+  visit(tree);
+  return n;
+}
+
+/** Non-embedding parameter count N of the Kaplan et al. (2020) scaling formulas. */
+export function nonEmbeddingParams(cfg: LMConfig): number {
+  const D = cfg.dModel;
+  const H = mlpHidden(cfg);
+  const perBlock = 4 * D * D + (cfg.mlp === "swiglu" ? 3 : 2) * D * H;
+  return cfg.nLayers * perBlock;
+}
+
+/**
+ * Training FLOPs per token, forward + backward: 6·N (matmuls with weights, including the output
+ * head) + 6·L·T·D (attention scores and values: 2·2·T·D forward per layer, x3 with backward),
+ * as in PaLM's appendix (Chowdhery et al. 2022) with T the context length.
+ */
+export function flopsPerToken(cfg: LMConfig, T = cfg.contextLength): number {
+  const N = nonEmbeddingParams(cfg) + cfg.dModel * cfg.vocabSize;
+  return 6 * N + 6 * cfg.nLayers * T * cfg.dModel;
+}

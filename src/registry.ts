@@ -1,0 +1,12 @@
+/** Every runnable experiment, by CLI name. Paper modules add themselves here. */
+import type { Experiment } from "./train/experiment.js";
+import { lmExperiment } from "./lm/index.js";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const experiments: Record<string, Experiment<any>> = {
+  lm: lmExperiment,
+};
+
+export function experimentNames(): string[] {
+  return Object.keys(experiments);
+}

@@ -1,0 +1,169 @@
+/**
+ * Run directories: `runs/<experiment>/<YYYYMMDD-HHMMSS>-s<seed>/` holding `config.json`,
+ * `meta.json` (versions, git commit, machine, status), `metrics.jsonl`, `summary.json`,
+ * `checkpoints/`, `samples/`: plain files any tracker can read. JSON files are written atomically.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem, platform, release, arch } from "node:os";
+import { join, resolve } from "node:path";
+import { appendJsonLine, writeJsonAtomic } from "../util/atomic.js";
+
+export type RunStatus = "running" | "completed" | "failed" | "interrupted" | "diverged";
+
+export type MachineInfo = { cpu: string; cores: number; memGiB: number; os: string; arch: string; node: string };
+
+export type RunMeta = {
+  experiment: string;
+  seed: number;
+  status: RunStatus;
+  message?: string;
+  createdAt: string;
+  updatedAt: string;
+  versions: Record<string, string>;
+  gitCommit: string | null;
+  machine: MachineInfo;
+  [k: string]: unknown;
+};
+
+export function machineInfo(): MachineInfo {
+  const c = cpus();
+  return {
+    cpu: c[0]?.model?.trim() ?? "unknown",
+    cores: c.length,
+    memGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    os: `${platform()} ${release()}`,
+    arch: arch(),
+    node: process.versions.node,
+  };
+}
+
+export function gitCommit(cwd = process.cwd()): string | null {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+  } catch {
+    return null;
+  }
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    return pkg.version;
+  } catch {
+    return "unknown";
+  }
+}
+
+export function timestamp(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+export class RunDir {
+  readonly dir: string;
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+  }
+  path(...parts: string[]): string {
+    return join(this.dir, ...parts);
+  }
+  get checkpointsDir(): string {
+    return this.path("checkpoints");
+  }
+  get samplesDir(): string {
+    const d = this.path("samples");
+    mkdirSync(d, { recursive: true });
+    return d;
+  }
+  readJson<T>(name: string): T {
+    return JSON.parse(readFileSync(this.path(name), "utf8")) as T;
+  }
+  writeJson(name: string, value: unknown): void {
+    writeJsonAtomic(this.path(name), value);
+  }
+  config<T>(): T {
+    return this.readJson<T>("config.json");
+  }
+  meta(): RunMeta {
+    return this.readJson<RunMeta>("meta.json");
+  }
+  updateMeta(patch: Partial<RunMeta>): void {
+    const m = { ...this.meta(), ...patch, updatedAt: new Date().toISOString() };
+    this.writeJson("meta.json", m);
+  }
+  setStatus(status: RunStatus, message?: string): void {
+    this.updateMeta(message === undefined ? { status } : { status, message });
+  }
+  appendMetrics(row: Record<string, unknown>): void {
+    appendJsonLine(this.path("metrics.jsonl"), row);
+  }
+  /** Metrics rows; a torn last line (killed mid-write) is ignored. */
+  metrics<T = Record<string, unknown>>(): T[] {
+    const p = this.path("metrics.jsonl");
+    if (!existsSync(p)) return [];
+    const rows: T[] = [];
+    for (const line of readFileSync(p, "utf8").split("\n")) {
+      if (!line.trim()) continue;
+      try {
+        rows.push(JSON.parse(line) as T);
+      } catch {
+        /* torn line from a kill: dropped */
+      }
+    }
+    return rows;
+  }
+  /** Keep only metric rows with `step <= lastStep` (used on resume, so no row is duplicated). */
+  truncateMetrics(lastStep: number): void {
+    const rows = this.metrics<{ step?: number }>().filter((r) => r.step === undefined || r.step <= lastStep);
+    writeFileSync(this.path("metrics.jsonl"), rows.map((r) => JSON.stringify(r) + "\n").join(""));
+  }
+  writeSummary(summary: Record<string, unknown>): void {
+    this.writeJson("summary.json", summary);
+  }
+  summary<T = Record<string, unknown>>(): T | null {
+    return existsSync(this.path("summary.json")) ? this.readJson<T>("summary.json") : null;
+  }
+}
+
+/** Create `root/<experiment>/<timestamp>-s<seed>/` with config.json and meta.json. */
+export function createRun(opts: {
+  experiment: string;
+  seed: number;
+  config: unknown;
+  root?: string;
+  dir?: string;
+  extraMeta?: Record<string, unknown>;
+}): RunDir {
+  const root = opts.root ?? "runs";
+  let dir = opts.dir ?? join(root, opts.experiment, `${timestamp()}-s${opts.seed}`);
+  if (!opts.dir) {
+    let i = 1;
+    const base = dir;
+    while (existsSync(dir)) dir = `${base}-${++i}`;
+  }
+  mkdirSync(dir, { recursive: true });
+  const run = new RunDir(dir);
+  const now = new Date().toISOString();
+  run.writeJson("config.json", opts.config);
+  const meta: RunMeta = {
+    experiment: opts.experiment,
+    seed: opts.seed,
+    status: "running",
+    createdAt: now,
+    updatedAt: now,
+    versions: { tinyfoundry: packageVersion(), "@jax-js/jax": "0.1.25", node: process.versions.node },
+    gitCommit: gitCommit(),
+    machine: machineInfo(),
+    ...opts.extraMeta,
+  };
+  run.writeJson("meta.json", meta);
+  return run;
+}
+
+export function openRun(dir: string): RunDir {
+  if (!existsSync(join(dir, "config.json")) || !existsSync(join(dir, "meta.json"))) {
+    throw new Error(`run directory: ${dir} has no config.json/meta.json (not a tinyfoundry run)`);
+  }
+  return new RunDir(dir);
+}
