@@ -13,6 +13,7 @@ import { createRun, openRun, type RunMeta } from "../train/run-dir.js";
 import { quietContext, Interrupted, type ExperimentContext, type PresetName } from "../train/experiment.js";
 import { DivergedError, type ProgressEvent } from "../train/loop.js";
 import { reportComparison, reportRun } from "../report/run-report.js";
+import { injectResultsFile } from "../report/readme.js";
 import { Progress } from "./progress.js";
 import { sampleFromRun } from "./sample.js";
 import { registerExtraCommands } from "./extra-commands.js";
@@ -232,6 +233,19 @@ export function buildProgram(): Command {
     .option("--root <dir>", "runs folder", "runs")
     .description("list runs with their status and last metrics")
     .action((o: { root: string }) => listRuns(o.root));
+
+  program
+    .command("readme")
+    .argument("<run-dir>", "a finished experiment run with results.md")
+    .requiredOption("--into <readme>", "the README.md whose results block is replaced")
+    .description("write a run's measured results table (results.md) into a README between the results markers")
+    .action((dir: string, o: { into: string }) => {
+      const run = openRun(dir);
+      const f = run.path("results.md");
+      if (!existsSync(f)) throw new UsageError(`readme: ${dir} has no results.md (is the run finished?)`);
+      injectResultsFile(o.into, readFileSync(f, "utf8"));
+      process.stdout.write(`updated ${o.into}\n`);
+    });
 
   registerExtraCommands(program);
   return program;
