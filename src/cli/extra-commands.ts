@@ -1,6 +1,7 @@
 /** Commands contributed by the environment and paper modules, registered in one place. */
 import type { Command } from "commander";
+import { registerEnvCommands } from "./env-commands.js";
 
 export function registerExtraCommands(program: Command): void {
-  void program;
+  registerEnvCommands(program);
 }
