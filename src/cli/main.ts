@@ -10,7 +10,7 @@ import { initEngine, type Device } from "../engine/index.js";
 import { experiments, experimentNames } from "../registry.js";
 import { applyOverrides, ConfigError, pickPreset, validateConfig } from "../train/config.js";
 import { createRun, openRun, type RunMeta } from "../train/run-dir.js";
-import { quietContext, Interrupted, type ExperimentContext, type PresetName } from "../train/experiment.js";
+import { quietContext, Interrupted, type ExperimentContext } from "../train/experiment.js";
 import { DivergedError, type ProgressEvent } from "../train/loop.js";
 import { reportComparison, reportRun } from "../report/run-report.js";
 import { injectResultsFile } from "../report/readme.js";

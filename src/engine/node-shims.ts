@@ -156,7 +156,23 @@ export function workerShimActive(): boolean {
   return workerShimInstalled;
 }
 
+/**
+ * Node 20 has no `Float16Array`; jax-js tests `data instanceof Float16Array` when it builds an
+ * array from JS data, which throws a ReferenceError without it. A placeholder class makes the
+ * test false; constructing one says what is missing (float16 is not used on wasm anyway).
+ */
+function installFloat16Placeholder(): void {
+  const gg = globalThis as unknown as { Float16Array?: unknown };
+  if (gg.Float16Array !== undefined) return;
+  gg.Float16Array = class Float16Array {
+    constructor() {
+      throw new Error("Float16Array needs Node 22 or newer; use float32 on this Node version");
+    }
+  };
+}
+
 const threads = requestedThreads();
+installFloat16Placeholder();
 installNavigator(threads);
 installIteratorHelpers();
 installWorkerShim(threads);

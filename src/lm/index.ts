@@ -2,7 +2,9 @@
 import type { Experiment } from "../train/experiment.js";
 import { lmExperimentSchema, lmPresets, type LMExperimentConfig } from "./config.js";
 import { trainLM } from "./experiment.js";
-import { reportRun } from "../report/run-report.js";
+import { reportRun, machineLine } from "../report/run-report.js";
+import { fmt } from "../report/document.js";
+import { writeFileAtomic } from "../util/atomic.js";
 
 export { lmExperimentSchema, lmPresets, type LMExperimentConfig } from "./config.js";
 export { trainLM, prepareData, type LMSummary } from "./experiment.js";
@@ -23,6 +25,32 @@ export const lmExperiment: Experiment<LMExperimentConfig> = {
       onProgress: (e) => ctx.onProgress(e),
     });
     await reportRun(ctx.run.dir);
+    writeFileAtomic(ctx.run.path("results.md"), lmResultsMarkdown(summary, config, ctx.run.meta()));
     return summary;
   },
 };
+
+/** The measured table for the README (written to results.md; `tinyfoundry readme` copies it). */
+export function lmResultsMarkdown(s: import("./experiment.js").LMSummary, cfg: LMExperimentConfig, meta: import("../train/run-dir.js").RunMeta): string {
+  const m = cfg.model;
+  const pass = s.improvementOverBigram >= 0.3;
+  const preset = typeof meta.preset === "string" ? meta.preset : "custom";
+  return [
+    `Preset \`${preset}\` (${m.nLayers} layers, width ${m.dModel}, ${m.nHeads} heads, context ${m.contextLength}, ${s.params.toLocaleString("en-US")} parameters, ${cfg.data.tokenizer} tokens, ${s.steps} steps of batch ${cfg.train.batchSize}) on ${cfg.data.file ?? cfg.data.corpus}, seed ${cfg.seed}, measured ${meta.updatedAt.slice(0, 10)} on ${machineLine(meta)}.`,
+    "",
+    "| metric | value |",
+    "|---|---|",
+    `| validation loss, transformer (nats/byte) | ${fmt(s.valNatsPerByte)} |`,
+    `| validation loss, bigram baseline, same split (nats/byte, add-α=${s.bigramAlpha}) | ${fmt(s.bigramValNatsPerByte)} |`,
+    `| improvement over bigram (target >= 0.3) | ${fmt(s.improvementOverBigram)} (${pass ? "met" : "NOT met"}) |`,
+    `| final training loss (nats/token) | ${fmt(s.finalTrainLoss)} |`,
+    `| training time (s) | ${fmt(s.trainSeconds, 1)} |`,
+    `| throughput (tokens/s, training steps) | ${fmt(Math.round(s.tokensPerSec))} |`,
+    "",
+    "Sample (temperature " + cfg.sample.temperature + "):",
+    "",
+    "```",
+    s.sample.slice(0, 400),
+    "```",
+  ].join("\n");
+}

@@ -10,7 +10,14 @@ import { initLinear, denseLinear, type Linear, type LinearFn } from "./linear.js
 import { KeyGen } from "./init.js";
 
 export type Attention = { qkv: Linear; out: Linear };
-export type AttentionOptions = { nHeads: number; rope: boolean; ropeBase?: number; linearFn?: LinearFn };
+export type AttentionOptions = {
+  nHeads: number;
+  rope: boolean;
+  ropeBase?: number;
+  linearFn?: LinearFn;
+  /** Additive score bias broadcastable to [B, H, T, T] (e.g. -1e9 on left-padding keys); causal mask still applies. */
+  bias?: Array;
+};
 
 export function initAttention(kg: KeyGen, name: string, d: number, opts: { bias?: boolean; outStd?: number } = {}): Attention {
   return {
@@ -64,7 +71,8 @@ export function attentionWithKV(p: Attention, x: Array, opts: AttentionOptions):
   const { nHeads, rope, ropeBase = 10000, linearFn = denseLinear } = opts;
   const [B, T, D] = x.shape;
   const hd = D / nHeads;
-  let [q, k, v] = splitHeads(linearFn(p.qkv, x, "attn.qkv"), nHeads); // [B, T, H, hd]
+  const [q0, k0, v] = splitHeads(linearFn(p.qkv, x, "attn.qkv"), nHeads); // [B, T, H, hd]
+  let [q, k] = [q0, k0];
   if (rope) {
     const { cos, sin } = ropeTables(T, hd, ropeBase);
     const c = cos.reshape([T, 1, hd / 2]);
@@ -72,7 +80,7 @@ export function attentionWithKV(p: Attention, x: Array, opts: AttentionOptions):
     q = applyRope(q, c.ref, s.ref);
     k = applyRope(k, c, s);
   }
-  const y = jnn.dotProductAttention(q, k.ref, v.ref, { isCausal: true }).reshape([B, T, D]); // [B, T, D]
+  const y = jnn.dotProductAttention(q, k.ref, v.ref, { isCausal: true, bias: opts.bias }).reshape([B, T, D]); // [B, T, D]
   return { y: linearFn(p.out, y, "attn.out"), k, v };
 }
 
@@ -96,7 +104,8 @@ export function attentionDecode(
   const [B, , D] = x.shape;
   const hd = D / nHeads;
   const Tmax = cache.k.shape[1];
-  let [q, k, v] = splitHeads(linearFn(p.qkv, x, "attn.qkv"), nHeads); // [B, 1, H, hd]
+  const [q0, k0, v] = splitHeads(linearFn(p.qkv, x, "attn.qkv"), nHeads); // [B, 1, H, hd]
+  let [q, k] = [q0, k0];
   if (rope) {
     const tabs = ropeTables(Tmax, hd, ropeBase);
     const cos = np.take(tabs.cos, pos.ref.reshape([1]), 0).reshape([1, 1, hd / 2]);

@@ -10,7 +10,7 @@ import { KeyGen } from "./init.js";
 import { embed, initEmbedding, unembed, type Embedding } from "./embedding.js";
 import { initLinear, linear, denseLinear, type Linear, type LinearFn } from "./linear.js";
 import { initNorm, norm, type Norm, type NormKind } from "./norm.js";
-import { attention, attentionDecode, initAttention, type Attention, type KVLayer } from "./attention.js";
+import { attention, attentionDecode, attentionWithKV, initAttention, type Attention, type KVLayer } from "./attention.js";
 import { initMLP, mlp, type MLP, type MLPKind } from "./mlp.js";
 
 export type LMConfig = {
@@ -191,6 +191,44 @@ export function lmDecodeStep(
   const h = norm(p.lnF, x).reshape([B, cfg.dModel]);
   const logits = p.head ? linear(p.head, h) : unembed(p.wte, h);
   return { logits, cache: next };
+}
+
+/**
+ * Batched prefill for KV-cache decoding: one causal forward pass over left-padded prompts
+ * tokens int32 [B, L] with `valid` [B, L] (1 = real token, 0 = left padding; padding keys get a
+ * -1e9 score bias). Returns the logits [B, V] and final hidden state [B, D] at the last position,
+ * and a cache with `maxLen` slots whose first L hold the prompts' keys/values (slot = absolute
+ * position, as in `lmDecodeStep`). Consumes `p` and the arrays. Exact for RoPE; with learned
+ * positions left padding shifts positions, as in step-by-step prefill.
+ */
+export function lmPrefill(
+  p: LMParams,
+  cfg: LMConfig,
+  tokens: Array,
+  valid: Array,
+  maxLen = cfg.contextLength,
+  opts: { linearFn?: LinearFn } = {},
+): { logits: Array; hidden: Array; cache: KVCache } {
+  const linearFn = opts.linearFn ?? denseLinear;
+  const [B, L] = tokens.shape;
+  if (L > maxLen) throw new Error(`lmPrefill: prompt length ${L} exceeds the cache length ${maxLen}`);
+  let x = embedInput(p, cfg, tokens, L, {}); // [B, L, D]
+  const bias = valid.sub(1).mul(1e9).reshape([B, 1, 1, L]); // [B, 1, 1, L]
+  const attnOpts = { nHeads: cfg.nHeads, rope: cfg.pos === "rope", linearFn };
+  const cache: KVCache = [];
+  const hd = cfg.dModel / cfg.nHeads;
+  const grow = (a: Array) => (L === maxLen ? a : np.concatenate([a, np.zeros([B, maxLen - L, cfg.nHeads, hd])], 1)); // [B, maxLen, H, hd]
+  for (const b of p.blocks) {
+    const r = attentionWithKV(b.attn, norm(b.ln1, x.ref), { ...attnOpts, bias: bias.ref });
+    cache.push({ k: grow(r.k), v: grow(r.v) });
+    x = x.add(r.y);
+    x = x.ref.add(mlp(b.mlp, norm(b.ln2, x), linearFn));
+  }
+  bias.dispose();
+  const last = x.slice([], [L - 1, L]).reshape([B, cfg.dModel]); // [B, D]
+  const h = norm(p.lnF, last); // [B, D]
+  const logits = headLogits(p, h.ref); // [B, V]
+  return { logits, hidden: h, cache };
 }
 
 /** Number of parameters (all leaves). */

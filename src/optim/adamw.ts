@@ -63,28 +63,35 @@ export function clipByGlobalNorm<G extends JsTree<Array>>(grads: G, maxNorm: num
 }
 
 /**
- * One AdamW update. Consumes params, grads and state; `lr` and `t` (1-based step) are scalar
- * arrays (consumed). `mask` is a boolean tree from `defaultDecayMask` (plain JS, not consumed).
+ * Host-side scalars of step `t` (1-based): the bias corrections 1-β1^t and 1-β2^t, computed in
+ * float64 here because jax-js 0.1.25's `np.power` is off by ~1e-5 (1-0.999^1 came out 1.2 %
+ * wrong), which would skew the first steps.
+ */
+export function adamwScalars(t: number, cfg: AdamWConfig): { bc1: number; bc2: number } {
+  return { bc1: 1 - Math.pow(cfg.beta1, t), bc2: 1 - Math.pow(cfg.beta2, t) };
+}
+
+/**
+ * One AdamW update. Consumes params, grads and state; `lr`, `bc1`, `bc2` are scalar arrays
+ * (consumed) with bc1/bc2 from `adamwScalars(t)`. `mask` is a boolean tree from
+ * `defaultDecayMask` (plain JS, not consumed).
  */
 export function adamwUpdate<P extends JsTree<Array>>(
   params: P,
   grads: P,
   state: AdamWState<P>,
-  lr: Array,
-  t: Array,
+  sched: { lr: Array; bc1: Array; bc2: Array },
   cfg: AdamWConfig,
   mask: unknown,
 ): { params: P; state: AdamWState<P> } {
   const { beta1: b1, beta2: b2, eps, weightDecay: wd } = cfg;
+  const { lr, bc1, bc2 } = sched;
   const [pl, def] = tree.flatten(params as JsTree<Array>) as [Array[], unknown];
   const gl = tree.leaves(grads as JsTree<Array>) as Array[];
   const ml = tree.leaves(state.m as JsTree<Array>) as Array[];
   const vl = tree.leaves(state.v as JsTree<Array>) as Array[];
   const dl = leavesOf(mask) as boolean[];
   if (dl.length !== pl.length) throw new Error(`adamw: decay mask has ${dl.length} leaves, params have ${pl.length}`);
-  // Bias corrections 1-β^t as arrays of t.
-  const bc1 = np.power(b1, t.ref).mul(-1).add(1);
-  const bc2 = np.power(b2, t).mul(-1).add(1);
   const np2: Array[] = [];
   const nm: Array[] = [];
   const nv: Array[] = [];

@@ -3,7 +3,7 @@
  * one function under `jit` (one compiled program per step; no intermediates leak).
  */
 import { jit, valueAndGrad, np, tree, type Array, type JsTree } from "../engine/index.js";
-import { adamwUpdate, clipByGlobalNorm, type AdamWConfig, type AdamWState } from "../optim/adamw.js";
+import { adamwScalars, adamwUpdate, clipByGlobalNorm, type AdamWConfig, type AdamWState } from "../optim/adamw.js";
 
 export type StepOutput<P> = { params: P; opt: AdamWState<P>; loss: Array; gradNorm: Array; aux: Array[] };
 
@@ -24,7 +24,7 @@ export function makeTrainStep<P extends JsTree<Array>>(
   opts: { adamw: AdamWConfig; clip: number; decayMask: unknown; hasAux?: boolean },
 ): TrainStep<P> {
   const hasAux = opts.hasAux ?? false;
-  const full = jit((params: P, opt: AdamWState<P>, batch: Array[], lr: Array, t: Array) => {
+  const full = jit((params: P, opt: AdamWState<P>, batch: Array[], lr: Array, bc1: Array, bc2: Array) => {
     const f = (p: P) => lossFn(p, ...batch) as Array;
     const [value, grads] = valueAndGrad(f, hasAux ? { hasAux: true } : undefined)(tree.ref(params as JsTree<Array>) as never) as unknown as [
       Array | [Array, Array[]],
@@ -32,11 +32,14 @@ export function makeTrainStep<P extends JsTree<Array>>(
     ];
     const [loss, aux] = hasAux ? (value as [Array, Array[]]) : [value as Array, [] as Array[]];
     const [clipped, gradNorm] = clipByGlobalNorm(grads, opts.clip);
-    const upd = adamwUpdate(params, clipped, opt, lr, t, opts.adamw, opts.decayMask);
+    const upd = adamwUpdate(params, clipped, opt, { lr, bc1, bc2 }, opts.adamw, opts.decayMask);
     return { params: upd.params, opt: upd.state, loss, gradNorm, aux } as unknown as JsTree<Array>;
   });
   return {
-    step: (params, opt, batch, lr, t) => full(params as never, opt as never, batch as never, np.array(lr), np.array(t)) as unknown as StepOutput<P>,
+    step: (params, opt, batch, lr, t) => {
+      const { bc1, bc2 } = adamwScalars(t, opts.adamw);
+      return full(params as never, opt as never, batch as never, np.array(lr), np.array(bc1), np.array(bc2)) as unknown as StepOutput<P>;
+    },
     dispose: () => full.dispose(),
   };
 }

@@ -1,0 +1,64 @@
+/**
+ * The reference training step (GPT, 2 layers, width 128, 4 heads, context 128, batch 16,
+ * vocab 256, AdamW; forward + backward + update + reading the loss back), timed in this process
+ * with the thread count fixed by TINYFOUNDRY_THREADS. Prints one JSON line. Run by bench/run.ts.
+ */
+import { initEngine, np, crossEntropy, jit, type Array } from "../src/engine/index.js";
+import { defaultLMConfig, initLM, lmForward, flopsPerToken, type LMParams } from "../src/nn/transformer.js";
+import { adamwInit, defaultAdamW, defaultDecayMask } from "../src/optim/adamw.js";
+import { makeTrainStep } from "../src/train/step.js";
+import { Rng } from "../src/util/rng.js";
+
+const info = await initEngine();
+const cfg = { ...defaultLMConfig };
+const B = 16;
+const T = cfg.contextLength;
+let params = initLM(cfg, 0);
+let opt = adamwInit(params);
+const { step } = makeTrainStep((p: LMParams, x: Array, y: Array) => crossEntropy(lmForward(p, cfg, x).logits, y), {
+  adamw: defaultAdamW,
+  clip: 1,
+  decayMask: defaultDecayMask(params),
+});
+const rng = new Rng(0, "bench");
+const batch = () => {
+  const x = Int32Array.from({ length: B * T }, () => rng.int(256));
+  const y = Int32Array.from({ length: B * T }, () => rng.int(256));
+  return [np.array(x, { dtype: np.int32 }).reshape([B, T]), np.array(y, { dtype: np.int32 }).reshape([B, T])];
+};
+const warm = 3;
+const n = Number(process.env.BENCH_STEPS ?? 15);
+const losses: number[] = [];
+let t0 = 0;
+for (let i = 1; i <= warm + n; i++) {
+  if (i === warm + 1) t0 = performance.now();
+  const o = step(params, opt, batch(), 1e-3, i);
+  params = o.params;
+  opt = o.opt;
+  losses.push(Number((await o.loss.data())[0]));
+  o.gradNorm.dispose();
+}
+const ms = (performance.now() - t0) / n;
+
+// Matmul throughput, same process: [512,512] x [512,512], result reduced so read-back is tiny.
+const a = np.ones([512, 512]);
+const b = np.ones([512, 512]);
+const mm = jit((x: Array, y: Array) => np.matmul(x, y).sum());
+for (let i = 0; i < 3; i++) await mm(a.ref, b.ref).data();
+const m0 = performance.now();
+const reps = 20;
+for (let i = 0; i < reps; i++) await mm(a.ref, b.ref).data();
+const mmMs = (performance.now() - m0) / reps;
+
+console.log(
+  JSON.stringify({
+    threads: info.threads,
+    workers: info.workers,
+    msPerStep: ms,
+    tokensPerSec: (B * T * 1000) / ms,
+    flopsPerStep: flopsPerToken(cfg) * B * T,
+    matmulGflops: (2 * 512 ** 3) / (mmMs * 1e6),
+    firstLosses: losses.slice(0, 3),
+  }),
+);
+process.exit(0);

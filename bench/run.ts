@@ -1,0 +1,65 @@
+/**
+ * `npm run bench`: prints one JSON line per figure. The reference step runs in child processes
+ * (the wasm thread count is fixed when the engine starts): 1 thread, 2 threads, and PyTorch CPU
+ * when Debian's python3-torch is present; ratios are against figures measured in this same run.
+ * Paper modules contribute `bench/<paper>.ts` files exporting `bench: BenchFn`.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BenchFigure, BenchFn } from "./types.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const only = process.argv.slice(2);
+const want = (name: string) => only.length === 0 || only.includes(name);
+const print = (f: BenchFigure) => console.log(JSON.stringify(f));
+
+type StepResult = { threads: number; workers?: boolean; msPerStep: number; tokensPerSec: number; matmulGflops?: number; firstLosses?: number[] };
+
+function childStep(threads: number): StepResult {
+  const out = execFileSync(process.execPath, ["--import", "tsx", join(here, "ref-step.ts")], {
+    env: { ...process.env, TINYFOUNDRY_THREADS: String(threads) },
+    encoding: "utf8",
+  });
+  return JSON.parse(out.trim().split("\n").pop()!) as StepResult;
+}
+
+function torchStep(threads: number): StepResult | { skipped: string } {
+  const py = ["/usr/bin/python3", "python3"].find((p) => p === "python3" || existsSync(p))!;
+  try {
+    const out = execFileSync(py, [join(here, "torch_ref.py"), String(threads)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return JSON.parse(out.trim().split("\n").pop()!) as StepResult | { skipped: string };
+  } catch (e) {
+    return { skipped: `python3 failed: ${String((e as Error).message).split("\n")[0]}` };
+  }
+}
+
+if (want("ref-step")) {
+  const one = childStep(1);
+  const two = childStep(2);
+  print({ bench: "ref-step", metric: "tokens/s", value: one.tokensPerSec, unit: "tokens/s", threads: 1, msPerStep: one.msPerStep });
+  print({ bench: "ref-step", metric: "tokens/s", value: two.tokensPerSec, unit: "tokens/s", threads: 2, msPerStep: two.msPerStep, baseline: "jax-js 1 thread", ratio: two.tokensPerSec / one.tokensPerSec });
+  print({ bench: "matmul", metric: "GFLOP/s", value: one.matmulGflops ?? NaN, unit: "GFLOP/s", threads: 1, shape: "512x512x512" });
+  print({ bench: "matmul", metric: "GFLOP/s", value: two.matmulGflops ?? NaN, unit: "GFLOP/s", threads: 2, shape: "512x512x512", baseline: "1 thread", ratio: (two.matmulGflops ?? NaN) / (one.matmulGflops ?? NaN) });
+  for (const th of [1, 2]) {
+    const t = torchStep(th);
+    if ("skipped" in t) {
+      print({ bench: "ref-step-pytorch", metric: "skipped", value: NaN, unit: "", threads: th, reason: t.skipped });
+      break;
+    }
+    const ours = th === 1 ? one : two;
+    print({ bench: "ref-step-pytorch", metric: "tokens/s", value: t.tokensPerSec, unit: "tokens/s", threads: th, msPerStep: t.msPerStep, baseline: `jax-js ${th} thread(s)`, ratio: t.tokensPerSec / ours.tokensPerSec });
+  }
+}
+
+// Paper benchmarks: bench/<paper>.ts exporting `bench`.
+for (const f of readdirSync(here).sort()) {
+  if (!f.endsWith(".ts") || ["run.ts", "types.ts", "ref-step.ts"].includes(f) || f.endsWith(".test.ts")) continue;
+  const name = f.replace(/\.ts$/, "");
+  if (!want(name)) continue;
+  const mod = (await import(join(here, f))) as { bench?: BenchFn };
+  if (!mod.bench) continue;
+  for (const fig of await mod.bench()) print(fig);
+}
+process.exit(0);

@@ -1,0 +1,76 @@
+"""The reference training step in PyTorch CPU (the peer to beat), same model and sizes as
+bench/ref-step.ts: GPT, 2 layers, width 128, 4 heads, context 128, batch 16, vocab 256, LayerNorm,
+learned positions, GELU (tanh), tied head, AdamW. Prints one JSON line. Threads from argv[1]."""
+import json, math, sys, time
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except Exception as e:  # noqa: BLE001
+    print(json.dumps({"skipped": f"PyTorch not importable ({e.__class__.__name__}); on Debian: apt-get install python3-torch"}))
+    sys.exit(0)
+
+threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+V, D, L, H, T, B = 256, 128, 2, 4, 128, 16
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(D)
+        self.qkv = nn.Linear(D, 3 * D, bias=False)
+        self.out = nn.Linear(D, D, bias=False)
+        self.ln2 = nn.LayerNorm(D)
+        self.up = nn.Linear(D, 4 * D, bias=False)
+        self.down = nn.Linear(4 * D, D, bias=False)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(b, t, 3, H, d // H).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, d)
+        x = x + self.out(y)
+        return x + self.down(F.gelu(self.up(self.ln2(x)), approximate="tanh"))
+
+
+class GPT(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.wte = nn.Embedding(V, D)
+        self.wpe = nn.Embedding(T, D)
+        self.blocks = nn.ModuleList([Block() for _ in range(L)])
+        self.lnf = nn.LayerNorm(D)
+
+    def forward(self, idx):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for blk in self.blocks:
+            x = blk(x)
+        return self.lnf(x) @ self.wte.weight.T
+
+
+model = GPT()
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
+g = torch.Generator().manual_seed(0)
+
+
+def step():
+    x = torch.randint(0, V, (B, T), generator=g)
+    y = torch.randint(0, V, (B, T), generator=g)
+    loss = F.cross_entropy(model(x).view(-1, V), y.view(-1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss.item()
+
+
+for _ in range(3):
+    step()
+n = 15
+t0 = time.perf_counter()
+for _ in range(n):
+    step()
+ms = (time.perf_counter() - t0) * 1000 / n
+print(json.dumps({"threads": threads, "msPerStep": ms, "tokensPerSec": B * T * 1000 / ms, "torch": torch.__version__}))

@@ -1,0 +1,108 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initEngine, np, lax, jit, crossEntropy, quantile, scatterAdd, liveBuffers, streamKey, random, type Array } from "./index.js";
+import { assertClose, finiteDiffCheck, bufferGrowth } from "./testing.js";
+
+beforeAll(async () => {
+  await initEngine();
+});
+const host = async (a: Array) => Array.from((await a.data()) as Float32Array);
+
+describe("engine helpers", () => {
+  it("crossEntropy equals -mean log softmax[target], with and without a mask", async () => {
+    const logits = [0.1, 2.0, -1.0, 0.5, 0.3, 0.3, 1.5, -0.2, 0.0];
+    const targets = [1, 2, 0];
+    const ref = targets.map((t, r) => {
+      const row = logits.slice(r * 3, r * 3 + 3);
+      const m = Math.max(...row);
+      const lse = m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
+      return lse - row[t];
+    });
+    const L = () => np.array(Float32Array.from(logits)).reshape([3, 3]);
+    const T = () => np.array(Int32Array.from(targets), { dtype: np.int32 });
+    const full = (await host(crossEntropy(L(), T())))[0];
+    expect(full).toBeCloseTo((ref[0] + ref[1] + ref[2]) / 3, 5);
+    const masked = (await host(crossEntropy(L(), T(), np.array(Float32Array.from([1, 0, 1])))))[0];
+    expect(masked).toBeCloseTo((ref[0] + ref[2]) / 2, 5);
+  });
+  it("crossEntropy differentiates under jit (the gather bug workaround)", async () => {
+    const f = jit((l: Array, t: Array) => crossEntropy(l, t));
+    const v = await host(f(np.zeros([2, 4]), np.array(Int32Array.from([1, 3]), { dtype: np.int32 })));
+    expect(v[0]).toBeCloseTo(Math.log(4), 5);
+  });
+  it("quantile matches NumPy's linear interpolation", async () => {
+    // numpy.quantile([3, 1, 4, 1, 5, 9, 2, 6], q) for q = 0.5, 0.99, 0
+    const x = () => np.array(Float32Array.from([3, 1, 4, 1, 5, 9, 2, 6]));
+    expect((await host(quantile(x(), 0.5)))[0]).toBeCloseTo(3.5, 5);
+    expect((await host(quantile(x(), 0.99)))[0]).toBeCloseTo(8.79, 4);
+    expect((await host(quantile(x(), 0)))[0]).toBeCloseTo(1, 6);
+    const rows = np.array(Float32Array.from([1, 2, 3, 4, 10, 20, 30, 40])).reshape([2, 4]);
+    assertClose(await host(quantile(rows, 0.25, -1)), [1.75, 17.5], { atol: 1e-5 });
+    expect(() => quantile(np.zeros([2]), 1.5)).toThrow(/q must be in \[0, 1\]/);
+  });
+  it("scatterAdd accumulates repeated indices", async () => {
+    const out = scatterAdd(4, np.array(Int32Array.from([1, 3, 1]), { dtype: np.int32 }), np.array(Float32Array.from([1, 2, 10, 20, 100, 200])).reshape([3, 2]));
+    assertClose(await host(out), [0, 0, 101, 202, 0, 0, 10, 20]);
+  });
+  it("named random streams are deterministic and distinct", async () => {
+    const a = await host(random.normal(streamKey(7, "init"), [4]));
+    const b = await host(random.normal(streamKey(7, "init"), [4]));
+    const c = await host(random.normal(streamKey(7, "data"), [4]));
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+  });
+  it("finiteDiffCheck catches a wrong gradient", async () => {
+    // forward x², gradient 1 (straight-through): must be flagged; the true x² must pass.
+    const wrong = (p: { x: Array }) => p.x.ref.add(lax.stopGradient(p.x.ref.mul(p.x.ref).sub(p.x))).sum();
+    const right = (p: { x: Array }) => p.x.ref.mul(p.x).sum();
+    const x = () => ({ x: np.array(Float32Array.from([0.5, -1.5, 2])) });
+    expect(await finiteDiffCheck(wrong, x())).toBeGreaterThan(10);
+    expect(await finiteDiffCheck(right, x())).toBeLessThan(1);
+  });
+  it("counts live buffers: a jitted function in a loop does not grow them", async () => {
+    const f = jit((a: Array) => np.exp(a.ref).add(a).sum());
+    const a = np.ones([64]);
+    const growth = await bufferGrowth(20, async () => {
+      await f(a.ref).data();
+    });
+    expect(growth).toBe(0);
+    const before = liveBuffers();
+    const leaked = np.array(Float32Array.from([1, 2, 3]));
+    expect(liveBuffers()).toBe(before + 1);
+    leaked.dispose();
+    expect(liveBuffers()).toBe(before);
+    a.dispose();
+  });
+});
+
+describe("worker threads (Node shim)", () => {
+  it("2 wasm workers give the same matmul as 1 thread", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tf-workers-"));
+    const script = join(dir, "mm.mts");
+    writeFileSync(
+      script,
+      `import { initEngine, np, jit } from ${JSON.stringify(new URL("./index.ts", import.meta.url).pathname)};
+const info = await initEngine();
+const a = np.arange(256 * 64).reshape([256, 64]).astype(np.float32).mul(0.001);
+const b = np.arange(64 * 128).reshape([64, 128]).astype(np.float32).mul(0.002);
+const c = await jit((x, y) => np.matmul(x, y).sum(0))(a, b).data();
+console.log(JSON.stringify({ workers: info.workers, threads: info.threads, sum: Array.from(c).slice(0, 4) }));
+process.exit(0);`,
+    );
+    const run = (threads: string) =>
+      JSON.parse(execFileSync("npx", ["tsx", script], { env: { ...process.env, TINYFOUNDRY_THREADS: threads }, encoding: "utf8" }).trim().split("\n").pop()!) as {
+        workers: boolean;
+        threads: number;
+        sum: number[];
+      };
+    const one = run("1");
+    const two = run("2");
+    expect(one.workers).toBe(false);
+    expect(two.workers).toBe(true);
+    expect(two.threads).toBe(2);
+    assertClose(two.sum, one.sum, { rtol: 1e-6 });
+  });
+});

@@ -1,0 +1,62 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { initEngine, tree } from "../engine/index.js";
+import { defaultLMConfig, initLM, type LMConfig } from "./transformer.js";
+import { chooseToken, generate, greedyFull } from "./generate.js";
+import { Rng } from "../util/rng.js";
+
+beforeAll(async () => {
+  await initEngine();
+});
+
+describe("generation with a KV cache", () => {
+  for (const pos of ["learned", "rope"] as const) {
+    it(`greedy decoding equals full recomputation (${pos} positions)`, async () => {
+      const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 23, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 24, pos };
+      const p = initLM(cfg, 7);
+      // Large init so greedy choices are not near-ties.
+      const prompt = [3, 1, 4, 1, 5];
+      const cached = await generate(p, cfg, [prompt], { maxNewTokens: 10, temperature: 0 });
+      const full = await greedyFull(p, cfg, prompt, 10);
+      expect(cached.tokens[0]).toEqual(full);
+      tree.dispose(p);
+    });
+  }
+  it("left-padded batches give each row the same tokens as alone (RoPE)", async () => {
+    const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 24, pos: "rope" };
+    const p = initLM(cfg, 3);
+    const a = [5, 6, 7, 8, 9, 10];
+    const b = [2, 3];
+    const batch = await generate(p, cfg, [a, b], { maxNewTokens: 6, temperature: 0 });
+    const alone = await generate(p, cfg, [b], { maxNewTokens: 6, temperature: 0 });
+    expect(batch.tokens[1]).toEqual(alone.tokens[0]);
+    for (let i = 0; i < 6; i++) expect(batch.logprobs[1][i]).toBeCloseTo(alone.logprobs[0][i], 4);
+    tree.dispose(p);
+  });
+  it("stops at stop ids and respects maxNewTokens and the context limit", async () => {
+    const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 11, dModel: 8, nLayers: 1, nHeads: 2, contextLength: 12 };
+    const p = initLM(cfg, 1);
+    const r = await generate(p, cfg, [[1, 2]], { maxNewTokens: 5, temperature: 1, rng: new Rng(2), stopIds: Array.from({ length: 11 }, (_, i) => i) });
+    expect(r.tokens[0].length).toBe(1);
+    await expect(generate(p, cfg, [[1, 2, 3]], { maxNewTokens: 10 })).rejects.toThrow(/exceeds model.contextLength 12/);
+    tree.dispose(p);
+  });
+});
+
+describe("token choice", () => {
+  const logits = Float32Array.from([2, 1, 0, -1]);
+  it("greedy picks the argmax and reports its log-probability", () => {
+    const c = chooseToken(logits, { temperature: 0, topK: 0, topP: 1, rng: new Rng(0) });
+    const lse = Math.log([2, 1, 0, -1].reduce((a, v) => a + Math.exp(v), 0));
+    expect(c.id).toBe(0);
+    expect(c.logprob).toBeCloseTo(2 - lse, 6);
+  });
+  it("top-k=1 and top-p tiny are greedy; sampling follows the distribution", () => {
+    const rng = new Rng(1);
+    for (let i = 0; i < 20; i++) expect(chooseToken(logits, { temperature: 1, topK: 1, topP: 1, rng }).id).toBe(0);
+    for (let i = 0; i < 20; i++) expect(chooseToken(logits, { temperature: 1, topK: 0, topP: 0.01, rng }).id).toBe(0);
+    const counts = [0, 0, 0, 0];
+    for (let i = 0; i < 4000; i++) counts[chooseToken(logits, { temperature: 1, topK: 0, topP: 1, rng }).id]++;
+    const z = [2, 1, 0, -1].reduce((a, v) => a + Math.exp(v), 0);
+    counts.forEach((c, i) => expect(Math.abs(c / 4000 - Math.exp([2, 1, 0, -1][i]) / z)).toBeLessThan(0.03));
+  });
+});
