@@ -9,11 +9,21 @@ import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchFigure, BenchFn } from "./types.js";
+import { machineInfo } from "../src/train/run-dir.js";
+import { fmt } from "../src/report/document.js";
+import { injectResultsFile } from "../src/report/readme.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const only = process.argv.slice(2);
+const args = process.argv.slice(2);
+const ri = args.indexOf("--readme");
+const readme = ri >= 0 ? args.splice(ri, 2)[1] : null;
+const only = args;
 const want = (name: string) => only.length === 0 || only.includes(name);
-const print = (f: BenchFigure) => console.log(JSON.stringify(f));
+const figures: BenchFigure[] = [];
+const print = (f: BenchFigure) => {
+  figures.push(f);
+  console.log(JSON.stringify(f));
+};
 
 type StepResult = { threads: number; workers?: boolean; msPerStep: number; tokensPerSec: number; matmulGflops?: number; firstLosses?: number[] };
 
@@ -61,5 +71,24 @@ for (const f of readdirSync(here).sort()) {
   const mod = (await import(join(here, f))) as { bench?: BenchFn };
   if (!mod.bench) continue;
   for (const fig of await mod.bench()) print(fig);
+}
+if (readme) {
+  const meta = machineInfo();
+  const rows = figures.map((f) => {
+    const extra = Object.entries(f)
+      .filter(([k]) => !["bench", "metric", "value", "unit", "baseline", "ratio"].includes(k))
+      .map(([k, v]) => `${k}=${typeof v === "number" ? fmt(v) : String(v)}`)
+      .join(", ");
+    return `| ${f.bench} | ${f.metric} | ${Number.isFinite(f.value) ? fmt(f.value) : "-"} ${f.unit} | ${f.baseline ?? ""} | ${f.ratio !== undefined ? fmt(f.ratio, 2) + "x" : ""} | ${extra} |`;
+  });
+  const md = [
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${meta.cpu}, ${meta.cores} cores, ${meta.memGiB} GiB, Node ${meta.node}, jax-js 0.1.25.`,
+    "",
+    "| benchmark | metric | value | baseline (same run) | ratio | details |",
+    "|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+  injectResultsFile(readme, md, "bench", "npm run bench -- --readme README.md");
+  console.error(`updated ${readme}`);
 }
 process.exit(0);
