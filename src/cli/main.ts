@@ -15,6 +15,8 @@ import { DivergedError, type ProgressEvent } from "../train/loop.js";
 import { reportComparison, reportRun } from "../report/run-report.js";
 import { injectResultsFile } from "../report/readme.js";
 import { Progress } from "./progress.js";
+import { runSuite, suiteNames } from "../suite/reproduce.js";
+import type { PresetName } from "../train/experiment.js";
 import { sampleFromRun } from "./sample.js";
 import { registerExtraCommands } from "./extra-commands.js";
 
@@ -235,13 +237,73 @@ export function buildProgram(): Command {
     .action((o: { root: string }) => listRuns(o.root));
 
   program
+    .command("reproduce")
+    .option("--preset <name>", "quick | full | tiny", "quick")
+    .option("--only <names>", "comma-separated experiments (default: all)")
+    .option("--resume <dir>", "continue an interrupted suite directory")
+    .option("--seed <n>", "the seed of every experiment", "0")
+    .option("--out <dir>", "root folder for run directories", "runs")
+    .addOption(deviceOpt())
+    .description("run every paper's experiment in sequence and build one report site (index.html)")
+    .action(async (o: { preset: string; only?: string; resume?: string; seed: string; out: string; device: Device }) => {
+      if (!["tiny", "quick", "full"].includes(o.preset)) throw new ConfigError(`--preset: "${o.preset}" is not a preset; allowed: tiny, quick, full`);
+      const seed = Number(o.seed);
+      if (!Number.isInteger(seed) || seed < 0) throw new ConfigError(`--seed: expected a non-negative integer, got "${o.seed}"`);
+      const only = o.only ? o.only.split(",").map((x) => x.trim()).filter(Boolean) : undefined;
+      suiteNames(only); // validates --only before anything is written
+      const info = await initEngine({ device: o.device });
+      const ac = installSignals();
+      let bar: Progress | null = null;
+      let barKey = "";
+      const t0 = Date.now();
+      const log = (m: string) => (bar ? bar.log(m) : process.stderr.write(m + "\n"));
+      const r = await runSuite({
+        preset: o.preset as PresetName,
+        only,
+        root: o.out,
+        resume: o.resume,
+        seed,
+        signal: ac.signal,
+        log,
+        onEvent: (e) => {
+          const elapsed = `${((Date.now() - t0) / 60000).toFixed(1)} min`;
+          if (e.kind === "experiment") {
+            bar?.done();
+            bar = null;
+            log(`[${e.index + 1}/${e.count}] ${e.name}: ${e.status === "start" ? "running" : e.status === "skip" ? "already completed, kept" : "done"} (suite elapsed ${elapsed})`);
+          } else if (e.event.kind === "step") {
+            const key = `${e.name}/${e.arm ?? ""}`;
+            if (!bar || barKey !== key) {
+              bar?.done();
+              bar = new Progress({ total: e.event.total, label: `[${e.index + 1}/${e.count}] ${key.replace(/\/$/, "")}` });
+              barKey = key;
+            }
+            bar.update(e.event.step, { loss: e.event.loss, "tok/s": Math.round(e.event.tokensPerSec) });
+          } else if (e.event.kind === "message") log(`  ${e.name}: ${e.event.text}`);
+        },
+      });
+      (bar as Progress | null)?.done();
+      process.stderr.write(`device ${info.device}, ${info.threads} thread(s)\n`);
+      if (r.interrupted) {
+        process.stderr.write(`stopped; continue with: npx tinyfoundry reproduce --resume ${r.dir}\n`);
+        process.exitCode = 130;
+        return;
+      }
+      const failed = r.state.entries.filter((e) => e.status !== "completed");
+      process.stdout.write(`suite: ${r.state.entries.length - failed.length}/${r.state.entries.length} experiments completed in ${((Date.now() - t0) / 60000).toFixed(1)} min\n  site: ${join(r.dir, "index.html")}\n  README table: npx tinyfoundry readme ${r.dir} --into README.md\n`);
+      if (failed.length) {
+        process.stderr.write(`failed: ${failed.map((e) => `${e.name} (${e.message ?? e.status})`).join(", ")}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  program
     .command("readme")
     .argument("<run-dir>", "a finished experiment run with results.md")
     .requiredOption("--into <readme>", "the README.md whose results block is replaced")
     .description("write a run's measured results table (results.md) into a README between the results markers")
     .action((dir: string, o: { into: string }) => {
-      const run = openRun(dir);
-      const f = run.path("results.md");
+      const f = existsSync(join(dir, "suite.json")) ? join(dir, "results.md") : openRun(dir).path("results.md");
       if (!existsSync(f)) throw new UsageError(`readme: ${dir} has no results.md (is the run finished?)`);
       injectResultsFile(o.into, readFileSync(f, "utf8"));
       process.stdout.write(`updated ${o.into}\n`);

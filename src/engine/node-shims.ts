@@ -118,6 +118,49 @@ class ShimWorker {
   }
 }
 
+/**
+ * The pool's first "worker" runs on the main thread. jax-js's pool sends a kernel too small to
+ * split to worker 0 only, and a split kernel's first chunk to worker 0 first: running worker 0
+ * inline (in a microtask, after the other chunks have been posted) removes the thread round trip
+ * for the many small kernels of a training step and lets the main thread, otherwise idle while it
+ * waits, compute a chunk of the large ones. So N threads = the main thread + N-1 worker threads.
+ */
+class InlineWorker {
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onerror: ((e: { message: string }) => void) | null = null;
+  #scope: { onmessage?: (e: { data: unknown }) => void } = {};
+  constructor(source: string) {
+    const post = (msg: unknown) => queueMicrotask(() => this.onmessage?.({ data: msg }));
+    // The worker script assigns `self.onmessage` and calls `postMessage`; both are ours here.
+    new Function("self", "postMessage", source)(this.#scope, post);
+  }
+  postMessage(msg: unknown): void {
+    queueMicrotask(() => {
+      try {
+        this.#scope.onmessage?.({ data: msg });
+      } catch (e) {
+        this.onerror?.({ message: String(e) });
+      }
+    });
+  }
+  terminate(): void {}
+}
+
+const inlineTaken = new Set<string>();
+/** The `Worker` global: the first worker of each pool (per script URL) is inline. */
+class PoolWorker {
+  constructor(url: string | URL) {
+    const href = String(url);
+    const source = blobSources.get(href);
+    if (source === undefined) throw new Error(`Worker shim: only jax-js blob: URLs are supported, got ${href}`);
+    if (process.env.TINYFOUNDRY_INLINE_WORKER === "1" && !inlineTaken.has(href)) {
+      inlineTaken.add(href);
+      return new InlineWorker(source) as unknown as PoolWorker;
+    }
+    return new ShimWorker(url) as unknown as PoolWorker;
+  }
+}
+
 /** Blobs made by jax-js hold one string part; keep that string when the URL is created. */
 const blobSources = new Map<string, string>();
 const blobSourceOf = new WeakMap<Blob, string>();
@@ -148,7 +191,7 @@ export function installWorkerShim(threads: number): void {
   installNavigator(threads);
   if (threads <= 1 || workerShimInstalled || g.Worker !== undefined) return;
   installBlobCapture();
-  g.Worker = ShimWorker;
+  g.Worker = PoolWorker;
   workerShimInstalled = true;
 }
 

@@ -26,7 +26,15 @@ export const lmExperiment: Experiment<LMExperimentConfig> = {
     });
     await reportRun(ctx.run.dir);
     writeFileAtomic(ctx.run.path("results.md"), lmResultsMarkdown(summary, config, ctx.run.meta()));
-    return summary;
+    const met = summary.improvementOverBigram >= 0.3;
+    const verdicts = [
+      {
+        claim: "beats a bigram model on held-out text by at least 0.3 nats/byte",
+        verdict: met ? "reproduced" : "not reproduced",
+        detail: `${summary.valNatsPerByte.toFixed(3)} vs bigram ${summary.bigramValNatsPerByte.toFixed(3)} nats/byte (improvement ${summary.improvementOverBigram.toFixed(3)})`,
+      },
+    ];
+    return { ...summary, verdicts };
   },
 };
 

@@ -1,0 +1,113 @@
+/**
+ * The suite's report site: `index.html` with one section per paper (claim, verdicts, our measured
+ * table beside the paper's, charts, samples, machine and wall time, a link to the paper's own
+ * report), and `results.md`, the table the repo README carries. Files open from disk (relative
+ * paths only, no network).
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { experiments } from "../registry.js";
+import { markdownToHTML } from "../report/markdown.js";
+import { machineLine } from "../report/run-report.js";
+import { fmt } from "../report/document.js";
+import type { RunMeta } from "../train/run-dir.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import type { SuiteState } from "./reproduce.js";
+
+export type Verdict = { claim: string; verdict: string; detail?: string };
+
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+function readJson<T>(f: string): T | null {
+  try {
+    return JSON.parse(readFileSync(f, "utf8")) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** Verdicts from summary.verdicts, else the results.md lines that state one. */
+export function verdictsOf(summary: Record<string, unknown> | null, results: string): Verdict[] {
+  const v = summary?.verdicts;
+  if (Array.isArray(v)) return v.filter((x): x is Verdict => typeof x === "object" && x !== null && "verdict" in x) as Verdict[];
+  const out: Verdict[] = [];
+  for (const line of results.split("\n")) {
+    const m = line.match(/\b(not reproduced|partly reproduced|partly|reproduced in direction|reproduced|does not reproduce|not reproduce)\b/i);
+    if (m && !/^\s*\|?\s*-{3}/.test(line)) out.push({ claim: line.replace(/\|/g, " ").replace(/\s+/g, " ").trim().slice(0, 240), verdict: m[1].toLowerCase() });
+    if (out.length >= 6) break;
+  }
+  return out;
+}
+
+function files(dir: string, ext: RegExp, max: number): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => ext.test(f) && statSync(join(dir, f)).isFile())
+    .sort()
+    .slice(0, max)
+    .map((f) => join(dir, f));
+}
+
+const CSS = `body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1a1a1a;line-height:1.5}
+h1{border-bottom:2px solid #333}section.paper{border-top:1px solid #ccc;margin-top:2.5em}table{border-collapse:collapse;margin:1em 0;font-size:.9em}
+th,td{border:1px solid #bbb;padding:3px 7px;text-align:left}th{background:#f0f0f0}pre{background:#f6f6f6;padding:.7em;white-space:pre-wrap;font-size:.85em}
+img{max-width:100%}figure.chart img{max-width:520px;margin:.3em}.verdict{font-weight:bold}.status-failed,.status-interrupted,.status-pending{color:#b00}
+.meta{color:#555;font-size:.9em}nav a{margin-right:1em}`;
+
+export async function buildSite(dir: string): Promise<{ html: string; md: string }> {
+  const state = readJson<SuiteState>(join(dir, "suite.json"));
+  if (!state) throw new Error(`site: ${dir} has no suite.json`);
+  const sections: string[] = [];
+  const rows: string[] = [];
+  let firstMeta: RunMeta | null = null;
+  let total = 0;
+  for (const e of state.entries) {
+    const rd = join(dir, e.name);
+    const exp = experiments[e.name];
+    const meta = readJson<RunMeta>(join(rd, "meta.json"));
+    firstMeta ??= meta;
+    const summary = readJson<Record<string, unknown>>(join(rd, "summary.json"));
+    const results = existsSync(join(rd, "results.md")) ? readFileSync(join(rd, "results.md"), "utf8") : "";
+    const verdicts = verdictsOf(summary, results);
+    total += e.wallSeconds;
+    const title = exp ? (exp.arxiv ? `${exp.title} (arXiv ${exp.arxiv})` : exp.title) : e.name;
+    const rel = (p: string) => relative(dir, p).split("\\").join("/");
+    const resolveLink = (h: string) => (/^[a-z]+:/i.test(h) || h.startsWith("#") ? h : `${e.name}/${h}`);
+    const charts = [...files(join(rd, "assets"), /\.png$/, 12), ...files(join(rd, "samples"), /\.png$/, 6)];
+    const audio = files(join(rd, "samples"), /\.wav$/, 4);
+    const texts = files(join(rd, "samples"), /\.(txt|jsonl)$/, 3);
+    const parts: string[] = [];
+    parts.push(`<section class="paper" id="${esc(e.name)}" data-experiment="${esc(e.name)}">`);
+    parts.push(`<h2>${esc(title)}</h2>`);
+    parts.push(`<p class="meta">Status <span class="status-${esc(e.status)}">${esc(e.status)}</span>, preset ${esc(state.preset)}, wall time ${fmt(e.wallSeconds, 1)} s${meta ? `; machine: ${esc(machineLine(meta))}` : ""}${e.message ? `; ${esc(e.message)}` : ""}.</p>`);
+    if (exp) parts.push(`<p><strong>Claim tested:</strong> ${esc(exp.claim)}</p>`);
+    if (verdicts.length) parts.push(`<ul class="verdicts">${verdicts.map((v) => `<li><span class="verdict">${esc(v.verdict)}</span>: ${esc(v.claim)}${v.detail ? ` (${esc(v.detail)})` : ""}</li>`).join("")}</ul>`);
+    if (results) parts.push(`<div class="results">${markdownToHTML(results, resolveLink)}</div>`);
+    else parts.push(`<p>No results.md: the experiment did not finish.</p>`);
+    if (charts.length) parts.push(`<div class="charts">${charts.map((c) => `<figure class="chart"><img src="${esc(rel(c))}" alt="${esc(c.split("/").pop()!)}"></figure>`).join("")}</div>`);
+    for (const a of audio) parts.push(`<figure><audio controls src="${esc(rel(a))}"></audio><figcaption>${esc(a.split("/").pop()!)}</figcaption></figure>`);
+    for (const t of texts) parts.push(`<p>${esc(t.split("/").pop()!)}</p><pre>${esc(readFileSync(t, "utf8").slice(0, 1500))}</pre>`);
+    if (existsSync(join(rd, "report.html"))) parts.push(`<p><a href="${esc(e.name)}/report.html">The full ${esc(e.name)} report</a></p>`);
+    parts.push(`</section>`);
+    sections.push(parts.join("\n"));
+    const vtext = verdicts.length ? verdicts.map((v) => v.verdict).join("; ") : "-";
+    rows.push(`| ${e.name} | ${exp?.arxiv || "-"} | ${e.status} | ${vtext} | ${fmt(e.wallSeconds / 60, 1)} |`);
+  }
+  const machine = firstMeta ? machineLine(firstMeta) : "unknown machine";
+  const head = `Preset <code>${esc(state.preset)}</code>, seed ${state.seed}, started ${esc(state.createdAt)}, total wall time ${fmt(total / 60, 1)} min; machine: ${esc(machine)}.`;
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tinyfoundry reproduction suite</title><style>${CSS}</style></head><body>
+<h1>tinyfoundry reproduction suite</h1><p class="meta">${head}</p>
+<nav>${state.entries.map((e) => `<a href="#${esc(e.name)}">${esc(e.name)}</a>`).join("")}</nav>
+${sections.join("\n")}
+</body></html>`;
+  const md = [
+    `Suite preset \`${state.preset}\`, seed ${state.seed}, run ${state.createdAt.slice(0, 10)}, total ${fmt(total / 60, 1)} min on ${machine}. Site: \`${relative(process.cwd(), join(dir, "index.html"))}\`.`,
+    "",
+    "| experiment | arXiv | status | verdicts | wall time (min) |",
+    "|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+  writeFileAtomic(join(dir, "index.html"), html);
+  writeFileAtomic(join(dir, "results.md"), md);
+  return { html: join(dir, "index.html"), md: join(dir, "results.md") };
+}

@@ -1,0 +1,83 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { initEngine } from "../engine/index.js";
+import { runSuite, suiteNames } from "./reproduce.js";
+import { markdownToHTML } from "../report/markdown.js";
+import { experiments } from "../registry.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+
+describe("markdown for the report site", () => {
+  it("renders tables, code and inline marks, and escapes HTML", () => {
+    const h = markdownToHTML("# T\n\n| a | b |\n|---|---|\n| 1 | **x** |\n\n```\n<b>\n```\n\ntext <script>alert(1)</script> `c`");
+    expect(h).toContain("<h2>T</h2>");
+    expect(h).toContain("<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td><strong>x</strong></td></tr></table>");
+    expect(h).toContain("<pre>&lt;b&gt;</pre>");
+    expect(h).not.toContain("<script>");
+    expect(h).toContain("<code>c</code>");
+  });
+});
+
+describe("reproduction suite (tiny preset, every experiment)", () => {
+  let dir = "";
+  beforeAll(async () => {
+    await initEngine();
+    const root = mkdtempSync(join(tmpdir(), "tf-suite-"));
+    const r = await runSuite({ preset: "tiny", root });
+    dir = r.dir;
+  }, 900_000);
+
+  it("runs every registered experiment to completion and writes the site and README table", () => {
+    const state = JSON.parse(readFileSync(join(dir, "suite.json"), "utf8")) as { entries: { name: string; status: string }[] };
+    expect(state.entries.map((e) => e.name)).toEqual(suiteNames());
+    for (const e of state.entries) expect(`${e.name}: ${e.status}`).toBe(`${e.name}: completed`);
+    const md = readFileSync(join(dir, "results.md"), "utf8");
+    for (const n of Object.keys(experiments)) expect(md).toContain(`| ${n} |`);
+    expect(existsSync(join(dir, "index.html"))).toBe(true);
+  });
+
+  it("resumes without redoing finished experiments", async () => {
+    const before = statSync(join(dir, "lm", "summary.json")).mtimeMs;
+    const r = await runSuite({ preset: "tiny", resume: dir });
+    expect(r.interrupted).toBe(false);
+    expect(statSync(join(dir, "lm", "summary.json")).mtimeMs).toBe(before);
+  });
+
+  it("renders in headless Chromium: every section and chart, no console errors", async (ctx) => {
+    if (!existsSync(CHROMIUM)) {
+      if (process.env.CI) throw new Error(`${CHROMIUM} missing: .ci/run installs Debian's chromium`);
+      ctx.skip();
+      return;
+    }
+    const { chromium } = await import("playwright-core");
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const errors: string[] = [];
+      page.on("console", (m) => {
+        if (m.type() === "error") errors.push(m.text());
+      });
+      page.on("pageerror", (e) => errors.push(String(e)));
+      page.on("requestfailed", (r) => errors.push(`failed to load ${r.url()}`));
+      await page.goto(pathToFileURL(join(dir, "index.html")).href, { waitUntil: "load" });
+      const sections = await page.$$eval("section.paper", (els) => els.map((e) => ({ id: e.id, tables: e.querySelectorAll("table").length, h2: e.querySelector("h2")?.textContent ?? "" })));
+      expect(sections.map((s) => s.id)).toEqual(suiteNames());
+      for (const s of sections) expect(s.tables, `${s.id} has a results table`).toBeGreaterThan(0);
+      const charts = await page.$$eval("figure.chart img", (imgs) => imgs.map((i) => ({ src: i.getAttribute("src"), ok: (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0 })));
+      expect(charts.length).toBeGreaterThanOrEqual(sections.length);
+      for (const c of charts) expect(c.ok, `chart ${c.src} rendered`).toBe(true);
+      const shot = join(dir, "screenshot.png");
+      await page.screenshot({ path: shot, fullPage: true });
+      expect(statSync(shot).size).toBeGreaterThan(50_000);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});
