@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,5 +82,35 @@ describe("CLI: train, sample, list, report", () => {
     const html = readFileSync(join(out, "cmp", "report.html"), "utf8");
     expect(html).toMatch(/<svg/);
     expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
+  });
+});
+
+describe("CLI: SIGTERM saves a checkpoint and --resume finishes the run", () => {
+  it("stops cleanly mid-run and resumes to the same number of metric rows", async () => {
+    const out = mkdtempSync(join(tmpdir(), "tf-cli-sig-"));
+    const child = spawn(process.execPath, [BIN, "train", "lm", "--preset", "tiny", "--set", "train.steps=150", "--set", "train.checkpointEvery=20", "--out", out], {
+      env: { ...process.env, TINYFOUNDRY_THREADS: "1" },
+    });
+    let err = "";
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on("data", (d: Buffer) => {
+        err += d.toString();
+        if (/step \d+\/150/.test(err) && !child.killed) child.kill("SIGTERM");
+      });
+      child.on("exit", (c) => resolve(c));
+    });
+    expect(code).toBe(130);
+    expect(err).toMatch(/SIGTERM: saving a checkpoint and stopping/);
+    const dir = join(out, "lm", readdirSync(join(out, "lm"))[0]);
+    const meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")) as { status: string; message: string };
+    expect(meta.status).toBe("interrupted");
+    expect(meta.message).toMatch(/--resume/);
+    expect(existsSync(join(dir, "checkpoints", "latest.safetensors"))).toBe(true);
+    const rows = readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").length;
+    expect(rows).toBeLessThan(150);
+    const r = cli(["train", "lm", "--resume", dir]);
+    expect(r.code).toBe(0);
+    const lines = readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { step: number });
+    expect(lines.map((l) => l.step)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
   });
 });

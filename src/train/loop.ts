@@ -106,6 +106,9 @@ export async function trainLoop<P extends JsTree<Array>>(spec: LoopSpec<P>): Pro
   let trainSeconds = 0;
   let tokens = 0;
   while (step < totalSteps) {
+    // Read-backs can resolve as microtasks only (one wasm thread), which would never let the
+    // event loop deliver SIGINT/SIGTERM or timers: yield to it once per step.
+    await new Promise<void>((r) => setImmediate(r));
     if (spec.signal?.aborted) {
       await save();
       run.setStatus("interrupted", `stopped at step ${step}; continue with --resume ${run.dir}`);
@@ -119,6 +122,7 @@ export async function trainLoop<P extends JsTree<Array>>(spec: LoopSpec<P>): Pro
     const gradNorm = Number((await out.gradNorm.data())[0]);
     const aux: number[] = [];
     for (const a of out.aux) aux.push(Number((await a.data())[0]));
+    if (trainStep.afterStep) await trainStep.afterStep();
     if (!Number.isFinite(loss)) {
       tree.dispose(out.params as JsTree<Array>);
       tree.dispose(out.opt as unknown as JsTree<Array>);
