@@ -10,6 +10,8 @@ export type StepOutput<P> = { params: P; opt: AdamWState<P>; loss: Array; gradNo
 export type TrainStep<P> = {
   /** Consumes params, opt and batch; returns the new ones with the loss and pre-clip grad norm. */
   step: (params: P, opt: AdamWState<P>, batch: Array[], lr: number, t: number) => StepOutput<P>;
+  /** Optional host work the loop awaits after each step's loss is read, before the next step (e.g. a sparse update of host-side tables). */
+  afterStep?: () => Promise<void>;
   dispose: () => void;
 };
 
