@@ -1,11 +1,13 @@
 /** Every runnable experiment, by CLI name. Paper modules add themselves here. */
 import type { Experiment } from "./train/experiment.js";
 import { lmExperiment } from "./lm/index.js";
+import { guidanceFreeExperiment } from "./papers/guidance-free/index.js";
 import { overTokenizedExperiment } from "./papers/over-tokenized/index.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const experiments: Record<string, Experiment<any>> = {
   lm: lmExperiment,
+  "guidance-free": guidanceFreeExperiment,
   "over-tokenized": overTokenizedExperiment,
 };
 

@@ -1,0 +1,66 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initEngine } from "../../engine/index.js";
+import { createRun } from "../../train/run-dir.js";
+import { quietContext } from "../../train/experiment.js";
+import { validateConfig } from "../../train/config.js";
+import { PNG_SIGNATURE } from "../../report/png.js";
+import { experiments } from "../../registry.js";
+import { guidanceFreeExperiment, guidanceFreePresets, guidanceFreeSchema, guidanceFor } from "./index.js";
+
+beforeAll(async () => {
+  await initEngine();
+});
+
+describe("guidance-free experiment", () => {
+  it("is registered and its presets validate; bad fields get one-line errors naming them", () => {
+    expect(experiments["guidance-free"]).toBe(guidanceFreeExperiment);
+    for (const p of Object.values(guidanceFreePresets)) expect(() => validateConfig(guidanceFreeSchema, p)).not.toThrow();
+    const bad = structuredClone(guidanceFreePresets.tiny);
+    bad.gft.minBeta = 0.9;
+    bad.gft.maxBeta = 0.5;
+    expect(() => validateConfig(guidanceFreeSchema, bad)).toThrow(/gft.minBeta/);
+    const bad2 = structuredClone(guidanceFreePresets.tiny);
+    bad2.mixture.sample.guidance = [2, 3];
+    expect(() => validateConfig(guidanceFreeSchema, bad2)).toThrow(/mixture.sample.guidance/);
+  });
+
+  it("maps guidance scales: CFG two passes at w, GFT one pass at β = 1/w", () => {
+    expect(guidanceFor("CFG", 1)).toEqual({ kind: "cond" });
+    expect(guidanceFor("CFG", 3)).toEqual({ kind: "cfg", w: 3 });
+    expect(guidanceFor("GFT scratch", 4)).toEqual({ kind: "gft", beta: 0.25 });
+  });
+
+  it("runs the tiny preset end to end: arms, summary, report, results table and PNG grids", async () => {
+    const root = mkdtempSync(join(tmpdir(), "gf-"));
+    try {
+      const cfg = guidanceFreePresets.tiny;
+      const run = createRun({ experiment: "guidance-free", seed: cfg.seed, config: cfg, root, extraMeta: { preset: "tiny" } });
+      const s = await guidanceFreeExperiment.run(cfg, quietContext(run));
+      for (const f of ["summary.json", "report.html", "report.md", "results.md"]) expect(existsSync(run.path(f))).toBe(true);
+      for (const arm of ["mixture-cfg", "mixture-gft-scratch", "mixture-gft-finetune", "digits-classifier", "digits-cfg", "ar-cfg", "ar-gft-scratch"]) {
+        expect(run.path("arms", arm, "metrics.jsonl")).toSatisfy(existsSync);
+      }
+      const png = readFileSync(run.path("arms", "mixture-eval", "samples", "mixture-samples.png"));
+      expect(Array.from(png.subarray(0, 8))).toEqual(Array.from(PNG_SIGNATURE));
+      expect(existsSync(run.path("arms", "digits-eval", "samples", "digits-w3.png"))).toBe(true);
+      const summary = s as Record<string, unknown> & { claims: { verdict: string }[]; mixture: { rows: { nfe: number; family: string; w: number }[] } };
+      expect(summary.claims.length).toBeGreaterThanOrEqual(4);
+      // NFE: CFG at w > 1 costs two network passes per step, GFT one.
+      const rows = summary.mixture.rows;
+      const steps = cfg.mixture.sample.ddimSteps;
+      expect(rows.find((r) => r.family === "CFG" && r.w === 3)?.nfe).toBe(2 * steps);
+      expect(rows.find((r) => r.family === "GFT scratch" && r.w === 3)?.nfe).toBe(steps);
+      const results = readFileSync(run.path("results.md"), "utf8");
+      expect(results).toMatch(/Preset `tiny`/);
+      expect(results).toMatch(/DiT-XL\/2/);
+      // Resuming a finished run keeps every arm (nothing is retrained).
+      const again = await guidanceFreeExperiment.run(cfg, quietContext(run, { resume: true }));
+      expect((again as typeof summary).mixture.rows.length).toBe(rows.length);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -1,0 +1,22 @@
+/** Guidance-free training ("Visual Generation Without Guidance", arXiv 2501.15420) as an `Experiment`. */
+import type { Experiment } from "../../train/experiment.js";
+import { guidanceFreePresets, guidanceFreeSchema, type GuidanceFreeConfig } from "./config.js";
+import { runGuidanceFree } from "./experiment.js";
+
+export { guidanceFreePresets, guidanceFreeSchema, type GuidanceFreeConfig } from "./config.js";
+export * from "./model.js";
+export * from "./ar.js";
+export * from "./metrics.js";
+export { ringMixture, sampleMixture, classLogDensity, classPosterior, tiltedGrid, sampleGrid, loadDigits, loadMnistRaw, downsample, quantize, dequantize } from "./data.js";
+export { initClassifier, classifierForward, classifierLoss, makeClassifierEval, accuracyAndConfidence } from "./classifier.js";
+export { runGuidanceFree, guidanceFor } from "./experiment.js";
+
+export const guidanceFreeExperiment: Experiment<GuidanceFreeConfig> = {
+  name: "guidance-free",
+  title: "Visual Generation Without Guidance (guidance-free training, GFT)",
+  arxiv: "2501.15420",
+  claim: "A model trained with GFT samples at β = 1/w like classifier-free guidance at w, with one network evaluation per step instead of two.",
+  presets: guidanceFreePresets,
+  schema: guidanceFreeSchema,
+  run: async (config, ctx) => runGuidanceFree(config, ctx),
+};
