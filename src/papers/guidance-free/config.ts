@@ -8,20 +8,8 @@ import { zodParts } from "../../train/config.js";
 
 const posInt = zodParts.posInt;
 
-const trainSchema = z
-  .object({
-    steps: posInt,
-    batchSize: posInt,
-    lr: z.number().positive().max(1),
-    warmupSteps: z.number().int().min(0),
-    minLrRatio: z.number().min(0).max(1),
-    weightDecay: z.number().min(0),
-    beta1: z.number().min(0).lt(1),
-    beta2: z.number().min(0).lt(1),
-    clip: z.number().min(0),
-    checkpointEvery: posInt,
-  })
-  .strict();
+/** The shared optimiser schema without the LM loop's evaluation fields (the arms evaluate at the end). */
+const trainSchema = zodParts.optim.omit({ evalEvery: true, evalBatches: true });
 
 const finetuneSchema = z
   .object({
