@@ -3,12 +3,14 @@ import type { Experiment } from "./train/experiment.js";
 import { lmExperiment } from "./lm/index.js";
 import { guidanceFreeExperiment } from "./papers/guidance-free/index.js";
 import { overTokenizedExperiment } from "./papers/over-tokenized/index.js";
+import { mixtureOfMambaExperiment } from "./papers/mixture-of-mamba/index.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const experiments: Record<string, Experiment<any>> = {
   lm: lmExperiment,
   "guidance-free": guidanceFreeExperiment,
   "over-tokenized": overTokenizedExperiment,
+  "mixture-of-mamba": mixtureOfMambaExperiment,
 };
 
 export function experimentNames(): string[] {

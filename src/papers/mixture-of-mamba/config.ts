@@ -1,0 +1,100 @@
+/** Typed config, schema and presets of the Mixture-of-Mamba experiment (`tinyfoundry run mixture-of-mamba`). */
+import { z } from "zod";
+import { zodParts } from "../../train/config.js";
+import { CORPORA } from "../../data/corpus.js";
+
+/**
+ * Arms: the dense Mamba baseline, MoM with all four projections split, the four single-split
+ * ablations, and a transformer of about the same size as a reference line.
+ */
+export const ARMS = ["dense", "mom-all", "mom-in", "mom-x", "mom-dt", "mom-out", "transformer"] as const;
+export type ArmName = (typeof ARMS)[number];
+
+export const momSchema = z
+  .object({
+    seed: zodParts.seed,
+    model: z
+      .object({
+        /** Residual width D. */
+        dModel: zodParts.posInt,
+        /** Layers; each holds `blocksPerLayer` Mamba blocks (2 in the paper's stack). */
+        nLayers: zodParts.posInt,
+        blocksPerLayer: zodParts.posInt,
+        /** SSM state N, conv width, expansion E/D, Δ rank ("auto" = ceil(D/16)). */
+        dState: zodParts.posInt,
+        dConv: zodParts.posInt,
+        expand: z.number().positive(),
+        dtRank: z.union([z.literal("auto"), zodParts.posInt]),
+        /** Chunk length of the chunked selective scan. */
+        scanChunk: zodParts.posInt,
+        /** Sequence length T. */
+        contextLength: zodParts.posInt,
+      })
+      .strict(),
+    /** The transformer reference arm (same D, layers, context; RMSNorm, RoPE, SwiGLU). */
+    transformer: z.object({ nHeads: zodParts.posInt, mlpRatio: z.number().positive() }).strict(),
+    data: z
+      .object({
+        corpus: z.enum(CORPORA),
+        file: z.string().nullable(),
+        valFraction: z.number().gt(0).lt(0.5),
+        codebookSize: z.number().int().min(2).max(1024),
+        vqImages: zodParts.posInt,
+        vqIters: zodParts.posInt,
+        imagesPerSeq: z.number().int().min(1),
+      })
+      .strict(),
+    train: zodParts.optim,
+    arms: z.array(z.enum(ARMS)).min(1),
+    /** Trailing moving-average window, as a fraction of the steps, used to smooth training losses. */
+    smoothFraction: z.number().gt(0).max(0.5),
+  })
+  .strict()
+  .refine((c) => c.arms.includes("dense"), { message: 'arms must include "dense" (the baseline every metric compares with)', path: ["arms"] });
+
+export type MoMConfig = z.infer<typeof momSchema>;
+
+const base: MoMConfig = {
+  seed: 0,
+  model: { dModel: 32, nLayers: 2, blocksPerLayer: 2, dState: 16, dConv: 4, expand: 2, dtRank: "auto", scanChunk: 16, contextLength: 112 },
+  transformer: { nHeads: 4, mlpRatio: 8 / 3 },
+  data: { corpus: "moby-dick", file: null, valFraction: 0.1, codebookSize: 32, vqImages: 1000, vqIters: 10, imagesPerSeq: 1 },
+  train: {
+    steps: 300,
+    batchSize: 8,
+    lr: 2e-3,
+    warmupSteps: 20,
+    minLrRatio: 0.1,
+    weightDecay: 0.1,
+    beta1: 0.9,
+    beta2: 0.95,
+    clip: 1,
+    evalEvery: 100,
+    evalBatches: 2,
+    checkpointEvery: 100,
+  },
+  arms: [...ARMS],
+  smoothFraction: 0.05,
+};
+
+/** `tiny` for tests (seconds), `quick` the reproduction (minutes on 2 cores), `full` for serious runs. */
+export const momPresets: Record<"tiny" | "quick" | "full", MoMConfig> = {
+  tiny: {
+    ...base,
+    model: { ...base.model, dModel: 16, nLayers: 1, dState: 4, scanChunk: 8, contextLength: 56 },
+    transformer: { nHeads: 2, mlpRatio: 8 / 3 },
+    data: { ...base.data, codebookSize: 8, vqImages: 50, vqIters: 3, imagesPerSeq: 1 },
+    train: { ...base.train, steps: 8, batchSize: 2, warmupSteps: 2, evalEvery: 4, evalBatches: 1, checkpointEvery: 4 },
+    arms: ["dense", "mom-all", "transformer"],
+    smoothFraction: 0.25,
+  },
+  // Seven arms of 300 steps; about 0.4 s of CPU per Mamba step (one thread): ~10-15 minutes idle.
+  quick: base,
+  full: {
+    ...base,
+    model: { ...base.model, dModel: 64, nLayers: 3, contextLength: 256 },
+    data: { ...base.data, vqImages: 3000, vqIters: 20, imagesPerSeq: 2 },
+    train: { ...base.train, steps: 1500, batchSize: 8, warmupSteps: 75, evalEvery: 150, evalBatches: 8, checkpointEvery: 150 },
+    smoothFraction: 0.03,
+  },
+};
