@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { initEngine, type Device } from "../engine/index.js";
 import { experiments, experimentNames } from "../registry.js";
+import { writeLMResults } from "../lm/index.js";
 import { applyOverrides, ConfigError, pickPreset, validateConfig } from "../train/config.js";
 import { createRun, openRun, type RunMeta } from "../train/run-dir.js";
 import { quietContext, Interrupted, type ExperimentContext } from "../train/experiment.js";
@@ -227,6 +228,7 @@ export function buildProgram(): Command {
     .description("write report.html and report.md for a run, or a comparison of runs")
     .action(async (dirs: string[], o: { out: string }) => {
       const r = dirs.length === 1 ? await reportRun(dirs[0]) : await reportComparison(dirs, o.out);
+      if (dirs.length === 1 && openRun(dirs[0]).meta().experiment === "lm" && openRun(dirs[0]).summary()) writeLMResults(openRun(dirs[0]));
       process.stdout.write(`${r.html}\n${r.md}\n`);
     });
 

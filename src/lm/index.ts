@@ -25,7 +25,7 @@ export const lmExperiment: Experiment<LMExperimentConfig> = {
       onProgress: (e) => ctx.onProgress(e),
     });
     await reportRun(ctx.run.dir);
-    writeFileAtomic(ctx.run.path("results.md"), lmResultsMarkdown(summary, config, ctx.run.meta()));
+    writeLMResults(ctx.run, summary, config);
     const met = summary.improvementOverBigram >= 0.3;
     const verdicts = [
       {
@@ -53,6 +53,7 @@ export function lmResultsMarkdown(s: import("./experiment.js").LMSummary, cfg: L
     `| improvement over bigram (target >= 0.3) | ${fmt(s.improvementOverBigram)} (${pass ? "met" : "NOT met"}) |`,
     `| final training loss (nats/token) | ${fmt(s.finalTrainLoss)} |`,
     `| training time (s) | ${fmt(s.trainSeconds, 1)} |`,
+    ...(typeof (s as { wallSeconds?: number }).wallSeconds === "number" ? [`| wall time of the whole run (s) | ${fmt((s as { wallSeconds?: number }).wallSeconds!, 1)} |`] : []),
     `| throughput (tokens/s, training steps) | ${fmt(Math.round(s.tokensPerSec))} |`,
     "",
     "Sample (temperature " + cfg.sample.temperature + "):",
@@ -61,4 +62,12 @@ export function lmResultsMarkdown(s: import("./experiment.js").LMSummary, cfg: L
     s.sample.slice(0, 400),
     "```",
   ].join("\n");
+}
+
+/** Write `results.md` for an LM run (also used by `tinyfoundry report` on an existing run). */
+export function writeLMResults(run: import("../train/run-dir.js").RunDir, summary?: import("./experiment.js").LMSummary, config?: LMExperimentConfig): void {
+  const s = summary ?? run.summary<import("./experiment.js").LMSummary>();
+  if (!s) throw new Error(`report: ${run.dir} has no summary.json (is the run finished?)`);
+  const cfg = config ?? lmExperimentSchema.parse(run.config());
+  writeFileAtomic(run.path("results.md"), lmResultsMarkdown(s, cfg, run.meta()));
 }
