@@ -1,6 +1,7 @@
 /** Every runnable experiment, by CLI name. Paper modules add themselves here. */
 import type { Experiment } from "./train/experiment.js";
 import { lmExperiment } from "./lm/index.js";
+import { fp4TrainingExperiment } from "./papers/fp4-training/index.js";
 import { guidanceFreeExperiment } from "./papers/guidance-free/index.js";
 import { overTokenizedExperiment } from "./papers/over-tokenized/index.js";
 import { mixtureOfMambaExperiment } from "./papers/mixture-of-mamba/index.js";
@@ -8,6 +9,7 @@ import { mixtureOfMambaExperiment } from "./papers/mixture-of-mamba/index.js";
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const experiments: Record<string, Experiment<any>> = {
   lm: lmExperiment,
+  "fp4-training": fp4TrainingExperiment,
   "guidance-free": guidanceFreeExperiment,
   "over-tokenized": overTokenizedExperiment,
   "mixture-of-mamba": mixtureOfMambaExperiment,

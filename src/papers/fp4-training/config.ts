@@ -1,0 +1,197 @@
+/**
+ * The FP4-training experiment's typed config, its arms and presets (`tinyfoundry run fp4-training`).
+ *
+ * Arms are named ablations of the paper (§4.3, Fig. 6; the notes' §1.9). The main ones:
+ * `fp32`, `w4a4-direct` (direct cast, STE, no clamp), `w4a4-dge-occ` (the method),
+ * `w4a4-dge-occ-tensor` (the method with tensor-wise scales), and in `quick` and `full` the
+ * method's halves `w4a4-dge` and `w4a4-occ`. The sweeps (in `full`, or chosen with
+ * `--set arms=[...]`) quantize one operand to FP4 and the other to FP8-E4M3, as the paper's
+ * W4A8 and W8A4 runs do.
+ */
+import { z } from "zod";
+import { zodParts } from "../../train/config.js";
+import { CORPORA } from "../../data/corpus.js";
+import { defaultLMConfig } from "../../nn/transformer.js";
+import { FP4_FORMATS, FP4_SITES, defaultActivationQuant, defaultWeightQuant, type FP4Format, type FP4LinearConfig } from "./model.js";
+
+/** Every arm the experiment knows, in report order. */
+export const ARM_NAMES = [
+  "fp32",
+  "w4a4-direct",
+  "w4a4-dge",
+  "w4a4-occ",
+  "w4a4-dge-occ",
+  "w4a4-dge-occ-tensor",
+  "w4a4-dge-occ-wtensor",
+  "w4a4-dge-occ-atensor",
+  "w4a8-ste",
+  "w4a8-dge-k3",
+  "w4a8-dge-k5",
+  "w4a8-dge-k10",
+  "w8a4-direct",
+  "w8a4-clamp-0.99",
+  "w8a4-occ-0.999",
+  "w8a4-occ-0.99",
+  "w8a4-occ-0.97",
+] as const;
+export type ArmName = (typeof ARM_NAMES)[number];
+
+/** What each arm means, for the report. */
+export const ARM_DESCRIPTIONS: Record<ArmName, string> = {
+  fp32: "float32 everywhere (the paper's BF16 baseline)",
+  "w4a4-direct": "W4A4 direct cast: FP4 weights (per channel) and activations (per token), straight-through gradients, no clamp",
+  "w4a4-dge-occ": "W4A4 + DGE (k) + OCC (α, with compensation): the method",
+  "w4a4-dge": "W4A4 + DGE only: the method without OCC (activations cast directly)",
+  "w4a4-occ": "W4A4 + OCC only: the method with straight-through weight gradients instead of DGE",
+  "w4a4-dge-occ-tensor": "the method with tensor-wise scales for weights and activations",
+  "w4a4-dge-occ-wtensor": "the method with tensor-wise weight scales only (Fig. 6d)",
+  "w4a4-dge-occ-atensor": "the method with tensor-wise activation scales only (Fig. 6d)",
+  "w4a8-ste": "FP4 weights with straight-through gradients, FP8 activations (Fig. 6b)",
+  "w4a8-dge-k3": "FP4 weights with DGE k = 3, FP8 activations (Fig. 6b)",
+  "w4a8-dge-k5": "FP4 weights with DGE k = 5, FP8 activations (Fig. 6b)",
+  "w4a8-dge-k10": "FP4 weights with DGE k = 10, FP8 activations (Fig. 6b)",
+  "w8a4-direct": "FP8 weights, FP4 activations cast directly (Fig. 6c: NaN at 1.3B)",
+  "w8a4-clamp-0.99": "FP8 weights, FP4 activations clamped at α = 0.99 without compensation",
+  "w8a4-occ-0.999": "FP8 weights, FP4 activations with OCC α = 0.999 (Fig. 6c)",
+  "w8a4-occ-0.99": "FP8 weights, FP4 activations with OCC α = 0.99 (Fig. 6c)",
+  "w8a4-occ-0.97": "FP8 weights, FP4 activations with OCC α = 0.97 (Fig. 6c)",
+};
+
+export const fp4TrainingSchema = z
+  .object({
+    seed: zodParts.seed,
+    model: zodParts.lmModel,
+    data: z
+      .object({
+        corpus: z.enum(CORPORA),
+        /** A user text file; overrides `corpus`. Bytes are the tokens (a char-level model). */
+        file: z.string().nullable(),
+        valFraction: z.number().gt(0).lt(0.5),
+      })
+      .strict(),
+    train: zodParts.optim,
+    /** Which arms to run (identical init, data order and seed). */
+    arms: z.array(z.enum(ARM_NAMES)).min(1),
+    fp4: z
+      .object({
+        format: z.enum(FP4_FORMATS),
+        /** Round scales down to powers of two (the official MS-AMP code) instead of Eq. (1)'s exact ratio. */
+        pow2Scale: z.boolean(),
+        /** DGE sharpness k of the method arm (5 in the paper). */
+        k: z.number().positive(),
+        /** Cap on the DGE derivative (3.0 in the paper). */
+        dgeCap: z.number().positive(),
+        /** OCC quantile α of the method arm (0.99 in the paper). */
+        quantile: z.number().gt(0.5).max(1),
+        sites: z.array(z.enum(FP4_SITES)).min(1),
+      })
+      .strict(),
+    /** The Table 1 analogue: activations captured from the trained fp32 model. */
+    fidelity: z
+      .object({
+        /** Validation batches whose activations are captured (0 skips the table). */
+        batches: z.number().int().min(0),
+        /** Quantiles of the clamp + compensation rows (the paper: 0.999, 0.99, 0.97). */
+        quantiles: z.array(z.number().gt(0.5).max(1)).min(1),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type FP4TrainingConfig = z.infer<typeof fp4TrainingSchema>;
+
+/** The FP4 linear config of an arm (null: the plain float32 linear). */
+export function armLinearConfig(arm: ArmName, fp4: FP4TrainingConfig["fp4"]): FP4LinearConfig | null {
+  const format: FP4Format = fp4.format;
+  const w = { ...defaultWeightQuant, format, pow2Scale: fp4.pow2Scale, k: fp4.k, cap: fp4.dgeCap };
+  const a = { ...defaultActivationQuant, format, pow2Scale: fp4.pow2Scale, quantile: fp4.quantile };
+  const sites = fp4.sites;
+  switch (arm) {
+    case "fp32":
+      return null;
+    case "w4a4-direct":
+      return { weight: { ...w, estimator: "ste" }, activation: { ...a, occ: "none" }, sites };
+    case "w4a4-dge-occ":
+      return { weight: w, activation: a, sites };
+    case "w4a4-dge":
+      return { weight: w, activation: { ...a, occ: "none" }, sites };
+    case "w4a4-occ":
+      return { weight: { ...w, estimator: "ste" }, activation: a, sites };
+    case "w4a4-dge-occ-tensor":
+      return { weight: { ...w, granularity: "tensor" }, activation: { ...a, granularity: "tensor" }, sites };
+    case "w4a4-dge-occ-wtensor":
+      return { weight: { ...w, granularity: "tensor" }, activation: a, sites };
+    case "w4a4-dge-occ-atensor":
+      return { weight: w, activation: { ...a, granularity: "tensor" }, sites };
+    case "w4a8-ste":
+      return { weight: { ...w, estimator: "ste" }, activation: "fp8", sites };
+    case "w4a8-dge-k3":
+      return { weight: { ...w, k: 3 }, activation: "fp8", sites };
+    case "w4a8-dge-k5":
+      return { weight: { ...w, k: 5 }, activation: "fp8", sites };
+    case "w4a8-dge-k10":
+      return { weight: { ...w, k: 10 }, activation: "fp8", sites };
+    case "w8a4-direct":
+      return { weight: "fp8", activation: { ...a, occ: "none" }, sites };
+    case "w8a4-clamp-0.99":
+      return { weight: "fp8", activation: { ...a, occ: "clamp", quantile: 0.99 }, sites };
+    case "w8a4-occ-0.999":
+      return { weight: "fp8", activation: { ...a, quantile: 0.999 }, sites };
+    case "w8a4-occ-0.99":
+      return { weight: "fp8", activation: { ...a, quantile: 0.99 }, sites };
+    case "w8a4-occ-0.97":
+      return { weight: "fp8", activation: { ...a, quantile: 0.97 }, sites };
+  }
+}
+
+/** The notes' §1.9 arms, plus the method's two halves (DGE only, OCC only) to tell their effects apart. */
+const MAIN_ARMS: ArmName[] = ["fp32", "w4a4-direct", "w4a4-dge", "w4a4-occ", "w4a4-dge-occ", "w4a4-dge-occ-tensor"];
+const TINY_ARMS: ArmName[] = ["fp32", "w4a4-direct", "w4a4-dge-occ", "w4a4-dge-occ-tensor"];
+
+const base: FP4TrainingConfig = {
+  seed: 0,
+  // The notes' §1.9 model: GPT layout, LayerNorm, learned positions, GeLU FFN of 4d, tied head.
+  model: { ...defaultLMConfig, dModel: 128, nLayers: 4, nHeads: 4, contextLength: 128, norm: "layer", pos: "learned", mlp: "gelu", mlpRatio: 4 },
+  data: { corpus: "moby-dick", file: null, valFraction: 0.1 },
+  // AdamW β = (0.9, 0.95), wd 0.1, peak lr 1e-3, 5% warm-up, cosine to 10% (the notes' §1.9).
+  train: {
+    steps: 2000,
+    batchSize: 16,
+    lr: 1e-3,
+    warmupSteps: 100,
+    minLrRatio: 0.1,
+    weightDecay: 0.1,
+    beta1: 0.9,
+    beta2: 0.95,
+    clip: 1,
+    evalEvery: 250,
+    evalBatches: 16,
+    checkpointEvery: 250,
+  },
+  arms: [...ARM_NAMES],
+  fp4: { format: "e2m1", pow2Scale: false, k: 5, dgeCap: 3, quantile: 0.99, sites: [...FP4_SITES] },
+  fidelity: { batches: 4, quantiles: [0.999, 0.99, 0.97] },
+};
+
+/**
+ * `tiny` for tests (seconds), `quick` for the main job (at most 15 minutes on 2 cores: a
+ * 2-layer model, context 64, 400 steps, six arms), `full` for the notes' §1.9 run (4 layers,
+ * context 128, 2,000 steps, every arm including the DGE-k and OCC-α sweeps).
+ */
+export const fp4TrainingPresets: Record<"tiny" | "quick" | "full", FP4TrainingConfig> = {
+  tiny: {
+    ...base,
+    model: { ...base.model, dModel: 32, nLayers: 1, nHeads: 2, contextLength: 32 },
+    train: { ...base.train, steps: 12, batchSize: 4, warmupSteps: 2, evalEvery: 6, evalBatches: 1, checkpointEvery: 6 },
+    arms: TINY_ARMS,
+    fidelity: { ...base.fidelity, batches: 1 },
+  },
+  quick: {
+    ...base,
+    model: { ...base.model, nLayers: 2, contextLength: 64 },
+    train: { ...base.train, steps: 400, warmupSteps: 20, evalEvery: 100, evalBatches: 8, checkpointEvery: 100 },
+    arms: MAIN_ARMS,
+    fidelity: { ...base.fidelity, batches: 2 },
+  },
+  full: base,
+};
