@@ -5,6 +5,7 @@ import { fp4TrainingExperiment } from "./papers/fp4-training/index.js";
 import { guidanceFreeExperiment } from "./papers/guidance-free/index.js";
 import { overTokenizedExperiment } from "./papers/over-tokenized/index.js";
 import { mixtureOfMambaExperiment } from "./papers/mixture-of-mamba/index.js";
+import { omniExperiment } from "./papers/omni/index.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const experiments: Record<string, Experiment<any>> = {
@@ -13,6 +14,7 @@ export const experiments: Record<string, Experiment<any>> = {
   "guidance-free": guidanceFreeExperiment,
   "over-tokenized": overTokenizedExperiment,
   "mixture-of-mamba": mixtureOfMambaExperiment,
+  omni: omniExperiment,
 };
 
 export function experimentNames(): string[] {

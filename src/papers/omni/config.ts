@@ -1,0 +1,165 @@
+/** Typed config, presets and schema of `tinyfoundry run omni`. */
+import { z } from "zod";
+import { zodParts } from "../../train/config.js";
+import { defaultLMConfig } from "../../nn/transformer.js";
+import { PAPER_STAGES } from "./stages.js";
+
+const posInt = zodParts.posInt;
+const train = z
+  .object({ steps: posInt, batchSize: posInt, lr: z.number().positive().max(1), warmupSteps: z.number().int().min(0) })
+  .strict();
+
+export const omniSchema = z
+  .object({
+    seed: zodParts.seed,
+    speech: z
+      .object({
+        nMels: posInt,
+        trainStatements: posInt,
+        evalStatements: posInt,
+        heldOutQuestions: posInt,
+        trainQuestions: posInt,
+        questionRepeats: posInt,
+        answerVoices: posInt,
+        evalQuestionsPerVoice: posInt,
+        maxSeconds: z.number().positive().max(10),
+        trainVoices: z.number().int().min(1).max(12),
+        heldOutVoices: z.number().int().min(1).max(4),
+        /** Where synthesised WAVs are cached (null: `<run>/data/speech`). */
+        cacheDir: z.string().nullable(),
+      })
+      .strict(),
+    digits: z.object({ trainPerDigit: posInt, testPerDigit: posInt }).strict(),
+    textLm: z.object({ model: zodParts.lmModel, train, /** Sequence length of text-only batches (sentences are short). */ seqLen: posInt }).strict(),
+    tokenizer: z
+      .object({
+        width: posInt,
+        encLayers: posInt,
+        decLayers: posInt,
+        heads: posInt,
+        codebookSizes: z.array(posInt).min(1).max(16),
+        postnetChannels: posInt,
+        postnetLayers: posInt,
+        groups: posInt,
+        up4Kernel: z.number().int().min(1).max(4),
+        emaDecay: z.number().min(0).lt(1),
+        deadCodeThreshold: z.number().min(0),
+        commitWeight: z.number().min(0),
+        /** Weight of the frozen-LM transcript loss in the T2 arm (T1 always uses 0). */
+        transcriptWeight: z.number().positive(),
+        melScales: z.array(posInt).min(1),
+        train,
+      })
+      .strict(),
+    probe: z
+      .object({ layers: z.array(z.number().int().min(1).max(16)).min(1), dModel: posInt, nLayers: posInt, nHeads: posInt, train })
+      .strict(),
+    omni: z
+      .object({
+        depthLayers: posInt,
+        depthHeads: posInt,
+        depthFfnRatio: z.number().positive(),
+        vision: z.object({ patch: posInt, width: posInt, layers: posInt, heads: posInt }).strict(),
+        audioLossWeight: z.number().positive(),
+        batchSize: posInt,
+        audioRows: posInt,
+        /** Our LR for the paper's 1e-3; other stages scale by (paperLR/1e-3)^lrExponent. */
+        baseLr: z.number().positive().max(1),
+        lrExponent: z.number().min(0).max(1),
+        warmupSteps: z.number().int().min(0),
+        stageSteps: z.object(Object.fromEntries(PAPER_STAGES.map((s) => [s.name, posInt])) as Record<string, typeof posInt>).strict(),
+        /** Steps of the S2 joint stage (0: the sum of the S1 stages). */
+        jointSteps: z.number().int().min(0),
+        /** Audio frames generated per speech-out sample in the report. */
+        maxGenFrames: posInt,
+      })
+      .strict(),
+    report: z.object({ audioSamples: z.number().int().min(0), griffinLimIters: posInt }).strict(),
+  })
+  .strict();
+
+export type OmniExperimentConfig = z.infer<typeof omniSchema>;
+
+const stageSteps = (n: number[]) => Object.fromEntries(PAPER_STAGES.map((s, i) => [s.name, n[i]]));
+
+const quick: OmniExperimentConfig = {
+  seed: 0,
+  speech: {
+    nMels: 64,
+    trainStatements: 160,
+    evalStatements: 40,
+    heldOutQuestions: 32,
+    trainQuestions: 96,
+    questionRepeats: 1,
+    answerVoices: 6,
+    evalQuestionsPerVoice: 16,
+    maxSeconds: 2.4,
+    trainVoices: 12,
+    heldOutVoices: 4,
+    cacheDir: null,
+  },
+  digits: { trainPerDigit: 300, testPerDigit: 30 },
+  textLm: {
+    model: { ...defaultLMConfig, vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, contextLength: 48, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 8 / 3 },
+    train: { steps: 600, batchSize: 32, lr: 3e-3, warmupSteps: 30 },
+    seqLen: 16,
+  },
+  tokenizer: {
+    width: 32,
+    encLayers: 2,
+    decLayers: 2,
+    heads: 4,
+    codebookSizes: [256, 128, 64, 32, 32, 32, 32, 32],
+    postnetChannels: 32,
+    postnetLayers: 4,
+    groups: 4,
+    up4Kernel: 3,
+    emaDecay: 0.95,
+    deadCodeThreshold: 0.05,
+    commitWeight: 0.25,
+    transcriptWeight: 1,
+    melScales: [1, 2, 4],
+    train: { steps: 300, batchSize: 12, lr: 2e-3, warmupSteps: 20 },
+  },
+  probe: { layers: [1, 8], dModel: 64, nLayers: 2, nHeads: 4, train: { steps: 200, batchSize: 32, lr: 3e-3, warmupSteps: 20 } },
+  omni: {
+    depthLayers: 3,
+    depthHeads: 4,
+    depthFfnRatio: 2,
+    vision: { patch: 7, width: 32, layers: 1, heads: 4 },
+    audioLossWeight: 1,
+    batchSize: 24,
+    audioRows: 240,
+    baseLr: 3e-3,
+    lrExponent: 0.5,
+    warmupSteps: 10,
+    stageSteps: stageSteps([40, 80, 150, 100, 80, 100, 100]),
+    jointSteps: 0,
+    maxGenFrames: 12,
+  },
+  report: { audioSamples: 4, griffinLimIters: 24 },
+};
+
+/** `tiny` for tests (seconds once speech is cached), `quick` the reproduction, `full` serious runs. */
+export const omniPresets: Record<"tiny" | "quick" | "full", OmniExperimentConfig> = {
+  tiny: {
+    ...quick,
+    speech: { ...quick.speech, nMels: 32, trainStatements: 8, evalStatements: 4, heldOutQuestions: 4, trainQuestions: 4, answerVoices: 1, evalQuestionsPerVoice: 2, trainVoices: 2, heldOutVoices: 1, questionRepeats: 1 },
+    digits: { trainPerDigit: 4, testPerDigit: 2 },
+    textLm: { model: { ...quick.textLm.model, dModel: 32, nLayers: 1, nHeads: 2 }, train: { steps: 4, batchSize: 8, lr: 3e-3, warmupSteps: 1 }, seqLen: 16 },
+    tokenizer: { ...quick.tokenizer, width: 16, encLayers: 1, decLayers: 1, heads: 2, codebookSizes: [16, 8, 8, 4, 4, 4, 4, 4], postnetChannels: 8, postnetLayers: 2, groups: 2, train: { steps: 4, batchSize: 4, lr: 2e-3, warmupSteps: 1 } },
+    probe: { layers: [8], dModel: 32, nLayers: 1, nHeads: 2, train: { steps: 3, batchSize: 8, lr: 3e-3, warmupSteps: 1 } },
+    omni: { ...quick.omni, depthLayers: 1, depthHeads: 2, vision: { patch: 7, width: 8, layers: 1, heads: 2 }, batchSize: 8, audioRows: 64, stageSteps: stageSteps([2, 2, 2, 2, 2, 2, 2]), maxGenFrames: 3 },
+    report: { audioSamples: 1, griffinLimIters: 2 },
+  },
+  quick,
+  full: {
+    ...quick,
+    speech: { ...quick.speech, nMels: 80, trainStatements: 600, evalStatements: 80, questionRepeats: 3, answerVoices: 12, evalQuestionsPerVoice: 32 },
+    digits: { trainPerDigit: 800, testPerDigit: 100 },
+    textLm: { ...quick.textLm, train: { ...quick.textLm.train, steps: 2000 } },
+    tokenizer: { ...quick.tokenizer, width: 64, encLayers: 4, decLayers: 4, codebookSizes: [512, 256, 128, 64, 64, 64, 64, 64], postnetChannels: 64, train: { ...quick.tokenizer.train, steps: 3000 } },
+    probe: { ...quick.probe, layers: [1, 2, 4, 8], train: { ...quick.probe.train, steps: 1000 } },
+    omni: { ...quick.omni, stageSteps: stageSteps([300, 500, 1000, 600, 500, 600, 600]) },
+  },
+};

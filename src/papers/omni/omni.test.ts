@@ -1,0 +1,254 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { mkdtempSync, existsSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { initEngine, np, tree, type Array, type JsTree } from "../../engine/index.js";
+import { initLM, type LMConfig } from "../../nn/transformer.js";
+import { logMelSpectrogram } from "../../data/mel.js";
+import { Rng } from "../../util/rng.js";
+import { createRun } from "../../train/run-dir.js";
+import { quietContext } from "../../train/experiment.js";
+import { flattenNamed } from "../../train/checkpoint.js";
+import { encodeFeatures, initTokNet, tokenizerDecode, tokenizerEncode, initTokenizer, tokenizerLoss, tokenizerPost, type TokenizerConfig, type TokParams } from "./tokenizer.js";
+import { depthLogits, initOmni, omniLoss, PARAM_GROUPS, type OmniConfig, type OmniParams } from "./model.js";
+import { batchFromList, batchList, formats, packBatch, type Codes, type Example } from "./sequences.js";
+import { PAPER_STAGES, stageGroupLr, scaledLr } from "./stages.js";
+import { groupOptInit, makeGroupStep, type Params } from "./train-step.js";
+import { WordTokenizer, allQuestions, HELD_OUT_VOICES, TRAIN_VOICES } from "./world.js";
+import { planSpeech, questionSplit, espeakAvailable } from "./speech.js";
+import { characterErrorRate, editDistance } from "./probe.js";
+import { omniExperiment } from "./index.js";
+import { omniPresets } from "./config.js";
+
+const tcfg: TokenizerConfig = {
+  nMels: 16,
+  width: 8,
+  encLayers: 1,
+  decLayers: 1,
+  heads: 2,
+  codebookSizes: [8, 8, 4, 4, 4, 4, 4, 4],
+  postnetChannels: 8,
+  postnetLayers: 2,
+  groups: 2,
+  up4Kernel: 3,
+  emaDecay: 0.9,
+  deadCodeThreshold: 0.01,
+  commitWeight: 0.25,
+  transcriptWeight: 0,
+  melScales: [1, 2],
+};
+const tok = new WordTokenizer();
+const lmCfg: LMConfig = { vocabSize: tok.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, contextLength: 48, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 2, tiedHead: true, bias: false };
+const ocfg: OmniConfig = { lm: lmCfg, codebookSizes: tcfg.codebookSizes, depthLayers: 1, depthHeads: 2, depthFfnRatio: 2, vision: { image: 28, patch: 7, width: 8, layers: 1, heads: 2 }, audioLossWeight: 1 };
+
+const leaves = async (t: unknown) => {
+  const out: Record<string, number[]> = {};
+  for (const [k, a] of Object.entries(flattenNamed(t))) out[k] = Array.from((await a.ref.data()) as Float32Array);
+  return out;
+};
+
+beforeAll(async () => {
+  await initEngine();
+});
+
+describe("audio tokenizer", () => {
+  it("turns 100 Hz mel into 12.5 Hz frames (stride-2 conv then 4x gated pooling) and back", async () => {
+    const sec = 1.28;
+    const x = Array.from({ length: Math.round(sec * 16000) }, (_, i) => Math.sin(i / 7) * Math.sin(i / 900));
+    const m = logMelSpectrogram(x, { nMels: tcfg.nMels });
+    expect(m.frames).toBe(128); // 100 frames/s
+    const mel = np.array(m.data).reshape([1, 128, tcfg.nMels]);
+    const net = initTokNet(tcfg, 0);
+    const z = encodeFeatures(tree.ref(net as unknown as JsTree<Array>) as never, tcfg, mel.ref);
+    expect(z.shape).toEqual([1, 16, 4 * tcfg.width]);
+    expect(z.shape[1] / sec).toBe(12.5);
+    z.dispose();
+    const p = initTokenizer(tcfg, 0);
+    const codes = tokenizerEncode(p, tcfg, mel);
+    expect(codes.shape).toEqual([1, 16, 8]);
+    const back = tokenizerDecode(p, tcfg, codes, np.ones([8]));
+    expect(back.shape).toEqual([1, 128, tcfg.nMels]);
+    back.dispose();
+    tree.dispose(p as unknown as JsTree<Array>);
+    tree.dispose(net as unknown as JsTree<Array>);
+  });
+
+  it("trains: the mel loss falls over a few steps and the EMA moves the codebooks (which get no gradient)", async () => {
+    const B = 2;
+    const T = 32;
+    const rng = new Rng(3, "mel");
+    const melHost = Float32Array.from({ length: B * T * tcfg.nMels }, (_, i) => Math.sin(i / 5) * 0.5 + 0.1 * rng.normal());
+    const lr = { net: 3e-3 };
+    let params = initTokenizer(tcfg, 1) as unknown as Params;
+    let opt = groupOptInit(params, lr);
+    const step = makeGroupStep<Params>((p, mel, m100, m12, cand) => tokenizerLoss(p as unknown as TokParams, tcfg, null, { mel, mask100: m100, mask12: m12, candIdx: cand }), {
+      groupLr: lr,
+      adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 },
+      clip: 1,
+      post: tokenizerPost(tcfg) as never,
+    });
+    const cb0 = await leaves((params as unknown as TokParams).vq.embed);
+    const losses: number[] = [];
+    for (let t = 1; t <= 12; t++) {
+      const batch = [np.array(melHost).reshape([B, T, tcfg.nMels]), np.ones([B, T]), np.ones([B, T / 8]), np.array(Int32Array.from({ length: 8 }, (_, i) => i % (B * T / 8)), { dtype: np.int32 })];
+      const out = step.step(params, opt, batch, 3e-3, t);
+      params = out.params;
+      opt = out.opt;
+      losses.push(Number((await out.aux[0].data())[0]));
+      out.aux.slice(1).forEach((a) => a.dispose());
+      out.loss.dispose();
+      out.gradNorm.dispose();
+    }
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+    const cb1 = await leaves((params as unknown as TokParams).vq.embed);
+    expect(cb1["0"]).not.toEqual(cb0["0"]);
+    step.dispose();
+    tree.dispose(params as JsTree<Array>);
+    tree.dispose(opt as unknown as JsTree<Array>);
+  });
+});
+
+describe("depth transformer audio head", () => {
+  it("is causal over the 8 codebooks: head i depends on codes < i only", async () => {
+    const p = initOmni(ocfg, initLM(lmCfg, 0), 0);
+    const h = np.array(Float32Array.from({ length: 2 * 16 }, (_, i) => Math.sin(i))).reshape([2, 16]);
+    const base = Int32Array.from([1, 2, 3, 1, 2, 3, 1, 2, 0, 1, 2, 3, 0, 1, 2, 3]);
+    const run = async (codes: Int32Array) => {
+      const outs = depthLogits(tree.ref(p.audioHead as unknown as JsTree<Array>) as never, tree.ref(p.audioEmbed as unknown as JsTree<Array>) as never, ocfg, h.ref, np.array(codes, { dtype: np.int32 }).reshape([2, 8]));
+      const r: number[][] = [];
+      for (const o of outs) r.push(Array.from((await o.data()) as Float32Array));
+      return r;
+    };
+    const a = await run(base);
+    for (const j of [0, 3, 7]) {
+      const changed = Int32Array.from(base);
+      changed[j] = (changed[j] + 1) % 4;
+      changed[8 + j] = (changed[8 + j] + 1) % 4;
+      const b = await run(changed);
+      for (let i = 0; i < 8; i++) {
+        if (i <= j) expect(b[i]).toEqual(a[i]); // heads up to j never see code j
+        else expect(b[i]).not.toEqual(a[i]); // later heads do
+      }
+    }
+    expect(a.map((x) => x.length / 2)).toEqual(ocfg.codebookSizes.map((k) => k + 1)); // head i has K_i + 1 classes
+    h.dispose();
+    tree.dispose(p as unknown as JsTree<Array>);
+  });
+});
+
+/** One example of every kind with random codes and a blank image: every group gets a gradient. */
+function mixedBatch(B: number): Array[] {
+  const f = formats(tok, ocfg.vision);
+  const rng = new Rng(5, "codes");
+  const codes = (n: number): Codes => Array.from({ length: n }, () => Int32Array.from(ocfg.codebookSizes, (k) => rng.int(k)));
+  const img = Float32Array.from({ length: 784 }, (_, i) => (i % 29) / 29);
+  const exs: Example[] = [
+    f.text("the red cat sees the dog"),
+    f.caption(img, "five"),
+    f.asr(codes(4), "what is two plus three"),
+    f.tts("the red cat", codes(3)),
+    f.sqaText(codes(3), "five"),
+    f.sqaSpeech(codes(3), "five", codes(2)),
+    f.omni(img, codes(2), "seven"),
+    f.qaText("what is two plus three", "five"),
+  ];
+  return batchList(packBatch(exs.slice(0, B), { batch: B, seqLen: lmCfg.contextLength, audioRows: 16, nLayers: 8, K0: ocfg.codebookSizes[0], vision: ocfg.vision }).arrays);
+}
+
+describe("staged training", () => {
+  it("uses the paper's learning-rate ratios (γ = 1) or a compressed range", () => {
+    expect(scaledLr(1e-5, 3e-3, 1)).toBeCloseTo(3e-5, 12);
+    expect(scaledLr(1e-5, 3e-3, 0.5)).toBeCloseTo(3e-4, 12);
+    const g = stageGroupLr(PAPER_STAGES[1], 1e-3, 1);
+    expect(g.lm).toBeCloseTo(1e-5, 12);
+    expect(g.vision).toBeCloseTo(1e-6, 12);
+  });
+
+  for (const stage of PAPER_STAGES) {
+    it(`stage ${stage.name} changes exactly the groups it trains (${Object.keys(stage.paperLr).join(", ")})`, async () => {
+      const groupLr = stageGroupLr(stage, 1e-2, 0.5);
+      const params = initOmni(ocfg, initLM(lmCfg, 0), 0) as unknown as Params;
+      const before = Object.fromEntries(await Promise.all(PARAM_GROUPS.map(async (g) => [g, await leaves(params[g])] as const)));
+      const opt = groupOptInit(params, groupLr);
+      const step = makeGroupStep<Params>(
+        (p, ...xs) => {
+          const o = omniLoss(p as unknown as OmniParams, ocfg, batchFromList(xs));
+          return { loss: o.loss, metrics: [o.textLoss, o.audioLoss] };
+        },
+        { groupLr, adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, clip: 1 },
+      );
+      const out = step.step(params, opt, mixedBatch(8), 1e-2, 1);
+      for (const g of PARAM_GROUPS) {
+        const after = await leaves(out.params[g]);
+        const same = Object.keys(after).every((k) => after[k].every((v, i) => v === before[g][k][i]));
+        if (g in stage.paperLr) expect(same, `${g} should be trained in ${stage.name}`).toBe(false);
+        else expect(same, `${g} should be frozen in ${stage.name}`).toBe(true);
+      }
+      expect(Object.keys(out.opt.m)).toEqual(PARAM_GROUPS.filter((g) => g in stage.paperLr));
+      step.dispose();
+      tree.dispose(out as unknown as JsTree<Array>);
+    });
+  }
+});
+
+describe("sequences", () => {
+  it("interleaves text then speech: <speak> predicts the word, the word predicts <audiogen_start>, the last frame predicts end-of-audio", () => {
+    const f = formats(tok, ocfg.vision);
+    const q: Codes = [Int32Array.from([1, 1, 1, 1, 1, 1, 1, 1])];
+    const a: Codes = [Int32Array.from([2, 2, 2, 2, 2, 2, 2, 2]), Int32Array.from([3, 3, 3, 3, 3, 3, 3, 3])];
+    const e = f.sqaSpeech(q, "five", a);
+    const words = e.ids.map((i) => tok.words[i]);
+    expect(words).toEqual(["<bos>", "<audio_start>", "<audio_pad>", "<audio_end>", "<speak>", "five", "<audiogen_start>", "<audio_pad>", "<audio_pad>", "<audiogen_end>", "<eos>"]);
+    expect(e.textTgt[4]).toBe(tok.id("five"));
+    expect(e.textTgt[5]).toBe(tok.id("<audiogen_start>"));
+    expect(e.audioTgt[6]).toBe(a[0]);
+    expect(e.audioTgt[7]).toBe(a[1]);
+    expect(e.audioTgt[8]).toBe("eoa");
+    expect(e.textTgt[9]).toBe(tok.id("<eos>"));
+    const pb = packBatch([e], { batch: 1, seqLen: 12, audioRows: 4, nLayers: 8, K0: 99, vision: ocfg.vision });
+    expect(pb.droppedAudioRows).toBe(0);
+    const oc = Array.from(pb.arrays.outCodes.ref.dataSync() as Int32Array);
+    const om = Array.from(pb.arrays.outMask.ref.dataSync() as Float32Array);
+    expect(oc.slice(16, 24)).toEqual([99, 0, 0, 0, 0, 0, 0, 0]); // end-of-audio on head 0 only
+    expect(om.slice(16, 24)).toEqual([1, 0, 0, 0, 0, 0, 0, 0]);
+    tree.dispose(pb.arrays as unknown as JsTree<Array>);
+  });
+
+  it("plans speech with disjoint voices and never speaks held-out questions in training", () => {
+    const plan = planSpeech({ ...omniPresets.quick.speech }, 0);
+    const train = plan.filter((u) => u.split === "train");
+    const ev = plan.filter((u) => u.split === "eval");
+    expect(train.every((u) => (TRAIN_VOICES as readonly string[]).includes(u.voice))).toBe(true);
+    expect(ev.every((u) => (HELD_OUT_VOICES as readonly string[]).includes(u.voice))).toBe(true);
+    const held = new Set(questionSplit(32, 0).heldOut.map((q) => q.text));
+    expect(held.size).toBe(32);
+    expect(train.some((u) => held.has(u.text))).toBe(false);
+    expect(ev.some((u) => held.has(u.text))).toBe(true);
+    expect(allQuestions()).toHaveLength(128);
+  });
+
+  it("scores transcripts by character error rate", () => {
+    expect(editDistance("kitten", "sitting")).toBe(3);
+    expect(characterErrorRate(["the cat", "two"], ["the cat", "one"])).toBeCloseTo(3 / 10, 12);
+  });
+});
+
+describe("omni experiment (tiny preset, end to end)", () => {
+  it("runs every arm and writes the report, results and samples", async (ctx) => {
+    if (!(await espeakAvailable())) ctx.skip();
+    const root = mkdtempSync(join(tmpdir(), "omni-"));
+    const config = { ...omniPresets.tiny, speech: { ...omniPresets.tiny.speech, cacheDir: join(root, "speech") } };
+    const run = createRun({ experiment: "omni", seed: 0, config, root, extraMeta: { preset: "tiny" } });
+    const s = (await omniExperiment.run(config, quietContext(run))) as Record<string, unknown>;
+    for (const f of ["summary.json", "report.html", "report.md", "results.md"]) expect(existsSync(run.path(f))).toBe(true);
+    expect(readFileSync(run.path("report.html"), "utf8")).toContain("data:audio/wav;base64,");
+    const toks = s.tokenizers as Record<string, { reconL1ByLayers: number[]; bitrate: number; frameRate: number }>;
+    expect(toks.T2.frameRate).toBe(12.5);
+    expect(toks.T1.reconL1ByLayers).toHaveLength(8);
+    expect(Object.keys(s.s1 as object)).toEqual(PAPER_STAGES.map((x) => x.name));
+    const rows = run.metrics();
+    void rows;
+    const lmRows = readFileSync(run.path("arms", "text-lm", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { loss: number });
+    expect(lmRows[lmRows.length - 1].loss).toBeLessThan(lmRows[0].loss);
+  }, 300_000);
+});

@@ -1,0 +1,170 @@
+/**
+ * Synthetic speech with exact transcripts, generated at run time by espeak-ng (the npm
+ * WebAssembly build `espeak-ng@1.0.2`, an OPTIONAL dependency: it is GPL-3.0-or-later, so it is
+ * only ever loaded here, dynamically, to make data, and never bundled with the library).
+ *
+ * Each utterance is (text, voice, speed in words/min, pitch 0-99): synthesised at 22,050 Hz,
+ * resampled to 16 kHz, trimmed of silence and peak-normalised, then cached as a 16-bit WAV under
+ * the run directory so a resumed or repeated run does not synthesise it again.
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { decodeWav, encodeWav, normalizePeak, resample, trimSilence } from "../../data/audio.js";
+import { writeFileAtomic } from "../../util/atomic.js";
+import { Rng } from "../../util/rng.js";
+import { allQuestions, allStatements, HELD_OUT_VOICES, IMAGE_QUESTION, DIGITS, splitList, TRAIN_VOICES, type Question } from "./world.js";
+
+export const SAMPLE_RATE = 16000;
+
+type ESpeakModule = { FS: { readFile: (p: string) => Uint8Array } };
+type ESpeakFactory = (opts: { arguments: string[]; print?: (s: string) => void; printErr?: (s: string) => void }) => Promise<ESpeakModule>;
+
+let factory: ESpeakFactory | null = null;
+
+export const ESPEAK_MISSING =
+  "speech data needs the optional npm package espeak-ng@1.0.2 (GPL-3.0, used only to generate speech at run time); " +
+  "it is listed in optionalDependencies, so `npm ci` installs it unless optional packages are omitted: run `npm install --no-save espeak-ng@1.0.2`";
+
+/** Load the espeak-ng WebAssembly module (throws a clear message when it is not installed). */
+export async function loadEspeak(): Promise<ESpeakFactory> {
+  if (factory) return factory;
+  try {
+    const mod = (await import("espeak-ng" as string)) as { default: ESpeakFactory };
+    factory = mod.default;
+  } catch {
+    throw new Error(ESPEAK_MISSING);
+  }
+  return factory;
+}
+
+/** True when espeak-ng can be loaded (for tests that need real speech). */
+export async function espeakAvailable(): Promise<boolean> {
+  try {
+    await loadEspeak();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export type VoiceSpec = { voice: string; speed: number; pitch: number };
+
+/** Synthesise one utterance: 16 kHz mono, silence-trimmed, peak 0.9. */
+export async function synthesize(text: string, v: VoiceSpec): Promise<Float32Array> {
+  const es = await loadEspeak();
+  const errs: string[] = [];
+  const m = await es({ arguments: ["-v", v.voice, "-s", String(v.speed), "-p", String(v.pitch), "-w", "/out.wav", text], print: () => {}, printErr: (s) => errs.push(s) });
+  if (errs.some((e) => /error|bad voice/i.test(e))) throw new Error(`espeak-ng failed for voice ${v.voice}: ${errs.join("; ")}`);
+  const wav = decodeWav(m.FS.readFile("/out.wav"));
+  const x = resample(wav.samples, wav.sampleRate, SAMPLE_RATE);
+  return normalizePeak(trimSilence(x, SAMPLE_RATE, { thresholdDb: -40, padMs: 40 }), 0.9);
+}
+
+export type UttRole = "statement" | "question" | "answer" | "image-question";
+export type UttSpec = VoiceSpec & { text: string; role: UttRole; split: "train" | "eval"; answer?: string; questionSplit?: "train" | "heldout" };
+export type Utterance = UttSpec & { id: string; samples: Float32Array };
+
+export type SpeechPlanConfig = {
+  /** Training statements (held-out sentences are never spoken in training). */
+  trainStatements: number;
+  /** Evaluation statements: held-out sentences in held-out voices. */
+  evalStatements: number;
+  /** Questions held out of spoken training (their text is still in the text corpus). */
+  heldOutQuestions: number;
+  /** Training-split questions spoken in training (at most 128 − heldOutQuestions). */
+  trainQuestions: number;
+  /** How many times each training question is spoken (different voices). */
+  questionRepeats: number;
+  /** Training voices speaking each digit word (the speech-out targets). */
+  answerVoices: number;
+  /** Spoken questions per held-out voice in evaluation (held-out and training questions, half each). */
+  evalQuestionsPerVoice: number;
+  /** Longest utterance in seconds (longer ones are re-spoken faster, then dropped). */
+  maxSeconds: number;
+  /** Number of training / held-out voices used (prefixes of the fixed lists). */
+  trainVoices: number;
+  heldOutVoices: number;
+};
+
+/** Split of the 128 questions into spoken-training and held-out ones (fixed by the seed). */
+export function questionSplit(heldOut: number, seed: number): { train: Question[]; heldOut: Question[] } {
+  return splitList(allQuestions(), heldOut, seed, "questions");
+}
+
+/** Split of the 1296 statements: the held-out ones are evaluation text and evaluation speech. */
+export function statementSplit(seed: number): { train: string[]; heldOut: string[] } {
+  return splitList(allStatements(), 260, seed, "statements");
+}
+
+/** Decide what to synthesise: texts, voices, speeds, pitches and splits (pure, from the seed). */
+export function planSpeech(cfg: SpeechPlanConfig, seed: number): UttSpec[] {
+  const rng = Rng.stream(seed, "speech-plan");
+  const tv = TRAIN_VOICES.slice(0, cfg.trainVoices);
+  const hv = HELD_OUT_VOICES.slice(0, cfg.heldOutVoices);
+  if (tv.length < 1 || hv.length < 1) throw new Error("speech: need at least one training and one held-out voice");
+  const prosody = (voice: string): VoiceSpec => ({ voice, speed: 140 + rng.int(51), pitch: 30 + rng.int(41) });
+  const out: UttSpec[] = [];
+  const st = statementSplit(seed);
+  const trainSt = rng.shuffle([...st.train]).slice(0, cfg.trainStatements);
+  for (const text of trainSt) out.push({ ...prosody(rng.pick(tv)), text, role: "statement", split: "train" });
+  const qs = questionSplit(cfg.heldOutQuestions, seed);
+  const spokenQ = qs.train.slice(0, cfg.trainQuestions);
+  for (let r = 0; r < cfg.questionRepeats; r++)
+    for (const q of spokenQ) out.push({ ...prosody(rng.pick(tv)), text: q.text, role: "question", split: "train", answer: q.answer, questionSplit: "train" });
+  const answerVoices = rng.shuffle([...tv]).slice(0, Math.min(cfg.answerVoices, tv.length));
+  for (const v of answerVoices) for (const d of DIGITS) out.push({ ...prosody(v), text: d, role: "answer", split: "train" });
+  for (const v of tv) out.push({ ...prosody(v), text: IMAGE_QUESTION, role: "image-question", split: "train" });
+  // Evaluation: held-out voices only.
+  const evalSt = rng.shuffle([...st.heldOut]).slice(0, cfg.evalStatements);
+  evalSt.forEach((text, i) => out.push({ ...prosody(hv[i % hv.length]), text, role: "statement", split: "eval" }));
+  const half = Math.ceil(cfg.evalQuestionsPerVoice / 2);
+  for (const v of hv) {
+    const ho = rng.shuffle([...qs.heldOut]).slice(0, half);
+    const tr = rng.shuffle([...spokenQ]).slice(0, cfg.evalQuestionsPerVoice - ho.length);
+    for (const q of ho) out.push({ ...prosody(v), text: q.text, role: "question", split: "eval", answer: q.answer, questionSplit: "heldout" });
+    for (const q of tr) out.push({ ...prosody(v), text: q.text, role: "question", split: "eval", answer: q.answer, questionSplit: "train" });
+    out.push({ ...prosody(v), text: IMAGE_QUESTION, role: "image-question", split: "eval" });
+  }
+  return out;
+}
+
+function fnv(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+/**
+ * Synthesise (or load from `cacheDir`) every planned utterance. Utterances longer than
+ * `maxSeconds` are re-spoken up to 3 times 40 words/min faster, then dropped.
+ */
+export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds: number, onProgress?: (done: number, total: number) => void): Promise<Utterance[]> {
+  mkdirSync(cacheDir, { recursive: true });
+  const out: Utterance[] = [];
+  let done = 0;
+  for (const spec of plan) {
+    let s = { ...spec };
+    let samples: Float32Array | null = null;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const id = fnv(`${s.voice}|${s.speed}|${s.pitch}|${s.text}`);
+      const file = join(cacheDir, `${id}.wav`);
+      let x: Float32Array;
+      if (existsSync(file)) x = decodeWav(readFileSync(file)).samples;
+      else {
+        x = await synthesize(s.text, s);
+        writeFileAtomic(file, encodeWav(x, SAMPLE_RATE));
+      }
+      if (x.length <= maxSeconds * SAMPLE_RATE) {
+        samples = x;
+        out.push({ ...s, id, samples });
+        break;
+      }
+      s = { ...s, speed: s.speed + 40 };
+    }
+    onProgress?.(++done, plan.length);
+  }
+  return out;
+}
