@@ -2,6 +2,7 @@
 import type { Experiment } from "./train/experiment.js";
 import { lmExperiment } from "./lm/index.js";
 import { fp4TrainingExperiment } from "./papers/fp4-training/index.js";
+import { sftVsRlExperiment } from "./papers/sft-vs-rl/index.js";
 import { guidanceFreeExperiment } from "./papers/guidance-free/index.js";
 import { overTokenizedExperiment } from "./papers/over-tokenized/index.js";
 import { mixtureOfMambaExperiment } from "./papers/mixture-of-mamba/index.js";
@@ -11,6 +12,7 @@ import { omniExperiment } from "./papers/omni/index.js";
 export const experiments: Record<string, Experiment<any>> = {
   lm: lmExperiment,
   "fp4-training": fp4TrainingExperiment,
+  "sft-vs-rl": sftVsRlExperiment,
   "guidance-free": guidanceFreeExperiment,
   "over-tokenized": overTokenizedExperiment,
   "mixture-of-mamba": mixtureOfMambaExperiment,

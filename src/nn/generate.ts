@@ -35,6 +35,11 @@ export type SampleOptions = {
   prefillBucket?: number;
   /** With `batchedPrefill`: also return each prompt's final hidden state at its last token (for a value head). */
   returnPromptHidden?: boolean;
+  /**
+   * With `batchedPrefill`: prefill at most this many rows per forward pass (the last chunk is padded by repeating
+   * its last row), bounding the prefill's activation memory for large batches. Default: all rows at once.
+   */
+  prefillChunk?: number;
 };
 
 export type SampleResult = {
@@ -213,19 +218,34 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
   }
   const validPrompt = new Float32Array(B * L);
   for (let b = 0; b < B; b++) validPrompt.set(valid.subarray(b * Tmax, b * Tmax + L), b * L);
-  const pre = prefillerFor(cfg, opts.linearFn)(
-    tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams,
-    np.array(toks, { dtype: np.int32 }).reshape([B, L]),
-    np.array(validPrompt).reshape([B, L]),
-  );
-  let cache = pre.cache;
+  const chunk = Math.min(B, Math.max(1, Math.floor(opts.prefillChunk ?? B)));
+  const D = cfg.dModel;
+  let logits: Float32Array<ArrayBufferLike> = new Float32Array(B * V);
+  const hiddenHost = new Float32Array(B * D);
+  const caches: KVCache[] = [];
+  for (let r0 = 0; r0 < B; r0 += chunk) {
+    const rows = Array.from({ length: chunk }, (_, i) => Math.min(r0 + i, B - 1)); // pad the last chunk
+    const t = new Int32Array(chunk * L);
+    const v = new Float32Array(chunk * L);
+    rows.forEach((r, i) => {
+      t.set(toks.subarray(r * L, (r + 1) * L), i * L);
+      v.set(validPrompt.subarray(r * L, (r + 1) * L), i * L);
+    });
+    const out = prefillerFor(cfg, opts.linearFn)(
+      tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams,
+      np.array(t, { dtype: np.int32 }).reshape([chunk, L]),
+      np.array(v).reshape([chunk, L]),
+    );
+    const keep = Math.min(chunk, B - r0);
+    // Reading the chunk's outputs waits for it, so chunks run one after another (bounded memory).
+    logits.set(((await out.logits.data()) as Float32Array).subarray(0, keep * V), r0 * V);
+    if (opts.returnPromptHidden) hiddenHost.set(((await out.hidden.data()) as Float32Array).subarray(0, keep * D), r0 * D);
+    else out.hidden.dispose();
+    caches.push(keep < chunk ? out.cache.map((c) => ({ k: c.k.slice([0, keep]), v: c.v.slice([0, keep]) })) : out.cache);
+  }
+  let cache: KVCache = caches.length === 1 ? caches[0] : caches[0].map((_, l) => ({ k: np.concatenate(caches.map((c) => c[l].k), 0), v: np.concatenate(caches.map((c) => c[l].v), 0) }));
   let promptHidden: number[][] | undefined;
-  if (opts.returnPromptHidden) {
-    const h = (await pre.hidden.data()) as Float32Array;
-    const D = cfg.dModel;
-    promptHidden = Array.from({ length: B }, (_, b) => Array.from(h.subarray(b * D, (b + 1) * D)));
-  } else pre.hidden.dispose();
-  let logits = (await pre.logits.data()) as Float32Array;
+  if (opts.returnPromptHidden) promptHidden = Array.from({ length: B }, (_, b) => Array.from(hiddenHost.subarray(b * D, (b + 1) * D)));
   const decode = decoderFor(cfg, opts.linearFn);
   const out: number[][] = prompts.map(() => []);
   const lps: number[][] = prompts.map(() => []);

@@ -1,0 +1,159 @@
+/**
+ * Typed config, schema and presets of the SFT-vs-RL experiment ("SFT Memorizes, RL Generalizes", arXiv 2501.17161).
+ * The PPO fields copy the released GeneralPoints config (`rl/configs/llama_gp_*.yaml`: clip 0.1, 4 PPO epochs,
+ * GAE γ 0.9 / λ 0.95, value_loss_coef 0.5, thought_prob_coef 0.5, temperature 0.2, verify_iter 5, cosine LR,
+ * Adam eps 1e-7, wd 0); learning rates and gradient clipping are scaled for a ~0.1 M-parameter model (the paper's
+ * 1e-6 / max_grad_norm 0.01 are for 11 B parameters), and the rollout size for two CPU cores.
+ */
+import { z } from "zod";
+import { zodParts } from "../../train/config.js";
+import { defaultLMConfig } from "../../nn/transformer.js";
+
+const posInt = zodParts.posInt;
+const lr = z.number().positive().max(1);
+
+const stage = z
+  .object({
+    steps: posInt,
+    batchSize: posInt,
+    /** Sequence length of training rows (stage 0: crop length; SFT: padded prompt+answer length). */
+    seqLen: posInt,
+    lr,
+    warmupSteps: z.number().int().min(0),
+    minLrRatio: z.number().min(0).max(1),
+    clip: z.number().min(0),
+  })
+  .strict();
+
+export const sftVsRlSchema = z
+  .object({
+    seed: zodParts.seed,
+    /** Environment (only GeneralPoints-language is implemented; navigation and vision are reported as not done). */
+    env: z.enum(["general-points"]),
+    model: zodParts.lmModel,
+    stage0: stage.extend({ corpusChars: posInt, probes: posInt }).strict(),
+    sftInit: stage.extend({ dataSize: posInt }).strict(),
+    /** Branch A: more SFT on the same expert data, evaluated at the PPO branch's FLOPs. */
+    sft: z.object({ batchSize: posInt, lr, clip: z.number().min(0) }).strict(),
+    ppo: z
+      .object({
+        updates: posInt,
+        /** Environments run side by side (RL4VLM num_processes). */
+        slots: posInt,
+        /** Policy calls per slot per update (num_steps). */
+        rounds: posInt,
+        epochs: posInt,
+        /** Optimizer steps per epoch (buffer / minibatches samples each). */
+        minibatches: posInt,
+        /** Samples per gradient-accumulation micro-batch (memory: wasm has 4 GiB). */
+        microBatch: posInt.default(8),
+        lr,
+        /** Cosine schedule length in updates (released: lr_max_steps 100 for 20 updates) and floor. */
+        lrMaxSteps: posInt,
+        minLr: z.number().min(0),
+        clip: z.number().positive().max(1),
+        gamma: z.number().min(0).max(1),
+        lambda: z.number().min(0).max(1),
+        valueLossCoef: z.number().min(0),
+        thoughtCoef: z.number().min(0).max(1),
+        maxGradNorm: z.number().min(0),
+        ratioCap: z.number().positive(),
+        verifyIter: posInt,
+        /** Copy the released `use_proper_time_limits False` quirk: a step-limit end bootstraps into the next episode. */
+        timeLimitQuirk: z.boolean(),
+        /** Answer key splitting thought from action tokens. */
+        answerKey: z.string().min(1),
+      })
+      .strict(),
+    sampling: z.object({ temperature: z.number().min(0), topK: z.number().int().min(0), topP: z.number().gt(0).max(1), maxNewTokens: posInt }).strict(),
+    eval: z
+      .object({
+        episodes: posInt,
+        batch: posInt,
+        /** Evaluate every this many PPO updates (and at the matching SFT FLOPs). */
+        every: posInt,
+        seed: zodParts.seed,
+        temperature: z.number().min(0),
+      })
+      .strict(),
+    extras: z
+      .object({
+        /** PPO updates from the stage-0 model without SFT (0: skip). */
+        noSftUpdates: z.number().int().min(0),
+        /** Verification budgets for the equal-compute sweep (empty: skip). */
+        verifyIters: z.array(posInt),
+        /** PPO updates per sweep arm. */
+        sweepUpdates: z.number().int().min(0),
+      })
+      .strict(),
+  })
+  .strict()
+  .refine((c) => (c.ppo.slots * c.ppo.rounds) % c.ppo.minibatches === 0, { message: "ppo.slots * ppo.rounds must be divisible by ppo.minibatches", path: ["ppo", "minibatches"] });
+
+export type SftVsRlConfig = z.infer<typeof sftVsRlSchema>;
+
+const base: SftVsRlConfig = {
+  seed: 0,
+  env: "general-points",
+  model: { ...defaultLMConfig, vocabSize: 256, dModel: 96, nLayers: 3, nHeads: 4, contextLength: 256, norm: "rms", pos: "rope", mlp: "gelu", mlpRatio: 4, tiedHead: true, bias: false },
+  stage0: { steps: 600, batchSize: 32, seqLen: 128, lr: 3e-3, warmupSteps: 40, minLrRatio: 0.1, clip: 1, corpusChars: 2_000_000, probes: 200 },
+  sftInit: { steps: 200, batchSize: 32, seqLen: 96, lr: 1e-3, warmupSteps: 20, minLrRatio: 0.1, clip: 1, dataSize: 4000 },
+  // Both branches share one learning rate, as in the paper (App. C.2: one shared LR per experiment): the largest of
+  // {3e-4, 3e-5, 1e-5} whose PPO approximate KL per update stayed <= 0.1 on the first two ID-rule updates of the
+  // quick model (3e-4 gave KL 25 and a clip fraction of 0.87: the policy left PPO's trust region at once).
+  sft: { batchSize: 32, lr: 3e-5, clip: 1 },
+  ppo: {
+    updates: 12,
+    slots: 32,
+    rounds: 4,
+    epochs: 4,
+    minibatches: 2,
+    microBatch: 8,
+    lr: 3e-5,
+    lrMaxSteps: 80,
+    minLr: 1e-7,
+    clip: 0.1,
+    gamma: 0.9,
+    lambda: 0.95,
+    valueLossCoef: 0.5,
+    thoughtCoef: 0.5,
+    maxGradNorm: 1,
+    ratioCap: 10,
+    verifyIter: 5,
+    timeLimitQuirk: false,
+    answerKey: '"formula"',
+  },
+  sampling: { temperature: 0.2, topK: 0, topP: 1, maxNewTokens: 48 },
+  eval: { episodes: 1000, batch: 128, every: 4, seed: 42, temperature: 0.2 },
+  extras: { noSftUpdates: 4, verifyIters: [], sweepUpdates: 0 },
+};
+
+/** `tiny` for tests (seconds), `quick` for the reproduction (minutes on 2 cores), `full` for serious runs. */
+export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = {
+  tiny: {
+    ...base,
+    model: { ...base.model, dModel: 32, nLayers: 1, nHeads: 2, contextLength: 192 },
+    stage0: { ...base.stage0, steps: 4, batchSize: 4, seqLen: 64, warmupSteps: 1, corpusChars: 20_000, probes: 4 },
+    sftInit: { ...base.sftInit, steps: 4, batchSize: 4, warmupSteps: 1, dataSize: 16 },
+    sft: { ...base.sft, batchSize: 4 },
+    ppo: { ...base.ppo, updates: 2, slots: 4, rounds: 2, epochs: 2, minibatches: 2, microBatch: 2 },
+    sampling: { ...base.sampling, maxNewTokens: 24 },
+    eval: { ...base.eval, episodes: 4, batch: 4, every: 1 },
+    extras: { noSftUpdates: 1, verifyIters: [], sweepUpdates: 0 },
+  },
+  quick: {
+    ...base,
+    model: { ...base.model, dModel: 64, nLayers: 2, nHeads: 4 },
+    stage0: { ...base.stage0, steps: 700 },
+    eval: { ...base.eval, episodes: 300 },
+    extras: { noSftUpdates: 3, verifyIters: [], sweepUpdates: 0 },
+  },
+  full: {
+    ...base,
+    stage0: { ...base.stage0, steps: 3000, corpusChars: 6_000_000 },
+    sftInit: { ...base.sftInit, steps: 600, dataSize: 10_000 },
+    ppo: { ...base.ppo, updates: 40, slots: 128 },
+    eval: { ...base.eval, episodes: 1000, every: 5 },
+    extras: { noSftUpdates: 10, verifyIters: [1, 3, 5, 10], sweepUpdates: 20 },
+  },
+};

@@ -1,0 +1,123 @@
+/**
+ * End to end: the `tiny` preset runs every stage (stage 0, SFT init, PPO, SFT at matched FLOPs, PPO without SFT)
+ * and writes its files; the batched episode runner agrees with the environments' `runEpisode`; `tinyfoundry serve`
+ * answers on loopback and the environments' harness client scores the served policy.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initEngine } from "../../engine/index.js";
+import { chatPolicy, createChatClient, episodeSeed, evaluate, runEpisode } from "../../envs/index.js";
+import { createRun, openRun } from "../../train/run-dir.js";
+import { quietContext } from "../../train/experiment.js";
+import { Rng } from "../../util/rng.js";
+import { evaluateLM } from "./rollout.js";
+import { completeChat, disposePolicy, loadPolicy, parseChatRequest } from "./serve.js";
+import { gpEnv, sftVsRlExperiment, verdict } from "./index.js";
+
+let runDir = "";
+let summary: Record<string, unknown> = {};
+let server: ChildProcess | null = null;
+
+beforeAll(async () => {
+  await initEngine();
+  const root = mkdtempSync(join(tmpdir(), "sft-vs-rl-"));
+  const config = sftVsRlExperiment.presets.tiny;
+  const run = createRun({ experiment: "sft-vs-rl", seed: config.seed, config, root, extraMeta: { preset: "tiny" } });
+  runDir = run.dir;
+  summary = await sftVsRlExperiment.run(config, quietContext(run));
+}, 180_000);
+
+afterAll(() => {
+  server?.kill("SIGTERM");
+});
+
+describe("sft-vs-rl tiny preset", () => {
+  it("runs every stage and writes summary, results and report", () => {
+    for (const f of ["summary.json", "results.md", "report.html", "report.md", "policy.json"]) expect(existsSync(join(runDir, f))).toBe(true);
+    for (const arm of ["stage0", "sft-init", "ppo", "sft", "ppo-no-sft"]) expect(openRun(join(runDir, "arms", arm)).meta().status).toBe("completed");
+    const results = readFileSync(join(runDir, "results.md"), "utf8");
+    expect(results).toContain("| GP-L rule OOD |");
+    expect(results).toMatch(/verdict/);
+    const claims = summary.claims as { verdict: string }[];
+    expect(claims.length).toBeGreaterThanOrEqual(5);
+    const init = summary.init as Record<string, number>;
+    for (const k of ["idSuccess", "idStdErr", "oodSuccess", "oodStdErr", "idParsed"]) expect(Number.isFinite(init[k])).toBe(true);
+  });
+  it("logs PPO FLOPs that grow along updates and evaluates SFT at matching FLOPs", () => {
+    const curves = summary.curves as { ppo: { flops: number }[]; sft: { flops: number }[] };
+    const f = curves.ppo.map((p) => p.flops);
+    for (let i = 1; i < f.length; i++) expect(f[i]).toBeGreaterThan(f[i - 1]);
+    expect(curves.sft.length).toBe(curves.ppo.length);
+    const ppoLast = f[f.length - 1];
+    const sftLast = curves.sft[curves.sft.length - 1].flops;
+    expect(Math.abs(sftLast - ppoLast) / ppoLast).toBeLessThan(0.35);
+    const rows = openRun(join(runDir, "arms", "ppo")).metrics<Record<string, number>>().filter((r) => r.update > 0);
+    expect(rows.length).toBe(2);
+    for (const r of rows) for (const k of ["policyLoss", "valueLoss", "clipFrac", "approxKL", "meanStepReward"]) expect(Number.isFinite(r[k])).toBe(true);
+  });
+  it("keeps finished arms on resume", async () => {
+    const logs: string[] = [];
+    const ctx = { ...quietContext(openRun(runDir), { resume: true }), log: (m: string) => logs.push(m) };
+    await sftVsRlExperiment.run(sftVsRlExperiment.presets.tiny, ctx);
+    expect(logs.filter((l) => /already completed, kept/.test(l)).length).toBe(5);
+  }, 120_000);
+  it("gives verdicts from the change and its standard error", () => {
+    expect(verdict(-0.08, 0.02, "down")).toBe("reproduced");
+    expect(verdict(-0.01, 0.02, "down")).toMatch(/partly/);
+    expect(verdict(0.05, 0.02, "down")).toMatch(/not reproduced/);
+    expect(verdict(0.0, 0.02, "not-down")).toMatch(/kept/);
+    expect(verdict(-0.1, 0.02, "not-down")).toMatch(/lost/);
+  });
+});
+
+describe("batched episodes and serving", () => {
+  it("plays the same episodes as runEpisode with the same policy (greedy)", async () => {
+    const policy = loadPolicy(runDir, "sft-init");
+    const seeds = [episodeSeed(42, "general-points", "ood", 0), episodeSeed(42, "general-points", "ood", 1)];
+    const batched = await evaluateLM({ params: policy.lm, cfg: policy.model, tok: policy.tok, makeEnv: () => gpEnv("ood", 5), seeds, batch: 1, sampling: { ...policy.sampling, temperature: 0 }, rng: new Rng(0), keepRecords: 2 });
+    for (const [i, s] of seeds.entries()) {
+      const ref = await runEpisode(gpEnv("ood", 5), (m) => completeChat(policy, m, { temperature: 0, rng: new Rng(0) }).then((r) => r.content), s);
+      expect(batched.records[i].conversations.map((c) => c.map((m) => m.content))).toEqual(ref.conversations.map((c) => c.map((m) => m.content)));
+      expect(batched.records[i].totalReward).toBe(ref.totalReward);
+      expect(batched.records[i].success).toBe(ref.success);
+    }
+    disposePolicy(policy);
+  }, 60_000);
+  it("validates chat requests with errors that name the field", () => {
+    expect(parseChatRequest({})).toMatch(/messages must be a non-empty array/);
+    expect(parseChatRequest({ messages: [{ role: "bot", content: "x" }] })).toMatch(/messages\[0\]\.role/);
+    expect(parseChatRequest({ messages: [{ role: "user", content: "x" }], max_tokens: 0 })).toMatch(/max_tokens/);
+    expect(parseChatRequest({ messages: [{ role: "system", content: "s" }, { role: "user", content: [{ type: "text", text: "hi" }] }] })).toEqual({ messages: [{ role: "user", content: "hi" }], temperature: undefined, maxTokens: undefined });
+  });
+  it("`tinyfoundry serve` answers on loopback and the harness client scores it", async () => {
+    const bin = join(process.cwd(), "bin", "tinyfoundry.js");
+    server = spawn(process.execPath, [bin, "serve", runDir, "--port", "0", "--arm", "ppo", "--model", "tiny-ppo"], { stdio: ["ignore", "pipe", "pipe"] });
+    const baseUrl = await new Promise<string>((res, rej) => {
+      let out = "";
+      let err = "";
+      server!.stdout!.on("data", (d) => {
+        out += String(d);
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(out);
+        if (m) res(m[1]);
+      });
+      server!.stderr!.on("data", (d) => (err += String(d)));
+      server!.on("exit", (code) => rej(new Error(`serve exited with ${code}: ${err}`)));
+    });
+    const client = createChatClient({ baseUrl, model: "tiny-ppo", temperature: 0, retries: 0 });
+    const { results, transcripts } = await evaluate({ env: "general-points", splits: ["id"], episodes: 2, policy: () => chatPolicy(client) });
+    expect(results[0].episodes).toBe(2);
+    expect(results[0].successRate).toBeGreaterThanOrEqual(0);
+    // The served answers are the policy's own greedy answers.
+    const local = loadPolicy(runDir, "ppo");
+    const first = transcripts[0].conversations[0];
+    const mine = await completeChat(local, [first[0]], { temperature: 0, rng: new Rng(0) });
+    expect(first[1].content).toBe(mine.content);
+    disposePolicy(local);
+    const bad = await fetch(baseUrl + "/chat/completions", { method: "POST", body: "{" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/not valid JSON/);
+  }, 90_000);
+});

@@ -1,0 +1,244 @@
+/**
+ * Batched multi-turn episodes with the LM policy ("SFT Memorizes, RL Generalizes", arXiv 2501.17161, §3 "Sequential
+ * revision"): `slots` environments run side by side; every round, each live slot's conversation is rendered, one
+ * batched `generate` call answers all of them, and each environment grades its answer. A failed answer is followed
+ * by `You failed this trial because {feedback}` in the same conversation; once no graded attempt is left, the
+ * episode closes with the environment's limit step (−1) without another policy call (as `runEpisode` does).
+ *
+ * Used two ways: `evaluateLM` plays a fixed list of episodes (the eval harness, batched), and `collectRollout`
+ * plays a fixed number of rounds for PPO with episodes continuing across boundaries in each slot (RL4VLM's
+ * vectorised envs), recording prompt/response tokens, sampler log-probs and V(s) from the prompt's hidden state.
+ */
+import type { Env, Message } from "../../envs/index.js";
+import { binomialStdErr } from "../../envs/index.js";
+import { generate } from "../../nn/generate.js";
+import type { LMConfig, LMParams } from "../../nn/transformer.js";
+import { Rng } from "../../util/rng.js";
+import { END, renderChat, type PhraseTokenizer } from "./tokenizer.js";
+import { valueHeadHost } from "./model.js";
+
+/** How the policy samples. */
+export type SamplingConfig = { temperature: number; topK: number; topP: number; maxNewTokens: number };
+
+/** Decode generated ids to the answer text (without the trailing `<|end|>`). */
+export function answerText(tok: PhraseTokenizer, ids: readonly number[]): string {
+  const s = tok.decode(ids);
+  return s.endsWith(END) ? s.slice(0, -END.length) : s;
+}
+
+/** One graded policy call. */
+export type Transition = {
+  slot: number;
+  prompt: number[];
+  response: number[];
+  logprobs: number[];
+  value: number;
+  /** Reward of this answer, plus the −1 of the limit step when the episode ended by the limit right after it. */
+  reward: number;
+  /** The episode ended after this transition. */
+  done: boolean;
+  /** ...and it ended by exceeding the verification limit. */
+  truncated: boolean;
+};
+
+type SlotState = { env: Env; conv: Message[]; convs: Message[][]; episode: number; reward: number; turns: number; correct: number };
+
+export type EpisodeRecord = { episode: number; success: boolean; totalReward: number; turns: number; correctSteps: number; conversations: Message[][] };
+
+type Round = { live: number[]; prompts: number[][]; out: { tokens: number[][]; logprobs: number[][]; promptHidden?: number[][] } };
+
+async function policyRound(params: LMParams, cfg: LMConfig, tok: PhraseTokenizer, slots: (SlotState | null)[], s: SamplingConfig, rng: Rng, padTo: number, withHidden: boolean, genTokens = s.maxNewTokens): Promise<Round> {
+  const live = slots.map((x, i) => (x ? i : -1)).filter((i) => i >= 0);
+  const prompts = live.map((i) => renderChat(tok, slots[i]!.conv, cfg.contextLength - s.maxNewTokens));
+  const batch = [...prompts];
+  while (batch.length < padTo) batch.push(prompts[0]); // static batch shape: padding rows are discarded
+  const out = await generate(params, cfg, batch, {
+    maxNewTokens: genTokens,
+    temperature: s.temperature,
+    topK: s.topK,
+    topP: s.topP,
+    rng,
+    stopIds: [tok.id(END)],
+    batchedPrefill: true,
+    // Few prompt shapes (128 or the longest) and prefill chunks of 16 rows: jax-js's wasm allocator keeps one free list per buffer size
+    // and never merges them, so every new large shape adds its peak memory (4 GiB in all).
+    prefillBucket: 128,
+    prefillChunk: 16,
+    returnPromptHidden: withHidden,
+  });
+  return { live, prompts, out };
+}
+
+/** Result of `evaluateLM`. */
+export type LMEvalResult = {
+  episodes: number;
+  successes: number;
+  successRate: number;
+  stdErr: number;
+  meanReward: number;
+  perStepAccuracy: number;
+  /** Counts of the tags `firstAnswerTags` gave the first answer of each episode. */
+  firstAnswerTags: Record<string, number>;
+  records: EpisodeRecord[];
+};
+
+/**
+ * Play `seeds.length` episodes with the LM policy, `batch` at a time (a slot takes the next episode when its own
+ * ends). `makeEnv` builds one environment per slot. Success = at least one +5 within the verification limit.
+ */
+export async function evaluateLM(opts: {
+  params: LMParams;
+  cfg: LMConfig;
+  tok: PhraseTokenizer;
+  makeEnv: () => Env;
+  seeds: readonly number[];
+  batch: number;
+  sampling: SamplingConfig;
+  rng: Rng;
+  keepRecords?: number;
+  /** Tags for the first answer of an episode (e.g. "parsed"), counted over episodes. */
+  firstAnswerTags?: (env: Env, answer: string) => string[];
+}): Promise<LMEvalResult> {
+  const tags: Record<string, number> = {};
+  const { params, cfg, tok, seeds, sampling, rng } = opts;
+  const nSlots = Math.min(opts.batch, seeds.length);
+  const slots: (SlotState | null)[] = [];
+  let next = 0;
+  const records: EpisodeRecord[] = [];
+  let successes = 0;
+  let totalReward = 0;
+  let graded = 0;
+  let correct = 0;
+  const start = (env: Env): SlotState | null => {
+    if (next >= seeds.length) return null;
+    const ep = next++;
+    const obs = env.reset(seeds[ep]);
+    const conv: Message[] = [{ role: "user", content: obs.text }];
+    return { env, conv, convs: [conv], episode: ep, reward: 0, turns: 0, correct: 0 };
+  };
+  for (let i = 0; i < nSlots; i++) slots.push(start(opts.makeEnv()));
+  const finish = (st: SlotState, success: boolean) => {
+    if (success) successes++;
+    totalReward += st.reward;
+    graded += st.turns;
+    correct += st.correct;
+    if (records.length < (opts.keepRecords ?? 0)) records.push({ episode: st.episode, success, totalReward: st.reward, turns: st.turns, correctSteps: st.correct, conversations: st.convs });
+  };
+  while (slots.some((x) => x)) {
+    const r = await policyRound(params, cfg, tok, slots, sampling, rng, nSlots, false);
+    r.live.forEach((i, k) => {
+      const st = slots[i]!;
+      const answer = answerText(tok, r.out.tokens[k]);
+      if (st.turns === 0 && opts.firstAnswerTags) for (const t of opts.firstAnswerTags(st.env, answer)) tags[t] = (tags[t] ?? 0) + 1;
+      const res = st.env.step(answer);
+      st.reward += res.reward;
+      st.turns++;
+      if (res.info.correct) st.correct++;
+      st.conv.push({ role: "assistant", content: answer });
+      let ended = res.done;
+      let success = res.info.success;
+      if (!ended && res.info.attemptsLeft <= 0) {
+        const end = st.env.step("");
+        st.reward += end.reward;
+        ended = true;
+        success = end.info.success;
+      }
+      if (ended) {
+        finish(st, success);
+        slots[i] = start(st.env);
+        return;
+      }
+      if (res.observation.kind === "prompt") {
+        st.conv = [{ role: "user", content: res.observation.text }];
+        st.convs.push(st.conv);
+      } else st.conv.push({ role: "user", content: res.observation.text });
+    });
+  }
+  const n = seeds.length;
+  return { episodes: n, successes, successRate: successes / n, stdErr: binomialStdErr(successes, n), meanReward: totalReward / n, perStepAccuracy: graded ? correct / graded : 0, firstAnswerTags: tags, records };
+}
+
+/** A PPO rollout buffer: `transitions[slot]` in time order, and V of each slot's next state. */
+export type Rollout = {
+  transitions: Transition[][];
+  nextValues: number[];
+  /** Episodes finished during the rollout (for training curves). */
+  episodes: { success: boolean; reward: number }[];
+  /** Prompt and generated tokens processed by the sampler (for 2N·D). */
+  inferenceTokens: number;
+};
+
+/** Persistent per-slot episode state between rollouts (RL4VLM keeps its envs running across updates). */
+export type RolloutState = { slots: SlotState[]; nextEpisode: number };
+
+export function initRolloutState(makeEnv: () => Env, nSlots: number, seedOf: (episode: number) => number): RolloutState {
+  const state: RolloutState = { slots: [], nextEpisode: 0 };
+  for (let i = 0; i < nSlots; i++) {
+    const env = makeEnv();
+    const ep = state.nextEpisode++;
+    const conv: Message[] = [{ role: "user", content: env.reset(seedOf(ep)).text }];
+    state.slots.push({ env, conv, convs: [conv], episode: ep, reward: 0, turns: 0, correct: 0 });
+  }
+  return state;
+}
+
+/**
+ * Play `rounds` synchronous policy calls in every slot (PPO rollout). `value` weights come from the value head on
+ * the host. Episodes continue across rounds and rollouts; a finished episode is replaced by the next seed.
+ */
+export async function collectRollout(opts: {
+  params: LMParams;
+  valueWeights: { l1: Float32Array[]; l2: Float32Array[]; l3: Float32Array[] };
+  cfg: LMConfig;
+  tok: PhraseTokenizer;
+  state: RolloutState;
+  rounds: number;
+  sampling: SamplingConfig;
+  rng: Rng;
+  seedOf: (episode: number) => number;
+}): Promise<Rollout> {
+  const { params, cfg, tok, state, sampling, rng } = opts;
+  const nSlots = state.slots.length;
+  const transitions: Transition[][] = state.slots.map(() => []);
+  const episodes: { success: boolean; reward: number }[] = [];
+  let inferenceTokens = 0;
+  for (let round = 0; round < opts.rounds; round++) {
+    const r = await policyRound(params, cfg, tok, state.slots, sampling, rng, nSlots, true);
+    r.live.forEach((i, k) => {
+      const st = state.slots[i];
+      const response = r.out.tokens[k];
+      inferenceTokens += r.prompts[k].length + response.length;
+      const answer = answerText(tok, response);
+      const res = st.env.step(answer);
+      let reward = res.reward;
+      st.reward += res.reward;
+      st.turns++;
+      st.conv.push({ role: "assistant", content: answer });
+      let done = res.done;
+      let truncated = false;
+      let success = res.info.success;
+      if (!done && res.info.attemptsLeft <= 0) {
+        const end = st.env.step("");
+        reward += end.reward;
+        st.reward += end.reward;
+        done = true;
+        truncated = true;
+        success = end.info.success;
+      }
+      transitions[i].push({ slot: i, prompt: r.prompts[k], response, logprobs: r.out.logprobs[k], value: valueHeadHost(opts.valueWeights, r.out.promptHidden![k]), reward, done, truncated });
+      if (done) {
+        episodes.push({ success, reward: st.reward });
+        const ep = state.nextEpisode++;
+        const conv: Message[] = [{ role: "user", content: st.env.reset(opts.seedOf(ep)).text }];
+        state.slots[i] = { env: st.env, conv, convs: [conv], episode: ep, reward: 0, turns: 0, correct: 0 };
+      } else if (res.observation.kind === "prompt") {
+        st.conv = [{ role: "user", content: res.observation.text }];
+        st.convs = [st.conv];
+      } else st.conv.push({ role: "user", content: res.observation.text });
+    });
+  }
+  // V(s') of each slot's next state: one prefill over the current prompts (no tokens kept).
+  const r = await policyRound(params, cfg, tok, state.slots, sampling, new Rng(0, "next-value"), nSlots, true, 1);
+  const nextValues = r.out.promptHidden!.slice(0, nSlots).map((h) => valueHeadHost(opts.valueWeights, h));
+  return { transitions, nextValues, episodes, inferenceTokens };
+}

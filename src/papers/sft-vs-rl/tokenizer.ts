@@ -1,0 +1,162 @@
+/**
+ * Tokenizer and chat rendering for the small policy of "SFT Memorizes, RL Generalizes" (arXiv 2501.17161).
+ *
+ * The paper's prompts are long fixed templates (§4.1, App. A.3: the GeneralPoints prompt is ~650 bytes). A byte
+ * model with a 256-token context cannot hold them, and a real LLM's tokenizer compresses such text ~4x anyway. So
+ * the model reads the exact prompt/answer text through a *phrase tokenizer*: the 256 byte tokens plus a fixed list
+ * of multi-byte phrases (template lines, JSON keys, verifier messages, quoted card names), matched greedily
+ * longest-first, exactly as a BPE would merge frequent strings. Decoding concatenates; encode∘decode is the
+ * identity on any text. The rule-specific part of the prompt ("count as '10'" vs "count as '11', '12', and '13'
+ * respectively") stays at the level of digits and small glue phrases, so the rule is read, not looked up.
+ *
+ * Chat rendering (the released code's message list, no system role): `<|user|>` text `<|end|>` `<|assistant|>`
+ * answer `<|end|>` ... ending with `<|assistant|>` for generation. Deviation (stated in the README): when the
+ * revision history does not fit the context, the task prompt is kept and the oldest (answer, feedback) pairs are
+ * dropped first.
+ */
+import type { Message } from "../../envs/index.js";
+
+/** Special chat tokens (also phrases, so they round-trip through text). */
+export const USER = "<|user|>\n";
+export const ASSISTANT = "<|assistant|>\n";
+export const END = "<|end|>\n";
+
+/** Phrases of the GeneralPoints prompt, answer and verifier messages, and of the stage-0 corpus. */
+export const GP_PHRASES: readonly string[] = [
+  USER,
+  ASSISTANT,
+  END,
+  "[Task Description]\n",
+  "You are an expert ",
+  " points card game player. You will receive a set of 4 cards.\n",
+  "Note that ",
+  ", and each card must be used once.\n",
+  "Your goal is to output a formula that evaluates to ",
+  " using numbers from the cards and operators such as '+', '-', '*', '/', '(', ')', and '='.\n",
+  "[Input]\nCards: ",
+  "[Output]\n",
+  '{\n  "cards": [x, y, z, w], where ',
+  '  "number": [a, b, c, d], where a, b, c, and d are the numbers on the cards,\n',
+  "  \"formula\": 'an equation that equals ",
+  "',\n}",
+  "'J', 'Q', and 'K' count as '",
+  "', '",
+  "', and '",
+  "' respectively",
+  '{\n  "cards": [',
+  '],\n  "number": [',
+  '],\n  "formula": "',
+  '",\n}',
+  ", ",
+  ...["A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K"].map((c) => `'${c}'`),
+  "You failed this trial because ",
+  "your formula does not match any solution",
+  " is partially correct but the full formula does not match any solution",
+  "you used invalid numbers: [",
+  "you used numbers: [",
+  "] too many times",
+  "you didn't use numbers: [",
+  "illegal characters",
+  "invalid sequence after number",
+  "invalid sequence after operator",
+  "invalid sequence before '('",
+  "unmatched closing parenthesis",
+  "invalid sequence after ')'",
+  "Correct solution",
+  "step_limit_reached",
+  "Rule: ",
+  "Value: ",
+];
+
+/** A byte tokenizer extended with whole-phrase tokens (ids 256..256+P-1), greedy longest match. */
+export class PhraseTokenizer {
+  readonly phrases: readonly string[];
+  readonly vocabSize: number;
+  private readonly phraseBytes: Uint8Array[];
+  /** First byte -> phrase ids starting with it, longest first. */
+  private readonly byFirst: Map<number, number[]>;
+  private readonly enc = new TextEncoder();
+  private readonly dec = new TextDecoder();
+  constructor(phrases: readonly string[] = GP_PHRASES) {
+    const seen = new Set<string>();
+    for (const p of phrases) {
+      if (p.length < 2) throw new Error(`PhraseTokenizer: phrase ${JSON.stringify(p)} must be at least 2 characters`);
+      if (seen.has(p)) throw new Error(`PhraseTokenizer: duplicate phrase ${JSON.stringify(p)}`);
+      seen.add(p);
+    }
+    this.phrases = [...phrases];
+    this.vocabSize = 256 + phrases.length;
+    this.phraseBytes = phrases.map((p) => this.enc.encode(p));
+    this.byFirst = new Map();
+    this.phraseBytes.forEach((b, i) => {
+      const l = this.byFirst.get(b[0]) ?? [];
+      l.push(i);
+      this.byFirst.set(b[0], l);
+    });
+    for (const l of this.byFirst.values()) l.sort((a, b) => this.phraseBytes[b].length - this.phraseBytes[a].length);
+  }
+  encode(text: string): number[] {
+    const bytes = this.enc.encode(text);
+    const out: number[] = [];
+    let i = 0;
+    outer: while (i < bytes.length) {
+      for (const pid of this.byFirst.get(bytes[i]) ?? []) {
+        const pb = this.phraseBytes[pid];
+        if (i + pb.length > bytes.length) continue;
+        let ok = true;
+        for (let j = 1; j < pb.length && ok; j++) ok = bytes[i + j] === pb[j];
+        if (ok) {
+          out.push(256 + pid);
+          i += pb.length;
+          continue outer;
+        }
+      }
+      out.push(bytes[i++]);
+    }
+    return out;
+  }
+  decode(ids: readonly number[]): string {
+    const parts: number[] = [];
+    for (const id of ids) {
+      if (id < 256) parts.push(id);
+      else if (id < this.vocabSize) for (const b of this.phraseBytes[id - 256]) parts.push(b);
+      else throw new Error(`PhraseTokenizer: id ${id} is outside the vocabulary (size ${this.vocabSize})`);
+    }
+    return this.dec.decode(Uint8Array.from(parts));
+  }
+  id(phrase: string): number {
+    const i = this.phrases.indexOf(phrase);
+    if (i < 0) throw new Error(`PhraseTokenizer: ${JSON.stringify(phrase)} is not a phrase`);
+    return 256 + i;
+  }
+}
+
+/**
+ * Render a conversation for generation: the token ids of every message and a trailing `<|assistant|>`, at most
+ * `maxTokens` long. The first user message (the task) is always kept; older turns after it are dropped first.
+ * Throws when even the task prompt does not fit.
+ */
+export function renderChat(tok: PhraseTokenizer, messages: readonly Message[], maxTokens: number): number[] {
+  if (messages.length === 0) throw new Error("renderChat: messages must not be empty");
+  const block = (m: Message) => tok.encode((m.role === "assistant" ? ASSISTANT : USER) + m.content + END);
+  const head = block(messages[0]);
+  const tail = tok.encode(ASSISTANT);
+  const rest = messages.slice(1).map(block);
+  let budget = maxTokens - head.length - tail.length;
+  if (budget < 0) throw new Error(`renderChat: the task prompt (${head.length + tail.length} tokens) exceeds the context budget of ${maxTokens} tokens`);
+  // Keep whole (assistant, user) pairs from the end so the history never starts with a dangling feedback.
+  let start = rest.length;
+  while (start > 0) {
+    const step = start >= 2 && messages[start].role === "user" ? 2 : 1;
+    const need = rest.slice(start - step, start).reduce((s, b) => s + b.length, 0);
+    if (need > budget) break;
+    budget -= need;
+    start -= step;
+  }
+  return [...head, ...rest.slice(start).flat(), ...tail];
+}
+
+/** Tokens of an assistant answer as a training target: the text followed by `<|end|>`. */
+export function answerTokens(tok: PhraseTokenizer, answer: string): number[] {
+  return tok.encode(answer + END);
+}
