@@ -4,7 +4,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "runs/**", "dist/**", "coverage/**", ".gl/**", ".whl/**"] },
+  { ignores: ["**/.scratch/**", "node_modules/**", "runs/**", "dist/**", "coverage/**", ".gl/**", ".whl/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
