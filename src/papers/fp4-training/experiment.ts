@@ -60,6 +60,8 @@ export type FidelityRow = {
   /** Fraction of non-zero entries of the clamp residual ΔA (0 without a clamp). */
   residualDensity: number;
   tensors: number;
+  /** Scales per token (the paper's Table 1) or one per tensor (an extra row). */
+  granularity: "token" | "tensor";
   /** A row the paper's Table 1 does not have. */
   extra: boolean;
 };
@@ -73,6 +75,10 @@ export type FP4TrainingSummary = {
   /** The widths c of the captured activation rows (the clamp's quantile index depends on them). */
   fidelityWidths: number[];
   verdicts: Verdict[];
+  /** Wall time of the experiment, summed over its invocations (`--resume` adds what it redid). */
+  wallSeconds: number;
+  /** Sum of the arms' training-step time (excludes evaluation and compilation). */
+  trainSecondsAllArms: number;
 };
 
 type Data = { train: Int32Array; val: Int32Array };
@@ -186,18 +192,22 @@ export async function trainArm(opts: {
   };
 }
 
+type FidelitySetting = { clamp: ClampMode; quantile: number | null; extra: boolean; granularity: "token" | "tensor" };
+
 /**
  * The rows of the Table 1 analogue: the paper's (no clamp, clamp only at the first α, clamp +
- * compensation at each α), then one extra row not in the paper, clamp only at the second α
- * (0.99), because clamp only at 0.999 is a no-op for rows shorter than 1,000.
+ * compensation at each α, all with per-token scales), then two extra rows not in the paper:
+ * clamp only at the second α (0.99), because clamp only at 0.999 is a no-op for rows shorter
+ * than 1,000, and one scale per tensor without a clamp (the granularity ablation's activations).
  */
-export function fidelitySettings(quantiles: number[]): { clamp: ClampMode; quantile: number | null; extra: boolean }[] {
-  const rows: { clamp: ClampMode; quantile: number | null; extra: boolean }[] = [
-    { clamp: "none", quantile: null, extra: false },
-    { clamp: "clamp", quantile: quantiles[0], extra: false },
-    ...quantiles.map((q) => ({ clamp: "compensate" as ClampMode, quantile: q, extra: false })),
+export function fidelitySettings(quantiles: number[]): FidelitySetting[] {
+  const rows: FidelitySetting[] = [
+    { clamp: "none", quantile: null, extra: false, granularity: "token" },
+    { clamp: "clamp", quantile: quantiles[0], extra: false, granularity: "token" },
+    ...quantiles.map((q) => ({ clamp: "compensate" as ClampMode, quantile: q, extra: false, granularity: "token" as const })),
   ];
-  if (quantiles.length > 1 && quantiles[1] !== quantiles[0]) rows.push({ clamp: "clamp", quantile: quantiles[1], extra: true });
+  if (quantiles.length > 1 && quantiles[1] !== quantiles[0]) rows.push({ clamp: "clamp", quantile: quantiles[1], extra: true, granularity: "token" });
+  rows.push({ clamp: "none", quantile: null, extra: true, granularity: "tensor" });
   return rows;
 }
 
@@ -234,7 +244,7 @@ export async function fidelityTable(acts: { data: Float32Array; rows: number; co
   const rows: FidelityRow[] = [];
   for (const s of fidelitySettings(quantiles)) {
     const f = jit((x: Array) => {
-      const q = fp4Quantize(x.ref, { format: fp4.format, granularity: "token", pow2Scale: fp4.pow2Scale, clamp: s.clamp, quantile: s.quantile ?? 0.99, clampAxis: "token" });
+      const q = fp4Quantize(x.ref, { format: fp4.format, granularity: s.granularity, pow2Scale: fp4.pow2Scale, clamp: s.clamp, quantile: s.quantile ?? 0.99, clampAxis: "token" });
       q.scaled.dispose();
       q.scale.dispose();
       const residual = s.clamp === "none" ? np.zerosLike(x) : quantileClamp(x, s.quantile!, "token").residual;
@@ -256,13 +266,31 @@ export async function fidelityTable(acts: { data: Float32Array; rows: number; co
     }
     f.dispose();
     const n = acts.length;
-    rows.push({ clamp: s.clamp !== "none", compensate: s.clamp === "compensate", quantile: s.quantile, sim: sim / n, mse: mse / n, snrDb: snr / n, residualDensity: dens / n, tensors: n, extra: s.extra });
+    rows.push({ clamp: s.clamp !== "none", compensate: s.clamp === "compensate", quantile: s.quantile, granularity: s.granularity, sim: sim / n, mse: mse / n, snrDb: snr / n, residualDensity: dens / n, tensors: n, extra: s.extra });
   }
   return rows;
 }
 
 /** Run every arm, then the Table 1 analogue, then the report. */
 export async function runFP4Training(cfg: FP4TrainingConfig, ctx: ExperimentContext): Promise<FP4TrainingSummary> {
+  const t0 = Date.now();
+  // Wall time over invocations: a resumed run adds to what the earlier ones spent (also when
+  // this one is interrupted).
+  const wallFile = "wall.json";
+  const before = existsSync(ctx.run.path(wallFile)) ? ctx.run.readJson<{ seconds: number }>(wallFile).seconds : 0;
+  const saveWall = () => {
+    const seconds = before + (Date.now() - t0) / 1000;
+    ctx.run.writeJson(wallFile, { seconds });
+    return seconds;
+  };
+  try {
+    return await runAll(cfg, ctx, saveWall);
+  } finally {
+    saveWall();
+  }
+}
+
+async function runAll(cfg: FP4TrainingConfig, ctx: ExperimentContext, saveWall: () => number): Promise<FP4TrainingSummary> {
   const data = loadData(cfg);
   const model = modelConfig(cfg);
   const arms: ArmSummary[] = [];
@@ -298,12 +326,15 @@ export async function runFP4Training(cfg: FP4TrainingConfig, ctx: ExperimentCont
     fid = await fidelityTable(acts, cfg.fidelity.quantiles, cfg.fp4);
   }
 
+  const wallSeconds = saveWall();
   const summary: FP4TrainingSummary = {
     status: interrupted ? "interrupted" : "completed",
     arms,
     fidelity: fid,
     fidelityWidths: [...widths].sort((a, b) => a - b),
     verdicts: judge(arms, fid, [...widths]),
+    wallSeconds,
+    trainSecondsAllArms: arms.reduce((s, a) => s + a.trainSeconds, 0),
   };
   ctx.run.writeSummary(summary);
   if (!interrupted) await writeFP4Report(ctx.run, cfg, summary);

@@ -10,7 +10,7 @@ import { fmt, writeReport, type Block, type ReportDoc } from "../../report/docum
 import { machineLine } from "../../report/run-report.js";
 import { openRun, type RunDir } from "../../train/run-dir.js";
 import { quantileIndices } from "./model.js";
-import { ARM_DESCRIPTIONS, type FP4TrainingConfig } from "./config.js";
+import { ARM_DESCRIPTIONS, fp4TrainingPresets, type FP4TrainingConfig } from "./config.js";
 import type { ArmSummary, FidelityRow, FP4TrainingSummary } from "./experiment.js";
 
 export type Verdict = { claim: string; verdict: string; detail?: string };
@@ -37,6 +37,8 @@ export const PAPER = {
 
 /** Differences smaller than this (nats/byte) are treated as noise between arms. */
 export const NOISE = 0.02;
+/** Differences smaller than this are no difference at all (not even "in direction"). */
+export const TIE = 0.005;
 /** "Close to fp32": at most the paper's largest gap (7B: +0.10). */
 export const CLOSE = 0.1;
 
@@ -51,7 +53,8 @@ function worse(claim: string, a: ArmSummary | undefined, b: ArmSummary | undefin
   const d = b.valLoss - a.valLoss;
   const detail = `val loss ${fmt(b.valLoss)} (${b.arm}) vs ${fmt(a.valLoss)} (${a.arm}): ${d >= 0 ? "+" : ""}${fmt(d)} nats/byte`;
   if (d >= NOISE) return { claim, verdict: "reproduced", detail };
-  if (d > 0) return { claim, verdict: "reproduced in direction", detail: `${detail}, below the ${NOISE} noise margin` };
+  if (d >= TIE) return { claim, verdict: "reproduced in direction", detail: `${detail}, below the ${NOISE} noise margin` };
+  if (d > -TIE) return { claim, verdict: "not reproduced", detail: `${detail}: no difference (within ±${TIE})` };
   return { claim, verdict: "not reproduced", detail };
 }
 
@@ -83,7 +86,7 @@ export function judge(arms: ArmSummary[], fid: FidelityRow[] | null, widths: num
   if (ok(wt) && ok(at)) {
     const claim = "Coarse (tensor-wise) activations hurt more than coarse weights (Fig. 6d)";
     const d = at.valLoss - wt.valLoss;
-    out.push({ claim, verdict: d >= NOISE ? "reproduced" : d > 0 ? "reproduced in direction" : "not reproduced", detail: `val loss A-tensor ${fmt(at.valLoss)} vs W-tensor ${fmt(wt.valLoss)}` });
+    out.push({ claim, verdict: d >= NOISE ? "reproduced" : d >= TIE ? "reproduced in direction" : "not reproduced", detail: `val loss A-tensor ${fmt(at.valLoss)} vs W-tensor ${fmt(wt.valLoss)}` });
   }
   const ks = (["w4a8-dge-k3", "w4a8-dge-k5", "w4a8-dge-k10"] as const).map((n) => find(arms, n)).filter(ok);
   const ste = find(arms, "w4a8-ste");
@@ -122,7 +125,7 @@ export function judge(arms: ArmSummary[], fid: FidelityRow[] | null, widths: num
     const detail = `SNR ${snr.map((v) => v.toFixed(2)).join(" → ")} dB`;
     let note = "";
     if (noop.length) note = `; α = ${[...new Set(noop.map((r) => r.quantile))].join(", ")} clamps nothing in rows of ${widths.join(" / ")} values (the index floor(α·c) is the row's maximum), so those rows equal the no-clamp row`;
-    const extra = fid!.find((r) => r.extra);
+    const extra = fid!.find((r) => r.extra && r.clamp);
     if (extra) note += `; clamp only at α = ${extra.quantile} gives ${extra.snrDb.toFixed(2)} dB against ${snr[0].toFixed(2)} dB without a clamp`;
     out.push({
       claim: "Table 1 ordering: fidelity rises from no clamp → clamp only → clamp + compensation at α = 0.999 → 0.99 → 0.97",
@@ -177,6 +180,7 @@ function fidelityRows(fid: FidelityRow[]): (string | number)[][] {
   return fid.map((r) => {
     const p = r.extra ? undefined : PAPER.table1.find((x) => x.clamp === r.clamp && x.comp === r.compensate && x.quantile === r.quantile);
     return [
+      r.granularity,
       r.clamp ? "yes" : "no",
       r.clamp ? (r.compensate ? "yes" : "no") : "-",
       r.quantile ?? "-",
@@ -191,7 +195,7 @@ function fidelityRows(fid: FidelityRow[]): (string | number)[][] {
   });
 }
 
-const FID_HEADERS = ["clamp", "comp", "α", "SIM", "MSE", "SNR (dB)", "ΔA non-zeros", "paper SIM", "paper MSE", "paper SNR"];
+const FID_HEADERS = ["scales", "clamp", "comp", "α", "SIM", "MSE", "SNR (dB)", "ΔA non-zeros", "paper SIM", "paper MSE", "paper SNR"];
 
 function setupText(cfg: FP4TrainingConfig, summary: FP4TrainingSummary): string {
   const m = cfg.model;
@@ -205,23 +209,43 @@ function setupText(cfg: FP4TrainingConfig, summary: FP4TrainingSummary): string 
   ].join(" ");
 }
 
+/** ` --set arms=[...]` when the arms differ from the preset's (so the line says how to rerun it). */
+function setFlags(cfg: FP4TrainingConfig, preset: string): string {
+  const p = (fp4TrainingPresets as Record<string, FP4TrainingConfig>)[preset];
+  if (!p || JSON.stringify(p.arms) === JSON.stringify(cfg.arms)) return "";
+  return ` --set 'arms=${JSON.stringify(cfg.arms)}'`;
+}
+
 /** Write report.html, report.md and results.md into the experiment's run directory. */
 export async function writeFP4Report(run: RunDir, cfg: FP4TrainingConfig, summary: FP4TrainingSummary): Promise<{ html: string; md: string }> {
   const { arms, fidelity: fid, verdicts } = summary;
   const meta = run.meta();
   const blocks: Block[] = [
     { kind: "text", text: setupText(cfg, summary) },
-    { kind: "text", text: `Machine: ${machineLine(meta)}.` },
+    { kind: "text", text: `Machine: ${machineLine(meta)}. Wall time ${(summary.wallSeconds / 60).toFixed(1)} min; training steps of all arms ${(summary.trainSecondsAllArms / 60).toFixed(1)} min.` },
   ];
   const verdictBlock: Block = { kind: "table", headers: ["claim", "verdict", "detail"], rows: verdicts.map((v) => [v.claim, v.verdict, v.detail ?? ""]) };
+  const skip = Math.floor(cfg.train.steps / 10); // the first 10% of steps would flatten the scale
+  const train = curves(run, arms, "loss", true).map((c) => ({ ...c, points: c.points.filter(([x]) => x > skip) }));
+  const val = curves(run, arms, "valLoss", false);
   const charts: Block[] = [
-    { kind: "chart", name: "fp4-train-loss", spec: lineChartSpec({ title: "Training loss (moving average of 25 steps)", series: curves(run, arms, "loss", true), xLabel: "step", yLabel: "nats/byte" }) },
-    { kind: "chart", name: "fp4-val-loss", spec: lineChartSpec({ title: "Validation loss", series: curves(run, arms, "valLoss", false), xLabel: "step", yLabel: "nats/byte", points: true }) },
+    { kind: "chart", name: "fp4-train-loss", spec: lineChartSpec({ title: `Training loss (moving average of 25 steps, after step ${skip})`, series: train, xLabel: "step", yLabel: "nats/byte" }) },
+    { kind: "chart", name: "fp4-val-loss", spec: lineChartSpec({ title: "Validation loss", series: val, xLabel: "step", yLabel: "nats/byte", points: true }) },
   ];
+  const gap = (series: { name: string; points: [number, number][] }[]) => {
+    const base = new Map(series.find((c) => c.name === "fp32")?.points ?? []);
+    return series.filter((c) => c.name !== "fp32").map((c) => ({ name: c.name, points: c.points.filter(([x]) => base.has(x)).map(([x, y]) => [x, y - base.get(x)!] as [number, number]) }));
+  };
+  if (arms.some((a) => a.arm === "fp32") && arms.length > 1) {
+    charts.push(
+      { kind: "chart", name: "fp4-train-gap", spec: lineChartSpec({ title: "Training loss minus fp32's (moving averages of 25 steps)", series: gap(train), xLabel: "step", yLabel: "nats/byte" }) },
+      { kind: "chart", name: "fp4-val-gap", spec: lineChartSpec({ title: "Validation loss minus fp32's", series: gap(val), xLabel: "step", yLabel: "nats/byte", points: true }) },
+    );
+  }
   const armTable: Block = { kind: "table", headers: ["arm", "what it is"], rows: arms.map((a) => [a.arm, ARM_DESCRIPTIONS[a.arm]]) };
   const sections = [
     { heading: "Setup", blocks },
-    { heading: "Verdicts", blocks: [verdictBlock, { kind: "text" as const, text: `Margins: "clearly worse" needs at least ${NOISE} nats/byte of validation loss (smaller positive differences are "in direction"); "close to fp32" means a gap of at most ${CLOSE}.` }] },
+    { heading: "Verdicts", blocks: [verdictBlock, { kind: "text" as const, text: `Margins: "clearly worse" needs at least ${NOISE} nats/byte of validation loss; ${TIE} to ${NOISE} is "in direction"; less than ${TIE} is no difference. "Close to fp32" means a gap of at most ${CLOSE}.` }] },
     { heading: "Loss curves", blocks: charts },
     {
       heading: "Final losses",
@@ -236,7 +260,7 @@ export async function writeFP4Report(run: RunDir, cfg: FP4TrainingConfig, summar
     sections.push({
       heading: "Table 1 analogue: fidelity of FP4 activations",
       blocks: [
-        { kind: "table", headers: FID_HEADERS, rows: fidelityRows(fid), caption: `Activations entering the quantized linears of the trained fp32 model (${fid[0].tensors} tensors of width ${summary.fidelityWidths.join(" / ")}), token-wise E2M1; means over tensors. Paper: LLaMA-1.3B, iteration 30,000.` },
+        { kind: "table", headers: FID_HEADERS, rows: fidelityRows(fid), caption: `Activations entering the quantized linears of the trained fp32 model (${fid[0].tensors} tensors of width ${summary.fidelityWidths.join(" / ")}), E2M1; means over tensors. Paper: LLaMA-1.3B, iteration 30,000.` },
         { kind: "text", text: `The paper's residual densities are ${Object.entries(PAPER.density).map(([a, d]) => `${d * 100}% at α = ${a}`).join(", ")} (about 2(1 − α)). With MS-AMP's index rule a row of c values is clamped at sorted[floor((1 − α)c)] and sorted[floor(αc)], so short rows clamp fewer entries than 2(1 − α)c.` },
       ],
     });
@@ -246,8 +270,9 @@ export async function writeFP4Report(run: RunDir, cfg: FP4TrainingConfig, summar
   const doc: ReportDoc = { title: "FP4 training (arXiv 2501.17116): fp32 vs FP4 arms", subtitle: `Run ${run.dir}, created ${meta.createdAt}`, sections };
   const r = await writeReport(doc, run.dir);
 
+  const wall = `wall time ${(summary.wallSeconds / 60).toFixed(1)} min (training steps ${(summary.trainSecondsAllArms / 60).toFixed(1)} min of it)`;
   const results: string[] = [
-    `Measured by \`npx tinyfoundry run fp4-training --preset ${String(meta.preset ?? "?")}\` (${cfg.train.steps} steps, ${cfg.model.nLayers} layers, width ${cfg.model.dModel}, context ${cfg.model.contextLength}, batch ${cfg.train.batchSize}, seed ${cfg.seed}) on ${machineLine(meta)}.`,
+    `Measured by \`npx tinyfoundry run fp4-training --preset ${String(meta.preset ?? "?")}${setFlags(cfg, String(meta.preset ?? ""))}\` (${cfg.train.steps} steps, ${cfg.model.nLayers} layers, width ${cfg.model.dModel}, context ${cfg.model.contextLength}, batch ${cfg.train.batchSize}, seed ${cfg.seed}) on ${machineLine(meta)}; ${wall}.`,
     "",
     md(FINAL_HEADERS, finalLossRows(arms)),
     "",
