@@ -301,13 +301,15 @@ export function buildProgram(): Command {
 
   program
     .command("readme")
-    .argument("<run-dir>", "a finished experiment run with results.md")
+    .argument("<run-dir>", "a finished experiment run, or a suite directory (fills the `suite` block)")
     .requiredOption("--into <readme>", "the README.md whose results block is replaced")
     .description("write a run's measured results table (results.md) into a README between the results markers")
     .action((dir: string, o: { into: string }) => {
-      const f = existsSync(join(dir, "suite.json")) ? join(dir, "results.md") : openRun(dir).path("results.md");
+      // A suite directory fills the README's `suite` block; a single run fills its `results` block.
+      const suite = existsSync(join(dir, "suite.json"));
+      const f = suite ? join(dir, "results.md") : openRun(dir).path("results.md");
       if (!existsSync(f)) throw new UsageError(`readme: ${dir} has no results.md (is the run finished?)`);
-      injectResultsFile(o.into, readFileSync(f, "utf8"));
+      injectResultsFile(o.into, readFileSync(f, "utf8"), suite ? "suite" : "results");
       process.stdout.write(`updated ${o.into}\n`);
     });
 

@@ -127,6 +127,33 @@ function decoderFor(cfg: LMConfig, linearFn?: LinearFn): DecodeFn {
 }
 
 /**
+ * The sampling side of decoding, shared by both paths: holds each row's tokens, log-probs and
+ * done flag, and `pick(logits)` draws the next token of every live row (in row order, so a given
+ * seed draws the same tokens either way).
+ */
+function makeSampler(B: number, V: number, opts: SampleOptions) {
+  const rng = opts.rng ?? new Rng(0, "sample");
+  const how = { temperature: opts.temperature ?? 1, topK: opts.topK ?? 0, topP: opts.topP ?? 1, rng };
+  const stop = new Set(opts.stopIds ?? []);
+  const tokens: number[][] = Array.from({ length: B }, () => []);
+  const logprobs: number[][] = Array.from({ length: B }, () => []);
+  const done = new Array<boolean>(B).fill(false);
+  const pick = (logits: Float32Array): Int32Array<ArrayBuffer> => {
+    const next = new Int32Array(B);
+    for (let b = 0; b < B; b++) {
+      if (done[b]) continue;
+      const c = chooseToken(logits.subarray(b * V, (b + 1) * V), how);
+      next[b] = c.id;
+      tokens[b].push(c.id);
+      logprobs[b].push(c.logprob);
+      if (stop.has(c.id) || opts.stopWhen?.(tokens[b], b) || tokens[b].length >= opts.maxNewTokens) done[b] = true;
+    }
+    return next;
+  };
+  return { tokens, logprobs, pick, allDone: () => done.every(Boolean) };
+}
+
+/**
  * Sample continuations of `prompts` (token id lists; left-padded internally). `params` are not
  * consumed. Sequences longer than the context are rejected.
  */
@@ -141,20 +168,11 @@ export async function generate(params: LMParams, cfg: LMConfig, prompts: number[
   // Left padding shifts absolute positions, so batches of unequal prompts are exact only for
   // RoPE (relative) models; learned-position models see padded rows at shifted positions.
   if (opts.batchedPrefill) return generatePrefilled(params, cfg, prompts, opts);
-  const rng = opts.rng ?? new Rng(0, "sample");
-  const temperature = opts.temperature ?? 1;
-  const topK = opts.topK ?? 0;
-  const topP = opts.topP ?? 1;
-  const stop = new Set(opts.stopIds ?? []);
+  const sampler = makeSampler(B, cfg.vocabSize, opts);
   const decode = decoderFor(cfg, opts.linearFn);
   const valid = new Float32Array(B * Tmax);
   let cache = initKVCache(cfg, B, Tmax);
-  const out: number[][] = prompts.map(() => []);
-  const lps: number[][] = prompts.map(() => []);
-  const done = new Array<boolean>(B).fill(false);
   let cur = new Int32Array(B);
-  let lastLogits: Float32Array | null = null;
-  const V = cfg.vocabSize;
   for (let t = 0; t < L + opts.maxNewTokens - 1; t++) {
     for (let b = 0; b < B; b++) {
       const pad = L - prompts[b].length;
@@ -174,24 +192,14 @@ export async function generate(params: LMParams, cfg: LMConfig, prompts: number[
     );
     cache = r.cache;
     if (t >= L - 1) {
-      lastLogits = (await r.logits.data()) as Float32Array;
-      const next = new Int32Array(B);
-      for (let b = 0; b < B; b++) {
-        if (done[b]) continue;
-        const c = chooseToken(lastLogits.subarray(b * V, (b + 1) * V), { temperature, topK, topP, rng });
-        next[b] = c.id;
-        out[b].push(c.id);
-        lps[b].push(c.logprob);
-        if (stop.has(c.id) || opts.stopWhen?.(out[b], b) || out[b].length >= opts.maxNewTokens) done[b] = true;
-      }
-      cur = next;
-      if (done.every(Boolean)) break;
+      cur = sampler.pick((await r.logits.data()) as Float32Array);
+      if (sampler.allDone()) break;
     } else {
       r.logits.dispose();
     }
   }
   tree.dispose(cache as unknown as JsTree<Array>);
-  return { tokens: out, logprobs: lps };
+  return { tokens: sampler.tokens, logprobs: sampler.logprobs };
 }
 
 /** `generate` with a batched prefill (see `SampleOptions.batchedPrefill`). */
@@ -201,11 +209,6 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
   const L0 = Math.max(...prompts.map((p) => p.length));
   const bucket = Math.max(1, Math.floor(opts.prefillBucket ?? 1));
   const L = Math.min(Math.ceil(L0 / bucket) * bucket, Tmax - opts.maxNewTokens);
-  const rng = opts.rng ?? new Rng(0, "sample");
-  const temperature = opts.temperature ?? 1;
-  const topK = opts.topK ?? 0;
-  const topP = opts.topP ?? 1;
-  const stop = new Set(opts.stopIds ?? []);
   const V = cfg.vocabSize;
   const toks = new Int32Array(B * L);
   const valid = new Float32Array(B * Tmax);
@@ -247,20 +250,10 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
   let promptHidden: number[][] | undefined;
   if (opts.returnPromptHidden) promptHidden = Array.from({ length: B }, (_, b) => Array.from(hiddenHost.subarray(b * D, (b + 1) * D)));
   const decode = decoderFor(cfg, opts.linearFn);
-  const out: number[][] = prompts.map(() => []);
-  const lps: number[][] = prompts.map(() => []);
-  const done = new Array<boolean>(B).fill(false);
+  const sampler = makeSampler(B, V, opts);
   for (let t = L; ; t++) {
-    const cur = new Int32Array(B);
-    for (let b = 0; b < B; b++) {
-      if (done[b]) continue;
-      const c = chooseToken(logits.subarray(b * V, (b + 1) * V), { temperature, topK, topP, rng });
-      cur[b] = c.id;
-      out[b].push(c.id);
-      lps[b].push(c.logprob);
-      if (stop.has(c.id) || opts.stopWhen?.(out[b], b) || out[b].length >= opts.maxNewTokens) done[b] = true;
-    }
-    if (done.every(Boolean)) break;
+    const cur = sampler.pick(logits);
+    if (sampler.allDone()) break;
     for (let b = 0; b < B; b++) valid[b * Tmax + t] = 1;
     const r = decode(
       tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams,
@@ -273,7 +266,8 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
     logits = (await r.logits.data()) as Float32Array;
   }
   tree.dispose(cache as unknown as JsTree<Array>);
-  return promptHidden ? { tokens: out, logprobs: lps, promptHidden } : { tokens: out, logprobs: lps };
+  const result = { tokens: sampler.tokens, logprobs: sampler.logprobs };
+  return promptHidden ? { ...result, promptHidden } : result;
 }
 
 /** Greedy decoding by full recomputation each step (no cache): the reference for tests. */

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -37,6 +38,22 @@ describe("reproduction suite (tiny preset, every experiment)", () => {
     const md = readFileSync(join(dir, "results.md"), "utf8");
     for (const n of Object.keys(experiments)) expect(md).toContain(`| ${n} |`);
     expect(existsSync(join(dir, "index.html"))).toBe(true);
+  });
+
+  it("`tinyfoundry readme <suite-dir>` fills the README's suite block and leaves its results block", () => {
+    const readme = join(dir, "README-test.md");
+    const lmBlock = "<!-- results:start (written by `tinyfoundry readme`, do not edit by hand) -->\nLM table\n<!-- results:end -->";
+    writeFileSync(readme, `# x\n\n${lmBlock}\n`);
+    const bin = new URL("../../bin/tinyfoundry.js", import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [bin, "readme", dir, "--into", readme], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const text = readFileSync(readme, "utf8");
+    expect(text).toContain(lmBlock);
+    const a = text.indexOf("<!-- suite:start");
+    const b = text.indexOf("<!-- suite:end -->");
+    expect(a).toBeGreaterThan(0);
+    expect(text.slice(a, b)).toContain(readFileSync(join(dir, "results.md"), "utf8").trim());
   });
 
   it("resumes without redoing finished experiments", async () => {
