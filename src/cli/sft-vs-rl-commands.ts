@@ -1,6 +1,6 @@
 /**
  * CLI verbs of the SFT-vs-RL experiment ("SFT Memorizes, RL Generalizes", arXiv 2501.17161):
- *   serve <run-dir> [--arm ppo|sft|sft-init|stage0] [--port N] [--host 127.0.0.1] [--model NAME]
+ *   serve <run-dir> [--arm ppo|sft|sft-init|stage0|nav-ppo|nav-sft|nav-sft-init] [--port N] [--host 127.0.0.1] [--model NAME]
  * exposes a trained policy as an OpenAI-compatible chat-completions endpoint, so
  * `tinyfoundry eval general-points --policy openai --base-url http://127.0.0.1:PORT/v1 --model NAME` (or any
  * client) scores it. Prints one line `listening on http://HOST:PORT/v1 (model NAME, arm ARM)` when ready; stops on
@@ -22,7 +22,7 @@ export function registerSftVsRlCommands(program: Command): void {
     .command("serve")
     .description("serve a trained sft-vs-rl policy as an OpenAI-compatible chat-completions endpoint (loopback by default)")
     .argument("<run-dir>", "an sft-vs-rl run directory")
-    .option("--arm <arm>", "which branch's final policy: ppo | sft | sft-init | stage0 (default: the first that exists)")
+    .option("--arm <arm>", "which branch's final policy: ppo | sft | sft-init | stage0 | nav-ppo | nav-sft | nav-sft-init (default: the first that exists)")
     .option("--port <port>", "TCP port (0: any free port)", parsePort, 8089)
     .option("--host <host>", "interface to bind", "127.0.0.1")
     .option("--model <name>", "model name reported to clients", "tinyfoundry-sft-vs-rl")

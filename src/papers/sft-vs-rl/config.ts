@@ -4,6 +4,9 @@
  * GAE γ 0.9 / λ 0.95, value_loss_coef 0.5, thought_prob_coef 0.5, temperature 0.2, verify_iter 5, cosine LR,
  * Adam eps 1e-7, wd 0); learning rates and gradient clipping are scaled for a ~0.1 M-parameter model (the paper's
  * 1e-6 / max_grad_norm 0.01 are for 11 B parameters), and the rollout size for two CPU cores.
+ * `envs` selects GeneralPoints-language and/or navigation (the V-IRL-L analogue); the `navigation` section holds the
+ * navigation-specific sizes (released V-IRL settings: verify_iter 2, answer key "action", 15 updates with
+ * lr_max_steps 20), everything else is shared. `quick` is GeneralPoints only; `tiny` and `full` run both.
  */
 import { z } from "zod";
 import { zodParts } from "../../train/config.js";
@@ -25,11 +28,70 @@ const stage = z
   })
   .strict();
 
+/** The language environments this experiment trains and evaluates (paper §4: GP-L and V-IRL-L). */
+export const EXPERIMENT_ENVS = ["general-points", "navigation"] as const;
+export type ExperimentEnv = (typeof EXPERIMENT_ENVS)[number];
+
+/**
+ * `envs`: a JSON array or a comma-separated string (`--set envs=general-points,navigation`), at least one, no
+ * repeats; normalised to the canonical order (GeneralPoints first), so the order given does not change the run.
+ */
+const envsSchema = z.preprocess(
+  (v) => (typeof v === "string" ? v.split(",").map((x) => x.trim()) : v),
+  z
+    .array(z.string())
+    .superRefine((a, ctx) => {
+      const bad = a.filter((x) => !(EXPERIMENT_ENVS as readonly string[]).includes(x));
+      if (a.length === 0 || bad.length > 0 || new Set(a).size !== a.length) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `a non-empty list of distinct names from ${EXPERIMENT_ENVS.map((e) => JSON.stringify(e)).join(", ")} (a JSON array or comma-separated)${bad.length ? `; unknown: ${bad.map((b) => JSON.stringify(b)).join(", ")}` : ""}` });
+      }
+    })
+    .transform((a) => EXPERIMENT_ENVS.filter((e) => a.includes(e))),
+);
+
+/**
+ * Navigation-specific sizes (V-IRL-L analogue, `src/envs/navigation`). Everything not listed here (learning rates,
+ * batch sizes, PPO coefficients, sampling temperature, eval batch/seed/every) is shared with GeneralPoints.
+ */
+const navigationSchema = z
+  .object({
+    /** Graded attempts per rail point (paper App. B.3: 2). */
+    verifyIter: posInt,
+    /** Answer key splitting thought from action tokens (released V-IRL trainer: `"action"`). */
+    answerKey: z.string().min(1),
+    /** Generation budget of one answer (the expert answer is at most 21 tokens with `<|end|>`). */
+    maxNewTokens: posInt,
+    /** Share of stage-0 documents that are navigation-skill documents (0 < share < 1). */
+    corpusShare: z.number().gt(0).lt(1),
+    /** Navigation SFT init: steps, expert (prompt, answer) pairs, padded sequence length (<= model.contextLength). */
+    sftInit: z.object({ steps: posInt, dataSize: posInt, seqLen: posInt }).strict(),
+    /** Navigation PPO: updates and cosine length (released V-IRL: 15 updates, lr_max_steps 20). */
+    ppo: z.object({ updates: posInt, lrMaxSteps: posInt }).strict(),
+    /** Episodes (routes) per split and evaluation point. */
+    evalEpisodes: posInt,
+  })
+  .strict();
+export type NavigationSettings = z.infer<typeof navigationSchema>;
+
+/** Defaults of the navigation section (also used when a saved config predates it). */
+export const NAVIGATION_DEFAULTS: NavigationSettings = {
+  verifyIter: 2,
+  answerKey: '"action"',
+  maxNewTokens: 24,
+  corpusShare: 0.35,
+  sftInit: { steps: 200, dataSize: 4000, seqLen: 256 },
+  ppo: { updates: 12, lrMaxSteps: 16 },
+  evalEpisodes: 200,
+};
+
 export const sftVsRlSchema = z
   .object({
     seed: zodParts.seed,
-    /** Environment (only GeneralPoints-language is implemented; navigation and vision are reported as not done). */
-    env: z.enum(["general-points"]),
+    /** Environments to train and evaluate: "general-points" (GP-L) and/or "navigation" (V-IRL-L analogue). */
+    envs: envsSchema.default(["general-points"]),
+    /** Legacy key of configs saved before `envs` existed (it could only be "general-points"); ignored. */
+    env: z.enum(["general-points"]).optional(),
+    navigation: navigationSchema.default(NAVIGATION_DEFAULTS),
     model: zodParts.lmModel,
     stage0: stage.extend({ corpusChars: posInt, probes: posInt }).strict(),
     sftInit: stage.extend({ dataSize: posInt }).strict(),
@@ -88,13 +150,16 @@ export const sftVsRlSchema = z
       .strict(),
   })
   .strict()
-  .refine((c) => (c.ppo.slots * c.ppo.rounds) % c.ppo.minibatches === 0, { message: "ppo.slots * ppo.rounds must be divisible by ppo.minibatches", path: ["ppo", "minibatches"] });
+  .refine((c) => (c.ppo.slots * c.ppo.rounds) % c.ppo.minibatches === 0, { message: "ppo.slots * ppo.rounds must be divisible by ppo.minibatches", path: ["ppo", "minibatches"] })
+  .refine((c) => !c.envs.includes("navigation") || c.navigation.sftInit.seqLen <= c.model.contextLength, { message: "a value <= model.contextLength", path: ["navigation", "sftInit", "seqLen"] })
+  .refine((c) => !c.envs.includes("navigation") || c.navigation.maxNewTokens < c.model.contextLength, { message: "a value < model.contextLength", path: ["navigation", "maxNewTokens"] });
 
 export type SftVsRlConfig = z.infer<typeof sftVsRlSchema>;
 
 const base: SftVsRlConfig = {
   seed: 0,
-  env: "general-points",
+  envs: ["general-points"],
+  navigation: NAVIGATION_DEFAULTS,
   model: { ...defaultLMConfig, vocabSize: 256, dModel: 96, nLayers: 3, nHeads: 4, contextLength: 256, norm: "rms", pos: "rope", mlp: "gelu", mlpRatio: 4, tiedHead: true, bias: false },
   stage0: { steps: 600, batchSize: 32, seqLen: 128, lr: 3e-3, warmupSteps: 40, minLrRatio: 0.1, clip: 1, corpusChars: 2_000_000, probes: 200 },
   sftInit: { steps: 200, batchSize: 32, seqLen: 96, lr: 1e-3, warmupSteps: 20, minLrRatio: 0.1, clip: 1, dataSize: 4000 },
@@ -132,7 +197,10 @@ const base: SftVsRlConfig = {
 export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = {
   tiny: {
     ...base,
-    model: { ...base.model, dModel: 32, nLayers: 1, nHeads: 2, contextLength: 192 },
+    // Both environments, so CI covers navigation end to end; context 256 holds the navigation prompts (<= 232 tokens).
+    envs: ["general-points", "navigation"],
+    navigation: { ...base.navigation, sftInit: { steps: 4, dataSize: 16, seqLen: 256 }, ppo: { updates: 2, lrMaxSteps: 3 }, evalEpisodes: 4 },
+    model: { ...base.model, dModel: 32, nLayers: 1, nHeads: 2, contextLength: 256 },
     stage0: { ...base.stage0, steps: 4, batchSize: 4, seqLen: 64, warmupSteps: 1, corpusChars: 20_000, probes: 4 },
     sftInit: { ...base.sftInit, steps: 4, batchSize: 4, warmupSteps: 1, dataSize: 16 },
     sft: { ...base.sft, batchSize: 4 },
@@ -141,6 +209,7 @@ export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = 
     eval: { ...base.eval, episodes: 4, batch: 4, every: 1 },
     extras: { noSftUpdates: 1, verifyIters: [], sweepUpdates: 0 },
   },
+  // GeneralPoints only (add navigation with `--set envs=general-points,navigation`).
   quick: {
     ...base,
     model: { ...base.model, dModel: 64, nLayers: 2, nHeads: 4 },
@@ -155,5 +224,8 @@ export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = 
     ppo: { ...base.ppo, updates: 40, slots: 128 },
     eval: { ...base.eval, episodes: 1000, every: 5 },
     extras: { noSftUpdates: 10, verifyIters: [1, 3, 5, 10], sweepUpdates: 20 },
+    envs: ["general-points", "navigation"],
+    // V-IRL runs fewer PPO updates than GP in the released scripts (15 vs 20, lr_max_steps 20): the same ratio here.
+    navigation: { ...base.navigation, sftInit: { steps: 600, dataSize: 10_000, seqLen: 256 }, ppo: { updates: 30, lrMaxSteps: 40 }, evalEpisodes: 500 },
   },
 };

@@ -13,10 +13,27 @@
  * 3. Plain records: `{ "cards": [...], "number": [...] }` lists without a rule (Ace = 1, digits = themselves).
  *
  * What stage 0 never contains: the GeneralPoints task prompt, the target 24 as a goal, or chat turns.
+ *
+ * When the experiment also trains navigation (`envs` includes "navigation"), a share of the documents teaches the
+ * navigation skills (spec §1.7 item 8), again without the task (no task prompt, no observation/action history, no
+ * JSON answer):
+ *
+ * 4. Compass: `Compass: facing north, turn slightly right -> facing northeast.` — headings after a relative turn
+ *    (left/right = 90°, slightly = 45°, paper §4.2), and the reverse question (which turn leads from one heading to
+ *    another).
+ * 5. Action-space binding: an action-space line in the prompt's wording listing *some* directions, an instruction
+ *    sentence in the task's wording (`Turn left to face east.`, which names both the relative and the absolute
+ *    direction) and the move `turn_direction(x)` using the one the list allows (or `forward()` / `stop()` for the
+ *    moving sentences). The absolute list (ID) and the relative list (OOD) are two members of a family of lists,
+ *    neither favoured — as the GP rules above.
+ * 6. Street notes: a walk described in prose (`Walk: start facing west. turn right, now facing north. 2 blocks.
+ *    corner: Astor Hotel is on your left front. ...`) with landmark sentences, turns and headings in a format
+ *    unlike the task's numbered instructions and O/A history.
+ *
  * Documents are separated by a blank line. Everything is generated from a host `Rng`.
  */
 import { Rng } from "../../util/rng.js";
-import { evaluateFormula, formatFraction } from "../../envs/index.js";
+import { ABSOLUTE_DIRECTIONS, buildCity, CITY_SEEDS, evaluateFormula, formatFraction, RELATIVE_DIRECTIONS } from "../../envs/index.js";
 
 const CARD = ["A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K"];
 const OPS = ["+", "-", "*", "/"];
@@ -93,16 +110,137 @@ function ruleDoc(rng: Rng, withRule: boolean): string {
   }
 }
 
-/** Mixture weights of the three document kinds. */
-export type CorpusMix = { arithmetic: number; rule: number; plain: number };
+// ---- navigation skills -----------------------------------------------------------------------------------------
+
+const REL_DEGREES: Record<(typeof RELATIVE_DIRECTIONS)[number], number> = { left: -90, right: 90, "slightly left": -45, "slightly right": 45 };
+const compass8 = (i: number) => ABSOLUTE_DIRECTIONS[((i % 8) + 8) % 8];
+
+/** The heading after a relative turn from one of the 8 compass headings (left/right 90°, slightly 45°). */
+export function turnFrom(heading: string, turn: (typeof RELATIVE_DIRECTIONS)[number]): string {
+  const i = (ABSOLUTE_DIRECTIONS as readonly string[]).indexOf(heading);
+  if (i < 0) throw new Error(`turnFrom: heading must be one of ${ABSOLUTE_DIRECTIONS.join(", ")}, got ${JSON.stringify(heading)}`);
+  return compass8(i + REL_DEGREES[turn] / 45);
+}
+
+/** Landmark name words of the training city (first word and kind), as the tokenizer knows them. */
+let landmarkWords: { first: string[]; kind: string[] } | null = null;
+function landmarkParts(): { first: string[]; kind: string[] } {
+  if (!landmarkWords) {
+    const first = new Set<string>();
+    const kind = new Set<string>();
+    for (const l of buildCity("metro", CITY_SEEDS.metro).landmarkAt) {
+      if (!l) continue;
+      const sp = l.name.indexOf(" ");
+      first.add(l.name.slice(0, sp));
+      kind.add(l.name.slice(sp + 1));
+    }
+    landmarkWords = { first: [...first].sort(), kind: [...kind].sort() };
+  }
+  return landmarkWords;
+}
+/** A random landmark phrase `{First} {Kind} is on your {left|right} {front|behind}` (random name combinations). */
+function randomLandmarkPhrase(rng: Rng): string {
+  const w = landmarkParts();
+  return `${rng.pick(w.first)} ${rng.pick(w.kind)} is on your ${rng.pick(["left", "right"])} ${rng.pick(["front", "behind"])}`;
+}
+
+const REL = RELATIVE_DIRECTIONS as readonly (typeof RELATIVE_DIRECTIONS)[number][];
+
+function compassDoc(rng: Rng): string {
+  const lines: string[] = [];
+  const n = 1 + rng.int(3);
+  for (let i = 0; i < n; i++) {
+    const from = rng.pick(ABSOLUTE_DIRECTIONS);
+    const turn = rng.pick(REL);
+    if (rng.next() < 0.6) lines.push(`Compass: facing ${from}, turn ${turn} -> facing ${turnFrom(from, turn)}.`);
+    else lines.push(`Compass: from ${from} to ${turnFrom(from, turn)} is a turn ${turn}.`);
+  }
+  return lines.join("\n");
+}
+
+/** The action-space line in the prompt's wording for a list of directions. */
+export function actionSpaceLine(dirs: readonly string[]): string {
+  return `"turn_direction(x)": turn to face direction x, where x is one of [${dirs.map((d) => `'${d}'`).join(", ")}]`;
+}
+
+/**
+ * A direction list for a binding document: the absolute list (the ID action space), the relative list (the OOD
+ * one), or a random mix of both families holding exactly one of `abs`/`rel`, each with probability 1/3.
+ */
+function bindingList(rng: Rng, abs: string, rel: string): string[] {
+  const u = rng.next();
+  if (u < 1 / 3) return [...ABSOLUTE_DIRECTIONS];
+  if (u < 2 / 3) return [...RELATIVE_DIRECTIONS];
+  const keep = rng.next() < 0.5 ? abs : rel;
+  const others = [...ABSOLUTE_DIRECTIONS, ...RELATIVE_DIRECTIONS].filter((d) => d !== abs && d !== rel && rng.next() < 0.4);
+  return rng.shuffle([keep, ...others]);
+}
+
+function bindingDoc(rng: Rng): string {
+  const lines: string[] = [];
+  const n = 1 + rng.int(3);
+  for (let i = 0; i < n; i++) {
+    const u = rng.next();
+    if (u < 0.7) {
+      const abs = rng.pick(ABSOLUTE_DIRECTIONS);
+      const rel = rng.pick(REL);
+      const dirs = bindingList(rng, abs, rel);
+      lines.push(`Moves: ${actionSpaceLine(dirs)}`, `Order: ${rng.next() < 0.3 ? "First, turn" : "Turn"} ${rel} to face ${abs}.`, `Move: turn_direction(${dirs.includes(abs) ? abs : rel})`);
+    } else if (u < 0.9) {
+      const dirs = bindingList(rng, rng.pick(ABSOLUTE_DIRECTIONS), rng.pick(REL));
+      const lm = rng.next() < 0.5 ? ` where ${randomLandmarkPhrase(rng)}.` : ".";
+      lines.push(`Moves: ${actionSpaceLine(dirs)}`, `Order: Move forward until you reach next intersection${lm}`, "Move: forward()");
+    } else {
+      lines.push(`Order: Move forward until you reach destination where ${randomLandmarkPhrase(rng)}.`, "At the destination. Move: stop()");
+    }
+  }
+  return lines.join("\n");
+}
+
+function walkDoc(rng: Rng): string {
+  let heading = rng.pick(ABSOLUTE_DIRECTIONS) as string;
+  const parts = [`Walk: start facing ${heading}.`];
+  const legs = 1 + rng.int(3);
+  for (let k = 0; k < legs; k++) {
+    const turn = rng.pick(REL);
+    heading = turnFrom(heading, turn);
+    const blocks = 1 + rng.int(4);
+    parts.push(`turn ${turn}, now facing ${heading}.`, `${blocks} block${blocks > 1 ? "s" : ""}.`);
+    if (k < legs - 1) parts.push(rng.next() < 0.6 ? `corner: ${randomLandmarkPhrase(rng)}.` : "corner: No landmarks nearby.");
+  }
+  parts.push(`end: ${randomLandmarkPhrase(rng)}.`);
+  return parts.join(" ");
+}
+
+/** Mixture weights of the three navigation-skill document kinds. */
+const NAV_MIX = { compass: 0.25, binding: 0.5, walk: 0.25 };
+
+/** One navigation-skill document (compass, action-space binding, or street notes). */
+export function navigationDocument(rng: Rng): string {
+  const u = rng.next();
+  if (u < NAV_MIX.compass) return compassDoc(rng);
+  if (u < NAV_MIX.compass + NAV_MIX.binding) return bindingDoc(rng);
+  return walkDoc(rng);
+}
+
+/** Mixture weights of the document kinds; `navigation` (absent or 0: GeneralPoints only) adds navigation skills. */
+export type CorpusMix = { arithmetic: number; rule: number; plain: number; navigation?: number };
 export const DEFAULT_MIX: CorpusMix = { arithmetic: 0.25, rule: 0.65, plain: 0.1 };
 
-/** One stage-0 document. */
+/** The mix for a set of environments: GeneralPoints' mix, plus a `share` of navigation documents when trained. */
+export function mixFor(envs: readonly string[], share: number): CorpusMix {
+  if (!envs.includes("navigation")) return DEFAULT_MIX;
+  const gp = DEFAULT_MIX.arithmetic + DEFAULT_MIX.rule + DEFAULT_MIX.plain;
+  return { ...DEFAULT_MIX, navigation: (gp * share) / (1 - share) };
+}
+
+/** One stage-0 document. With `mix.navigation` absent or 0 this draws exactly what it drew before navigation. */
 export function stage0Document(rng: Rng, mix: CorpusMix = DEFAULT_MIX): string {
-  const u = rng.next() * (mix.arithmetic + mix.rule + mix.plain);
+  const u = rng.next() * (mix.arithmetic + mix.rule + mix.plain + (mix.navigation ?? 0));
   if (u < mix.arithmetic) return arithmeticDoc(rng);
   if (u < mix.arithmetic + mix.rule) return ruleDoc(rng, true);
-  return ruleDoc(rng, false);
+  if (u < mix.arithmetic + mix.rule + mix.plain) return ruleDoc(rng, false);
+  return navigationDocument(rng);
 }
 
 /** About `chars` characters of stage-0 text (documents joined by blank lines). */
@@ -141,6 +279,34 @@ export function ruleProbes(rng: Rng, n: number): { prompt: string; answer: strin
       prompt: `Rule: ${rule.sentence}.\n[Input]\nCards: ${names}\n{\n  "cards": ${names},\n  "number": [`,
       answer: ranks.map((r) => cardNumber(r, rule)).join(", ") + "]",
     });
+  }
+  return out;
+}
+
+/**
+ * Probes for action-space reading: the action-space line (the ID absolute list or the OOD relative list, half each),
+ * a turn sentence naming both directions, and `Move: turn_direction(`; the answer is the allowed direction and `)`.
+ * A model that ignores the list scores about 50 %.
+ */
+export function actionSpaceProbes(rng: Rng, n: number): { prompt: string; answer: string }[] {
+  const out: { prompt: string; answer: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    const abs = rng.pick(ABSOLUTE_DIRECTIONS);
+    const rel = rng.pick(REL);
+    const absolute = i % 2 === 0;
+    const dirs = absolute ? [...ABSOLUTE_DIRECTIONS] : [...RELATIVE_DIRECTIONS];
+    out.push({ prompt: `Moves: ${actionSpaceLine(dirs)}\nOrder: Turn ${rel} to face ${abs}.\nMove: turn_direction(`, answer: `${absolute ? abs : rel})` });
+  }
+  return out;
+}
+
+/** Probes for compass turns: `Compass: facing {h}, turn {t} -> facing ` with the resulting heading and `.`. */
+export function compassProbes(rng: Rng, n: number): { prompt: string; answer: string }[] {
+  const out: { prompt: string; answer: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    const from = rng.pick(ABSOLUTE_DIRECTIONS);
+    const turn = rng.pick(REL);
+    out.push({ prompt: `Compass: facing ${from}, turn ${turn} -> facing `, answer: `${turnFrom(from, turn)}.` });
   }
   return out;
 }

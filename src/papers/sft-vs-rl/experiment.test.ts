@@ -1,6 +1,6 @@
 /**
  * End to end: the `tiny` preset runs every stage (stage 0, SFT init, PPO, SFT at matched FLOPs, PPO without SFT)
- * and writes its files; the batched episode runner agrees with the environments' `runEpisode`; `tinyfoundry serve`
+ * for GeneralPoints and navigation and writes its files (navigation rows beside the paper's V-IRL-L numbers); the batched episode runner agrees with the environments' `runEpisode`; `tinyfoundry serve`
  * answers on loopback and the environments' harness client scores the served policy.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -15,7 +15,7 @@ import { quietContext } from "../../train/experiment.js";
 import { Rng } from "../../util/rng.js";
 import { evaluateLM } from "./rollout.js";
 import { completeChat, disposePolicy, loadPolicy, parseChatRequest } from "./serve.js";
-import { gpEnv, sftVsRlExperiment, verdict } from "./index.js";
+import { gpEnv, navEnv, PAPER_VIRL_L, sftVsRlExperiment, verdict } from "./index.js";
 
 let runDir = "";
 let summary: Record<string, unknown> = {};
@@ -37,14 +37,38 @@ afterAll(() => {
 describe("sft-vs-rl tiny preset", () => {
   it("runs every stage and writes summary, results and report", () => {
     for (const f of ["summary.json", "results.md", "report.html", "report.md", "policy.json"]) expect(existsSync(join(runDir, f))).toBe(true);
-    for (const arm of ["stage0", "sft-init", "ppo", "sft", "ppo-no-sft"]) expect(openRun(join(runDir, "arms", arm)).meta().status).toBe("completed");
+    for (const arm of ["stage0", "sft-init", "ppo", "sft", "ppo-no-sft", "nav-sft-init", "nav-ppo", "nav-sft"]) expect(openRun(join(runDir, "arms", arm)).meta().status).toBe("completed");
     const results = readFileSync(join(runDir, "results.md"), "utf8");
     expect(results).toContain("| GP-L rule OOD |");
     expect(results).toMatch(/verdict/);
-    const claims = summary.claims as { verdict: string }[];
-    expect(claims.length).toBeGreaterThanOrEqual(5);
+    const claims = summary.claims as { env: string; verdict: string }[];
+    expect(claims.filter((c) => c.env === "general-points").length).toBeGreaterThanOrEqual(5);
     const init = summary.init as Record<string, number>;
     for (const k of ["idSuccess", "idStdErr", "oodSuccess", "oodStdErr", "idParsed"]) expect(Number.isFinite(init[k])).toBe(true);
+  });
+  it("writes the navigation rows beside the paper's V-IRL-L numbers, with per-step accuracy and verdicts", () => {
+    const results = readFileSync(join(runDir, "results.md"), "utf8");
+    expect(results).toContain("### SFT vs RL on navigation (V-IRL-L analogue, language) (tiny preset)");
+    const row = results.split("\n").find((l) => l.startsWith("| V-IRL-L rule OOD, per-step accuracy |"))!;
+    expect(row).toContain(`| ${PAPER_VIRL_L.init} | ${PAPER_VIRL_L.rl} (+11.0) | ${PAPER_VIRL_L.sft} (-79.5) |`);
+    for (const r of ["| V-IRL-L in-distribution, per-step accuracy |", "| V-IRL-L rule OOD, route success |", "| RL keeps or raises OOD per-step accuracy (paper V-IRL-L: +11.0) |", "| SFT lowers OOD per-step accuracy (paper V-IRL-L: -79.5) |"]) expect(results).toContain(r);
+    expect(results).toMatch(/Stage 0 navigation skills: action-space reading \d+\.\d %/);
+    const nav = summary.navigation as { init: Record<string, number>; claims: { env: string; verdict: string }[]; curves: { ppo: { flops: number }[]; sft: { flops: number }[] } };
+    for (const k of ["idPerStep", "idPerStepStdErr", "oodPerStep", "oodPerStepStdErr", "idSuccess", "oodSuccess", "idParsed", "oodTrainingSpace"]) expect(Number.isFinite(nav.init[k])).toBe(true);
+    expect(nav.init.idGradedSteps).toBeGreaterThanOrEqual(sftVsRlExperiment.presets.tiny.navigation.evalEpisodes);
+    expect(nav.claims.length).toBe(5);
+    for (const c of nav.claims) expect(c.env).toBe("navigation");
+    // Equal-FLOPs comparison for navigation too: the SFT branch is evaluated at the PPO checkpoints' FLOPs.
+    expect(nav.curves.sft.length).toBe(nav.curves.ppo.length);
+    const f = nav.curves.ppo.map((p) => p.flops);
+    for (let i = 1; i < f.length; i++) expect(f[i]).toBeGreaterThan(f[i - 1]);
+    expect(Math.abs(nav.curves.sft.at(-1)!.flops - f.at(-1)!) / f.at(-1)!).toBeLessThan(0.35);
+    const rows = openRun(join(runDir, "arms", "nav-ppo")).metrics<Record<string, number>>().filter((r) => r.update > 0);
+    expect(rows.length).toBe(2);
+    for (const r of rows) for (const k of ["policyLoss", "valueLoss", "approxKL", "meanStepReward", "oodPerStep"]) expect(Number.isFinite(r[k])).toBe(true);
+    const s0 = summary.stage0 as Record<string, number>;
+    for (const k of ["actionSpaceAccuracy", "compassAccuracy"]) expect(s0[k]).toBeGreaterThanOrEqual(0);
+    expect(readFileSync(join(runDir, "report.md"), "utf8")).toContain("Navigation: per-step accuracy along compute");
   });
   it("logs PPO FLOPs that grow along updates and evaluates SFT at matching FLOPs", () => {
     const curves = summary.curves as { ppo: { flops: number }[]; sft: { flops: number }[] };
@@ -62,7 +86,7 @@ describe("sft-vs-rl tiny preset", () => {
     const logs: string[] = [];
     const ctx = { ...quietContext(openRun(runDir), { resume: true }), log: (m: string) => logs.push(m) };
     await sftVsRlExperiment.run(sftVsRlExperiment.presets.tiny, ctx);
-    expect(logs.filter((l) => /already completed, kept/.test(l)).length).toBe(5);
+    expect(logs.filter((l) => /already completed, kept/.test(l)).length).toBe(8);
   }, 120_000);
   it("gives verdicts from the change and its standard error", () => {
     expect(verdict(-0.08, 0.02, "down")).toBe("reproduced");
@@ -85,6 +109,22 @@ describe("batched episodes and serving", () => {
       expect(batched.records[i].conversations.map((c) => c.map((m) => m.content))).toEqual(ref.conversations.map((c) => c.map((m) => m.content)));
       expect(batched.records[i].totalReward).toBe(ref.totalReward);
       expect(batched.records[i].success).toBe(ref.success);
+    }
+    disposePolicy(policy);
+  }, 60_000);
+  it("plays the same navigation routes as runEpisode with the same policy (greedy)", async () => {
+    const policy = loadPolicy(runDir, "nav-sft-init");
+    const nav = sftVsRlExperiment.presets.tiny.navigation;
+    const budget = policy.model.contextLength - nav.maxNewTokens;
+    const seeds = [episodeSeed(42, "navigation", "ood", 0), episodeSeed(42, "navigation", "id", 1)];
+    const splits = ["ood", "id"] as const;
+    for (const [i, s] of seeds.entries()) {
+      const sampling = { ...policy.sampling, maxNewTokens: nav.maxNewTokens, temperature: 0 };
+      const batched = await evaluateLM({ params: policy.lm, cfg: policy.model, tok: policy.tok, makeEnv: () => navEnv(splits[i], 2, policy.tok, budget), seeds: [s], batch: 1, sampling, rng: new Rng(0), keepRecords: 1 });
+      const ref = await runEpisode(navEnv(splits[i], 2, policy.tok, budget), (m) => completeChat(policy, m, { temperature: 0, rng: new Rng(0) }).then((r) => r.content), s);
+      expect(batched.records[0].conversations.map((c) => c.map((m) => m.content))).toEqual(ref.conversations.map((c) => c.map((m) => m.content)));
+      expect(batched.records[0].totalReward).toBe(ref.totalReward);
+      expect(batched.perStepAccuracy).toBe(ref.gradedSteps ? ref.correctSteps / ref.gradedSteps : 0);
     }
     disposePolicy(policy);
   }, 60_000);

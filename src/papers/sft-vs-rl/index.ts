@@ -13,13 +13,14 @@ export * from "./rollout.js";
 export * from "./ppo.js";
 export * from "./config.js";
 export * from "./serve.js";
-export { runSftVsRl, evaluateSplits, expertDataset, gpAnswerTags, gpEnv, loadArmLM, setup, verdict, PAPER_GP_L } from "./experiment.js";
+export * from "./tasks.js";
+export { runSftVsRl, evaluateSplits, expertDataset, loadArmLM, setup, verdict } from "./experiment.js";
 
 export const sftVsRlExperiment: Experiment<SftVsRlConfig> = {
   name: "sft-vs-rl",
   title: "SFT Memorizes, RL Generalizes: A Comparative Study of Foundation Model Post-training",
   arxiv: "2501.17161",
-  claim: "From one SFT checkpoint, PPO with verifier rewards keeps or raises out-of-distribution (unseen rule) success while more SFT lowers it, at equal compute",
+  claim: "From one SFT checkpoint, PPO with verifier rewards keeps or raises out-of-distribution (unseen rule: GeneralPoints face-card values, navigation action space) performance while more SFT lowers it, at equal compute",
   presets: sftVsRlPresets,
   schema: sftVsRlSchema as unknown as Experiment<SftVsRlConfig>["schema"],
   run: (config, ctx) => runSftVsRl(validateConfig(sftVsRlSchema, config), ctx),

@@ -77,6 +77,8 @@ export type LMEvalResult = {
   stdErr: number;
   meanReward: number;
   perStepAccuracy: number;
+  /** Graded policy answers (the denominator of `perStepAccuracy`; verification retries count, App. C.3). */
+  gradedSteps: number;
   /** Counts of the tags `firstAnswerTags` gave the first answer of each episode. */
   firstAnswerTags: Record<string, number>;
   records: EpisodeRecord[];
@@ -84,7 +86,8 @@ export type LMEvalResult = {
 
 /**
  * Play `seeds.length` episodes with the LM policy, `batch` at a time (a slot takes the next episode when its own
- * ends). `makeEnv` builds one environment per slot. Success = at least one +5 within the verification limit.
+ * ends). `makeEnv` builds one environment per slot. Success = the environment's `info.success` at the end (GP: a +5 within
+ * the verification limit; navigation: `stop()` at the destination with every point correct within 2 attempts).
  */
 export async function evaluateLM(opts: {
   params: LMParams;
@@ -155,7 +158,7 @@ export async function evaluateLM(opts: {
     });
   }
   const n = seeds.length;
-  return { episodes: n, successes, successRate: successes / n, stdErr: binomialStdErr(successes, n), meanReward: totalReward / n, perStepAccuracy: graded ? correct / graded : 0, firstAnswerTags: tags, records };
+  return { episodes: n, successes, successRate: successes / n, stdErr: binomialStdErr(successes, n), meanReward: totalReward / n, perStepAccuracy: graded ? correct / graded : 0, gradedSteps: graded, firstAnswerTags: tags, records };
 }
 
 /** A PPO rollout buffer: `transitions[slot]` in time order, and V of each slot's next state. */

@@ -20,21 +20,23 @@ import { END, PhraseTokenizer, renderChat } from "./tokenizer.js";
 
 export type LoadedPolicy = { lm: LMParams; model: LMConfig; tok: PhraseTokenizer; sampling: SamplingConfig; arm: string };
 
-/** Arms whose final parameters can be served, in order of preference. */
-export const SERVABLE_ARMS = ["ppo", "sft", "sft-init", "stage0"] as const;
+/** Arms whose final parameters can be served, in order of preference (GeneralPoints first, then navigation's `nav-` arms). */
+export const SERVABLE_ARMS = ["ppo", "sft", "sft-init", "stage0", "nav-ppo", "nav-sft", "nav-sft-init"] as const;
 
 /** Load the final policy of `arm` (default: the first finished of ppo, sft, sft-init, stage0) from a run directory. */
 export function loadPolicy(runDir: string, arm?: string): LoadedPolicy {
   const run = openRun(runDir);
   if (!existsSync(run.path("policy.json"))) throw new Error(`serve: ${runDir} has no policy.json (not an sft-vs-rl run)`);
-  const pj = run.readJson<{ model: LMConfig; phrases: string[]; sampling: SamplingConfig; evalTemperature: number }>("policy.json");
+  const pj = run.readJson<{ model: LMConfig; phrases: string[]; sampling: SamplingConfig; navigationSampling?: SamplingConfig; evalTemperature: number }>("policy.json");
   const seed = run.meta().seed;
   const file = (a: string) => join(run.dir, "arms", a, "checkpoints", "latest.safetensors");
   if (arm !== undefined && !(SERVABLE_ARMS as readonly string[]).includes(arm)) throw new Error(`serve: --arm must be one of ${SERVABLE_ARMS.join(", ")}, got ${JSON.stringify(arm)}`);
   const chosen = arm ?? SERVABLE_ARMS.find((a) => existsSync(file(a)));
   if (!chosen || !existsSync(file(chosen))) throw new Error(`serve: no checkpoint for arm ${chosen ?? "(any)"} under ${run.path("arms")}`);
-  const lm = loadArmLM(file(chosen), pj.model, seed, chosen === "ppo");
-  return { lm, model: pj.model, tok: new PhraseTokenizer(pj.phrases), sampling: { ...pj.sampling, temperature: pj.evalTemperature }, arm: chosen };
+  const lm = loadArmLM(file(chosen), pj.model, seed, chosen === "ppo" || chosen === "nav-ppo");
+  // Navigation arms answer with navigation's generation budget (it decides how much of the context the prompt gets).
+  const sampling = chosen.startsWith("nav-") && pj.navigationSampling ? pj.navigationSampling : pj.sampling;
+  return { lm, model: pj.model, tok: new PhraseTokenizer(pj.phrases), sampling: { ...sampling, temperature: pj.evalTemperature }, arm: chosen };
 }
 
 /** Answer one conversation with the policy. */

@@ -14,7 +14,7 @@
  * revision history does not fit the context, the task prompt is kept and the oldest (answer, feedback) pairs are
  * dropped first.
  */
-import type { Message } from "../../envs/index.js";
+import { ABSOLUTE_DIRECTIONS, buildCity, CITY_SEEDS, INTERSECTION_OBS, NAV_OUTPUT_FORMAT, NO_LANDMARKS, RELATIVE_DIRECTIONS, type Message } from "../../envs/index.js";
 
 /** Special chat tokens (also phrases, so they round-trip through text). */
 export const USER = "<|user|>\n";
@@ -67,6 +67,79 @@ export const GP_PHRASES: readonly string[] = [
   "Rule: ",
   "Value: ",
 ];
+
+/** Most rail points of a route (1 + maxLegs·(5 + 1) with the env's default 4 legs): the history's `O_k: `/`A_k: ` phrases go this far. */
+export const NAV_MAX_POINTS = 25;
+/** Most instruction sentences of a route (2 per leg, 4 legs): the `k. ` numbering phrases go this far. */
+export const NAV_MAX_SENTENCES = 8;
+
+/**
+ * Phrases of the navigation prompt, expert answer and verifier messages (`src/envs/navigation`), added only when the
+ * experiment trains on navigation. Template lines, JSON keys and the history's `O_k: `/`A_k: ` labels are whole
+ * tokens (as a BPE would merge them); the direction words, the action names and the landmark name words of the
+ * training city ("metro") are tokens shared by instruction, action space, history and answer. The action-space line
+ * lists its directions as separate quoted tokens (`'north'`, `'left'`, ...), so the rule variant (absolute vs
+ * relative action space) is read from the prompt, not looked up as one token.
+ */
+export function navigationPhrases(): string[] {
+  const dirs = [...ABSOLUTE_DIRECTIONS, ...RELATIVE_DIRECTIONS];
+  const city = buildCity("metro", CITY_SEEDS.metro);
+  const words = new Set<string>();
+  for (const l of city.landmarkAt) {
+    if (!l) continue;
+    const sp = l.name.indexOf(" ");
+    words.add(l.name.slice(0, sp));
+    words.add(l.name.slice(sp)); // " Hotel", " Tea House", ...
+  }
+  const again = " and answer again in the same format:\n";
+  return [
+    "You are an expert navigator. You follow a sequence of instructions. You also see your past observations and actions as text.\n",
+    "First find the instruction sentence to execute next, then choose the action for the current observation.\n",
+    "\n[Instruction]\n",
+    "[Action space]\n",
+    '"forward()": move forward one step along the road\n',
+    '"turn_direction(x)": turn to face direction x, where x is one of [',
+    ']\n"stop()": the navigation is finished\n',
+    "\n[Observations and actions sequence]\n",
+    "\n\n" + NAV_OUTPUT_FORMAT,
+    NAV_OUTPUT_FORMAT,
+    ...Array.from({ length: NAV_MAX_SENTENCES }, (_, i) => `${i + 1}. `),
+    "First, turn ",
+    "Turn ",
+    " to face ",
+    "Move forward until you reach next intersection where ",
+    "Move forward until you reach next intersection.",
+    "Move forward until you reach destination where ",
+    " is on your ",
+    ...["left front", "left behind", "right front", "right behind"],
+    ".\n",
+    ...dirs,
+    ...dirs.map((d) => `'${d}'`),
+    ...[...words].sort(),
+    ...Array.from({ length: NAV_MAX_POINTS }, (_, i) => `O_${i + 1}: `),
+    ...Array.from({ length: NAV_MAX_POINTS }, (_, i) => `A_${i + 1}: `),
+    `${NO_LANDMARKS}; `,
+    INTERSECTION_OBS,
+    "forward()",
+    "stop()",
+    "turn_direction(",
+    ")\n",
+    '{\n  "current observation": "',
+    '",\n  "current instruction": "',
+    '",\n  "action": "',
+    '"\n}',
+    "your action is incorrect; choose another action" + again,
+    "you are not at an intersection; correct this observation" + again,
+    "you are at an intersection; correct this observation" + again,
+  ];
+}
+
+/** The phrase list for a set of environments: GeneralPoints' list, plus navigation's when it is trained. */
+export function phrasesFor(envs: readonly string[]): string[] {
+  if (!envs.includes("navigation")) return [...GP_PHRASES];
+  const gp = new Set(GP_PHRASES);
+  return [...GP_PHRASES, ...navigationPhrases().filter((p) => !gp.has(p))];
+}
 
 /** A byte tokenizer extended with whole-phrase tokens (ids 256..256+P-1), greedy longest match. */
 export class PhraseTokenizer {
