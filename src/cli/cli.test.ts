@@ -41,6 +41,12 @@ describe("CLI: bad input gets one line naming the field and what is allowed, and
     expect(d.err).toMatch(/--device.*tpu.*Allowed choices are wasm, webgpu, cpu/);
     expect(readdirSync(out)).toEqual([]);
   });
+  it("readme with a bad --block name", () => {
+    const r = cli(["readme", out, "--into", join(out, "README.md"), "--block", "Bad Name"]);
+    expect(r.code).toBe(2);
+    expect(r.err.trim()).toBe('tinyfoundry: --block: "Bad Name" is not a marker name; allowed: lowercase letters, digits and "-", starting with a letter');
+    expect(readdirSync(out)).toEqual([]);
+  });
 });
 
 describe("CLI: train, sample, list, report", () => {

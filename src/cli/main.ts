@@ -303,13 +303,15 @@ export function buildProgram(): Command {
     .command("readme")
     .argument("<run-dir>", "a finished experiment run, or a suite directory (fills the `suite` block)")
     .requiredOption("--into <readme>", "the README.md whose results block is replaced")
+    .option("--block <name>", "the marker name of the block to fill (default: results, or suite for a suite directory)")
     .description("write a run's measured results table (results.md) into a README between the results markers")
-    .action((dir: string, o: { into: string }) => {
+    .action((dir: string, o: { into: string; block?: string }) => {
+      if (o.block !== undefined && !/^[a-z][a-z0-9-]*$/.test(o.block)) throw new UsageError(`--block: "${o.block}" is not a marker name; allowed: lowercase letters, digits and "-", starting with a letter`);
       // A suite directory fills the README's `suite` block; a single run fills its `results` block.
       const suite = existsSync(join(dir, "suite.json"));
       const f = suite ? join(dir, "results.md") : openRun(dir).path("results.md");
       if (!existsSync(f)) throw new UsageError(`readme: ${dir} has no results.md (is the run finished?)`);
-      injectResultsFile(o.into, readFileSync(f, "utf8"), suite ? "suite" : "results");
+      injectResultsFile(o.into, readFileSync(f, "utf8"), o.block ?? (suite ? "suite" : "results"));
       process.stdout.write(`updated ${o.into}\n`);
     });
 
