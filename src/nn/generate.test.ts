@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { initEngine, tree } from "../engine/index.js";
+import { initEngine, np, tree } from "../engine/index.js";
+import { embed } from "./embedding.js";
 import { defaultLMConfig, initLM, type LMConfig } from "./transformer.js";
 import { chooseToken, generate, greedyFull } from "./generate.js";
 import { Rng } from "../util/rng.js";
@@ -31,6 +32,34 @@ describe("generation with a KV cache", () => {
     expect(batch.tokens[1]).toEqual(alone.tokens[0]);
     for (let i = 0; i < 6; i++) expect(batch.logprobs[1][i]).toBeCloseTo(alone.logprobs[0][i], 4);
     tree.dispose(p);
+  });
+  it("batched prefill from prompt embeddings (prefillEmbeds) equals the token-embedding path; the default path is unchanged", async () => {
+    for (const tiedHead of [true, false]) {
+      const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 24, pos: "rope", tiedHead };
+      const p = initLM(cfg, 5);
+      const prompts = [[5, 6, 7, 8, 9, 10], [2, 3], [4, 4, 1]];
+      const rowsSeen: number[] = [];
+      const base = await generate(p, cfg, prompts, { maxNewTokens: 6, temperature: 0, batchedPrefill: true, prefillChunk: 2, returnPromptHidden: true });
+      const viaEmbeds = await generate(p, cfg, prompts, {
+        maxNewTokens: 6,
+        temperature: 0,
+        batchedPrefill: true,
+        prefillChunk: 2,
+        returnPromptHidden: true,
+        prefillEmbeds: (t, rows, L) => {
+          rowsSeen.push(...rows);
+          return embed({ table: p.wte.table.ref }, np.array(t, { dtype: np.int32 }).reshape([rows.length, L]));
+        },
+      });
+      expect(viaEmbeds.tokens).toEqual(base.tokens);
+      for (let b = 0; b < 3; b++) for (let i = 0; i < base.logprobs[b].length; i++) expect(viaEmbeds.logprobs[b][i]).toBeCloseTo(base.logprobs[b][i], 5);
+      for (let b = 0; b < 3; b++) for (let d = 0; d < 16; d++) expect(viaEmbeds.promptHidden![b][d]).toBeCloseTo(base.promptHidden![b][d], 5);
+      expect(rowsSeen).toEqual([0, 1, 2, 2]); // the last chunk is padded with its last row
+      // The default (token) path still equals full recomputation.
+      for (const [b, pr] of prompts.entries()) expect(base.tokens[b]).toEqual(await greedyFull(p, cfg, pr, 6));
+      await expect(generate(p, cfg, prompts, { maxNewTokens: 2, prefillEmbeds: () => np.zeros([1]) })).rejects.toThrow(/needs batchedPrefill/);
+      tree.dispose(p);
+    }
   });
   it("stops at stop ids and respects maxNewTokens and the context limit", async () => {
     const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 11, dModel: 8, nLayers: 1, nHeads: 2, contextLength: 12 };

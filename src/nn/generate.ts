@@ -40,6 +40,13 @@ export type SampleOptions = {
    * its last row), bounding the prefill's activation memory for large batches. Default: all rows at once.
    */
   prefillChunk?: number;
+  /**
+   * With `batchedPrefill`: input embeddings of the prompts instead of the token embedding (e.g. image tokens at
+   * placeholder positions). Called once per prefill chunk with the chunk's left-padded ids (int32, row-major
+   * [rows.length, L]), the original row index of each chunk row and L; returns [rows.length, L, D], consumed.
+   * Generated tokens are embedded as usual.
+   */
+  prefillEmbeds?: (tokens: Int32Array, rows: number[], L: number) => Array;
 };
 
 export type SampleResult = {
@@ -101,6 +108,20 @@ type DecodeFn = (p: LMParams, tokens: Array, pos: Array, valid: Array, cache: KV
 const decoders = new WeakMap<LMConfig, Map<LinearFn | undefined, DecodeFn>>();
 type PrefillFn = (p: LMParams, tokens: Array, valid: Array) => { logits: Array; hidden: Array; cache: KVCache };
 const prefillers = new WeakMap<LMConfig, Map<LinearFn | undefined, PrefillFn>>();
+
+type EmbedsPrefillFn = (p: LMParams, tokens: Array, valid: Array, embeds: Array) => { logits: Array; hidden: Array; cache: KVCache };
+const embedsPrefillers = new WeakMap<LMConfig, Map<LinearFn | undefined, EmbedsPrefillFn>>();
+
+function embedsPrefillerFor(cfg: LMConfig, linearFn?: LinearFn): EmbedsPrefillFn {
+  let m = embedsPrefillers.get(cfg);
+  if (!m) embedsPrefillers.set(cfg, (m = new Map()));
+  let f = m.get(linearFn);
+  if (!f) {
+    f = jit((p: LMParams, tokens: Array, valid: Array, embeds: Array) => lmPrefill(p, cfg, tokens, valid, cfg.contextLength, { linearFn, inputEmbeds: embeds }) as unknown as JsTree<Array>) as unknown as EmbedsPrefillFn;
+    m.set(linearFn, f);
+  }
+  return f;
+}
 
 function prefillerFor(cfg: LMConfig, linearFn?: LinearFn): PrefillFn {
   let m = prefillers.get(cfg);
@@ -168,6 +189,7 @@ export async function generate(params: LMParams, cfg: LMConfig, prompts: number[
   // Left padding shifts absolute positions, so batches of unequal prompts are exact only for
   // RoPE (relative) models; learned-position models see padded rows at shifted positions.
   if (opts.batchedPrefill) return generatePrefilled(params, cfg, prompts, opts);
+  if (opts.prefillEmbeds) throw new Error("generate: prefillEmbeds needs batchedPrefill: true");
   const sampler = makeSampler(B, cfg.vocabSize, opts);
   const decode = decoderFor(cfg, opts.linearFn);
   const valid = new Float32Array(B * Tmax);
@@ -234,11 +256,18 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
       t.set(toks.subarray(r * L, (r + 1) * L), i * L);
       v.set(validPrompt.subarray(r * L, (r + 1) * L), i * L);
     });
-    const out = prefillerFor(cfg, opts.linearFn)(
-      tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams,
-      np.array(t, { dtype: np.int32 }).reshape([chunk, L]),
-      np.array(v).reshape([chunk, L]),
-    );
+    const out = opts.prefillEmbeds
+      ? embedsPrefillerFor(cfg, opts.linearFn)(
+          tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams,
+          np.array(t, { dtype: np.int32 }).reshape([chunk, L]),
+          np.array(v).reshape([chunk, L]),
+          opts.prefillEmbeds(t, rows, L),
+        )
+      : prefillerFor(cfg, opts.linearFn)(
+          tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams,
+          np.array(t, { dtype: np.int32 }).reshape([chunk, L]),
+          np.array(v).reshape([chunk, L]),
+        );
     const keep = Math.min(chunk, B - r0);
     // Reading the chunk's outputs waits for it, so chunks run one after another (bounded memory).
     logits.set(((await out.logits.data()) as Float32Array).subarray(0, keep * V), r0 * V);

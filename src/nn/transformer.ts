@@ -207,12 +207,18 @@ export function lmPrefill(
   tokens: Array,
   valid: Array,
   maxLen = cfg.contextLength,
-  opts: { linearFn?: LinearFn } = {},
+  opts: { linearFn?: LinearFn; inputEmbeds?: Array } = {},
 ): { logits: Array; hidden: Array; cache: KVCache } {
   const linearFn = opts.linearFn ?? denseLinear;
   const [B, L] = tokens.shape;
   if (L > maxLen) throw new Error(`lmPrefill: prompt length ${L} exceeds the cache length ${maxLen}`);
-  let x = embedInput(p, cfg, tokens, L, {}); // [B, L, D]
+  if (opts.inputEmbeds) {
+    // Replaced input embeddings [B, L, D] (e.g. image tokens spliced in); `tokens` only gives the shape.
+    if (opts.inputEmbeds.shape[0] !== B || opts.inputEmbeds.shape[1] !== L) throw new Error(`lmPrefill: inputEmbeds shape [${opts.inputEmbeds.shape}] does not match tokens [${B}, ${L}]`);
+    tokens.dispose();
+    if (!cfg.tiedHead) p.wte.table.dispose();
+  }
+  let x = embedInput(p, cfg, opts.inputEmbeds ? null : tokens, L, { inputEmbeds: opts.inputEmbeds }); // [B, L, D]
   const bias = valid.sub(1).mul(1e9).reshape([B, 1, 1, L]); // [B, 1, 1, L]
   const attnOpts = { nHeads: cfg.nHeads, rope: cfg.pos === "rope", linearFn };
   const cache: KVCache = [];

@@ -6,7 +6,8 @@
  * 1e-6 / max_grad_norm 0.01 are for 11 B parameters), and the rollout size for two CPU cores.
  * `envs` selects GeneralPoints-language and/or navigation (the V-IRL-L analogue); the `navigation` section holds the
  * navigation-specific sizes (released V-IRL settings: verify_iter 2, answer key "action", 15 updates with
- * lr_max_steps 20), everything else is shared. `quick` is GeneralPoints only; `tiny` and `full` run both.
+ * lr_max_steps 20), everything else is shared; "general-points-vl" (GP-VL) shares GeneralPoints' settings, with its
+ * encoder width and SFT length in `vl`. `quick` is GeneralPoints only; `tiny` and `full` run all three.
  */
 import { z } from "zod";
 import { zodParts } from "../../train/config.js";
@@ -28,8 +29,8 @@ const stage = z
   })
   .strict();
 
-/** The language environments this experiment trains and evaluates (paper §4: GP-L and V-IRL-L). */
-export const EXPERIMENT_ENVS = ["general-points", "navigation"] as const;
+/** The environments this experiment trains and evaluates (paper §4: GP-L, V-IRL-L, and GP-VL with the cards shown as an image). */
+export const EXPERIMENT_ENVS = ["general-points", "navigation", "general-points-vl"] as const;
 export type ExperimentEnv = (typeof EXPERIMENT_ENVS)[number];
 
 /**
@@ -84,6 +85,20 @@ export const NAVIGATION_DEFAULTS: NavigationSettings = {
   evalEpisodes: 200,
 };
 
+/** GP-VL sizes (everything else, including rule splits, PPO and eval settings, is GeneralPoints-language's). */
+const vlSchema = z
+  .object({
+    /** Width of the patch encoder (before the projector to dModel). */
+    encoderWidth: posInt,
+    /** Padded SFT sequence length (the prompt holds 14 image tokens). */
+    seqLen: posInt,
+  })
+  .strict();
+export type VLSettings = z.infer<typeof vlSchema>;
+export const VL_DEFAULTS: VLSettings = { encoderWidth: 64, seqLen: 112 };
+/** The GP-VL sizes of a config (absent in configs that do not train GP-VL, e.g. `quick`). */
+export const vlSettings = (c: { vl?: VLSettings }): VLSettings => c.vl ?? VL_DEFAULTS;
+
 export const sftVsRlSchema = z
   .object({
     seed: zodParts.seed,
@@ -92,6 +107,8 @@ export const sftVsRlSchema = z
     /** Legacy key of configs saved before `envs` existed (it could only be "general-points"); ignored. */
     env: z.enum(["general-points"]).optional(),
     navigation: navigationSchema.default(NAVIGATION_DEFAULTS),
+    /** GeneralPoints-VL sizes (used when `envs` includes "general-points-vl"). */
+    vl: vlSchema.optional(),
     model: zodParts.lmModel,
     stage0: stage.extend({ corpusChars: posInt, probes: posInt }).strict(),
     sftInit: stage.extend({ dataSize: posInt }).strict(),
@@ -152,7 +169,8 @@ export const sftVsRlSchema = z
   .strict()
   .refine((c) => (c.ppo.slots * c.ppo.rounds) % c.ppo.minibatches === 0, { message: "ppo.slots * ppo.rounds must be divisible by ppo.minibatches", path: ["ppo", "minibatches"] })
   .refine((c) => !c.envs.includes("navigation") || c.navigation.sftInit.seqLen <= c.model.contextLength, { message: "a value <= model.contextLength", path: ["navigation", "sftInit", "seqLen"] })
-  .refine((c) => !c.envs.includes("navigation") || c.navigation.maxNewTokens < c.model.contextLength, { message: "a value < model.contextLength", path: ["navigation", "maxNewTokens"] });
+  .refine((c) => !c.envs.includes("navigation") || c.navigation.maxNewTokens < c.model.contextLength, { message: "a value < model.contextLength", path: ["navigation", "maxNewTokens"] })
+  .refine((c) => !c.envs.includes("general-points-vl") || vlSettings(c).seqLen <= c.model.contextLength, { message: "a value <= model.contextLength", path: ["vl", "seqLen"] });
 
 export type SftVsRlConfig = z.infer<typeof sftVsRlSchema>;
 
@@ -197,8 +215,9 @@ const base: SftVsRlConfig = {
 export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = {
   tiny: {
     ...base,
-    // Both environments, so CI covers navigation end to end; context 256 holds the navigation prompts (<= 232 tokens).
-    envs: ["general-points", "navigation"],
+    // All environments, so CI covers navigation and GP-VL end to end; context 256 holds the navigation prompts (<= 232 tokens).
+    envs: ["general-points", "navigation", "general-points-vl"],
+    vl: { encoderWidth: 16, seqLen: 112 },
     navigation: { ...base.navigation, sftInit: { steps: 4, dataSize: 16, seqLen: 256 }, ppo: { updates: 2, lrMaxSteps: 3 }, evalEpisodes: 4 },
     model: { ...base.model, dModel: 32, nLayers: 1, nHeads: 2, contextLength: 256 },
     stage0: { ...base.stage0, steps: 4, batchSize: 4, seqLen: 64, warmupSteps: 1, corpusChars: 20_000, probes: 4 },
@@ -224,7 +243,8 @@ export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = 
     ppo: { ...base.ppo, updates: 40, slots: 128 },
     eval: { ...base.eval, episodes: 1000, every: 5 },
     extras: { noSftUpdates: 10, verifyIters: [1, 3, 5, 10], sweepUpdates: 20 },
-    envs: ["general-points", "navigation"],
+    envs: ["general-points", "navigation", "general-points-vl"],
+    vl: VL_DEFAULTS,
     // V-IRL runs fewer PPO updates than GP in the released scripts (15 vs 20, lr_max_steps 20): the same ratio here.
     navigation: { ...base.navigation, sftInit: { steps: 600, dataSize: 10_000, seqLen: 256 }, ppo: { updates: 30, lrMaxSteps: 40 }, evalEpisodes: 500 },
   },

@@ -15,7 +15,7 @@ import { quietContext } from "../../train/experiment.js";
 import { Rng } from "../../util/rng.js";
 import { evaluateLM } from "./rollout.js";
 import { completeChat, disposePolicy, loadPolicy, parseChatRequest } from "./serve.js";
-import { gpEnv, navEnv, PAPER_VIRL_L, sftVsRlExperiment, verdict } from "./index.js";
+import { gpEnv, navEnv, PAPER_GP_VL, PAPER_VIRL_L, sftVsRlExperiment, verdict } from "./index.js";
 
 let runDir = "";
 let summary: Record<string, unknown> = {};
@@ -70,6 +70,32 @@ describe("sft-vs-rl tiny preset", () => {
     for (const k of ["actionSpaceAccuracy", "compassAccuracy"]) expect(s0[k]).toBeGreaterThanOrEqual(0);
     expect(readFileSync(join(runDir, "report.md"), "utf8")).toContain("Navigation: per-step accuracy along compute");
   });
+  it("runs GP-VL (image prompts) and writes its rows beside the paper's GP-VL numbers, with card recognition", () => {
+    for (const arm of ["vl-sft-init", "vl-ppo", "vl-sft"]) expect(openRun(join(runDir, "arms", arm)).meta().status).toBe("completed");
+    const results = readFileSync(join(runDir, "results.md"), "utf8");
+    expect(results).toContain("### SFT vs RL on GeneralPoints-VL (cards shown as an image) (tiny preset)");
+    const rule = results.split("\n").find((l) => l.startsWith("| GP-VL rule OOD |"))!;
+    expect(rule).toContain(`| ${PAPER_GP_VL.init} | ${PAPER_GP_VL.rl} (+3.0) | ${PAPER_GP_VL.sft} (-5.6) |`);
+    const vis = results.split("\n").find((l) => l.startsWith("| GP-VL visual OOD |"))!;
+    expect(vis).toContain(`| ${PAPER_GP_VL.visual.init} | ${PAPER_GP_VL.visual.rl} (+17.6) | ${PAPER_GP_VL.visual.sft} (-9.9) |`);
+    for (const r of ["| card recognition, in-distribution |", "| card recognition, visual OOD |", "| RL raises card recognition on visual OOD (§5.3, Fig. 8) |"]) expect(results).toContain(r);
+    const vl = summary.vl as { init: Record<string, number>; claims: { env: string; verdict: string }[]; curves: { ppo: { flops: number }[]; sft: { flops: number }[] } };
+    for (const k of ["idSuccess", "oodSuccess", "visSuccess", "visStdErr", "idRecognition", "oodRecognition", "visRecognition", "idParsed"]) {
+      expect(Number.isFinite(vl.init[k])).toBe(true);
+      expect(vl.init[k]).toBeGreaterThanOrEqual(0);
+    }
+    expect(vl.claims.length).toBe(9);
+    for (const c of vl.claims) expect(c.env).toBe("general-points-vl");
+    expect(vl.curves.sft.length).toBe(vl.curves.ppo.length);
+    // Card recognition is tracked at every evaluation point of both branches.
+    const ppoRows = openRun(join(runDir, "arms", "vl-ppo")).metrics<Record<string, number>>().filter((r) => typeof r.idSuccess === "number");
+    const sftRows = openRun(join(runDir, "arms", "vl-sft")).metrics<Record<string, number>>().filter((r) => typeof r.idSuccess === "number");
+    expect(ppoRows.length).toBe(3);
+    expect(sftRows.length).toBeGreaterThanOrEqual(1);
+    for (const r of [...ppoRows, ...sftRows]) for (const k of ["idRecognition", "oodRecognition", "visRecognition", "visSuccess"]) expect(Number.isFinite(r[k])).toBe(true);
+    for (const r of ppoRows.filter((x) => x.update > 0)) for (const k of ["policyLoss", "valueLoss", "approxKL"]) expect(Number.isFinite(r[k])).toBe(true);
+    expect(readFileSync(join(runDir, "report.md"), "utf8")).toContain("GP-VL: Success along compute");
+  });
   it("logs PPO FLOPs that grow along updates and evaluates SFT at matching FLOPs", () => {
     const curves = summary.curves as { ppo: { flops: number }[]; sft: { flops: number }[] };
     const f = curves.ppo.map((p) => p.flops);
@@ -86,7 +112,7 @@ describe("sft-vs-rl tiny preset", () => {
     const logs: string[] = [];
     const ctx = { ...quietContext(openRun(runDir), { resume: true }), log: (m: string) => logs.push(m) };
     await sftVsRlExperiment.run(sftVsRlExperiment.presets.tiny, ctx);
-    expect(logs.filter((l) => /already completed, kept/.test(l)).length).toBe(8);
+    expect(logs.filter((l) => /already completed, kept/.test(l)).length).toBe(11);
   }, 120_000);
   it("gives verdicts from the change and its standard error", () => {
     expect(verdict(-0.08, 0.02, "down")).toBe("reproduced");

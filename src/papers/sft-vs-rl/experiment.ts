@@ -6,6 +6,8 @@
  *   stage 1  SFT init: response-only SFT on expert single-turn answers                 arm `sft-init` / `nav-sft-init`
  *   branch B PPO with verifier rewards and revision (verify_iter 5 GP, 2 navigation)    arm `ppo` / `nav-ppo`
  *   branch A more SFT on the same expert data, evaluated at the PPO branch's FLOPs     arm `sft` / `nav-sft`
+ *   GP-VL (`general-points-vl`): the same three stages with the cards as an image  arms `vl-sft-init`, `vl-ppo`, `vl-sft`
+ *   (LM + patch encoder trained together; ID, rule OOD and visual OOD; card recognition, §5.3)
  *   GeneralPoints extras:
  *   extra    PPO from the stage-0 model without SFT (§5.4)                            arm `ppo-no-sft`
  *   extra    PPO with verify_iter 1/3/5/10 at equal compute (§5.5, `full` only)       arms `ppo-verify-<k>`
@@ -22,7 +24,7 @@ import { crossEntropy, np, tree, type Array, type JsTree } from "../../engine/in
 import { episodeSeed, type Message } from "../../envs/index.js";
 import { generate } from "../../nn/generate.js";
 import { initLM, lmForward, type LMConfig, type LMParams } from "../../nn/transformer.js";
-import { adamwInit, defaultDecayMask } from "../../optim/adamw.js";
+import { adamwInit, defaultDecayMask, type AdamWState } from "../../optim/adamw.js";
 import { warmupCosine } from "../../optim/schedule.js";
 import { lineChartSpec } from "../../report/charts.js";
 import { writeReport, type Block, type ReportDoc, type Section } from "../../report/document.js";
@@ -33,15 +35,16 @@ import { trainLoop } from "../../train/loop.js";
 import { openRun, type RunDir } from "../../train/run-dir.js";
 import { makeTrainStep } from "../../train/step.js";
 import { Rng } from "../../util/rng.js";
-import type { SftVsRlConfig } from "./config.js";
+import { vlSettings, type SftVsRlConfig } from "./config.js";
 import { actionSpaceProbes, arithmeticProbes, compassProbes, mixFor, ruleProbes, stage0Corpus } from "./corpus.js";
-import { initValueHead, modelParams, sftExample, sftLoss, trainFlops } from "./model.js";
+import { initValueHead, modelParams, sftExample, sftLoss, trainFlops, vlSftLoss, type VLParams } from "./model.js";
 import { trainPPO } from "./ppo.js";
 import { evaluateLM, type LMEvalResult } from "./rollout.js";
-import { envSpecs, gpSpec, SPLITS, type EnvSpec, type GPSplit } from "./tasks.js";
+import { envSpecs, gpSpec, SPLITS, splitKey, type EnvSpec, type EvalSplit, type GPSplit } from "./tasks.js";
 import { answerTokens, PhraseTokenizer, phrasesFor, renderChat } from "./tokenizer.js";
+import { IMAGE_TOKEN, imageBatch, initVision, type VisionParams } from "./vision.js";
 
-export { SPLITS, PAPER_GP_L, PAPER_VIRL_L, gpEnv, gpAnswerTags, navEnv, navAnswerTags, gpSpec, navSpec, envSpecs, type GPSplit, type EnvSpec } from "./tasks.js";
+export { SPLITS, PAPER_GP_L, PAPER_GP_VL, PAPER_VIRL_L, gpEnv, gpAnswerTags, navEnv, navAnswerTags, gpSpec, gpVlSpec, navSpec, envSpecs, type GPSplit, type EvalSplit, type EnvSpec } from "./tasks.js";
 
 /** Tokenizer (GeneralPoints phrases, plus navigation's when it is trained) and the model config with its vocabulary size. */
 export function setup(cfg: SftVsRlConfig): { tok: PhraseTokenizer; model: LMConfig } {
@@ -60,23 +63,43 @@ export function loadArmLM(file: string, model: LMConfig, seed: number, ppo: bool
   return loadCheckpoint(file, { params: initLM(model, seed) }).trees.params as LMParams;
 }
 
-/** Evaluate an LM on both rule splits of a task (GeneralPoints by default; the same episode seeds at every checkpoint). */
-export async function evaluateSplits(lm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: SftVsRlConfig, opts: { episodes?: number; splits?: readonly GPSplit[]; keepRecords?: number; verifyIter?: number; env?: EnvSpec } = {}): Promise<Record<GPSplit, LMEvalResult>> {
+/** Load the LM and image encoder saved by a GP-VL arm (trainLoop `{params: {lm, vis}}` or PPO `{params: {lm, value, vis}}`). */
+export function loadArmVL(file: string, model: LMConfig, cfg: SftVsRlConfig, ppo: boolean): VLParams {
+  const vis = initVision(model.dModel, cfg.seed, vlSettings(cfg).encoderWidth);
+  if (ppo) {
+    const c = loadCheckpoint(file, { params: { lm: initLM(model, cfg.seed), value: initValueHead(model.dModel, cfg.seed), vis } });
+    const p = c.trees.params as { lm: LMParams; value: unknown; vis: VisionParams };
+    tree.dispose(p.value as JsTree<Array>);
+    return { lm: p.lm, vis: p.vis };
+  }
+  return loadCheckpoint(file, { params: { lm: initLM(model, cfg.seed), vis } }).trees.params as VLParams;
+}
+
+/**
+ * Evaluate an LM on a task's splits (GeneralPoints by default: both rule splits; GP-VL adds visual OOD; the same
+ * episode seeds at every checkpoint). `vis`: the image encoder of a vision-language task.
+ */
+export async function evaluateSplits(lm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: SftVsRlConfig, opts: { episodes?: number; splits?: readonly EvalSplit[]; keepRecords?: number; verifyIter?: number; env?: EnvSpec; vis?: VisionParams } = {}): Promise<Record<GPSplit, LMEvalResult> & Partial<Record<EvalSplit, LMEvalResult>>> {
   const spec = opts.env ?? gpSpec(cfg);
-  const out = {} as Record<GPSplit, LMEvalResult>;
+  if (spec.image && !opts.vis) throw new Error(`evaluateSplits: ${spec.label} needs the image encoder (opts.vis)`);
+  const vision = spec.image && opts.vis ? { vision: { params: opts.vis, imageId: tok.id(IMAGE_TOKEN), image: spec.image } } : {};
+  // GP-VL plays the GeneralPoints seeds (the same hands as GP-L per rule split; the deck's suits differ).
+  const seedEnv = spec.name === "navigation" ? "navigation" : "general-points";
+  const out = {} as Record<GPSplit, LMEvalResult> & Partial<Record<EvalSplit, LMEvalResult>>;
   const n = opts.episodes ?? spec.episodes;
-  for (const split of opts.splits ?? SPLITS) {
+  for (const split of opts.splits ?? spec.splits ?? SPLITS) {
     out[split] = await evaluateLM({
       params: lm,
       cfg: model,
       tok,
       makeEnv: () => spec.makeEnv(split, opts.verifyIter ?? spec.ppo.verifyIter),
-      seeds: Array.from({ length: n }, (_, i) => episodeSeed(cfg.eval.seed, spec.name, split, i)),
+      seeds: Array.from({ length: n }, (_, i) => episodeSeed(cfg.eval.seed, seedEnv, split, i)),
       batch: cfg.eval.batch,
       sampling: { ...spec.sampling, temperature: cfg.eval.temperature },
       rng: Rng.stream(cfg.eval.seed, spec.evalStream(split)),
       keepRecords: opts.keepRecords ?? 0,
       firstAnswerTags: spec.answerTags,
+      ...vision,
     });
   }
   return out;
@@ -91,14 +114,16 @@ function transcript(convs: Message[][]): string {
  * (prompt tokens, response tokens). GeneralPoints: one hand per example. Navigation: every rail point of a route in
  * order (the expert moves the agent on), routes until `dataSize` examples.
  */
-export function expertDataset(cfg: SftVsRlConfig, tok: PhraseTokenizer, contextLength: number, spec: EnvSpec = gpSpec(cfg)): { prompt: number[]; response: number[] }[] {
+export function expertDataset(cfg: SftVsRlConfig, tok: PhraseTokenizer, contextLength: number, spec: EnvSpec = gpSpec(cfg)): SftExample[] {
   const env = spec.makeEnv("id", spec.ppo.verifyIter);
-  const data: { prompt: number[]; response: number[] }[] = [];
+  const data: SftExample[] = [];
   for (let i = 0; data.length < spec.sftInit.dataSize; i++) {
     let obs = env.reset(new Rng(cfg.seed, spec.dataStream(i)).nextU32());
     while (data.length < spec.sftInit.dataSize) {
       const answer = env.expertAnswer();
-      data.push({ prompt: renderChat(tok, [{ role: "user", content: obs.text }], contextLength), response: answerTokens(tok, answer) });
+      const ex: SftExample = { prompt: renderChat(tok, [{ role: "user", content: obs.text }], contextLength), response: answerTokens(tok, answer) };
+      if (spec.image) ex.image = spec.image(env);
+      data.push(ex);
       const r = env.step(answer);
       if (r.done) break;
       obs = r.observation;
@@ -107,7 +132,13 @@ export function expertDataset(cfg: SftVsRlConfig, tok: PhraseTokenizer, contextL
   return data;
 }
 
-/** Response-only SFT with trainLoop from `initFile`'s params (stage 1 and branch A share it). */
+/** An expert example: prompt and response tokens, and the image shown with the prompt (GP-VL). */
+export type SftExample = { prompt: number[]; response: number[]; image?: Float32Array };
+
+/**
+ * Response-only SFT with trainLoop from `initLm`'s params (stage 1 and branch A share it). With `vision`, the
+ * trained parameters are `{lm, vis}` (LM and image encoder) and batches carry each example's image.
+ */
 async function runSFT(o: {
   run: RunDir;
   resume: boolean;
@@ -116,28 +147,34 @@ async function runSFT(o: {
   cfg: SftVsRlConfig;
   model: LMConfig;
   initLm: () => LMParams;
-  data: { prompt: number[]; response: number[] }[];
+  data: SftExample[];
+  vision?: { init: () => VLParams; imageId: number };
   steps: number;
   batchSize: number;
   lr: (s: number) => number;
   clip: number;
   T: number;
-  evaluate?: (p: LMParams, step: number) => Promise<Record<string, number>>;
+  evaluate?: (p: LMParams, step: number, vis?: VisionParams) => Promise<Record<string, number>>;
   evalEvery?: number;
-}): Promise<{ params: LMParams; lastLoss: number; tokensPerSec: number; status: string }> {
+}): Promise<{ params: LMParams; vis?: VisionParams; lastLoss: number; tokensPerSec: number; status: string }> {
   const { model, data, T } = o;
   const ex = data.map((d) => sftExample(d.prompt, d.response, T));
-  const probe = initLM(model, 0);
+  type P = LMParams | VLParams;
+  const vision = o.vision;
+  const probe: P = vision ? { lm: initLM(model, 0), vis: initVision(model.dModel, 0, vlSettings(o.cfg).encoderWidth) } : initLM(model, 0);
   const mask = defaultDecayMask(probe);
-  tree.dispose(probe);
-  const step = makeTrainStep<LMParams>((p, x, y, m) => sftLoss(p, model, x, y, m), { adamw: { beta1: 0.9, beta2: 0.98, eps: 1e-7, weightDecay: 0 }, clip: o.clip, decayMask: mask });
+  tree.dispose(probe as unknown as JsTree<Array>);
+  const adamw = { beta1: 0.9, beta2: 0.98, eps: 1e-7, weightDecay: 0 };
+  const step = vision
+    ? makeTrainStep<P>((p, x, y, m, slots, patches) => vlSftLoss(p as VLParams, model, x, y, m, slots, patches), { adamw, clip: o.clip, decayMask: mask })
+    : makeTrainStep<P>((p, x, y, m) => sftLoss(p as LMParams, model, x, y, m), { adamw, clip: o.clip, decayMask: mask });
   const B = o.batchSize;
-  const res = await trainLoop<LMParams>({
+  const res = await trainLoop<P>({
     run: o.run,
     totalSteps: o.steps,
     init: () => {
-      const params = o.initLm();
-      return { params, opt: adamwInit(params) };
+      const params: P = vision ? vision.init() : o.initLm();
+      return { params, opt: adamwInit(params as unknown as JsTree<Array>) as unknown as AdamWState<P> };
     },
     trainStep: step,
     rngs: { data: Rng.stream(o.cfg.seed, `${o.arm}-data`) },
@@ -145,18 +182,22 @@ async function runSFT(o: {
       const x = new Int32Array(B * T);
       const y = new Int32Array(B * T);
       const m = new Float32Array(B * T);
+      const images: Float32Array[] = [];
       for (let b = 0; b < B; b++) {
-        const e = ex[rngs.data.int(ex.length)];
+        const j = rngs.data.int(ex.length);
+        const e = ex[j];
         x.set(e.x, b * T);
         y.set(e.y, b * T);
         m.set(e.mask, b * T);
+        if (vision) images.push(data[j].image!);
       }
-      return [np.array(x, { dtype: np.int32 }).reshape([B, T]), np.array(y, { dtype: np.int32 }).reshape([B, T]), np.array(m).reshape([B, T])];
+      const batch = [np.array(x, { dtype: np.int32 }).reshape([B, T]), np.array(y, { dtype: np.int32 }).reshape([B, T]), np.array(m).reshape([B, T])];
+      return vision ? [...batch, ...imageBatch(x, B, T, vision.imageId, images)] : batch;
     },
     lr: o.lr,
     tokensPerStep: B * T,
     evalEvery: o.evalEvery ?? o.steps,
-    evaluate: o.evaluate,
+    evaluate: o.evaluate ? (p, s) => (vision ? o.evaluate!((p as VLParams).lm, s, (p as VLParams).vis) : o.evaluate!(p as LMParams, s)) : undefined,
     checkpointEvery: Math.max(1, Math.min(o.steps, 100)),
     resume: o.resume,
     signal: o.ctx.signal,
@@ -164,7 +205,8 @@ async function runSFT(o: {
   });
   step.dispose();
   tree.dispose(res.opt as unknown as JsTree<Array>);
-  return { params: res.params, lastLoss: res.lastLoss, tokensPerSec: res.tokensPerSec, status: res.status };
+  const out = vision ? { params: (res.params as VLParams).lm, vis: (res.params as VLParams).vis } : { params: res.params as LMParams };
+  return { ...out, lastLoss: res.lastLoss, tokensPerSec: res.tokensPerSec, status: res.status };
 }
 
 /**
@@ -243,6 +285,10 @@ async function runEnv(spec: EnvSpec, sh: Shared): Promise<EnvOutcome> {
   const armFile = (arm: string) => armFileOf(root, arm);
   const A = spec.arm;
   const metric = (row: Record<string, number>, split: GPSplit) => pm(Number(row[`${split}${spec.metric.key}`]), Number(row[`${split}${spec.metric.seKey}`]));
+  const splits = spec.splits ?? SPLITS;
+  // GP-VL: LM + image encoder (a fresh encoder on the stage-0 LM for the SFT init; both branches start from the init's).
+  const imageId = spec.image ? tok.id(IMAGE_TOKEN) : -1;
+  const visionFrom = (arm: string) => (spec.image ? { vision: { init: () => (arm === "stage0" ? { lm: loadArmLM(armFile(arm), model, cfg.seed, false), vis: initVision(model.dModel, cfg.seed, vlSettings(cfg).encoderWidth) } : loadArmVL(armFile(arm), model, cfg, false)), imageId } } : {});
 
   // ---- stage 1: SFT initialisation --------------------------------------------------------------------------------
   const data = expertDataset(cfg, tok, model.contextLength - spec.sampling.maxNewTokens, spec);
@@ -253,15 +299,17 @@ async function runEnv(spec: EnvSpec, sh: Shared): Promise<EnvOutcome> {
     const r = await runSFT({
       run, resume, ctx, arm: A("sft-init"), cfg, model, data,
       initLm: () => loadArmLM(armFile("stage0"), model, cfg.seed, false),
+      ...visionFrom("stage0"),
       steps: spec.sftInit.steps,
       batchSize: spec.sftInit.batchSize,
       lr: (s) => warmupCosine(s, { lr: spec.sftInit.lr, warmupSteps: spec.sftInit.warmupSteps, totalSteps: spec.sftInit.steps, minLrRatio: spec.sftInit.minLrRatio }),
       clip: spec.sftInit.clip,
       T: spec.sftInit.seqLen,
     });
-    const ev = await evaluateSplits(r.params, model, tok, cfg, { keepRecords: 2, env: spec });
-    for (const s of SPLITS) for (const [i, rec] of ev[s].records.entries()) writeFileSync(`${run.samplesDir}/init-${s}-${i}.txt`, transcript(rec.conversations) + "\n");
+    const ev = await evaluateSplits(r.params, model, tok, cfg, { keepRecords: 2, env: spec, vis: r.vis });
+    for (const s of splits) for (const [i, rec] of ev[s]!.records.entries()) writeFileSync(`${run.samplesDir}/init-${s}-${i}.txt`, transcript(rec.conversations) + "\n");
     tree.dispose(r.params);
+    if (r.vis) tree.dispose(r.vis as unknown as JsTree<Array>);
     const row = spec.evalRow(ev);
     return { finalLoss: r.lastLoss, xInit, meanSeqTokens: meanSeq, parseRateId: row.idParsed, reached95: row.idParsed >= 0.95, ...row };
   });
@@ -270,14 +318,16 @@ async function runEnv(spec: EnvSpec, sh: Shared): Promise<EnvOutcome> {
 
   // ---- branch B: PPO --------------------------------------------------------------------------------------------
   const ppoSummary = await runArm(ctx, A("ppo"), { ppo: spec.ppo, sampling: spec.sampling }, async (run, resume) => {
-    const initLm = loadArmLM(armFile(A("sft-init")), model, cfg.seed, false);
+    const init = spec.image ? loadArmVL(armFile(A("sft-init")), model, cfg, false) : { lm: loadArmLM(armFile(A("sft-init")), model, cfg.seed, false), vis: undefined };
+    const initLm = init.lm;
     const r = await trainPPO({
       run, ppo: spec.ppo, sampling: spec.sampling, model, tok, nParams: N, seed: cfg.seed, updates: spec.ppo.updates, initLm,
       makeEnv: () => spec.makeEnv("id", spec.ppo.verifyIter),
-      evaluate: async (lm, update) => {
+      ...(spec.image && init.vis ? { vision: { init: init.vis, imageId, image: spec.image } } : {}),
+      evaluate: async (lm, update, _flops, vis) => {
         if (update === 0) return initRow;
-        const ev = await evaluateSplits(lm, model, tok, cfg, { keepRecords: update === spec.ppo.updates ? 2 : 0, env: spec });
-        for (const s of SPLITS) for (const [i, rec] of ev[s].records.entries()) writeFileSync(`${run.samplesDir}/final-${s}-${i}.txt`, transcript(rec.conversations) + "\n");
+        const ev = await evaluateSplits(lm, model, tok, cfg, { keepRecords: update === spec.ppo.updates ? 2 : 0, env: spec, vis });
+        for (const s of splits) for (const [i, rec] of ev[s]!.records.entries()) writeFileSync(`${run.samplesDir}/final-${s}-${i}.txt`, transcript(rec.conversations) + "\n");
         return spec.evalRow(ev);
       },
       evalEvery: cfg.eval.every,
@@ -287,6 +337,7 @@ async function runEnv(spec: EnvSpec, sh: Shared): Promise<EnvOutcome> {
     });
     tree.dispose(initLm);
     tree.dispose(r.lm);
+    for (const v of [init.vis, r.vis]) if (v) tree.dispose(v as unknown as JsTree<Array>);
     return { updates: r.updates, flops: r.flops, status: r.status, ...r.lastEval };
   });
   const ppoPoints = evalPoints(openArm(root, A("ppo")), xInit, "update");
@@ -303,20 +354,22 @@ async function runEnv(spec: EnvSpec, sh: Shared): Promise<EnvOutcome> {
     const r = await runSFT({
       run, resume, ctx, arm: A("sft"), cfg, model, data,
       initLm: () => loadArmLM(armFile(A("sft-init")), model, cfg.seed, false),
+      ...visionFrom(A("sft-init")),
       steps: sftSteps,
       batchSize: cfg.sft.batchSize,
       lr: () => cfg.sft.lr,
       clip: cfg.sft.clip,
       T: spec.sftInit.seqLen,
       evalEvery: unit,
-      evaluate: async (p, step) => {
+      evaluate: async (p, step, vis) => {
         if (!targets.includes(step)) return {};
-        const ev = await evaluateSplits(p, model, tok, cfg, { keepRecords: step === sftSteps ? 2 : 0, env: spec });
-        for (const s of SPLITS) for (const [i, rec] of ev[s].records.entries()) writeFileSync(`${run.samplesDir}/final-${s}-${i}.txt`, transcript(rec.conversations) + "\n");
+        const ev = await evaluateSplits(p, model, tok, cfg, { keepRecords: step === sftSteps ? 2 : 0, env: spec, vis });
+        for (const s of splits) for (const [i, rec] of ev[s]!.records.entries()) writeFileSync(`${run.samplesDir}/final-${s}-${i}.txt`, transcript(rec.conversations) + "\n");
         return { flops: step * perStep, ...spec.evalRow(ev) };
       },
     });
     tree.dispose(r.params);
+    if (r.vis) tree.dispose(r.vis as unknown as JsTree<Array>);
     return { steps: sftSteps, flops: sftSteps * perStep, finalLoss: r.lastLoss };
   });
   const sftPoints = [{ flops: xInit, step: 0, row: initRow }, ...evalPoints(openArm(root, A("sft")), xInit, "step")];
@@ -329,7 +382,7 @@ type Claim = { claim: string; delta: number; se: number; v: string };
 function envClaims(o: EnvOutcome): Claim[] {
   const { spec, initRow } = o;
   const k = spec.metric.key;
-  const word = spec.name === "general-points" ? "success" : spec.metric.name;
+  const word = spec.name === "navigation" ? spec.metric.name : "success";
   const rl = last(o.ppoPoints);
   const sf = last(o.sftPoints);
   const d = (a: Record<string, number>, split: GPSplit) => ({ delta: a[`${split}${k}`] - initRow[`${split}${k}`], se: Math.hypot(a[`${split}${spec.metric.seKey}`], initRow[`${split}${spec.metric.seKey}`]) });
@@ -338,13 +391,29 @@ function envClaims(o: EnvOutcome): Claim[] {
   const ood = (x: { delta: number; se: number }, v: string) => (floor && x.delta <= 2 * x.se ? "not testable (OOD init at the floor)" : v);
   const gap = { delta: rl[`ood${k}`] - sf[`ood${k}`], se: Math.hypot(rl[`ood${spec.metric.seKey}`], sf[`ood${spec.metric.seKey}`]) };
   const paperD = (x: number) => signed((x - spec.paper.init) / 100);
-  return [
+  const claims: Claim[] = [
     { claim: `RL keeps or raises OOD ${word} (paper ${spec.label}: ${paperD(spec.paper.rl)})`, ...d(rl, "ood"), v: ood(d(rl, "ood"), verdict(d(rl, "ood").delta, d(rl, "ood").se, "not-down")) },
     { claim: `SFT lowers OOD ${word} (paper ${spec.label}: ${paperD(spec.paper.sft)})`, ...d(sf, "ood"), v: floor ? "not testable (OOD init at the floor)" : verdict(d(sf, "ood").delta, d(sf, "ood").se, "down") },
     { claim: "RL generalizes better than SFT at equal compute (OOD)", ...gap, v: ood(gap, verdict(gap.delta, gap.se, "up")) },
     { claim: `RL raises ID ${word} (Fig. 5)`, ...d(rl, "id"), v: verdict(d(rl, "id").delta, d(rl, "id").se, "up") },
     { claim: `SFT raises ID ${word} (Fig. 5)`, ...d(sf, "id"), v: verdict(d(sf, "id").delta, d(sf, "id").se, "up") },
   ];
+  const vis = spec.paper.visual;
+  if (vis && typeof initRow.visSuccess === "number") {
+    // GP-VL visual OOD (§5.2, Fig. 7) with the same floor rule, and card recognition on the visual-OOD split (§5.3, Fig. 8).
+    const dv = (a: Record<string, number>, key: string, seKey: string) => ({ delta: a[key] - initRow[key], se: Math.hypot(a[seKey], initRow[seKey]) });
+    const visFloor = initRow.visSuccess < 0.02;
+    const rv = dv(rl, "visSuccess", "visStdErr");
+    const sv = dv(sf, "visSuccess", "visStdErr");
+    const pv = (x: number) => signed((x - vis.init) / 100);
+    claims.push(
+      { claim: `RL keeps or raises visual-OOD success (paper GP-VL: ${pv(vis.rl)})`, ...rv, v: visFloor && rv.delta <= 2 * rv.se ? "not testable (visual-OOD init at the floor)" : verdict(rv.delta, rv.se, "not-down") },
+      { claim: `SFT lowers visual-OOD success (paper GP-VL: ${pv(vis.sft)})`, ...sv, v: visFloor ? "not testable (visual-OOD init at the floor)" : verdict(sv.delta, sv.se, "down") },
+      { claim: "RL raises card recognition on visual OOD (§5.3, Fig. 8)", ...dv(rl, "visRecognition", "visRecognitionStdErr"), v: verdict(dv(rl, "visRecognition", "visRecognitionStdErr").delta, dv(rl, "visRecognition", "visRecognitionStdErr").se, "up") },
+      { claim: "SFT lowers card recognition on visual OOD (§5.3, Fig. 8)", ...dv(sf, "visRecognition", "visRecognitionStdErr"), v: verdict(dv(sf, "visRecognition", "visRecognitionStdErr").delta, dv(sf, "visRecognition", "visRecognitionStdErr").se, "down") },
+    );
+  }
+  return claims;
 }
 
 const last = (pts: EvalPoint[]) => pts[pts.length - 1].row;
@@ -352,25 +421,40 @@ const last = (pts: EvalPoint[]) => pts[pts.length - 1].row;
 /** The results.md block of one task: table beside the paper's numbers, plain verdict, claims. */
 function envResultLines(o: EnvOutcome, claims: Claim[], preset: string, s0: Record<string, unknown>, cfg: SftVsRlConfig): string[] {
   const { spec, initRow, init, xInit } = o;
-  const gp = spec.name === "general-points";
+  const vl = spec.name === "general-points-vl";
+  const gp = spec.name === "general-points" || vl;
   const k = spec.metric.key;
   const se = spec.metric.seKey;
   const rl = last(o.ppoPoints);
   const sf = last(o.sftPoints);
   const P = spec.paper;
   const paperD = (x: number) => signed((x - P.init) / 100);
-  const cells = (split: GPSplit, key: string, seKey: string) =>
+  const cells = (split: string, key: string, seKey: string) =>
     `${pm(initRow[`${split}${key}`], initRow[`${split}${seKey}`])} | ${pm(rl[`${split}${key}`], rl[`${split}${seKey}`])} | ${pm(sf[`${split}${key}`], sf[`${split}${seKey}`])} | ${signed(rl[`${split}${key}`] - initRow[`${split}${key}`])} | ${signed(sf[`${split}${key}`] - initRow[`${split}${key}`])}`;
   const lines: string[] = [];
   lines.push(`### SFT vs RL on ${spec.title} (${preset} preset)`, "");
-  if (gp) lines.push(`Success rate (%) ± binomial standard error, ${spec.episodes} episodes per split and point, verify_iter ${spec.ppo.verifyIter}; both branches at equal post-training FLOPs (${fmtFlops(rl.flops + xInit)}).`, "");
+  if (vl)
+    lines.push(
+      `Success rate and card-recognition accuracy (first answers whose "cards" list names the shown cards, §5.3) in % ± binomial standard error, ${spec.episodes} episodes per split and point, verify_iter ${spec.ppo.verifyIter}; the cards are a 36×112 grayscale image (black suits; visual OOD: red suits, ID rule) read by a patch encoder trained with the LM; both branches at equal post-training FLOPs (${fmtFlops(rl.flops + xInit)}).`,
+      "",
+    );
+  else if (gp) lines.push(`Success rate (%) ± binomial standard error, ${spec.episodes} episodes per split and point, verify_iter ${spec.ppo.verifyIter}; both branches at equal post-training FLOPs (${fmtFlops(rl.flops + xInit)}).`, "");
   else
     lines.push(
       `Per-step accuracy (%) ± binomial standard error over graded steps (verification retries count as steps, App. C.3) and route success (%) ± binomial SE, ${spec.episodes} routes per split and point, verify_iter ${spec.ppo.verifyIter} per point; ID = absolute action space, rule OOD = relative action space; both branches at equal post-training FLOPs (${fmtFlops(rl.flops + xInit)}).`,
       "",
     );
   lines.push("| split | init (ours) | after RL (ours) | after SFT (ours) | RL Δ | SFT Δ | paper init | paper RL | paper SFT |", "|---|---|---|---|---|---|---|---|---|");
-  if (gp) {
+  if (vl) {
+    const V = P.visual!;
+    const pv = (x: number) => signed((x - V.init) / 100);
+    lines.push(`| GP-VL rule OOD | ${cells("ood", k, se)} | ${P.init} | ${P.rl} (${paperD(P.rl)}) | ${P.sft} (${paperD(P.sft)}) |`);
+    lines.push(`| GP-VL visual OOD | ${cells("vis", k, se)} | ${V.init} | ${V.rl} (${pv(V.rl)}) | ${V.sft} (${pv(V.sft)}) |`);
+    lines.push(`| GP-VL in-distribution | ${cells("id", k, se)} | (Fig. 5: both rise; SFT stays below RL) | | |`);
+    lines.push(`| card recognition, in-distribution | ${cells("id", "Recognition", "RecognitionStdErr")} | (Fig. 8: RL up, SFT down) | | |`);
+    lines.push(`| card recognition, rule OOD | ${cells("ood", "Recognition", "RecognitionStdErr")} | | | |`);
+    lines.push(`| card recognition, visual OOD | ${cells("vis", "Recognition", "RecognitionStdErr")} | | | |`);
+  } else if (gp) {
     lines.push(`| GP-L rule OOD | ${cells("ood", k, se)} | ${P.init} | ${P.rl} (${paperD(P.rl)}) | ${P.sft} (${paperD(P.sft)}) |`);
     lines.push(`| GP-L in-distribution | ${cells("id", k, se)} | (Fig. 5: both rise) | | |`);
   } else {
@@ -401,6 +485,10 @@ function envResultLines(o: EnvOutcome, claims: Claim[], preset: string, s0: Reco
 
 function pickRow(spec: EnvSpec, r: Record<string, number>) {
   if (spec.name === "general-points") return pick(r);
+  if (spec.name === "general-points-vl") {
+    const keys = ["visSuccess", "visStdErr", "idRecognition", "oodRecognition", "visRecognition"];
+    return { ...pick(r), ...Object.fromEntries(keys.map((key) => [key, r[key]])) };
+  }
   return { idPerStep: r.idPerStep, idPerStepStdErr: r.idPerStepStdErr, oodPerStep: r.oodPerStep, oodPerStepStdErr: r.oodPerStepStdErr, ...pick(r) };
 }
 
@@ -472,6 +560,7 @@ export async function runSftVsRl(cfg: SftVsRlConfig, ctx: ExperimentContext): Pr
   for (const spec of envSpecs(cfg, tok, model.contextLength)) outcomes.push(await runEnv(spec, sh));
   const gpO = outcomes.find((o) => o.spec.name === "general-points");
   const navO = outcomes.find((o) => o.spec.name === "navigation");
+  const vlO = outcomes.find((o) => o.spec.name === "general-points-vl");
 
   // ---- GeneralPoints extras -------------------------------------------------------------------------------------------
   let noSft: Record<string, unknown> | null = null;
@@ -538,7 +627,10 @@ export async function runSftVsRl(cfg: SftVsRlConfig, ctx: ExperimentContext): Pr
     }
   }
   lines.push("", `Model: ${N.toLocaleString("en-US")} parameters (d ${model.dModel}, ${model.nLayers} layers, context ${model.contextLength}, phrase-byte vocabulary ${model.vocabSize}). Machine: ${machineLine(root.meta())}. Wall time ${(wallSeconds / 60).toFixed(1)} min (sum of the arms; stage-0 training ran at ${Math.round(Number(s0.tokensPerSec))} tokens/s).`);
-  if (!gpO) lines.push("Not run: GeneralPoints (not in `envs`) and the vision variants (GP-VL, V-IRL-VL); see the README.");
+  if (vlO) {
+    const missing = [gpO ? "" : "GeneralPoints-language", navO ? "" : "navigation", "V-IRL-VL"].filter(Boolean);
+    lines.push(`Not run: ${missing.join(", ")}; see the README.`);
+  } else if (!gpO) lines.push("Not run: GeneralPoints (not in `envs`) and the vision variants (GP-VL, V-IRL-VL); see the README.");
   else if (!navO) lines.push("Not run: navigation (V-IRL analogue; add it with `--set envs=general-points,navigation`) and the vision variant (GP-VL); see the README.");
   else lines.push("Not run: the vision variants (GP-VL, V-IRL-VL) and their visual-OOD splits; see the README.");
   const results = lines.join("\n") + "\n";
@@ -561,6 +653,7 @@ export async function runSftVsRl(cfg: SftVsRlConfig, ctx: ExperimentContext): Pr
     // GeneralPoints at the top level (as before navigation existed); navigation under `navigation`.
     ...(gpO ? { ...envSummary(gpO), noSft, sweep } : {}),
     ...(navO ? { navigation: { ...envSummary(navO), claims: claimRows(navO) } } : {}),
+    ...(vlO ? { vl: { ...envSummary(vlO), claims: claimRows(vlO) } } : {}),
     claims: outcomes.flatMap(claimRows),
   };
   root.writeSummary(summary);
@@ -573,7 +666,7 @@ function armWallSeconds(root: RunDir): number {
   if (!existsSync(dir)) return 0;
   let s = 0;
   for (const a of readdirSync(dir)) {
-    if (!/^(stage0|(nav-)?(sft-init|ppo|sft)|ppo-no-sft|ppo-verify-\d+)$/.test(a)) continue; // only this experiment's arms
+    if (!/^(stage0|(nav-|vl-)?(sft-init|ppo|sft)|ppo-no-sft|ppo-verify-\d+)$/.test(a)) continue; // only this experiment's arms
     const f = join(dir, a, "meta.json");
     if (!existsSync(f)) continue;
     const m = JSON.parse(readFileSync(f, "utf8")) as { createdAt: string; updatedAt: string };
@@ -602,20 +695,23 @@ function buildReport(root: RunDir, results: string, outcomes: EnvOutcome[]): Rep
   sections.push({ heading: "Results", blocks: [{ kind: "code", text: results, caption: "results.md" }] });
   for (const o of outcomes) {
     const { spec } = o;
-    const gp = spec.name === "general-points";
+    const vl = spec.name === "general-points-vl";
+    const gp = spec.name === "general-points" || vl;
+    const pre = vl ? "GP-VL: " : "";
     const k = spec.metric.key;
     const charts: Block[] = [];
-    for (const split of SPLITS) {
-      const splitName = split === "id" ? "in-distribution" : "rule OOD";
+    for (const split of spec.splits ?? SPLITS) {
+      const splitName = split === "id" ? "in-distribution" : split === "ood" ? "rule OOD" : "visual OOD";
+      const kk = splitKey(split);
       charts.push({
         kind: "chart",
-        name: gp ? `success-vs-flops-${split}` : `navigation-per-step-vs-flops-${split}`,
-        caption: `${gp ? "" : "Navigation: "}${split === "id" ? "In-distribution" : "Rule OOD"} ${spec.metric.name} vs post-training FLOPs (paper Figs. 5-6); error bars in the table`,
+        name: gp ? `${vl ? "vl-" : ""}success-vs-flops-${split}` : `navigation-per-step-vs-flops-${split}`,
+        caption: `${gp ? pre : "Navigation: "}${split === "id" ? "In-distribution" : split === "ood" ? "Rule OOD" : "Visual OOD"} ${spec.metric.name} vs post-training FLOPs (paper Figs. 5-${vl ? 7 : 6}); error bars in the table`,
         spec: lineChartSpec({
           title: `${spec.label} ${splitName} ${gp ? "success" : spec.metric.name}`,
           series: [
-            { name: "RL (PPO)", points: o.ppoPoints.map((p) => [p.flops, p.row[`${split}${k}`]] as [number, number]) },
-            { name: "SFT", points: o.sftPoints.map((p) => [p.flops, p.row[`${split}${k}`]] as [number, number]) },
+            { name: "RL (PPO)", points: o.ppoPoints.map((p) => [p.flops, p.row[`${kk}${k}`]] as [number, number]) },
+            { name: "SFT", points: o.sftPoints.map((p) => [p.flops, p.row[`${kk}${k}`]] as [number, number]) },
           ],
           xLabel: "FLOPs",
           yLabel: spec.metric.name,
@@ -623,21 +719,24 @@ function buildReport(root: RunDir, results: string, outcomes: EnvOutcome[]): Rep
         }),
       });
     }
-    sections.push({ heading: gp ? "Success along compute" : "Navigation: per-step accuracy along compute", blocks: charts });
+    sections.push({ heading: gp ? `${pre}Success along compute` : "Navigation: per-step accuracy along compute", blocks: charts });
     const se = spec.metric.seKey;
     const tr = spec.trainingRuleKey;
     const rows = (pts: EvalPoint[], name: string) => pts.map((p) => [name, p.flops.toExponential(2), pm(p.row[`id${k}`], p.row[`id${se}`]), pm(p.row[`ood${k}`], p.row[`ood${se}`]), pct(p.row[tr] ?? NaN)]);
     const headers = gp ? ["branch", "FLOPs", "ID success %", "OOD success %", "OOD answers on training rule %"] : ["branch", "FLOPs", "ID per-step accuracy %", "OOD per-step accuracy %", "OOD first turns in the absolute space %"];
-    sections.push({ heading: gp ? "Checkpoints" : "Navigation checkpoints", blocks: [{ kind: "table", headers, rows: [...rows(o.ppoPoints, "RL"), ...rows(o.sftPoints, "SFT")] }] });
+    const vlCols = (p: EvalPoint) => (vl ? [pm(p.row.visSuccess, p.row.visStdErr), pct(p.row.idRecognition), pct(p.row.visRecognition)] : []);
+    const rowsAll = (pts: EvalPoint[], name: string) => rows(pts, name).map((r, i) => [...r, ...vlCols(pts[i])]);
+    const hdr = vl ? [...headers, "visual-OOD success %", "ID card recognition %", "visual-OOD card recognition %"] : headers;
+    sections.push({ heading: gp ? `${pre}Checkpoints` : "Navigation checkpoints", blocks: [{ kind: "table", headers: hdr, rows: [...rowsAll(o.ppoPoints, "RL"), ...rowsAll(o.sftPoints, "SFT")] }] });
     const samples: Block[] = [];
     for (const stage of ["sft-init", "ppo", "sft"] as const) {
       const arm = spec.arm(stage);
-      for (const split of SPLITS) {
+      for (const split of spec.splits ?? SPLITS) {
         const f = root.path("arms", arm, "samples", `${stage === "sft-init" ? "init" : "final"}-${split}-0.txt`);
         if (existsSync(f)) samples.push({ kind: "code", caption: `${arm}, ${split}`, text: readFileSync(f, "utf8").slice(0, 3000) });
       }
     }
-    sections.push({ heading: gp ? "Sample transcripts" : "Navigation sample transcripts", blocks: samples });
+    sections.push({ heading: gp ? `${pre}Sample transcripts` : "Navigation sample transcripts", blocks: samples });
   }
   sections.push({ heading: "Machine", blocks: [{ kind: "text", text: machineLine(root.meta()) }] });
   return { title: "SFT Memorizes, RL Generalizes (arXiv 2501.17161) at CPU scale", subtitle: `run ${root.dir}`, sections };

@@ -14,7 +14,8 @@ export * from "./ppo.js";
 export * from "./config.js";
 export * from "./serve.js";
 export * from "./tasks.js";
-export { runSftVsRl, evaluateSplits, expertDataset, loadArmLM, setup, verdict } from "./experiment.js";
+export * from "./vision.js";
+export { runSftVsRl, evaluateSplits, expertDataset, loadArmLM, loadArmVL, setup, verdict, type SftExample } from "./experiment.js";
 
 export const sftVsRlExperiment: Experiment<SftVsRlConfig> = {
   name: "sft-vs-rl",

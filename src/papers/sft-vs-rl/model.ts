@@ -28,6 +28,7 @@ import { KeyGen, normalInit } from "../../nn/init.js";
 import { linear, type Linear } from "../../nn/linear.js";
 import { lmForward, paramCount, type LMConfig, type LMParams } from "../../nn/transformer.js";
 import type { PhraseTokenizer } from "./tokenizer.js";
+import { spliceImage, type VisionParams } from "./vision.js";
 
 // ---------------------------------------------------------------------------------------------------------------
 // 1. SFT: response-only next-token loss.
@@ -66,7 +67,20 @@ export function sftLoss(p: LMParams, cfg: LMConfig, x: Array, y: Array, mask: Ar
 
 /** Value head: D → D/4 → ReLU → D/8 → ReLU → 1 (the paper's 4096→1024→512→1 ratios). */
 export type ValueHead = { l1: Linear; l2: Linear; l3: Linear };
-export type PolicyParams = { lm: LMParams; value: ValueHead };
+/** `vis`: the image encoder of a vision-language policy (GP-VL), trained with the LM. */
+export type PolicyParams = { lm: LMParams; value: ValueHead; vis?: VisionParams };
+/** SFT parameters of a vision-language policy. */
+export type VLParams = { lm: LMParams; vis: VisionParams };
+
+/** `sftLoss` of a vision-language policy: the image spliced in at its slots [B, T, N], patches [B, N, P]. */
+export function vlSftLoss(p: VLParams, cfg: LMConfig, x: Array, y: Array, mask: Array, slots: Array, patches: Array): Array {
+  const inputEmbeds = spliceImage(p.lm.wte.table.ref, p.vis, x.ref, slots, patches);
+  const { logits } = lmForward(p.lm, cfg, x, { inputEmbeds });
+  const V = logits.shape[2];
+  const nll = jnn.logSoftmax(logits, -1).mul(jnn.oneHot(y, V)).sum(-1).neg();
+  const denom = np.maximum(mask.ref.sum(), 1);
+  return nll.mul(mask).sum().div(denom);
+}
 
 export function initValueHead(D: number, seed: number): ValueHead {
   const kg = new KeyGen(seed, "value-head");
@@ -163,11 +177,13 @@ export type PPOLossConfig = { clip: number; valueLossCoef: number; temperature: 
  * PPO minibatch loss. Inputs (all consumed):
  * - x, y: int32 [B, T] (sequence `prompt ++ response` shifted by one), w: [B, T] per-target weight (0 on prompt and
  *   padding, `thoughtCoef` before the key, 1 after), last: [B, T] one-hot of the last prompt token (value position);
- * - oldLogp, oldValue, returns, adv: [B].
+ * - oldLogp, oldValue, returns, adv: [B];
+ * - vision-language policy (`p.vis`): slots [B, T, N] and patches [B, N, P] of the prompts' images.
  * Returns [loss, [policyLoss, valueLoss, clipFrac, approxKL]].
  */
-export function ppoLoss(p: PolicyParams, cfg: LMConfig, c: PPOLossConfig, x: Array, y: Array, w: Array, last: Array, oldLogp: Array, oldValue: Array, returns: Array, adv: Array): [Array, Array[]] {
-  const { logits, hidden } = lmForward(p.lm, cfg, x, { returnHidden: true }); // [B, T, V], [B, T, D]
+export function ppoLoss(p: PolicyParams, cfg: LMConfig, c: PPOLossConfig, x: Array, y: Array, w: Array, last: Array, oldLogp: Array, oldValue: Array, returns: Array, adv: Array, slots?: Array, patches?: Array): [Array, Array[]] {
+  const inputEmbeds = p.vis ? spliceImage(p.lm.wte.table.ref, p.vis, x.ref, slots!, patches!) : undefined;
+  const { logits, hidden } = lmForward(p.lm, cfg, x, inputEmbeds ? { returnHidden: true, inputEmbeds } : { returnHidden: true }); // [B, T, V], [B, T, D]
   const V = logits.shape[2];
   const logpTok = jnn.logSoftmax(logits.mul(1 / c.temperature), -1).mul(jnn.oneHot(y, V)).sum(-1); // [B, T]
   const logp = logpTok.mul(w).sum(-1); // [B]

@@ -41,8 +41,8 @@ describe("config: the envs switch", () => {
     expect(env).toBeUndefined();
     // sha256 of the quick preset (without `env`/`envs`/`navigation`) as it was before this change.
     expect(sha(JSON.stringify(rest))).toBe("28a3fcd91cc6eae5");
-    expect(sftVsRlPresets.tiny.envs).toEqual(["general-points", "navigation"]);
-    expect(sftVsRlPresets.full.envs).toEqual(["general-points", "navigation"]);
+    expect(sftVsRlPresets.tiny.envs).toEqual(["general-points", "navigation", "general-points-vl"]);
+    expect(sftVsRlPresets.full.envs).toEqual(["general-points", "navigation", "general-points-vl"]);
     expect(setup(q).model.vocabSize).toBe(256 + GP_PHRASES.length);
   });
   it("reads a config saved before `envs` existed as GeneralPoints only", () => {

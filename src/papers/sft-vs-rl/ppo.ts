@@ -21,6 +21,7 @@ import type { SftVsRlConfig } from "./config.js";
 import { gae, inferenceFlops, initValueHead, keySplitWeights, normalizeAdvantages, ppoLoss, trainFlops, valueHeadToHost, weightedLogProb, type PolicyParams } from "./model.js";
 import { collectRollout, initRolloutState, type SamplingConfig, type Transition } from "./rollout.js";
 import type { PhraseTokenizer } from "./tokenizer.js";
+import { imageBatch, type VisionParams } from "./vision.js";
 
 export type PPOOptions = {
   run: RunDir;
@@ -35,15 +36,17 @@ export type PPOOptions = {
   /** The starting LM (not consumed). */
   initLm: LMParams;
   makeEnv: () => Env;
-  /** Evaluate the LM after `update` updates (0 = before training); its numbers go to metrics.jsonl. */
-  evaluate?: (lm: LMParams, update: number, flops: number) => Promise<Record<string, number>>;
+  /** Vision-language policy (GP-VL): the starting encoder (not consumed), the placeholder id and the env's image. */
+  vision?: { init: VisionParams; imageId: number; image: (env: Env) => Float32Array };
+  /** Evaluate the LM (and the encoder of a vision-language policy) after `update` updates (0 = before training); its numbers go to metrics.jsonl. */
+  evaluate?: (lm: LMParams, update: number, flops: number, vis?: VisionParams) => Promise<Record<string, number>>;
   evalEvery: number;
   resume?: boolean;
   signal?: AbortSignal;
   onProgress?: (e: ProgressEvent) => void;
 };
 
-export type PPOResult = { lm: LMParams; updates: number; flops: number; status: "completed" | "interrupted"; lastEval: Record<string, number> };
+export type PPOResult = { lm: LMParams; vis?: VisionParams; updates: number; flops: number; status: "completed" | "interrupted"; lastEval: Record<string, number> };
 
 /** Cosine schedule of the released trainer: lr at update u, from `lr` to `minLr` over `lrMaxSteps` updates. */
 export function ppoLr(u: number, p: { lr: number; minLr: number; lrMaxSteps: number }): number {
@@ -52,7 +55,7 @@ export function ppoLr(u: number, p: { lr: number; minLr: number; lrMaxSteps: num
 }
 
 /** One PPO sample ready for a minibatch. */
-type Sample = { seq: number[]; promptLen: number; weights: number[]; oldLogp: number; oldValue: number; ret: number; adv: number };
+type Sample = { seq: number[]; promptLen: number; weights: number[]; oldLogp: number; oldValue: number; ret: number; adv: number; image?: Float32Array };
 
 /** Turn a rollout into PPO samples (GAE per slot, advantage normalisation over the buffer). */
 export function buildSamples(transitions: Transition[][], nextValues: number[], tok: PhraseTokenizer, p: SftVsRlConfig["ppo"]): Sample[] {
@@ -70,7 +73,7 @@ export function buildSamples(transitions: Transition[][], nextValues: number[], 
     );
     tr.forEach((t, i) => {
       const weights = keySplitWeights(tok, t.response, p.answerKey, p.thoughtCoef);
-      flat.push({ seq: [...t.prompt, ...t.response], promptLen: t.prompt.length, weights, oldLogp: weightedLogProb(t.logprobs, weights), oldValue: t.value, ret: returns[i] });
+      flat.push({ seq: [...t.prompt, ...t.response], promptLen: t.prompt.length, weights, oldLogp: weightedLogProb(t.logprobs, weights), oldValue: t.value, ret: returns[i], ...(t.image ? { image: t.image } : {}) });
       advs.push(advantages[i]);
     });
   });
@@ -87,8 +90,11 @@ export function lengthBucket(maxLen: number, contextLength: number): number {
   return contextLength;
 }
 
-/** Host arrays of one micro-batch, padded to `lengthBucket` of its longest sequence. */
-export function minibatchArrays(samples: Sample[], contextLength: number): Array[] {
+/**
+ * Host arrays of one micro-batch, padded to `lengthBucket` of its longest sequence; with `imageId` (vision-language
+ * policy) also the image slots and patches of each sample's prompt.
+ */
+export function minibatchArrays(samples: Sample[], contextLength: number, imageId?: number): Array[] {
   const B = samples.length;
   const maxLen = Math.max(...samples.map((s) => s.seq.length - 1));
   const T = lengthBucket(maxLen, contextLength);
@@ -106,6 +112,7 @@ export function minibatchArrays(samples: Sample[], contextLength: number): Array
     last[b * T + s.promptLen - 1] = 1;
   });
   const vec = (f: (s: Sample) => number) => np.array(Float32Array.from(samples.map(f)));
+  const img = imageId === undefined ? [] : imageBatch(x, B, T, imageId, samples.map((s) => s.image!));
   return [
     np.array(x, { dtype: np.int32 }).reshape([B, T]),
     np.array(y, { dtype: np.int32 }).reshape([B, T]),
@@ -115,6 +122,7 @@ export function minibatchArrays(samples: Sample[], contextLength: number): Array
     vec((s) => s.oldValue),
     vec((s) => s.ret),
     vec((s) => s.adv),
+    ...img,
   ];
 }
 
@@ -170,7 +178,12 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
   const { run, ppo, model, tok } = o;
   const emit = o.onProgress ?? (() => {});
   const seedOf = (ep: number) => new Rng(o.seed, `ppo-episode-${ep}`).nextU32();
-  const freshParams = (): PolicyParams => ({ lm: tree.ref(o.initLm as unknown as JsTree<Array>) as unknown as LMParams, value: initValueHead(model.dModel, o.seed) });
+  const freshParams = (): PolicyParams => ({
+    lm: tree.ref(o.initLm as unknown as JsTree<Array>) as unknown as LMParams,
+    value: initValueHead(model.dModel, o.seed),
+    ...(o.vision ? { vis: tree.ref(o.vision.init as unknown as JsTree<Array>) as unknown as VisionParams } : {}),
+  });
+  const visionOf = (p: PolicyParams) => (o.vision && p.vis ? { params: p.vis, imageId: o.vision.imageId, image: o.vision.image } : undefined);
   let params = freshParams();
   let opt: AdamWState<PolicyParams> = adamwInit(params as unknown as JsTree<Array>) as unknown as AdamWState<PolicyParams>;
   let update = 0;
@@ -196,13 +209,13 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
   const save = () => saveCheckpoint(ck, { params, opt }, { step: update, state: { flops, nextEpisode, rngs: { sample: rngs.sample.state(), shuffle: rngs.shuffle.state() }, lastEval } });
 
   if (update === 0 && o.evaluate) {
-    lastEval = await o.evaluate(params.lm, 0, 0);
+    lastEval = await o.evaluate(params.lm, 0, 0, params.vis);
     run.appendMetrics({ step: 0, update: 0, flops: 0, ...lastEval });
     emit({ kind: "eval", step: 0, total: o.updates, metrics: lastEval });
   }
   const lossCfg = { clip: ppo.clip, valueLossCoef: ppo.valueLossCoef, temperature: Math.max(o.sampling.temperature, 1e-6), ratioCap: ppo.ratioCap };
   const step = makeAccumulatingStep(
-    (p, b) => ppoLoss(p, model, lossCfg, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]),
+    (p, b) => ppoLoss(p, model, lossCfg, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9]),
     { adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 }, clip: ppo.maxGradNorm, decayMask: defaultDecayMask(params) },
   );
   const state = initRolloutState(o.makeEnv, ppo.slots, (ep) => seedOf(nextEpisode + ep));
@@ -212,11 +225,11 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
       if (o.signal?.aborted) {
         await save();
         run.setStatus("interrupted", `stopped at update ${update}`);
-        return { lm: params.lm, updates: update, flops, status: "interrupted", lastEval };
+        return { lm: params.lm, ...(params.vis ? { vis: params.vis } : {}), updates: update, flops, status: "interrupted", lastEval };
       }
       const t0 = performance.now();
       const valueWeights = await valueHeadToHost(params.value);
-      const roll = await collectRollout({ params: params.lm, valueWeights, cfg: model, tok, state, rounds: ppo.rounds, sampling: o.sampling, rng: rngs.sample, seedOf });
+      const roll = await collectRollout({ params: params.lm, valueWeights, cfg: model, tok, state, rounds: ppo.rounds, sampling: o.sampling, rng: rngs.sample, seedOf, vision: visionOf(params) });
       nextEpisode = state.nextEpisode;
       const samples = buildSamples(roll.transitions, roll.nextValues, tok, ppo);
       const trainedTokens = samples.reduce((s, x) => s + x.seq.length, 0) * ppo.epochs;
@@ -230,7 +243,7 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
           // Micro-batches of similar length (the minibatch mean does not depend on how it is split into equal parts).
           const mbSamples = order.slice(m * mb, (m + 1) * mb).map((i) => samples[i]).sort((a, b) => a.seq.length - b.seq.length);
           const micro: Array[][] = [];
-          for (let k = 0; k < mbSamples.length; k += ppo.microBatch) micro.push(minibatchArrays(mbSamples.slice(k, k + ppo.microBatch), model.contextLength));
+          for (let k = 0; k < mbSamples.length; k += ppo.microBatch) micro.push(minibatchArrays(mbSamples.slice(k, k + ppo.microBatch), model.contextLength, o.vision?.imageId));
           const out = await step.step(params, opt, micro, lr, update * ppo.epochs * ppo.minibatches + n + 1);
           const loss = Number((await out.loss.data())[0]);
           const gn = Number((await out.gradNorm.data())[0]);
@@ -274,7 +287,7 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
       const dt = (performance.now() - t0) / 1000;
       emit({ kind: "step", step: update, total: o.updates, loss: row.loss, lr, gradNorm: row.gradNorm, tokensPerSec: (roll.inferenceTokens + trainedTokens) / Math.max(dt, 1e-9) });
       if (o.evaluate && (update % o.evalEvery === 0 || update === o.updates)) {
-        lastEval = await o.evaluate(params.lm, update, flops);
+        lastEval = await o.evaluate(params.lm, update, flops, params.vis);
         Object.assign(row, lastEval);
         emit({ kind: "eval", step: update, total: o.updates, metrics: lastEval });
       }
@@ -286,5 +299,5 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
   }
   tree.dispose(params.value as unknown as JsTree<Array>);
   tree.dispose(opt as unknown as JsTree<Array>);
-  return { lm: params.lm, updates: update, flops, status: "completed", lastEval };
+  return { lm: params.lm, ...(params.vis ? { vis: params.vis } : {}), updates: update, flops, status: "completed", lastEval };
 }

@@ -16,6 +16,10 @@ import type { LMConfig, LMParams } from "../../nn/transformer.js";
 import { Rng } from "../../util/rng.js";
 import { END, renderChat, type PhraseTokenizer } from "./tokenizer.js";
 import { valueHeadHost } from "./model.js";
+import { prefillEmbedder, type VisionParams } from "./vision.js";
+
+/** Image input of a vision-language policy (GP-VL): encoder params, the placeholder id, the image an env shows. */
+export type PolicyVision = { params: VisionParams; imageId: number; image: (env: Env) => Float32Array };
 
 /** How the policy samples. */
 export type SamplingConfig = { temperature: number; topK: number; topP: number; maxNewTokens: number };
@@ -39,19 +43,23 @@ export type Transition = {
   done: boolean;
   /** ...and it ended by exceeding the verification limit. */
   truncated: boolean;
+  /** The image shown with the prompt (vision-language policy only). */
+  image?: Float32Array;
 };
 
 type SlotState = { env: Env; conv: Message[]; convs: Message[][]; episode: number; reward: number; turns: number; correct: number };
 
 export type EpisodeRecord = { episode: number; success: boolean; totalReward: number; turns: number; correctSteps: number; conversations: Message[][] };
 
-type Round = { live: number[]; prompts: number[][]; out: { tokens: number[][]; logprobs: number[][]; promptHidden?: number[][] } };
+type Round = { live: number[]; prompts: number[][]; images?: Float32Array[]; out: { tokens: number[][]; logprobs: number[][]; promptHidden?: number[][] } };
 
-async function policyRound(params: LMParams, cfg: LMConfig, tok: PhraseTokenizer, slots: (SlotState | null)[], s: SamplingConfig, rng: Rng, padTo: number, withHidden: boolean, genTokens = s.maxNewTokens): Promise<Round> {
+async function policyRound(params: LMParams, cfg: LMConfig, tok: PhraseTokenizer, slots: (SlotState | null)[], s: SamplingConfig, rng: Rng, padTo: number, withHidden: boolean, genTokens = s.maxNewTokens, vision?: PolicyVision): Promise<Round> {
   const live = slots.map((x, i) => (x ? i : -1)).filter((i) => i >= 0);
   const prompts = live.map((i) => renderChat(tok, slots[i]!.conv, cfg.contextLength - s.maxNewTokens));
   const batch = [...prompts];
   while (batch.length < padTo) batch.push(prompts[0]); // static batch shape: padding rows are discarded
+  const images = vision ? live.map((i) => vision.image(slots[i]!.env)) : undefined;
+  const embeds = vision && images ? { prefillEmbeds: prefillEmbedder(params, vision.params, vision.imageId, batch.map((_, r) => images[r < images.length ? r : 0])) } : {};
   const out = await generate(params, cfg, batch, {
     maxNewTokens: genTokens,
     temperature: s.temperature,
@@ -65,8 +73,9 @@ async function policyRound(params: LMParams, cfg: LMConfig, tok: PhraseTokenizer
     prefillBucket: 128,
     prefillChunk: 16,
     returnPromptHidden: withHidden,
+    ...embeds,
   });
-  return { live, prompts, out };
+  return { live, prompts, images, out };
 }
 
 /** Result of `evaluateLM`. */
@@ -101,6 +110,8 @@ export async function evaluateLM(opts: {
   keepRecords?: number;
   /** Tags for the first answer of an episode (e.g. "parsed"), counted over episodes. */
   firstAnswerTags?: (env: Env, answer: string) => string[];
+  /** Image input (vision-language policy). */
+  vision?: PolicyVision;
 }): Promise<LMEvalResult> {
   const tags: Record<string, number> = {};
   const { params, cfg, tok, seeds, sampling, rng } = opts;
@@ -128,7 +139,7 @@ export async function evaluateLM(opts: {
     if (records.length < (opts.keepRecords ?? 0)) records.push({ episode: st.episode, success, totalReward: st.reward, turns: st.turns, correctSteps: st.correct, conversations: st.convs });
   };
   while (slots.some((x) => x)) {
-    const r = await policyRound(params, cfg, tok, slots, sampling, rng, nSlots, false);
+    const r = await policyRound(params, cfg, tok, slots, sampling, rng, nSlots, false, sampling.maxNewTokens, opts.vision);
     r.live.forEach((i, k) => {
       const st = slots[i]!;
       const answer = answerText(tok, r.out.tokens[k]);
@@ -199,6 +210,7 @@ export async function collectRollout(opts: {
   sampling: SamplingConfig;
   rng: Rng;
   seedOf: (episode: number) => number;
+  vision?: PolicyVision;
 }): Promise<Rollout> {
   const { params, cfg, tok, state, sampling, rng } = opts;
   const nSlots = state.slots.length;
@@ -206,7 +218,7 @@ export async function collectRollout(opts: {
   const episodes: { success: boolean; reward: number }[] = [];
   let inferenceTokens = 0;
   for (let round = 0; round < opts.rounds; round++) {
-    const r = await policyRound(params, cfg, tok, state.slots, sampling, rng, nSlots, true);
+    const r = await policyRound(params, cfg, tok, state.slots, sampling, rng, nSlots, true, sampling.maxNewTokens, opts.vision);
     r.live.forEach((i, k) => {
       const st = state.slots[i];
       const response = r.out.tokens[k];
@@ -228,7 +240,7 @@ export async function collectRollout(opts: {
         truncated = true;
         success = end.info.success;
       }
-      transitions[i].push({ slot: i, prompt: r.prompts[k], response, logprobs: r.out.logprobs[k], value: valueHeadHost(opts.valueWeights, r.out.promptHidden![k]), reward, done, truncated });
+      transitions[i].push({ slot: i, prompt: r.prompts[k], response, logprobs: r.out.logprobs[k], value: valueHeadHost(opts.valueWeights, r.out.promptHidden![k]), reward, done, truncated, ...(r.images ? { image: r.images[k] } : {}) });
       if (done) {
         episodes.push({ success, reward: st.reward });
         const ep = state.nextEpisode++;
@@ -241,7 +253,7 @@ export async function collectRollout(opts: {
     });
   }
   // V(s') of each slot's next state: one prefill over the current prompts (no tokens kept).
-  const r = await policyRound(params, cfg, tok, state.slots, sampling, new Rng(0, "next-value"), nSlots, true, 1);
+  const r = await policyRound(params, cfg, tok, state.slots, sampling, new Rng(0, "next-value"), nSlots, true, 1, opts.vision);
   const nextValues = r.out.promptHidden!.slice(0, nSlots).map((h) => valueHeadHost(opts.valueWeights, h));
   return { transitions, nextValues, episodes, inferenceTokens };
 }

@@ -30,24 +30,31 @@ import {
   type StepResult,
 } from "../../envs/index.js";
 import type { Rng } from "../../util/rng.js";
-import type { ExperimentEnv, SftVsRlConfig } from "./config.js";
+import { vlSettings, type ExperimentEnv, type SftVsRlConfig } from "./config.js";
 import type { LMEvalResult, SamplingConfig } from "./rollout.js";
 import { ASSISTANT, END, USER, type PhraseTokenizer } from "./tokenizer.js";
+import { cardImage, IMAGE_TEXT, recognizesCards, VL_RENDER_SIZE } from "./vision.js";
 
 export const SPLITS = ["id", "ood"] as const;
 /** The rule splits of both tasks: in distribution and rule OOD. */
 export type GPSplit = (typeof SPLITS)[number];
 export type RuleSplit = GPSplit;
+/** Every evaluation split: the rule splits, and GP-VL's visual OOD (red suits, ID rule). */
+export type EvalSplit = GPSplit | "visual-ood";
+/** Metrics-row prefix of a split (`visual-ood` → `vis`). */
+export const splitKey = (s: EvalSplit): string => (s === "visual-ood" ? "vis" : s);
 
 /** The paper's numbers (§5.1, Fig. 6, GP-L rule OOD; success rate in %). */
 export const PAPER_GP_L = { init: 11.5, rl: 15.0, sft: 3.4 } as const;
+/** The paper's numbers for GP-VL (§5.1 Fig. 6 rule OOD; §5.2 Fig. 7 visual OOD; success rate in %). */
+export const PAPER_GP_VL = { init: 11.2, rl: 14.2, sft: 5.6, visual: { init: 23.6, rl: 41.2, sft: 13.7 } } as const;
 /** The paper's numbers (§5.1, Fig. 6, V-IRL-L rule OOD; per-step accuracy in %): RL +11.0, SFT −79.5. */
 export const PAPER_VIRL_L = { init: 80.8, rl: 91.8, sft: 1.3 } as const;
 
 // ---- GeneralPoints ----------------------------------------------------------------------------------------------
 
 /** The environment of a split (language variant). */
-export function gpEnv(split: GPSplit, verifyIter: number): Env {
+export function gpEnv(split: EvalSplit, verifyIter: number): Env {
   return new GeneralPointsEnv({ split, variant: "language", verifyIter });
 }
 
@@ -78,6 +85,60 @@ export function gpEvalRow(r: Record<string, LMEvalResult>): Record<string, numbe
     row[`${split}Parsed`] = (e.firstAnswerTags.parsed ?? 0) / e.episodes;
     row[`${split}PromptRule`] = (e.firstAnswerTags["numbers-follow-prompt-rule"] ?? 0) / e.episodes;
     if (split === "ood") row.oodTrainingRule = (e.firstAnswerTags["numbers-follow-training-rule"] ?? 0) / e.episodes;
+  }
+  return row;
+}
+
+// ---- GeneralPoints-VL -------------------------------------------------------------------------------------------
+
+/**
+ * GeneralPoints-VL (the environment's vision variant, black suits; `visual-ood`: red suits): the prompt text is the
+ * VL template preceded by the image placeholders, and `image()` is the current hand's grayscale card band.
+ */
+export class VisionGPEnv implements Env {
+  readonly name = "general-points-vl";
+  readonly inner: GeneralPointsEnv;
+  private img: Float32Array | null = null;
+  constructor(split: EvalSplit, verifyIter: number) {
+    this.inner = new GeneralPointsEnv({ split, variant: "vision", verifyIter, imageSize: VL_RENDER_SIZE });
+  }
+  reset(seed: number): Observation {
+    const o = this.inner.reset(seed);
+    this.img = null;
+    return { ...o, text: IMAGE_TEXT + o.text };
+  }
+  /** The image the policy sees: [36 × 112] grayscale of the current hand. */
+  image(): Float32Array {
+    return (this.img ??= cardImage(this.inner.currentHand.cards));
+  }
+  step(answerText: string): StepResult {
+    return this.inner.step(answerText);
+  }
+  expertAnswer(): string {
+    return this.inner.expertAnswer();
+  }
+  randomAnswer(rng: Rng): string {
+    return this.inner.randomAnswer(rng);
+  }
+}
+
+/** Tags for the first answer of a GP-VL episode: GeneralPoints' tags plus "cards-recognized" (§5.3). */
+export function gpVlAnswerTags(env: Env, answer: string): string[] {
+  const e = (env as VisionGPEnv).inner;
+  const tags = gpAnswerTags(e, answer);
+  if (recognizesCards(e.currentHand, answer)) tags.push("cards-recognized");
+  return tags;
+}
+
+/** GP-VL metrics row: GeneralPoints' row per split (visual OOD under `vis`) plus card-recognition accuracy. */
+export function gpVlEvalRow(r: Record<string, LMEvalResult>): Record<string, number> {
+  const row: Record<string, number> = {};
+  for (const [split, e] of Object.entries(r)) {
+    const k = splitKey(split as EvalSplit);
+    const base = gpEvalRow({ [k]: e });
+    Object.assign(row, base);
+    row[`${k}Recognition`] = (e.firstAnswerTags["cards-recognized"] ?? 0) / e.episodes;
+    row[`${k}RecognitionStdErr`] = binomialStdErr(e.firstAnswerTags["cards-recognized"] ?? 0, e.episodes);
   }
   return row;
 }
@@ -215,7 +276,11 @@ export type EnvSpec = {
   sftInit: SftVsRlConfig["sftInit"];
   /** Episodes per split and evaluation point. */
   episodes: number;
-  makeEnv: (split: GPSplit, verifyIter: number) => Env;
+  makeEnv: (split: EvalSplit, verifyIter: number) => Env;
+  /** Evaluation splits (default: ID and rule OOD). */
+  splits?: readonly EvalSplit[];
+  /** Image input (GP-VL): the image an environment currently shows. */
+  image?: (env: Env) => Float32Array;
   answerTags: (env: Env, answer: string) => string[];
   evalRow: (r: Record<string, LMEvalResult>) => Record<string, number>;
   /** Headline metric: row keys `${split}${key}` and `${split}${seKey}`, and its name. */
@@ -223,10 +288,10 @@ export type EnvSpec = {
   /** First-answer tag key (in the OOD row) of "answers follow the training rule", and its description. */
   trainingRuleKey: string;
   trainingRuleText: string;
-  paper: { init: number; rl: number; sft: number };
+  paper: { init: number; rl: number; sft: number; visual?: { init: number; rl: number; sft: number } };
   /** Host RNG stream name of the expert data's episode `i`, and of the eval sampler of a split. */
   dataStream: (i: number) => string;
-  evalStream: (split: GPSplit) => string;
+  evalStream: (split: EvalSplit) => string;
 };
 
 /** The GeneralPoints spec: exactly the settings the experiment used before navigation existed. */
@@ -265,7 +330,7 @@ export function navSpec(cfg: SftVsRlConfig, tok: PhraseTokenizer, contextLength:
     sampling,
     sftInit: { ...cfg.sftInit, steps: n.sftInit.steps, dataSize: n.sftInit.dataSize, seqLen: n.sftInit.seqLen },
     episodes: n.evalEpisodes,
-    makeEnv: (split, verifyIter) => navEnv(split, verifyIter, tok, contextLength - n.maxNewTokens),
+    makeEnv: (split, verifyIter) => navEnv(split as GPSplit, verifyIter, tok, contextLength - n.maxNewTokens),
     answerTags: navAnswerTags,
     evalRow: navEvalRow,
     metric: { key: "PerStep", seKey: "PerStepStdErr", name: "per-step accuracy" },
@@ -277,7 +342,27 @@ export function navSpec(cfg: SftVsRlConfig, tok: PhraseTokenizer, contextLength:
   };
 }
 
+/** The GP-VL spec: GeneralPoints' settings (ID/OOD rules, verify_iter 5), the image, three splits, `vl-` arms. */
+export function gpVlSpec(cfg: SftVsRlConfig): EnvSpec {
+  return {
+    ...gpSpec(cfg),
+    name: "general-points-vl",
+    label: "GP-VL",
+    title: "GeneralPoints-VL (cards shown as an image)",
+    arm: (s) => `vl-${s}`,
+    sftInit: { ...cfg.sftInit, seqLen: vlSettings(cfg).seqLen },
+    makeEnv: (split, verifyIter) => new VisionGPEnv(split, verifyIter),
+    splits: ["id", "ood", "visual-ood"],
+    image: (env) => (env as VisionGPEnv).image(),
+    answerTags: gpVlAnswerTags,
+    evalRow: gpVlEvalRow,
+    paper: PAPER_GP_VL,
+    dataStream: (i) => `vl-sft-data-${i}`,
+    evalStream: (split) => `eval-sampling/vl/${split}`,
+  };
+}
+
 /** The specs of the configured environments, GeneralPoints first. */
 export function envSpecs(cfg: SftVsRlConfig, tok: PhraseTokenizer, contextLength: number): EnvSpec[] {
-  return cfg.envs.map((e) => (e === "general-points" ? gpSpec(cfg) : navSpec(cfg, tok, contextLength)));
+  return cfg.envs.map((e) => (e === "general-points" ? gpSpec(cfg) : e === "navigation" ? navSpec(cfg, tok, contextLength) : gpVlSpec(cfg)));
 }

@@ -136,10 +136,19 @@ export function navigationPhrases(): string[] {
 
 /** The phrase list for a set of environments: GeneralPoints' list, plus navigation's when it is trained. */
 export function phrasesFor(envs: readonly string[]): string[] {
-  if (!envs.includes("navigation")) return [...GP_PHRASES];
-  const gp = new Set(GP_PHRASES);
-  return [...GP_PHRASES, ...navigationPhrases().filter((p) => !gp.has(p))];
+  const base = envs.includes("navigation") ? [...GP_PHRASES, ...navigationPhrases().filter((p) => !new Set(GP_PHRASES).has(p))] : [...GP_PHRASES];
+  if (!envs.includes("general-points-vl")) return base;
+  const have = new Set(base);
+  return [...base, ...VL_PHRASES.filter((p) => !have.has(p))];
 }
+
+/** Phrases of the GeneralPoints-VL prompt (added only when GP-VL is trained): the image placeholder and the VL template lines. */
+export const VL_PHRASES: readonly string[] = [
+  "<|image|>",
+  " points card game player. You are observing these four cards in the image.\n",
+  "Your response should be a valid json file in the following format:\n",
+  "you recognized wrong cards",
+];
 
 /** A byte tokenizer extended with whole-phrase tokens (ids 256..256+P-1), greedy longest match. */
 export class PhraseTokenizer {
