@@ -16,7 +16,7 @@ import { DivergedError, type ProgressEvent } from "../train/loop.js";
 import { reportComparison, reportRun } from "../report/run-report.js";
 import { injectResultsFile } from "../report/readme.js";
 import { Progress } from "./progress.js";
-import { runSuite, suiteNames } from "../suite/reproduce.js";
+import { runSuite, suiteNames, type ChildMessage } from "../suite/reproduce.js";
 import type { PresetName } from "../train/experiment.js";
 import { sampleFromRun } from "./sample.js";
 import { registerExtraCommands } from "./extra-commands.js";
@@ -267,6 +267,7 @@ export function buildProgram(): Command {
         seed,
         signal: ac.signal,
         log,
+        isolate: { device: o.device },
         onEvent: (e) => {
           const elapsed = `${((Date.now() - t0) / 60000).toFixed(1)} min`;
           if (e.kind === "experiment") {
@@ -296,6 +297,37 @@ export function buildProgram(): Command {
       if (failed.length) {
         process.stderr.write(`failed: ${failed.map((e) => `${e.name} (${e.message ?? e.status})`).join(", ")}\n`);
         process.exitCode = 1;
+      }
+    });
+
+  // Internal: one experiment of `reproduce`, in its own process (see runSuite's `isolate`). Talks to
+  // its parent over IPC; the parent writes the summary and the suite state.
+  program
+    .command("suite-entry", { hidden: true })
+    .argument("<name>")
+    .argument("<run-dir>")
+    .option("--fresh", "the run directory was just created (nothing to resume)")
+    .addOption(deviceOpt())
+    .action(async (name: string, dir: string, o: { fresh?: boolean; device: Device }) => {
+      const send = (m: ChildMessage) => new Promise<void>((res) => (process.send ? process.send(m, () => res()) : res()));
+      const exp = experiments[name];
+      if (!exp) throw new UsageError(`experiment "${name}" is not known; allowed: ${experimentNames().join(", ")}`);
+      const run = openRun(dir);
+      const config = validateConfig(exp.schema, run.config());
+      await initEngine({ device: o.device });
+      const ac = installSignals();
+      process.on("disconnect", () => ac.abort()); // the parent is gone: checkpoint and stop
+      const ctx: ExperimentContext = {
+        ...quietContext(run, { resume: !o.fresh, signal: ac.signal }),
+        log: (msg) => void send({ kind: "log", msg }),
+        onProgress: (event, arm) => void send({ kind: "progress", arm, event }),
+      };
+      try {
+        const summary = await exp.run(config, ctx);
+        await send(ac.signal.aborted ? { kind: "interrupted" } : { kind: "done", summary });
+      } catch (e) {
+        if (e instanceof Interrupted || ac.signal.aborted) await send({ kind: "interrupted" });
+        else await send({ kind: "failed", message: e instanceof Error ? e.message : String(e) });
       }
     });
 

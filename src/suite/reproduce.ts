@@ -4,8 +4,10 @@
  * without redoing finished experiments (or finished arms inside one), then one report site
  * (`index.html`) and a results table (`results.md`) for the README.
  */
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { experiments } from "../registry.js";
 import { createRun, openRun, timestamp, type RunDir } from "../train/run-dir.js";
 import { Interrupted, type ExperimentContext, type PresetName } from "../train/experiment.js";
@@ -34,7 +36,52 @@ export type SuiteOptions = {
   signal?: AbortSignal;
   onEvent?: (e: SuiteEvent) => void;
   log?: (msg: string) => void;
+  /**
+   * Run each experiment in its own Node process (the CLI does). jax-js's wasm memory only grows
+   * and its free lists never merge, so seven experiments in one process can hit the 4 GiB wasm
+   * limit that each one alone stays far below. `device` is passed to the child's engine.
+   */
+  isolate?: { device: string };
 };
+
+/** What a suite child process sends its parent over IPC. */
+export type ChildMessage =
+  | { kind: "log"; msg: string }
+  | { kind: "progress"; arm?: string; event: ProgressEvent }
+  | { kind: "done"; summary: Record<string, unknown> }
+  | { kind: "interrupted" }
+  | { kind: "failed"; message: string };
+
+const BIN = fileURLToPath(new URL("../../bin/tinyfoundry.js", import.meta.url));
+
+/**
+ * Run one experiment of the suite in a child process (`tinyfoundry suite-entry`), relaying its
+ * log and progress. The child gets its own process group so a terminal's Ctrl-C reaches only the
+ * parent, which forwards exactly one SIGTERM: the child then checkpoints and stops like any run.
+ */
+function runInChild(name: string, runDir: string, resume: boolean, device: string, ctx: ExperimentContext): Promise<Record<string, unknown>> {
+  return new Promise((resolveP, reject) => {
+    const args = [BIN, "suite-entry", name, runDir, "--device", device, ...(resume ? [] : ["--fresh"])];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"], detached: true, env: process.env });
+    let outcome: ChildMessage | null = null;
+    const onAbort = () => child.kill("SIGTERM");
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    child.on("message", (m: ChildMessage) => {
+      if (m.kind === "log") ctx.log(m.msg);
+      else if (m.kind === "progress") ctx.onProgress(m.event, m.arm);
+      else outcome = m;
+    });
+    child.on("error", reject);
+    child.on("exit", (code, sig) => {
+      ctx.signal.removeEventListener("abort", onAbort);
+      const o = outcome as ChildMessage | null;
+      if (o?.kind === "done") resolveP(o.summary);
+      else if (o?.kind === "interrupted" || ctx.signal.aborted) reject(new Interrupted(name));
+      else if (o?.kind === "failed") reject(new Error(o.message));
+      else reject(new Error(`${name}: child process exited with ${sig ?? `code ${code}`} before finishing`));
+    });
+  });
+}
 
 export function suiteNames(only?: string[]): string[] {
   const known = [...SUITE_ORDER.filter((n) => n in experiments), ...Object.keys(experiments).filter((n) => !SUITE_ORDER.includes(n))];
@@ -108,7 +155,7 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
     };
     const t0 = Date.now();
     try {
-      const summary = await exp.run(config, ctx);
+      const summary = opts.isolate ? await runInChild(entry.name, runDir, resume, opts.isolate.device, ctx) : await exp.run(config, ctx);
       entry.wallSeconds += (Date.now() - t0) / 1000;
       if (signal.aborted) {
         entry.status = "interrupted";

@@ -27,7 +27,8 @@ describe("reproduction suite (tiny preset, every experiment)", () => {
   beforeAll(async () => {
     await initEngine();
     const root = mkdtempSync(join(tmpdir(), "tf-suite-"));
-    const r = await runSuite({ preset: "tiny", root });
+    // Each experiment in its own process, as `tinyfoundry reproduce` runs them.
+    const r = await runSuite({ preset: "tiny", root, isolate: { device: "wasm" } });
     dir = r.dir;
   }, 900_000);
 
