@@ -167,6 +167,7 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
       run.writeSummary({ ...summary, wallSeconds: entry.wallSeconds });
       run.setStatus("completed");
       entry.status = "completed";
+      if (entry.message) entry.message = `an earlier attempt failed: ${entry.message}`;
       emit({ kind: "experiment", index: i, count, name: entry.name, status: "done" });
     } catch (e) {
       entry.wallSeconds += (Date.now() - t0) / 1000;

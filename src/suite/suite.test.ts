@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { initEngine } from "../engine/index.js";
 import { runSuite, suiteNames } from "./reproduce.js";
+import { verdictsOf } from "./site.js";
 import { markdownToHTML } from "../report/markdown.js";
 import { experiments } from "../registry.js";
 
@@ -19,6 +20,20 @@ describe("markdown for the report site", () => {
     expect(h).toContain("<pre>&lt;b&gt;</pre>");
     expect(h).not.toContain("<script>");
     expect(h).toContain("<code>c</code>");
+  });
+});
+
+describe("verdicts read from results.md", () => {
+  it("keeps every claim row's verdict, including not testable and inconclusive", () => {
+    const md = [
+      "| claim | Δ | verdict |",
+      "|---|---|---|",
+      "| RL keeps OOD success | +0.0 | not testable (OOD init at the floor) |",
+      "| RL raises ID success | +1.3 | not reproduced (no change beyond 2 SE) |",
+      "| digits match | 0.4 | inconclusive |",
+      "| PPO without SFT fails | +0.0 | reproduced |",
+    ].join("\n");
+    expect(verdictsOf(null, md).map((v) => v.verdict)).toEqual(["not testable", "not reproduced", "inconclusive", "reproduced"]);
   });
 });
 
