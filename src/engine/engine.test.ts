@@ -79,30 +79,35 @@ describe("engine helpers", () => {
 });
 
 describe("worker threads (Node shim)", () => {
-  it("2 wasm workers give the same matmul as 1 thread", () => {
+  it("2 wasm workers (first one inline or not) give the same results as 1 thread", () => {
     const dir = mkdtempSync(join(tmpdir(), "tf-workers-"));
     const script = join(dir, "mm.mts");
     writeFileSync(
       script,
-      `import { initEngine, np, jit } from ${JSON.stringify(new URL("./index.ts", import.meta.url).pathname)};
+      `import { initEngine, np, jit, grad } from ${JSON.stringify(new URL("./index.ts", import.meta.url).pathname)};
 const info = await initEngine();
 const a = np.arange(256 * 64).reshape([256, 64]).astype(np.float32).mul(0.001);
 const b = np.arange(64 * 128).reshape([64, 128]).astype(np.float32).mul(0.002);
 const c = await jit((x, y) => np.matmul(x, y).sum(0))(a, b).data();
-console.log(JSON.stringify({ workers: info.workers, threads: info.threads, sum: Array.from(c).slice(0, 4) }));
+const g = await jit(grad((x) => np.log(np.exp(x).sum(1)).sum()))(np.arange(64 * 300).reshape([64, 300]).astype(np.float32).mul(1e-4)).data();
+console.log(JSON.stringify({ workers: info.workers, threads: info.threads, sum: Array.from(c).slice(0, 4), g: [g[0], g[777], g[19199]] }));
 process.exit(0);`,
     );
-    const run = (threads: string) =>
-      JSON.parse(execFileSync("npx", ["tsx", script], { env: { ...process.env, TINYFOUNDRY_THREADS: threads }, encoding: "utf8" }).trim().split("\n").pop()!) as {
+    const run = (threads: string, inline = "1") =>
+      JSON.parse(execFileSync("npx", ["tsx", script], { env: { ...process.env, TINYFOUNDRY_THREADS: threads, TINYFOUNDRY_INLINE_WORKER: inline }, encoding: "utf8" }).trim().split("\n").pop()!) as {
         workers: boolean;
         threads: number;
         sum: number[];
+        g: number[];
       };
     const one = run("1");
-    const two = run("2");
     expect(one.workers).toBe(false);
-    expect(two.workers).toBe(true);
-    expect(two.threads).toBe(2);
-    assertClose(two.sum, one.sum, { rtol: 1e-6 });
+    for (const inline of ["1", "0"]) {
+      const two = run("2", inline);
+      expect(two.workers).toBe(true);
+      expect(two.threads).toBe(2);
+      assertClose(two.sum, one.sum, { rtol: 1e-6 });
+      assertClose(two.g, one.g, { rtol: 1e-6 });
+    }
   });
 });
