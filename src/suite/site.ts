@@ -79,7 +79,7 @@ export async function buildSite(dir: string): Promise<{ html: string; md: string
     const parts: string[] = [];
     parts.push(`<section class="paper" id="${esc(e.name)}" data-experiment="${esc(e.name)}">`);
     parts.push(`<h2>${esc(title)}</h2>`);
-    parts.push(`<p class="meta">Status <span class="status-${esc(e.status)}">${esc(e.status)}</span>, preset ${esc(state.preset)}, wall time ${fmt(e.wallSeconds, 1)} s${meta ? `; machine: ${esc(machineLine(meta))}` : ""}${e.message ? `; ${e.status === "completed" ? "completed on resume; " : ""}${esc(e.message)}` : ""}.</p>`);
+    parts.push(`<p class="meta">Status <span class="status-${esc(e.status)}">${esc(e.status)}</span>, preset ${esc(state.preset)}, wall time ${fmt(e.wallSeconds, 1)} s${meta ? `; machine: ${esc(machineLine(meta))}` : ""}${e.message ? `; ${e.status === "completed" ? `completed on resume (an earlier attempt failed: ${esc(e.message.replace(/^an earlier attempt failed: /, ""))})` : esc(e.message)}` : ""}.</p>`);
     if (exp) parts.push(`<p><strong>Claim tested:</strong> ${esc(exp.claim)}</p>`);
     if (verdicts.length) parts.push(`<ul class="verdicts">${verdicts.map((v) => `<li><span class="verdict">${esc(v.verdict)}</span>: ${esc(v.claim)}${v.detail ? ` (${esc(v.detail)})` : ""}</li>`).join("")}</ul>`);
     if (results) parts.push(`<div class="results">${markdownToHTML(results, resolveLink)}</div>`);
