@@ -37,6 +37,34 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 type TableParams = { table?: { table: Array }; proj: { w: Array } };
 
+type Stepper = {
+  step(params: never, opt: never, batch: Array[], lr: number, t: number): { params: never; opt: never; loss: Array; gradNorm: Array; aux: Array[] };
+  afterStep?: () => Promise<void>;
+  dispose(): void;
+};
+
+/** Owns a runner's params and optimizer state: `run(batch)` does one step and waits for every kernel. */
+function stepOwner(trainStep: Stepper, params: never, opt: never) {
+  let s = 0;
+  return {
+    run: async (batch: Array[]): Promise<void> => {
+      const out = trainStep.step(params, opt, batch, 1e-3, ++s);
+      await out.loss.data();
+      out.gradNorm.dispose();
+      out.aux.forEach((a) => a.dispose());
+      await trainStep.afterStep?.();
+      params = out.params;
+      opt = out.opt;
+      await blockUntilReady({ params, opt } as unknown as JsTree<Array>); // the update kernels run asynchronously: wait for them
+    },
+    dispose: () => {
+      trainStep.dispose();
+      tree.dispose(params as unknown as JsTree<Array>);
+      tree.dispose(opt as unknown as JsTree<Array>);
+    },
+  };
+}
+
 /** A single-table step runner (dense or sparse); `step()` returns wall ms of one step. */
 async function tableRunner(M: number, sparse: boolean) {
   const N = 1024;
@@ -45,36 +73,25 @@ async function tableRunner(M: number, sparse: boolean) {
   const kg = new KeyGen(0, "bench-ot");
   const table = { table: normalInit(kg, "table", [M, w], 0.02) };
   const store = sparse ? await SparseTableStore.fromDevice([table]) : null;
-  let params: TableParams = sparse ? { proj: { w: normalInit(kg, "w", [w, D], 0.02) } } : { table, proj: { w: normalInit(kg, "w", [w, D], 0.02) } };
+  const params: TableParams = sparse ? { proj: { w: normalInit(kg, "w", [w, D], 0.02) } } : { table, proj: { w: normalInit(kg, "w", [w, D], 0.02) } };
   const lossFn = (p: TableParams, rows: Array[], batch: Array[]): [Array, Array[]] => {
     const tab = p.table ? p.table.table : rows[0];
     const e = np.take(tab, batch[0], 0).mul(0.5); // [1, N, w]
     return [np.square(np.matmul(e, p.proj.w).add(1)).mean(), []];
   };
   const { trainStep, prepare } = makeOverTokenizedStep<TableParams>(lossFn as never, { adamw, clip: 1, decayMask: defaultDecayMask(params), store });
-  let opt = adamwInit(params as unknown as JsTree<Array>) as never;
+  const owner = stepOwner(trainStep as unknown as Stepper, params as never, adamwInit(params as unknown as JsTree<Array>) as never);
   const rng = new Rng(1, "bench-ot-rows");
-  let s = 0;
   return {
     step: async (): Promise<number> => {
       const idx = Int32Array.from({ length: N }, () => rng.int(M));
       const t0 = performance.now();
       const [x, ...rowIds] = prepare(new Int32Array(N), [], [idx], 1, N); // only the row ids are used
       x.dispose();
-      const out = trainStep.step(params, opt, rowIds, 1e-3, ++s);
-      await out.loss.data();
-      out.gradNorm.dispose();
-      await trainStep.afterStep?.();
-      params = out.params;
-      opt = out.opt as never;
-      await blockUntilReady({ params, opt } as unknown as JsTree<Array>); // the update kernels run asynchronously: wait for them
+      await owner.run(rowIds);
       return performance.now() - t0;
     },
-    dispose: () => {
-      trainStep.dispose();
-      tree.dispose(params as unknown as JsTree<Array>);
-      tree.dispose(opt as unknown as JsTree<Array>);
-    },
+    dispose: owner.dispose,
   };
 }
 
@@ -89,7 +106,7 @@ async function modelRunner(kind: "baseline" | "oe-sparse" | "oe-dense") {
   const T = 64;
   const geo = cfg.oe ? overEncodingGeometry(cfg.oe, 256, 64) : null;
   const sparse = kind === "oe-sparse";
-  let params = initOverTokenized(cfg, 0, { tablesOnDevice: !sparse });
+  const params = initOverTokenized(cfg, 0, { tablesOnDevice: !sparse });
   const store = sparse ? await SparseTableStore.fromDevice(initOverEncodingTables(geo!, 0)) : null;
   const { trainStep, prepare } = makeOverTokenizedStep<OverTokenizedParams>((p, rows, b) => overTokenizedLoss(p, cfg, rows, b), {
     adamw,
@@ -97,11 +114,10 @@ async function modelRunner(kind: "baseline" | "oe-sparse" | "oe-dense") {
     decayMask: defaultDecayMask(params),
     store,
   });
-  let opt = adamwInit(params as unknown as JsTree<Array>) as never;
+  const owner = stepOwner(trainStep as unknown as Stepper, params as never, adamwInit(params as unknown as JsTree<Array>) as never);
   // English-like bytes: a fixed text repeated, random crops.
   const text = new TextEncoder().encode("Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse, and nothing particular to interest me on shore, I thought I would sail about a little and see the watery part of the world. ".repeat(40));
   const rng = new Rng(2, "bench-ot-data");
-  let s = 0;
   return {
     step: async (): Promise<number> => {
       const x = new Int32Array(B * T);
@@ -115,21 +131,10 @@ async function modelRunner(kind: "baseline" | "oe-sparse" | "oe-dense") {
       }
       const t0 = performance.now();
       const idx = geo ? overEncodingIndices(x, B, T, 256, geo) : [];
-      const out = trainStep.step(params, opt, prepare(x, [y], idx, B, T), 1e-3, ++s);
-      await out.loss.data();
-      out.gradNorm.dispose();
-      out.aux.forEach((a) => a.dispose());
-      await trainStep.afterStep?.();
-      params = out.params;
-      opt = out.opt as never;
-      await blockUntilReady({ params, opt } as unknown as JsTree<Array>); // the update kernels run asynchronously: wait for them
+      await owner.run(prepare(x, [y], idx, B, T));
       return performance.now() - t0;
     },
-    dispose: () => {
-      trainStep.dispose();
-      tree.dispose(params as unknown as JsTree<Array>);
-      tree.dispose(opt as unknown as JsTree<Array>);
-    },
+    dispose: owner.dispose,
   };
 }
 

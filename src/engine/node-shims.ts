@@ -124,8 +124,7 @@ class ShimWorker {
  * inline (in a microtask, after the other chunks have been posted) removes the thread round trip
  * for the many small kernels of a training step and lets the main thread, otherwise idle while it
  * waits, compute a chunk of the large ones. So N threads = the main thread + N-1 worker threads.
- * On by default: the reference step (bench/ref-step.ts, 2 threads, 6 interleaved pairs on an idle
- * 2-core machine) took 309 ms against 331 ms with two worker threads, with identical losses.
+ * On by default (faster for the reference step, same losses: `npm run bench` measures both);
  * `TINYFOUNDRY_INLINE_WORKER=0` turns it off.
  */
 class InlineWorker {

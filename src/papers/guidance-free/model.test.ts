@@ -21,6 +21,7 @@ import {
   type DenoiserConfig,
   type DenoiserParams,
   type DiffusionBatch,
+  diffusionBatchFromHost,
 } from "./model.js";
 import { ringMixture, sampleMixture } from "./data.js";
 
@@ -91,15 +92,7 @@ function fixedBatch() {
   const s1 = t.map((ti) => Math.sqrt(1 - sched.alphaBar[ti]));
   const y = [0, 3, 1, 2, 3];
   const beta = [0.2, 1, 0.55, 0.9, 1];
-  const make = (): DiffusionBatch => ({
-    x0: np.array(x0).reshape([B, d]),
-    eps: np.array(eps).reshape([B, d]),
-    t: np.array(t),
-    sqrtAb: np.array(sa),
-    sqrt1mAb: np.array(s1),
-    y: np.array(y, { dtype: np.int32 }),
-    beta: np.array(beta),
-  });
+  const make = (): DiffusionBatch => diffusionBatchFromHost({ x0, eps, t, sqrtAb: sa, sqrt1mAb: s1, y, beta }, B, d);
   return { B, d, x0, eps, t, sa, s1, y, beta, make };
 }
 

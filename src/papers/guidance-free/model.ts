@@ -264,14 +264,22 @@ export function makeDiffusionBatch(x0: Float32Array, labels: Int32Array, d: numb
     y[i] = drop ? numClasses : labels[i];
     beta[i] = drop ? 1 : cond.minBeta + u * (cond.maxBeta - cond.minBeta);
   }
+  return diffusionBatchFromHost({ x0, eps, t, sqrtAb: sa, sqrt1mAb: s1, y, beta }, B, d);
+}
+
+type HostNumbers = ArrayLike<number> & Iterable<number>;
+
+/** Put a batch drawn on the host on the device: `x0`, `eps` [B·d]; `t`, `sqrtAb`, `sqrt1mAb`, `y`, `beta` [B]. */
+export function diffusionBatchFromHost(h: Record<"x0" | "eps" | "t" | "sqrtAb" | "sqrt1mAb" | "y" | "beta", HostNumbers>, B: number, d: number): DiffusionBatch {
+  const f32 = (a: HostNumbers) => np.array(Float32Array.from(a));
   return {
-    x0: np.array(x0).reshape([B, d]),
-    eps: np.array(eps).reshape([B, d]),
-    t: np.array(t),
-    sqrtAb: np.array(sa),
-    sqrt1mAb: np.array(s1),
-    y: np.array(y, { dtype: np.int32 }),
-    beta: np.array(beta),
+    x0: f32(h.x0).reshape([B, d]),
+    eps: f32(h.eps).reshape([B, d]),
+    t: f32(h.t),
+    sqrtAb: f32(h.sqrtAb),
+    sqrt1mAb: f32(h.sqrt1mAb),
+    y: np.array(Int32Array.from(h.y), { dtype: np.int32 }),
+    beta: f32(h.beta),
   };
 }
 
