@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { initEngine, np, tree, jnn, crossEntropy, type Array } from "../engine/index.js";
+import { initEngine, np, tree, jnn, jit, grad, crossEntropy, type Array } from "../engine/index.js";
 import { assertClose, finiteDiffCheck } from "../engine/testing.js";
 import { KeyGen } from "./init.js";
 import { initLinear, linear } from "./linear.js";
@@ -86,10 +86,25 @@ describe("layers: values against plain-JS references", () => {
     const ref = refMatmul(x, w, 3, 4, 3).map((v, i) => v + b[i % 3]);
     assertClose(await host(y), ref, { atol: 1e-5 });
   });
-  it("embedding lookup", async () => {
+  it("embedding lookup: gather and one-hot give the same rows exactly, and the same table gradient", async () => {
     const t = det(20, 4);
-    const y = embed({ table: arr(t, [5, 4]) }, np.array(Int32Array.from([3, 0, 3]), { dtype: np.int32 }));
-    assertClose(await host(y), [...t.slice(12, 16), ...t.slice(0, 4), ...t.slice(12, 16)]);
+    const ids = () => np.array(Int32Array.from([3, 0, 3, 4, 1, 3]), { dtype: np.int32 }).reshape([2, 3]);
+    const want = [3, 0, 3, 4, 1, 3].flatMap((i) => t.slice(4 * i, 4 * i + 4));
+    for (const via of ["auto", "gather", "onehot"] as const) {
+      const y = embed({ table: arr(t, [5, 4]) }, ids(), via);
+      expect(y.shape).toEqual([2, 3, 4]);
+      expect(await host(y)).toEqual(want.map((v) => Math.fround(v)));
+    }
+    // d/dtable of sum(embed(ids) * w): row i collects w at every position holding id i.
+    const w = det(24, 8);
+    const gradVia = (via: "gather" | "onehot") =>
+      jit(grad((tab: Array, ww: Array, ii: Array) => embed({ table: tab }, ii, via).mul(ww).sum()))(arr(t, [5, 4]), arr(w, [2, 3, 4]), ids());
+    const ref = new Array(20).fill(0);
+    [3, 0, 3, 4, 1, 3].forEach((id, pos) => {
+      for (let d = 0; d < 4; d++) ref[4 * id + d] += w[4 * pos + d];
+    });
+    assertClose(await host(gradVia("onehot")), ref, { atol: 1e-6 });
+    assertClose(await host(gradVia("gather")), ref, { atol: 1e-6 });
   });
   it("RMSNorm and LayerNorm", async () => {
     const x = det(12, 5), g = det(4, 6), b = det(4, 7);
