@@ -27,9 +27,16 @@ const print = (f: BenchFigure) => {
 
 type StepResult = { threads: number; workers?: boolean; msPerStep: number; tokensPerSec: number; matmulGflops?: number; firstLosses?: number[] };
 
-function childStep(threads: number, inlineWorker = true): StepResult {
+/** How the 2-thread pool is wired: the default, and the two steps back to jax-js's own pool. */
+const WIRINGS = {
+  default: { TINYFOUNDRY_INLINE_WORKER: "1", TINYFOUNDRY_WORKER_CHANNEL: "shared" },
+  message: { TINYFOUNDRY_INLINE_WORKER: "1", TINYFOUNDRY_WORKER_CHANNEL: "message" },
+  plain: { TINYFOUNDRY_INLINE_WORKER: "0", TINYFOUNDRY_WORKER_CHANNEL: "message" },
+} as const;
+
+function childStep(threads: number, wiring: keyof typeof WIRINGS = "default"): StepResult {
   const out = execFileSync(process.execPath, ["--import", "tsx", join(here, "ref-step.ts")], {
-    env: { ...process.env, TINYFOUNDRY_THREADS: String(threads), TINYFOUNDRY_INLINE_WORKER: inlineWorker ? "1" : "0" },
+    env: { ...process.env, TINYFOUNDRY_THREADS: String(threads), ...WIRINGS[wiring] },
     encoding: "utf8",
   });
   return JSON.parse(out.trim().split("\n").pop()!) as StepResult;
@@ -47,15 +54,18 @@ function torchStep(threads: number): StepResult | { skipped: string } {
 
 if (want("ref-step")) {
   const one = childStep(1);
-  // 2 threads with and without the pool's first worker on the main thread (the default), interleaved.
-  const pairs = [0, 1, 2].map(() => [childStep(2, true), childStep(2, false)] as const);
+  // 2 threads: the default wiring (first worker inline, shared-memory channel to the other), the
+  // plain postMessage channel, and jax-js's own pool (no inline worker); interleaved, medians of 3.
+  const runs = [0, 1, 2].map(() => ({ default: childStep(2, "default"), message: childStep(2, "message"), plain: childStep(2, "plain") }));
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const pick = (rs: StepResult[]) => rs.find((r) => r.msPerStep === median(rs.map((x) => x.msPerStep)))!;
-  const two = pick(pairs.map((p) => p[0]));
-  const twoPool = pick(pairs.map((p) => p[1]));
+  const two = pick(runs.map((r) => r.default));
+  const twoMessage = pick(runs.map((r) => r.message));
+  const twoPlain = pick(runs.map((r) => r.plain));
   print({ bench: "ref-step", metric: "tokens/s", value: one.tokensPerSec, unit: "tokens/s", threads: 1, msPerStep: one.msPerStep });
   print({ bench: "ref-step", metric: "tokens/s", value: two.tokensPerSec, unit: "tokens/s", threads: 2, msPerStep: two.msPerStep, baseline: "jax-js 1 thread", ratio: two.tokensPerSec / one.tokensPerSec, note: "median of 3" });
-  print({ bench: "ref-step", metric: "tokens/s", value: twoPool.tokensPerSec, unit: "tokens/s", threads: 2, msPerStep: twoPool.msPerStep, inlineWorker: "off", baseline: "jax-js 2 threads, inline worker (default)", ratio: twoPool.tokensPerSec / two.tokensPerSec, note: "median of 3, interleaved" });
+  print({ bench: "ref-step", metric: "tokens/s", value: twoMessage.tokensPerSec, unit: "tokens/s", threads: 2, msPerStep: twoMessage.msPerStep, channel: "postMessage", baseline: "jax-js 2 threads, default wiring", ratio: twoMessage.tokensPerSec / two.tokensPerSec, note: "median of 3, interleaved" });
+  print({ bench: "ref-step", metric: "tokens/s", value: twoPlain.tokensPerSec, unit: "tokens/s", threads: 2, msPerStep: twoPlain.msPerStep, channel: "postMessage", inlineWorker: "off", baseline: "jax-js 2 threads, default wiring", ratio: twoPlain.tokensPerSec / two.tokensPerSec, note: "median of 3, interleaved" });
   print({ bench: "matmul", metric: "GFLOP/s", value: one.matmulGflops ?? NaN, unit: "GFLOP/s", threads: 1, shape: "512x512x512" });
   print({ bench: "matmul", metric: "GFLOP/s", value: two.matmulGflops ?? NaN, unit: "GFLOP/s", threads: 2, shape: "512x512x512", baseline: "1 thread", ratio: (two.matmulGflops ?? NaN) / (one.matmulGflops ?? NaN) });
   for (const th of [1, 2]) {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine, np, lax, jit, crossEntropy, quantile, scatterAdd, liveBuffers, streamKey, random, type Array } from "./index.js";
 import { assertClose, finiteDiffCheck, bufferGrowth } from "./testing.js";
+import { SharedChannelWorker } from "./node-shims.js";
 
 beforeAll(async () => {
   await initEngine();
@@ -79,7 +80,7 @@ describe("engine helpers", () => {
 });
 
 describe("worker threads (Node shim)", () => {
-  it("2 wasm workers (first one inline or not) give the same results as 1 thread", () => {
+  it("2 wasm workers (first one inline or not, shared-memory or message channel) give the same results as 1 thread", () => {
     const dir = mkdtempSync(join(tmpdir(), "tf-workers-"));
     const script = join(dir, "mm.mts");
     writeFileSync(
@@ -90,24 +91,112 @@ const a = np.arange(256 * 64).reshape([256, 64]).astype(np.float32).mul(0.001);
 const b = np.arange(64 * 128).reshape([64, 128]).astype(np.float32).mul(0.002);
 const c = await jit((x, y) => np.matmul(x, y).sum(0))(a, b).data();
 const g = await jit(grad((x) => np.log(np.exp(x).sum(1)).sum()))(np.arange(64 * 300).reshape([64, 300]).astype(np.float32).mul(1e-4)).data();
-console.log(JSON.stringify({ workers: info.workers, threads: info.threads, sum: Array.from(c).slice(0, 4), g: [g[0], g[777], g[19199]] }));
+// A loop that only awaits read-backs: do timers still get event-loop turns while it runs?
+let ticks = 0;
+const timer = setInterval(() => ticks++, 5);
+const f = jit((x) => x.mul(2).sum());
+const x = np.ones([4096]);
+const t0 = performance.now();
+let seen = 0;
+while (performance.now() - t0 < 400) await f(x.ref).data();
+seen = ticks;
+clearInterval(timer);
+console.log(JSON.stringify({ workers: info.workers, threads: info.threads, sum: Array.from(c).slice(0, 4), g: [g[0], g[777], g[19199]], ticks: seen }));
 process.exit(0);`,
     );
-    const run = (threads: string, inline = "1") =>
-      JSON.parse(execFileSync("npx", ["tsx", script], { env: { ...process.env, TINYFOUNDRY_THREADS: threads, TINYFOUNDRY_INLINE_WORKER: inline }, encoding: "utf8" }).trim().split("\n").pop()!) as {
+    const run = (threads: string, inline = "1", channel = "shared") =>
+      JSON.parse(
+        execFileSync("npx", ["tsx", script], {
+          env: { ...process.env, TINYFOUNDRY_THREADS: threads, TINYFOUNDRY_INLINE_WORKER: inline, TINYFOUNDRY_WORKER_CHANNEL: channel },
+          encoding: "utf8",
+        })
+          .trim()
+          .split("\n")
+          .pop()!,
+      ) as {
         workers: boolean;
         threads: number;
         sum: number[];
         g: number[];
+        ticks: number;
       };
     const one = run("1");
     expect(one.workers).toBe(false);
-    for (const inline of ["1", "0"]) {
-      const two = run("2", inline);
+    // The trap the training loop works around: with one thread every read-back is a microtask.
+    expect(one.ticks).toBe(0);
+    for (const [inline, channel] of [["1", "shared"], ["0", "shared"], ["1", "message"]]) {
+      const two = run("2", inline, channel);
       expect(two.workers).toBe(true);
       expect(two.threads).toBe(2);
       assertClose(two.sum, one.sum, { rtol: 1e-6 });
       assertClose(two.g, one.g, { rtol: 1e-6 });
+      // With a pool, replies give the event loop a turn every 100 ms (signals, timers, IPC).
+      expect(two.ticks).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe("shared-memory worker channel", () => {
+  // A stand-in for jax-js's worker script: "kernel" writes ptrs[1] + i into cell ptrs[0] + i of the
+  // shared memory for i in [begin, end), a negative begin throws, "routine" replies with a value.
+  const source = `
+let mem = null;
+self.onmessage = (e) => {
+  const m = e.data;
+  if (m.type === "init") { mem = new Int32Array(m.memory); postMessage({ type: "ready" }); return; }
+  try {
+    if (m.type === "kernel") {
+      if (m.begin < 0) throw new Error("begin must be >= 0, got " + m.begin);
+      for (let i = m.begin; i < m.end; i++) mem[m.ptrs[0] + i] = m.ptrs[1] + i + m.module.tag;
+    } else if (m.type === "routine") {
+      postMessage({ type: "answer", value: mem[m.at] });
+      return;
+    }
+    postMessage({ type: "done", ok: true });
+  } catch (err) {
+    postMessage({ type: "done", ok: false, error: String(err) });
+  }
+};`;
+  it("delivers init, first and repeated kernels, routines and errors in order", async () => {
+    const worker = new SharedChannelWorker(source);
+    const send = (msg: unknown) =>
+      new Promise<Record<string, unknown>>((resolve) => {
+        worker.onmessage = (e) => resolve(e.data as Record<string, unknown>);
+        worker.postMessage(msg);
+      });
+    const memory = new SharedArrayBuffer(4 * 64);
+    const mem = new Int32Array(memory);
+    try {
+      expect(await send({ type: "init", memory })).toEqual({ type: "ready" });
+      const kernel = (begin: number, end: number, ptrs: number[], hash = "k1", tag = 100) =>
+        send({ type: "kernel", kernelHash: hash, module: { tag }, ptrs, begin, end });
+      expect(await kernel(0, 4, [0, 10])).toEqual({ type: "done", ok: true });
+      expect(Array.from(mem.slice(0, 4))).toEqual([110, 111, 112, 113]);
+      expect(worker.sentByMessage).toBe(2); // init + the kernel's first dispatch (with its module)
+      // Seen before: goes through shared memory only, with new pointers and range.
+      expect(await kernel(2, 6, [8, 1000])).toEqual({ type: "done", ok: true });
+      expect(Array.from(mem.slice(8, 16))).toEqual([0, 0, 1102, 1103, 1104, 1105, 0, 0]);
+      expect(worker.sentByMessage).toBe(2);
+      // A second kernel keeps its own module.
+      expect(await kernel(0, 2, [20, 0], "k2", 7)).toEqual({ type: "done", ok: true });
+      expect(await kernel(2, 3, [20, 0], "k2", 999)).toEqual({ type: "done", ok: true });
+      expect(Array.from(mem.slice(20, 23))).toEqual([7, 8, 9]);
+      expect(worker.sentByMessage).toBe(3);
+      // A failure comes back as jax-js's worker reports it; the channel keeps working afterwards.
+      const failed = await kernel(-1, 0, [0, 0]);
+      expect(failed.ok).toBe(false);
+      expect(String(failed.error)).toContain("begin must be >= 0, got -1");
+      expect(await send({ type: "routine", at: 21 })).toEqual({ type: "answer", value: 8 });
+      expect(await kernel(0, 1, [30, 5])).toEqual({ type: "done", ok: true });
+      expect(mem[30]).toBe(105);
+      // More pointers than the control block holds go by message.
+      const many = Array.from({ length: 70 }, (_, i) => (i === 0 ? 40 : i));
+      expect(await kernel(0, 2, many, "k3", 0)).toEqual({ type: "done", ok: true });
+      expect(await kernel(0, 2, many, "k3", 0)).toEqual({ type: "done", ok: true });
+      expect(Array.from(mem.slice(40, 42))).toEqual([1, 2]);
+      expect(worker.sentByMessage).toBe(6); // + the routine and both k3 dispatches
+    } finally {
+      worker.terminate();
     }
   });
 });

@@ -9,9 +9,12 @@
  * - A global `Worker` over `worker_threads`, so jax-js can run its wasm kernels on a pool. It is
  *   installed only when `TINYFOUNDRY_THREADS` (or `installWorkerShim`) asks for more than one
  *   thread, because jax-js decides whether to use a pool once, when its wasm backend starts.
+ *   The pool's first worker runs inline on the main thread (`TINYFOUNDRY_INLINE_WORKER=0` turns
+ *   that off) and the others talk to it through shared memory (`TINYFOUNDRY_WORKER_CHANNEL=message`
+ *   goes back to plain `postMessage`); `npm run bench` measures each choice against the default.
  */
 import { cpus } from "node:os";
-import { Worker as NodeWorker } from "node:worker_threads";
+import { MessageChannel, type MessagePort, Worker as NodeWorker, receiveMessageOnPort } from "node:worker_threads";
 
 type Nav = { hardwareConcurrency: number; userAgent: string; gpu?: unknown };
 const g = globalThis as unknown as { navigator?: Nav; Worker?: unknown; Iterator?: { prototype: object } };
@@ -25,6 +28,14 @@ export function requestedThreads(): number {
     throw new Error(`TINYFOUNDRY_THREADS: expected an integer from 1 to 64, got ${JSON.stringify(raw)}`);
   }
   return n;
+}
+
+/** How the pool's thread workers receive kernels: "shared" (default) or "message". */
+export function workerChannel(): "shared" | "message" {
+  const raw = process.env.TINYFOUNDRY_WORKER_CHANNEL;
+  if (raw === undefined || raw === "" || raw === "shared") return "shared";
+  if (raw === "message") return "message";
+  throw new Error(`TINYFOUNDRY_WORKER_CHANNEL: expected "shared" or "message", got ${JSON.stringify(raw)}`);
 }
 
 function installNavigator(threads: number): void {
@@ -119,6 +130,22 @@ class ShimWorker {
 }
 
 /**
+ * With the inline worker and the shared channel a pool reply never needs an event-loop turn, so a
+ * long run of kernels (an evaluation, a generation loop) would hold off signal handlers, timers and
+ * IPC until its caller yields. Every YIELD_MS a reply is delivered through `setImmediate` instead
+ * of directly, which gives the event loop a turn (a few microseconds, a few times per second).
+ */
+const YIELD_MS = 100;
+let lastTurn = -Infinity;
+function deliver(fn: () => void): void {
+  if (performance.now() - lastTurn < YIELD_MS) return fn();
+  setImmediate(() => {
+    lastTurn = performance.now();
+    fn();
+  });
+}
+
+/**
  * The pool's first "worker" runs on the main thread. jax-js's pool sends a kernel too small to
  * split to worker 0 only, and a split kernel's first chunk to worker 0 first: running worker 0
  * inline (in a microtask, after the other chunks have been posted) removes the thread round trip
@@ -132,7 +159,7 @@ class InlineWorker {
   onerror: ((e: { message: string }) => void) | null = null;
   #scope: { onmessage?: (e: { data: unknown }) => void } = {};
   constructor(source: string) {
-    const post = (msg: unknown) => queueMicrotask(() => this.onmessage?.({ data: msg }));
+    const post = (msg: unknown) => queueMicrotask(() => deliver(() => this.onmessage?.({ data: msg })));
     // The worker script assigns `self.onmessage` and calls `postMessage`; both are ours here.
     new Function("self", "postMessage", source)(this.#scope, post);
   }
@@ -148,6 +175,147 @@ class InlineWorker {
   terminate(): void {}
 }
 
+/**
+ * The worker side of `SharedChannelWorker`. jax-js's worker script runs unchanged, but requests
+ * arrive through a shared control block instead of the event loop: the thread spins for up to
+ * `spinMs`, then sleeps in `Atomics.wait`, until the request counter moves. A kernel it has seen
+ * before comes as integers only (kernel id, begin, end, pointers); anything else (the init message
+ * with the shared memory, a kernel's first dispatch with its module, a CPU routine) comes over a
+ * MessagePort read synchronously. A reply other than `{type: "done", ok: true}` goes back over
+ * the port; then the done counter is set and the main thread woken.
+ */
+const CHANNEL_BOOTSTRAP = `
+const { workerData, receiveMessageOnPort } = require("node:worker_threads");
+const self = globalThis;
+globalThis.self = self;
+const c = new Int32Array(workerData.ctl);
+const u = new Uint32Array(workerData.ctl);
+const port = workerData.port;
+const L = workerData.layout;
+let reply;
+globalThis.postMessage = (msg) => { reply = msg; };
+new Function(workerData.source)();
+const kernels = new Map();
+let seq = 0;
+for (;;) {
+  if (Atomics.load(c, L.SEQ) === seq) {
+    const t0 = performance.now();
+    while (Atomics.load(c, L.SEQ) === seq && performance.now() - t0 < L.spinMs) {}
+    while (Atomics.load(c, L.SEQ) === seq) Atomics.wait(c, L.SEQ, seq, 1000);
+  }
+  seq = Atomics.load(c, L.SEQ);
+  reply = undefined;
+  try {
+    let data;
+    if (c[L.KIND] === L.KIND_KERNEL) {
+      const k = kernels.get(c[L.ID]);
+      const n = c[L.NPTRS];
+      const ptrs = new Array(n);
+      for (let i = 0; i < n; i++) ptrs[i] = u[L.PTRS + i];
+      data = { type: "kernel", kernelHash: k.hash, module: k.module, ptrs, begin: c[L.BEGIN], end: c[L.END] };
+    } else {
+      const got = receiveMessageOnPort(port);
+      if (got === undefined) throw new Error("shared channel: request without a message");
+      data = got.message.msg;
+      if (got.message.id !== undefined) kernels.set(got.message.id, { hash: data.kernelHash, module: data.module });
+    }
+    self.onmessage({ data });
+  } catch (e) {
+    reply = { type: "done", ok: false, error: String(e && e.stack || e) };
+  }
+  if (reply !== undefined && reply.type === "done" && reply.ok === true) c[L.OK] = 1;
+  else {
+    c[L.OK] = 0;
+    port.postMessage(reply === undefined ? { type: "done", ok: false, error: "shared channel: the worker sent no reply" } : reply);
+  }
+  Atomics.store(c, L.DONE, seq);
+  Atomics.notify(c, L.DONE);
+}
+`;
+
+/** Int32 slots of the shared control block; a kernel's pointers follow from PTRS. */
+const LAYOUT = { SEQ: 0, DONE: 1, KIND: 2, OK: 3, ID: 4, BEGIN: 5, END: 6, NPTRS: 7, PTRS: 8, KIND_KERNEL: 1, KIND_PORT: 2, spinMs: 1 };
+/** jax-js passes at most 64 buffers to a kernel (its wasm backend's maxArgs); more go by message. */
+const MAX_PTRS = 64;
+
+/**
+ * A wasm pool worker whose requests and replies go through a SharedArrayBuffer and Atomics instead
+ * of `postMessage`: the kernel's module is sent once, not cloned on every dispatch, and neither side
+ * needs an event-loop turn. The main thread collects the reply in a microtask queued behind the
+ * pool's other chunks (so with the inline first worker it computes its own chunk first), spinning
+ * for up to `spinMs` and then sleeping in `Atomics.wait`. jax-js's pool waits for every chunk of a
+ * kernel before it dispatches the next, so the main thread would be idle there anyway.
+ * Exported for its own tests; jax-js reaches it through the `Worker` global.
+ */
+export class SharedChannelWorker {
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onerror: ((e: { message: string }) => void) | null = null;
+  #worker: NodeWorker;
+  #c: Int32Array;
+  #u: Uint32Array;
+  #port: MessagePort;
+  #ids = new Map<string, number>();
+  #seq = 0;
+  /** How many requests went by message (first dispatches, init, routines): for tests. */
+  sentByMessage = 0;
+  constructor(source: string) {
+    const sab = new SharedArrayBuffer(4 * (LAYOUT.PTRS + MAX_PTRS));
+    this.#c = new Int32Array(sab);
+    this.#u = new Uint32Array(sab);
+    const { port1, port2 } = new MessageChannel();
+    this.#port = port1;
+    this.#worker = new NodeWorker(CHANNEL_BOOTSTRAP, {
+      eval: true,
+      workerData: { source, ctl: sab, port: port2, layout: LAYOUT },
+      transferList: [port2],
+    });
+    this.#worker.unref();
+    this.#worker.on("error", (err) => this.onerror?.({ message: String(err) }));
+  }
+  postMessage(msg: unknown): void {
+    const m = msg as { type: string; kernelHash?: string; ptrs?: number[]; begin?: number; end?: number };
+    const c = this.#c;
+    const isKernel = m.type === "kernel" && Array.isArray(m.ptrs) && m.ptrs.length <= MAX_PTRS;
+    const id = isKernel ? this.#ids.get(m.kernelHash!) : undefined;
+    if (id !== undefined) {
+      c[LAYOUT.KIND] = LAYOUT.KIND_KERNEL;
+      c[LAYOUT.ID] = id;
+      c[LAYOUT.BEGIN] = m.begin!;
+      c[LAYOUT.END] = m.end!;
+      c[LAYOUT.NPTRS] = m.ptrs!.length;
+      for (let i = 0; i < m.ptrs!.length; i++) this.#u[LAYOUT.PTRS + i] = m.ptrs![i];
+    } else {
+      let newId: number | undefined;
+      if (isKernel) {
+        newId = this.#ids.size;
+        this.#ids.set(m.kernelHash!, newId);
+      }
+      this.#port.postMessage({ id: newId, msg });
+      this.sentByMessage++;
+      c[LAYOUT.KIND] = LAYOUT.KIND_PORT;
+    }
+    const seq = ++this.#seq;
+    Atomics.store(c, LAYOUT.SEQ, seq);
+    Atomics.notify(c, LAYOUT.SEQ);
+    queueMicrotask(() => this.#collect(seq));
+  }
+  #collect(seq: number): void {
+    const c = this.#c;
+    if (Atomics.load(c, LAYOUT.DONE) !== seq) {
+      const t0 = performance.now();
+      while (Atomics.load(c, LAYOUT.DONE) !== seq && performance.now() - t0 < LAYOUT.spinMs) {
+        /* spin: the worker's chunk is usually about as long as the one we just ran */
+      }
+      while (Atomics.load(c, LAYOUT.DONE) !== seq) Atomics.wait(c, LAYOUT.DONE, Atomics.load(c, LAYOUT.DONE), 1000);
+    }
+    const data = c[LAYOUT.OK] === 1 ? { type: "done", ok: true } : receiveMessageOnPort(this.#port)?.message;
+    deliver(() => this.onmessage?.({ data }));
+  }
+  terminate(): void {
+    void this.#worker.terminate();
+  }
+}
+
 const inlineTaken = new Set<string>();
 /** The `Worker` global: the first worker of each pool (per script URL) is inline. */
 class PoolWorker {
@@ -159,7 +327,8 @@ class PoolWorker {
       inlineTaken.add(href);
       return new InlineWorker(source) as unknown as PoolWorker;
     }
-    return new ShimWorker(url) as unknown as PoolWorker;
+    if (workerChannel() === "message") return new ShimWorker(url) as unknown as PoolWorker;
+    return new SharedChannelWorker(source) as unknown as PoolWorker;
   }
 }
 
@@ -217,6 +386,7 @@ function installFloat16Placeholder(): void {
 }
 
 const threads = requestedThreads();
+workerChannel(); // a bad value fails at import, before any work
 installFloat16Placeholder();
 installNavigator(threads);
 installIteratorHelpers();
