@@ -24,6 +24,18 @@ export function mlp(p: MLP, x: Array, linearFn: LinearFn = denseLinear): Array {
     const h = g.mul(linearFn(p.up, x, "mlp.up"));
     return linearFn(p.down, h, "mlp.down");
   }
-  const h = jnn.gelu(linearFn(p.up, x, "mlp.up"), { approximate: true });
+  const h = geluTanh(linearFn(p.up, x, "mlp.up"));
   return linearFn(p.down, h, "mlp.down");
+}
+
+const GELU_C = 2 * Math.sqrt(2 / Math.PI);
+/**
+ * GPT-2's tanh GELU, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), written as x·σ(2u) (the same
+ * function: 1 + tanh(u) = 2σ(2u)). jax-js computes tanh from exp with a sign split, and under
+ * `jit` in a training step that became about ten element-wise passes over the hidden layer; the
+ * sigmoid form needs fewer.
+ */
+export function geluTanh(x: Array): Array {
+  const u = x.ref.mul(x.ref.mul(x.ref).mul(0.044715).add(1)).mul(GELU_C);
+  return x.mul(jnn.sigmoid(u));
 }
