@@ -199,4 +199,17 @@ self.onmessage = (e) => {
       worker.terminate();
     }
   });
+  it("answers with the error when the worker script itself fails to start", async () => {
+    const worker = new SharedChannelWorker(`throw new Error("boom at start");`);
+    try {
+      const reply = await new Promise<Record<string, unknown>>((resolve) => {
+        worker.onmessage = (e) => resolve(e.data as Record<string, unknown>);
+        worker.postMessage({ type: "init", memory: new SharedArrayBuffer(8) });
+      });
+      expect(reply.ok).toBe(false);
+      expect(String(reply.error)).toContain("boom at start");
+    } finally {
+      worker.terminate();
+    }
+  });
 });

@@ -194,7 +194,14 @@ const port = workerData.port;
 const L = workerData.layout;
 let reply;
 globalThis.postMessage = (msg) => { reply = msg; };
-new Function(workerData.source)();
+// If jax-js's script fails to start, answer every request with that error instead of dying (the
+// main thread waits on shared memory and would otherwise wait forever).
+let bootError = null;
+try {
+  new Function(workerData.source)();
+} catch (e) {
+  bootError = e;
+}
 const kernels = new Map();
 let seq = 0;
 for (;;) {
@@ -206,6 +213,7 @@ for (;;) {
   seq = Atomics.load(c, L.SEQ);
   reply = undefined;
   try {
+    if (bootError !== null) throw bootError;
     let data;
     if (c[L.KIND] === L.KIND_KERNEL) {
       const k = kernels.get(c[L.ID]);
@@ -245,6 +253,8 @@ const MAX_PTRS = 64;
  * pool's other chunks (so with the inline first worker it computes its own chunk first), spinning
  * for up to `spinMs` and then sleeping in `Atomics.wait`. jax-js's pool waits for every chunk of a
  * kernel before it dispatches the next, so the main thread would be idle there anyway.
+ * Every failure inside the worker comes back as an error reply; only a thread killed from outside
+ * (jax-js never terminates its workers) would leave the main thread waiting.
  * Exported for its own tests; jax-js reaches it through the `Worker` global.
  */
 export class SharedChannelWorker {
