@@ -7,7 +7,7 @@
  */
 import { np, type Array } from "../engine/index.js";
 import { KeyGen } from "./init.js";
-import { embed, initEmbedding, unembed, type Embedding } from "./embedding.js";
+import { embed, initEmbedding, unembed, ONEHOT_MAX_VOCAB, type Embedding } from "./embedding.js";
 import { initLinear, linear, denseLinear, type Linear, type LinearFn } from "./linear.js";
 import { initNorm, norm, type Norm, type NormKind } from "./norm.js";
 import { attention, attentionDecode, attentionWithKV, initAttention, type Attention, type KVLayer } from "./attention.js";
@@ -112,7 +112,10 @@ function embedInput(p: LMParams, cfg: LMConfig, tokens: Array | null, T: number,
     x = opts.inputEmbeds;
   } else {
     if (!tokens) throw new Error("lmForward: tokens or inputEmbeds required");
-    x = embed(cfg.tiedHead ? { table: p.wte.table.ref } : p.wte, tokens); // [B, T, D]
+    // One-hot lookup (a matmul gradient instead of jax-js's single-threaded scatter) only where the
+    // incoming gradient is materialised: see `EmbedVia` in embedding.ts.
+    const via = cfg.pos === "learned" && cfg.vocabSize <= ONEHOT_MAX_VOCAB ? "onehot" : "gather";
+    x = embed(cfg.tiedHead ? { table: p.wte.table.ref } : p.wte, tokens, via); // [B, T, D]
   }
   if (p.wpe) {
     if (T > cfg.contextLength) throw new Error(`sequence length ${T} exceeds model.contextLength ${cfg.contextLength}`);
