@@ -9,7 +9,7 @@ import { mixtureOfMambaExperiment } from "./papers/mixture-of-mamba/index.js";
 import { omniExperiment } from "./papers/omni/index.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const experiments: Record<string, Experiment<any>> = {
+export const experiments: Record<string, Experiment<any, any>> = {
   lm: lmExperiment,
   "fp4-training": fp4TrainingExperiment,
   "sft-vs-rl": sftVsRlExperiment,

@@ -8,15 +8,15 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { initEngine, type Device } from "../engine/index.js";
 import { experiments, experimentNames } from "../registry.js";
-import { writeLMResults } from "../lm/index.js";
+import { writeLMReport } from "../lm/index.js";
 import { applyOverrides, ConfigError, pickPreset, validateConfig } from "../train/config.js";
 import { createRun, openRun, type RunMeta } from "../train/run-dir.js";
-import { quietContext, Interrupted, type ExperimentContext } from "../train/experiment.js";
-import { DivergedError, type ProgressEvent } from "../train/loop.js";
+import { quietContext, runExperiment, type ExperimentContext } from "../train/experiment.js";
+import type { ProgressEvent } from "../train/loop.js";
 import { reportComparison, reportRun } from "../report/run-report.js";
 import { injectResultsFile } from "../report/readme.js";
 import { Progress } from "./progress.js";
-import { runSuite, suiteNames, type ChildMessage } from "../suite/reproduce.js";
+import { runSuite, suiteNames } from "../suite/reproduce.js";
 import type { PresetName } from "../train/experiment.js";
 import { sampleFromRun } from "./sample.js";
 import { registerExtraCommands } from "./extra-commands.js";
@@ -73,7 +73,7 @@ export function progressContext(run: ReturnType<typeof openRun>, resume: boolean
 type RunOpts = { preset: string; set: string[]; seed?: string; data?: string; resume?: string; out: string; device: Device };
 
 /** `train lm` / `run <name>`: build and validate the config, then run with a progress display. */
-async function runExperiment(name: string, o: RunOpts): Promise<void> {
+async function runCommand(name: string, o: RunOpts): Promise<void> {
   const exp = experiments[name];
   if (!exp) throw new UsageError(`experiment "${name}" is not known; allowed: ${experimentNames().join(", ")}`);
   let run;
@@ -102,29 +102,14 @@ async function runExperiment(name: string, o: RunOpts): Promise<void> {
   if (!run) run = createRun({ experiment: name, seed: (config as { seed: number }).seed, config, root: o.out, extraMeta: { preset: o.preset, device: info.device, threads: info.threads } });
   process.stderr.write(`tinyfoundry ${name}: run directory ${run.dir} (device ${info.device}, ${info.threads} thread${info.threads > 1 ? "s" : ""})\n`);
   const ctx = progressContext(run, Boolean(o.resume), ac.signal, name);
-  const t0 = Date.now();
-  try {
-    const summary = await exp.run(config, ctx);
-    if (ac.signal.aborted) {
-      run.setStatus("interrupted", `continue with: npx tinyfoundry ${name === "lm" ? "train lm" : `run ${name}`} --resume ${run.dir}`);
-      process.stderr.write(`stopped; continue with --resume ${run.dir}\n`);
-      process.exitCode = 130;
-      return;
-    }
-    run.writeSummary({ ...summary, wallSeconds: (Date.now() - t0) / 1000 });
-    run.setStatus("completed");
-    printSummary(name, summary, run.dir);
-  } catch (e) {
-    if (e instanceof Interrupted || ac.signal.aborted) {
-      run.setStatus("interrupted", `continue with --resume ${run.dir}`);
-      process.stderr.write(`stopped; continue with --resume ${run.dir}\n`);
-      process.exitCode = 130;
-      return;
-    }
-    if (e instanceof DivergedError) run.setStatus("diverged", e.message);
-    else run.setStatus("failed", e instanceof Error ? e.message : String(e));
-    throw e;
+  const hint = `continue with: npx tinyfoundry ${name === "lm" ? "train lm" : `run ${name}`} --resume ${run.dir}`;
+  const out = await runExperiment(exp, config, ctx, { resumeHint: hint });
+  if (out.status === "interrupted") {
+    process.stderr.write(`stopped; ${hint}\n`);
+    process.exitCode = 130;
+    return;
   }
+  if (out.summary && !out.alreadyCompleted) printSummary(name, out.summary, run.dir);
 }
 
 function printSummary(name: string, s: Record<string, unknown>, dir: string): void {
@@ -194,7 +179,7 @@ export function buildProgram(): Command {
 
   const train = program.command("train").description("train a model");
   addRunOptions(train.command("lm").description("train the decoder-only transformer LM on a built-in corpus or --data FILE")).action((o: RunOpts) =>
-    runExperiment("lm", o),
+    runCommand("lm", o),
   );
 
   addRunOptions(
@@ -202,7 +187,7 @@ export function buildProgram(): Command {
       .command("run")
       .argument("<experiment>", `one of: ${experimentNames().join(", ")}`)
       .description("run a paper's experiment (every arm) and write its report"),
-  ).action((name: string, o: RunOpts) => runExperiment(name, o));
+  ).action((name: string, o: RunOpts) => runCommand(name, o));
 
   program
     .command("sample")
@@ -228,7 +213,7 @@ export function buildProgram(): Command {
     .description("write report.html and report.md for a run, or a comparison of runs")
     .action(async (dirs: string[], o: { out: string }) => {
       const r = dirs.length === 1 ? await reportRun(dirs[0]) : await reportComparison(dirs, o.out);
-      if (dirs.length === 1 && openRun(dirs[0]).meta().experiment === "lm" && openRun(dirs[0]).summary()) writeLMResults(openRun(dirs[0]));
+      if (dirs.length === 1 && openRun(dirs[0]).meta().experiment === "lm" && openRun(dirs[0]).summary()) await writeLMReport(openRun(dirs[0]));
       process.stdout.write(`${r.html}\n${r.md}\n`);
     });
 
@@ -297,37 +282,6 @@ export function buildProgram(): Command {
       if (failed.length) {
         process.stderr.write(`failed: ${failed.map((e) => `${e.name} (${e.message ?? e.status})`).join(", ")}\n`);
         process.exitCode = 1;
-      }
-    });
-
-  // Internal: one experiment of `reproduce`, in its own process (see runSuite's `isolate`). Talks to
-  // its parent over IPC; the parent writes the summary and the suite state.
-  program
-    .command("suite-entry", { hidden: true })
-    .argument("<name>")
-    .argument("<run-dir>")
-    .option("--fresh", "the run directory was just created (nothing to resume)")
-    .addOption(deviceOpt())
-    .action(async (name: string, dir: string, o: { fresh?: boolean; device: Device }) => {
-      const send = (m: ChildMessage) => new Promise<void>((res) => (process.send ? process.send(m, () => res()) : res()));
-      const exp = experiments[name];
-      if (!exp) throw new UsageError(`experiment "${name}" is not known; allowed: ${experimentNames().join(", ")}`);
-      const run = openRun(dir);
-      const config = validateConfig(exp.schema, run.config());
-      await initEngine({ device: o.device });
-      const ac = installSignals();
-      process.on("disconnect", () => ac.abort()); // the parent is gone: checkpoint and stop
-      const ctx: ExperimentContext = {
-        ...quietContext(run, { resume: !o.fresh, signal: ac.signal }),
-        log: (msg) => void send({ kind: "log", msg }),
-        onProgress: (event, arm) => void send({ kind: "progress", arm, event }),
-      };
-      try {
-        const summary = await exp.run(config, ctx);
-        await send(ac.signal.aborted ? { kind: "interrupted" } : { kind: "done", summary });
-      } catch (e) {
-        if (e instanceof Interrupted || ac.signal.aborted) await send({ kind: "interrupted" });
-        else await send({ kind: "failed", message: e instanceof Error ? e.message : String(e) });
       }
     });
 

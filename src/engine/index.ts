@@ -19,6 +19,20 @@ export type DType = np.DType;
 export type Device = jax.Device;
 export type JsTree<T> = jax.JsTree<T>;
 export { liveBuffers } from "./buffers.js";
+export { flattenNamed, unflattenNamed } from "./named.js";
+
+/**
+ * `tree.ref` for typed parameter objects. jax-js's `JsTree` type has no optional fields, so a
+ * params type like `{ wpe?: Embedding }` needs one cast; it lives here instead of at every call.
+ */
+export function refTree<T>(t: T): T {
+  return tree.ref(t as JsTree<Array>) as T;
+}
+
+/** `tree.dispose` for typed parameter and optimizer objects (see `refTree`). */
+export function disposeTree(t: unknown): void {
+  tree.dispose(t as JsTree<Array>);
+}
 
 export type EngineInfo = {
   device: Device;

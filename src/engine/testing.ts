@@ -3,7 +3,7 @@
  * with a readable failure, and a live-buffer leak check. Used by the tests of every layer.
  */
 import { np, tree, grad, liveBuffers, type Array, type JsTree } from "./index.js";
-import { flattenNamed, unflattenNamed } from "../train/checkpoint.js";
+import { flattenNamed, unflattenNamed } from "./named.js";
 
 /** A float64 copy of a tree (does not consume it). */
 export function toF64<T>(t: T): T {

@@ -19,6 +19,7 @@ import type { RunDir } from "../train/run-dir.js";
 import { Rng } from "../util/rng.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { bigramLoss } from "./bigram.js";
+import { defineClaim, gate, judge, type ClaimResult } from "../train/claims.js";
 import type { LMExperimentConfig } from "./config.js";
 
 export type LMSummary = {
@@ -161,7 +162,34 @@ export async function trainLM(cfg: LMExperimentConfig, opts: LMRunOptions): Prom
     flopsPerToken: flopsPerToken(model),
     sample,
   };
-  run.writeSummary(summary);
-  if (result.status === "completed") run.setStatus("completed");
   return summary;
+}
+
+/** The foundation's own target, stated as a claim so it can fail like any other. */
+export const LM_CLAIM = defineClaim({
+  id: "beats-bigram",
+  paper: "A small GPT trained for minutes on a CPU beats a bigram model on held-out text by at least 0.3 nats/byte (our own target, no paper).",
+  paperValue: "target >= 0.3 nats/byte",
+  metric: "bigram validation loss minus the transformer's, nats/byte, same split",
+  arms: ["transformer", "bigram (add-α, fitted on the training split)"],
+  budget: "the preset's steps; the bigram is fitted in closed form",
+  rule: "improvement >= 0.3: reproduced; 0 < improvement < 0.3: partly; no improvement: not reproduced; a transformer worse than the bigram by more than 0.05: opposite",
+});
+
+/** Judge the LM target (pure). */
+export function lmClaims(s: LMSummary, cfg: LMExperimentConfig): ClaimResult[] {
+  const imp = s.improvementOverBigram;
+  return [
+    judge(LM_CLAIM, {
+      gates: [gate("validation loss measured (nats/byte)", s.valNatsPerByte, ">", 0)],
+      ours: Number.isFinite(imp) ? { value: imp, se: null, seeds: [cfg.seed], unit: "nats/byte" } : null,
+      rule: () => {
+        const what = `validation ${s.valNatsPerByte.toFixed(3)} vs bigram ${s.bigramValNatsPerByte.toFixed(3)} nats/byte, improvement ${imp.toFixed(3)}`;
+        if (imp >= 0.3) return { verdict: "reproduced", why: `${what}, at least the 0.3 target.` };
+        if (imp > 0) return { verdict: "partly", why: `${what}: better than the bigram, below the 0.3 target.` };
+        if (imp < -0.05) return { verdict: "opposite", why: `${what}: the transformer is worse than the bigram.` };
+        return { verdict: "not reproduced", why: `${what}: no better than the bigram.` };
+      },
+    }),
+  ];
 }

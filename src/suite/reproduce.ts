@@ -6,21 +6,22 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { experiments } from "../registry.js";
 import { createRun, openRun, timestamp, type RunDir } from "../train/run-dir.js";
-import { Interrupted, type ExperimentContext, type PresetName } from "../train/experiment.js";
+import { Interrupted, runExperiment, type ExperimentContext, type PresetName } from "../train/experiment.js";
 import type { ProgressEvent } from "../train/loop.js";
 import { pickPreset, validateConfig } from "../train/config.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { buildSite } from "./site.js";
+import type { ChildMessage, ChildRequest, SuiteState } from "./state.js";
+
+export type { SuiteEntry, SuiteState, ChildMessage } from "./state.js";
 
 /** The order papers run in: the foundation first, the longest last. */
 export const SUITE_ORDER = ["lm", "fp4-training", "over-tokenized", "mixture-of-mamba", "guidance-free", "omni", "sft-vs-rl"];
-
-export type SuiteEntry = { name: string; status: "pending" | "running" | "completed" | "interrupted" | "failed"; wallSeconds: number; message?: string };
-export type SuiteState = { preset: PresetName; seed: number; createdAt: string; updatedAt: string; entries: SuiteEntry[] };
 
 export type SuiteEvent =
   | { kind: "experiment"; index: number; count: number; name: string; status: "start" | "skip" | "done" }
@@ -36,33 +37,31 @@ export type SuiteOptions = {
   signal?: AbortSignal;
   onEvent?: (e: SuiteEvent) => void;
   log?: (msg: string) => void;
+  /** Called once the suite directory and its first site exist (the CLI prints the site's path). */
+  onStart?: (dir: string) => void;
   /**
-   * Run each experiment in its own Node process (the CLI does). jax-js's wasm memory only grows
-   * and its free lists never merge, so seven experiments in one process can hit the 4 GiB wasm
-   * limit that each one alone stays far below. `device` is passed to the child's engine.
+   * Run each experiment in its own Node process (the CLI does; see child.ts). `device` is passed
+   * to the child's engine.
    */
   isolate?: { device: string };
 };
 
-/** What a suite child process sends its parent over IPC. */
-export type ChildMessage =
-  | { kind: "log"; msg: string }
-  | { kind: "progress"; arm?: string; event: ProgressEvent }
-  | { kind: "done"; summary: Record<string, unknown> }
-  | { kind: "interrupted" }
-  | { kind: "failed"; message: string };
-
-const BIN = fileURLToPath(new URL("../../bin/tinyfoundry.js", import.meta.url));
+/** How to start child.ts: compiled JavaScript runs as is; TypeScript sources through tsx's loader. */
+function childCommand(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith(".js")) return [fileURLToPath(new URL("./child.js", import.meta.url))];
+  const tsx = createRequire(import.meta.url).resolve("tsx");
+  return ["--import", pathToFileURL(tsx).href, fileURLToPath(new URL("./child.ts", import.meta.url))];
+}
 
 /**
- * Run one experiment of the suite in a child process (`tinyfoundry suite-entry`), relaying its
- * log and progress. The child gets its own process group so a terminal's Ctrl-C reaches only the
- * parent, which forwards exactly one SIGTERM: the child then checkpoints and stops like any run.
+ * Run one experiment of the suite in a child process (child.ts), relaying its log and progress.
+ * The child gets its own process group so a terminal's Ctrl-C reaches only the parent, which
+ * forwards exactly one SIGTERM: the child then checkpoints and stops like any run.
  */
-function runInChild(name: string, runDir: string, resume: boolean, device: string, ctx: ExperimentContext): Promise<Record<string, unknown>> {
+function runInChild(req: ChildRequest, ctx: ExperimentContext): Promise<{ wallSeconds: number }> {
   return new Promise((resolveP, reject) => {
-    const args = [BIN, "suite-entry", name, runDir, "--device", device, ...(resume ? [] : ["--fresh"])];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"], detached: true, env: process.env });
+    const child = spawn(process.execPath, [...childCommand(), JSON.stringify(req)], { stdio: ["ignore", "inherit", "inherit", "ipc"], detached: true, env: process.env });
     let outcome: ChildMessage | null = null;
     const onAbort = () => child.kill("SIGTERM");
     ctx.signal.addEventListener("abort", onAbort, { once: true });
@@ -75,10 +74,10 @@ function runInChild(name: string, runDir: string, resume: boolean, device: strin
     child.on("exit", (code, sig) => {
       ctx.signal.removeEventListener("abort", onAbort);
       const o = outcome as ChildMessage | null;
-      if (o?.kind === "done") resolveP(o.summary);
-      else if (o?.kind === "interrupted" || ctx.signal.aborted) reject(new Interrupted(name));
+      if (o?.kind === "done") resolveP({ wallSeconds: o.wallSeconds });
+      else if (o?.kind === "interrupted" || ctx.signal.aborted) reject(new Interrupted(req.name));
       else if (o?.kind === "failed") reject(new Error(o.message));
-      else reject(new Error(`${name}: child process exited with ${sig ?? `code ${code}`} before finishing`));
+      else reject(new Error(`${req.name}: child process exited with ${sig ?? `code ${code}`} before finishing`));
     });
   });
 }
@@ -88,6 +87,12 @@ export function suiteNames(only?: string[]): string[] {
   if (!only || only.length === 0) return known;
   for (const n of only) if (!(n in experiments)) throw new Error(`--only: "${n}" is not an experiment; allowed: ${known.join(", ")}`);
   return known.filter((n) => only.includes(n));
+}
+
+/** Wall seconds a run has recorded over all its invocations (meta.json, written by the runner). */
+function wallOf(run: RunDir): number {
+  const w = run.meta().wallSeconds;
+  return typeof w === "number" ? w : 0;
 }
 
 export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state: SuiteState; interrupted: boolean }> {
@@ -112,6 +117,8 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
     writeJsonAtomic(join(dir, "suite.json"), state);
   };
   save();
+  await buildSite(dir);
+  opts.onStart?.(dir);
   const count = state.entries.length;
   let interrupted = false;
   for (let i = 0; i < count; i++) {
@@ -153,37 +160,41 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
       log,
       onProgress: (event, arm) => emit({ kind: "progress", index: i, count, name: entry.name, arm, event }),
     };
-    const t0 = Date.now();
     try {
-      const summary = opts.isolate ? await runInChild(entry.name, runDir, resume, opts.isolate.device, ctx) : await exp.run(config, ctx);
-      entry.wallSeconds += (Date.now() - t0) / 1000;
-      if (signal.aborted) {
+      let wallSeconds: number;
+      let interruptedHere = false;
+      if (opts.isolate) {
+        wallSeconds = (await runInChild({ name: entry.name, runDir, resume, device: opts.isolate.device }, ctx)).wallSeconds;
+      } else {
+        const out = await runExperiment(exp, config, ctx);
+        wallSeconds = out.wallSeconds;
+        interruptedHere = out.status === "interrupted";
+      }
+      entry.wallSeconds = wallSeconds;
+      if (interruptedHere || signal.aborted) {
         entry.status = "interrupted";
-        run.setStatus("interrupted");
         interrupted = true;
         save();
         break;
       }
-      run.writeSummary({ ...summary, wallSeconds: entry.wallSeconds });
-      run.setStatus("completed");
       entry.status = "completed";
       if (entry.message) entry.message = `an earlier attempt failed: ${entry.message}`;
       emit({ kind: "experiment", index: i, count, name: entry.name, status: "done" });
     } catch (e) {
-      entry.wallSeconds += (Date.now() - t0) / 1000;
+      entry.wallSeconds = wallOf(run);
       if (e instanceof Interrupted || signal.aborted) {
         entry.status = "interrupted";
-        run.setStatus("interrupted");
         interrupted = true;
         save();
         break;
       }
       entry.status = "failed";
       entry.message = e instanceof Error ? e.message : String(e);
-      run.setStatus("failed", entry.message);
+      if (run.meta().status !== "failed") run.setStatus("failed", entry.message);
       log(`${entry.name} failed: ${entry.message}`);
     }
     save();
+    await buildSite(dir); // the site shows each result as soon as its entry finishes
   }
   save();
   await buildSite(dir);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { initEngine } from "../engine/index.js";
 import { runSuite, suiteNames } from "./reproduce.js";
-import { verdictsOf } from "./site.js";
+import { parseVerdicts } from "../train/claims.js";
 import { markdownToHTML } from "../report/markdown.js";
 import { experiments } from "../registry.js";
 
@@ -20,20 +20,6 @@ describe("markdown for the report site", () => {
     expect(h).toContain("<pre>&lt;b&gt;</pre>");
     expect(h).not.toContain("<script>");
     expect(h).toContain("<code>c</code>");
-  });
-});
-
-describe("verdicts read from results.md", () => {
-  it("keeps every claim row's verdict, including not testable and inconclusive", () => {
-    const md = [
-      "| claim | Δ | verdict |",
-      "|---|---|---|",
-      "| RL keeps OOD success | +0.0 | not testable (OOD init at the floor) |",
-      "| RL raises ID success | +1.3 | not reproduced (no change beyond 2 SE) |",
-      "| digits match | 0.4 | inconclusive |",
-      "| PPO without SFT fails | +0.0 | reproduced |",
-    ].join("\n");
-    expect(verdictsOf(null, md).map((v) => v.verdict)).toEqual(["not testable", "not reproduced", "inconclusive", "reproduced"]);
   });
 });
 
@@ -54,6 +40,21 @@ describe("reproduction suite (tiny preset, every experiment)", () => {
     const md = readFileSync(join(dir, "results.md"), "utf8");
     for (const n of Object.keys(experiments)) expect(md).toContain(`| ${n} |`);
     expect(existsSync(join(dir, "index.html"))).toBe(true);
+  });
+
+  it("writes a schema-valid verdicts.json in every experiment's run dir, marked as a smoke test", () => {
+    for (const n of suiteNames()) {
+      const f = join(dir, n, "verdicts.json");
+      expect(existsSync(f), `${n}/verdicts.json`).toBe(true);
+      const v = parseVerdicts(JSON.parse(readFileSync(f, "utf8")), f);
+      expect(v.experiment).toBe(n);
+      expect(v.smokeTest).toBe(true);
+      for (const c of v.claims) expect(c.gates.every((g) => typeof g.passed === "boolean")).toBe(true);
+    }
+    // People see "smoke test", not verdict words, for a tiny run.
+    const md = readFileSync(join(dir, "results.md"), "utf8");
+    expect(md).toContain("Smoke test");
+    expect(md).not.toMatch(/\| (reproduced|partly|not reproduced|opposite|not testable) \|/);
   });
 
   it("`tinyfoundry readme <suite-dir>` fills the README's suite block and leaves its results block", () => {
@@ -99,6 +100,12 @@ describe("reproduction suite (tiny preset, every experiment)", () => {
       page.on("pageerror", (e) => errors.push(String(e)));
       page.on("requestfailed", (r) => errors.push(`failed to load ${r.url()}`));
       await page.goto(pathToFileURL(join(dir, "index.html")).href, { waitUntil: "load" });
+      // The first screen is the verdict board: it starts within the viewport, one row per claim.
+      const board = await page.$eval("#verdict-board", (t) => ({ top: t.getBoundingClientRect().top, rows: t.querySelectorAll("tr").length, verdicts: Array.from(t.querySelectorAll("td.verdict"), (c) => c.textContent) }));
+      expect(board.top).toBeLessThan(900);
+      expect(board.rows).toBeGreaterThan(suiteNames().length);
+      for (const v of board.verdicts) expect(v).toBe("smoke test");
+      await page.screenshot({ path: join(dir, "first-screen.png") });
       const sections = await page.$$eval("section.paper", (els) => els.map((e) => ({ id: e.id, tables: e.querySelectorAll("table").length, h2: e.querySelector("h2")?.textContent ?? "" })));
       expect(sections.map((s) => s.id)).toEqual(suiteNames());
       for (const s of sections) expect(s.tables, `${s.id} has a results table`).toBeGreaterThan(0);

@@ -6,38 +6,11 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { np, type Array } from "../engine/index.js";
+import { np, flattenNamed, unflattenNamed, type Array } from "../engine/index.js";
+
+export { flattenNamed, unflattenNamed };
 import { writeFileAtomic } from "../util/atomic.js";
 import { decodeSafetensors, encodeSafetensors, asF32, type STTensor } from "./safetensors.js";
-
-/** Flatten a pytree of arrays to `{ "a.b.0.c": Array }` (object keys in insertion order). */
-export function flattenNamed(tree: unknown, prefix = "", out: Record<string, Array> = {}): Record<string, Array> {
-  if (tree && typeof tree === "object" && !Array.isArray(tree) && "shape" in (tree as object) && "dtype" in (tree as object)) {
-    out[prefix] = tree as Array;
-  } else if (Array.isArray(tree)) {
-    tree.forEach((t, i) => flattenNamed(t, prefix ? `${prefix}.${i}` : String(i), out));
-  } else if (tree && typeof tree === "object") {
-    for (const [k, v] of Object.entries(tree)) flattenNamed(v, prefix ? `${prefix}.${k}` : k, out);
-  }
-  return out;
-}
-
-/** Rebuild a tree shaped like `template` from named arrays (template leaves are not consumed). */
-export function unflattenNamed<T>(template: T, named: Record<string, Array>, prefix = ""): T {
-  const t = template as unknown;
-  if (t && typeof t === "object" && !Array.isArray(t) && "shape" in (t as object) && "dtype" in (t as object)) {
-    const a = named[prefix];
-    if (!a) throw new Error(`checkpoint: missing tensor ${prefix}`);
-    const want = (t as Array).shape;
-    if (a.shape.join(",") !== want.join(",")) throw new Error(`checkpoint: ${prefix} has shape [${a.shape}], model expects [${want}]`);
-    return a as T;
-  }
-  if (Array.isArray(t)) return t.map((x, i) => unflattenNamed(x, named, prefix ? `${prefix}.${i}` : String(i))) as T;
-  if (t && typeof t === "object") {
-    return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, unflattenNamed(v, named, prefix ? `${prefix}.${k}` : k)])) as T;
-  }
-  return t as T;
-}
 
 export type CheckpointState = {
   step: number;
@@ -80,4 +53,15 @@ export function loadCheckpoint<T extends Record<string, unknown>>(file: string, 
 export function latestCheckpoint(runDir: string): string | null {
   const f = join(runDir, "checkpoints", "latest.safetensors");
   return existsSync(f) ? f : null;
+}
+
+/**
+ * The parameters of a finished (or interrupted) run or arm: the `params` tree of its latest
+ * checkpoint, shaped like `template` (which is disposed). The one loader every experiment uses to
+ * reuse an arm's model.
+ */
+export function loadRunParams<P>(runDir: string, template: P): P {
+  const f = latestCheckpoint(runDir);
+  if (!f) throw new Error(`checkpoint: ${runDir} has no checkpoints/latest.safetensors (was the run trained?)`);
+  return loadCheckpoint(f, { params: template }).trees.params;
 }

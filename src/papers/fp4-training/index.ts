@@ -20,5 +20,6 @@ export const fp4TrainingExperiment: Experiment<FP4TrainingConfig> = {
     "Training with FP4 (E2M1) weights and activations in every linear layer, made stable by a differentiable gradient estimator for weights and outlier clamping with compensation for activations, reaches nearly the loss of high-precision training, while a direct FP4 cast and tensor-wise scaling do clearly worse.",
   presets: fp4TrainingPresets,
   schema: fp4TrainingSchema,
+  claims: () => [], // TODO(issue 16): typed claims
   run: (config, ctx) => runFP4Training(config, ctx),
 };

@@ -18,5 +18,6 @@ export const guidanceFreeExperiment: Experiment<GuidanceFreeConfig> = {
   claim: "A model trained with GFT samples at β = 1/w like classifier-free guidance at w, with one network evaluation per step instead of two.",
   presets: guidanceFreePresets,
   schema: guidanceFreeSchema,
+  claims: () => [], // TODO(issue 16): typed claims
   run: async (config, ctx) => runGuidanceFree(config, ctx),
 };

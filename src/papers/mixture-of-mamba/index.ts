@@ -16,5 +16,6 @@ export const mixtureOfMambaExperiment: Experiment<MoMConfig> = {
     "Splitting Mamba's in/x/dt/out projections by modality (conv, A and D shared) reaches the dense Mamba's final loss in fewer steps, more so for images than for text (Chameleon 1.4B: 42.50% image, 65.40% text).",
   presets: momPresets,
   schema: momSchema as unknown as Experiment<MoMConfig>["schema"],
+  claims: () => [], // TODO(issue 16): typed claims
   run: async (config, ctx) => (await runMixtureOfMamba(config, ctx)) as unknown as Record<string, unknown>,
 };

@@ -23,5 +23,6 @@ export const omniExperiment: Experiment<OmniExperimentConfig> = {
     "A 12.5 Hz 8-layer RVQ tokenizer trained with reconstruction + frozen-LM transcript loss carries acoustic and semantic information, and staged training with text replay keeps text ability while adding speech and images.",
   presets: omniPresets,
   schema: omniSchema,
+  claims: () => [], // TODO(issue 16): typed claims
   run: (config, ctx) => runOmni(config, ctx),
 };

@@ -19,5 +19,6 @@ export const overTokenizedExperiment: Experiment<OverTokenizedExperimentConfig> 
   claim: "Hashed n-gram input embeddings (over-encoding) lower the loss, roughly log-linearly in the table size m, at a few percent of throughput; n-gram outputs do not help small models.",
   presets: overTokenizedPresets,
   schema: overTokenizedSchema,
+  claims: () => [], // TODO(issue 16): typed claims
   run: (config, ctx) => runOverTokenized(config, ctx),
 };

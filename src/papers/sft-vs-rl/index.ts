@@ -24,5 +24,6 @@ export const sftVsRlExperiment: Experiment<SftVsRlConfig> = {
   claim: "From one SFT checkpoint, PPO with verifier rewards keeps or raises out-of-distribution (unseen rule: GeneralPoints face-card values, navigation action space) performance while more SFT lowers it, at equal compute",
   presets: sftVsRlPresets,
   schema: sftVsRlSchema as unknown as Experiment<SftVsRlConfig>["schema"],
+  claims: () => [], // TODO(issue 16): typed claims
   run: (config, ctx) => runSftVsRl(validateConfig(sftVsRlSchema, config), ctx),
 };

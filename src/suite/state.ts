@@ -1,0 +1,18 @@
+/** The suite's state file (`suite.json`) and the messages between the suite and its children. */
+import type { PresetName } from "../train/experiment.js";
+import type { ProgressEvent } from "../train/loop.js";
+import type { Summary } from "../train/experiment.js";
+
+export type SuiteEntry = { name: string; status: "pending" | "running" | "completed" | "interrupted" | "failed"; wallSeconds: number; message?: string };
+export type SuiteState = { preset: PresetName; seed: number; createdAt: string; updatedAt: string; entries: SuiteEntry[] };
+
+/** What the parent tells a child: which experiment, in which run directory. */
+export type ChildRequest = { name: string; runDir: string; resume: boolean; device: string };
+
+/** What a suite child process sends its parent over IPC. */
+export type ChildMessage =
+  | { kind: "log"; msg: string }
+  | { kind: "progress"; arm?: string; event: ProgressEvent }
+  | { kind: "done"; summary: Summary; wallSeconds: number }
+  | { kind: "interrupted"; wallSeconds: number }
+  | { kind: "failed"; message: string };
