@@ -7,21 +7,9 @@ import { pathToFileURL } from "node:url";
 import { initEngine } from "../engine/index.js";
 import { runSuite, suiteNames } from "./reproduce.js";
 import { parseVerdicts } from "../train/claims.js";
-import { markdownToHTML } from "../report/markdown.js";
 import { experiments } from "../registry.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-
-describe("markdown for the report site", () => {
-  it("renders tables, code and inline marks, and escapes HTML", () => {
-    const h = markdownToHTML("# T\n\n| a | b |\n|---|---|\n| 1 | **x** |\n\n```\n<b>\n```\n\ntext <script>alert(1)</script> `c`");
-    expect(h).toContain("<h2>T</h2>");
-    expect(h).toContain("<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td><strong>x</strong></td></tr></table>");
-    expect(h).toContain("<pre>&lt;b&gt;</pre>");
-    expect(h).not.toContain("<script>");
-    expect(h).toContain("<code>c</code>");
-  });
-});
 
 describe("reproduction suite (tiny preset, every experiment)", () => {
   let dir = "";
