@@ -15,7 +15,7 @@ import { quietContext, runExperiment, type ExperimentContext } from "../train/ex
 import type { ProgressEvent } from "../train/loop.js";
 import { reportComparison, reportRun } from "../report/run-report.js";
 import { injectResultsFile } from "../report/readme.js";
-import { Progress } from "./progress.js";
+import { Progress, SuiteDisplay, formatEval, latestVal, stepFields } from "./progress.js";
 import { runSuite, suiteNames } from "../suite/reproduce.js";
 import type { PresetName } from "../train/experiment.js";
 import { sampleFromRun } from "./sample.js";
@@ -45,6 +45,7 @@ function installSignals(): AbortController {
 export function progressContext(run: ReturnType<typeof openRun>, resume: boolean, signal: AbortSignal, label: string): ExperimentContext {
   let bar: Progress | null = null;
   let barArm: string | undefined;
+  let val: string | null = null;
   const log = (msg: string) => (bar ? bar.log(msg) : process.stderr.write(msg + "\n"));
   return {
     ...quietContext(run, { resume, signal }),
@@ -56,13 +57,15 @@ export function progressContext(run: ReturnType<typeof openRun>, resume: boolean
           bar = new Progress({ total: e.total, label: arm ? `${label}/${arm}` : label });
           barArm = arm;
         }
-        bar.update(e.step, { loss: e.loss, lr: e.lr, "tok/s": Math.round(e.tokensPerSec) });
+        bar.update(e.step, stepFields(e, val));
         if (e.step === e.total) {
           bar.done();
           bar = null;
         }
       } else if (e.kind === "eval") {
-        log(`  eval @${e.step}: ${Object.entries(e.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(", ")}`);
+        val = latestVal(e.metrics);
+        const line = formatEval(e.metrics);
+        if (line) log(`  eval @${e.step}${arm ? ` (${arm})` : ""}: ${line}`);
       } else if (e.kind === "message") {
         log(e.text);
       }
@@ -239,46 +242,34 @@ export function buildProgram(): Command {
       const only = o.only ? o.only.split(",").map((x) => x.trim()).filter(Boolean) : undefined;
       suiteNames(only); // validates --only before anything is written
       const info = await initEngine({ device: o.device });
+      process.stderr.write(`device ${info.device}, ${info.threads} thread${info.threads > 1 ? "s" : ""}\n`);
       const ac = installSignals();
-      let bar: Progress | null = null;
-      let barKey = "";
+      // A resumed suite keeps the preset it was started with (its suite.json says which).
+      const preset = (o.resume && existsSync(join(o.resume, "suite.json")) ? (JSON.parse(readFileSync(join(o.resume, "suite.json"), "utf8")) as { preset: PresetName }).preset : o.preset) as PresetName;
+      const display = new SuiteDisplay(preset);
       const t0 = Date.now();
-      const log = (m: string) => (bar ? bar.log(m) : process.stderr.write(m + "\n"));
       const r = await runSuite({
-        preset: o.preset as PresetName,
+        preset,
         only,
         root: o.out,
         resume: o.resume,
         seed,
         signal: ac.signal,
-        log,
+        log: (m) => display.log(m),
         isolate: { device: o.device },
-        onEvent: (e) => {
-          const elapsed = `${((Date.now() - t0) / 60000).toFixed(1)} min`;
-          if (e.kind === "experiment") {
-            bar?.done();
-            bar = null;
-            log(`[${e.index + 1}/${e.count}] ${e.name}: ${e.status === "start" ? "running" : e.status === "skip" ? "already completed, kept" : "done"} (suite elapsed ${elapsed})`);
-          } else if (e.event.kind === "step") {
-            const key = `${e.name}/${e.arm ?? ""}`;
-            if (!bar || barKey !== key) {
-              bar?.done();
-              bar = new Progress({ total: e.event.total, label: `[${e.index + 1}/${e.count}] ${key.replace(/\/$/, "")}` });
-              barKey = key;
-            }
-            bar.update(e.event.step, { loss: e.event.loss, "tok/s": Math.round(e.event.tokensPerSec) });
-          } else if (e.event.kind === "message") log(`  ${e.name}: ${e.event.text}`);
-        },
+        onStart: (dir) => display.log(`suite directory ${dir}\n  site (rebuilt after each experiment): ${join(dir, "index.html")}`),
+        onEvent: (e) => display.handle(e),
       });
-      (bar as Progress | null)?.done();
-      process.stderr.write(`device ${info.device}, ${info.threads} thread(s)\n`);
+      display.done();
       if (r.interrupted) {
         process.stderr.write(`stopped; continue with: npx tinyfoundry reproduce --resume ${r.dir}\n`);
         process.exitCode = 130;
         return;
       }
       const failed = r.state.entries.filter((e) => e.status !== "completed");
-      process.stdout.write(`suite: ${r.state.entries.length - failed.length}/${r.state.entries.length} experiments completed in ${((Date.now() - t0) / 60000).toFixed(1)} min\n  site: ${join(r.dir, "index.html")}\n  README table: npx tinyfoundry readme ${r.dir} --into README.md\n`);
+      const total = r.state.entries.reduce((a, e) => a + e.wallSeconds, 0);
+      const readmeHint = preset === "tiny" ? "  (a tiny run is a smoke test: no verdict is read from it)\n" : `  README table: npx tinyfoundry readme ${r.dir} --into README.md\n`;
+      process.stdout.write(`suite: ${r.state.entries.length - failed.length}/${r.state.entries.length} experiments completed in ${(total / 60).toFixed(1)} min (this invocation ${((Date.now() - t0) / 60000).toFixed(1)} min)\n  site: ${join(r.dir, "index.html")}\n${readmeHint}`);
       if (failed.length) {
         process.stderr.write(`failed: ${failed.map((e) => `${e.name} (${e.message ?? e.status})`).join(", ")}\n`);
         process.exitCode = 1;

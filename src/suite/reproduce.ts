@@ -24,7 +24,17 @@ export type { SuiteEntry, SuiteState, ChildMessage } from "./state.js";
 export const SUITE_ORDER = ["lm", "fp4-training", "over-tokenized", "mixture-of-mamba", "guidance-free", "omni", "sft-vs-rl"];
 
 export type SuiteEvent =
-  | { kind: "experiment"; index: number; count: number; name: string; status: "start" | "skip" | "done" }
+  | {
+      kind: "experiment";
+      index: number;
+      count: number;
+      name: string;
+      status: "start" | "skip" | "done";
+      /** The suite's state at this moment (entries' status and wall seconds over every attempt). */
+      state: SuiteState;
+      /** For "start": seconds this entry already spent in earlier attempts. */
+      priorSeconds?: number;
+    }
   | { kind: "progress"; index: number; count: number; name: string; arm?: string; event: ProgressEvent };
 
 export type SuiteOptions = {
@@ -131,7 +141,7 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
     }
     const runDir = join(dir, entry.name);
     if (entry.status === "completed") {
-      emit({ kind: "experiment", index: i, count, name: entry.name, status: "skip" });
+      emit({ kind: "experiment", index: i, count, name: entry.name, status: "skip", state });
       continue;
     }
     if (signal.aborted) {
@@ -152,7 +162,7 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
     const config = validateConfig(exp.schema, run.config());
     entry.status = "running";
     save();
-    emit({ kind: "experiment", index: i, count, name: entry.name, status: "start" });
+    emit({ kind: "experiment", index: i, count, name: entry.name, status: "start", state, priorSeconds: wallOf(run) });
     const ctx: ExperimentContext = {
       run,
       resume,
@@ -179,7 +189,7 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
       }
       entry.status = "completed";
       if (entry.message) entry.message = `an earlier attempt failed: ${entry.message}`;
-      emit({ kind: "experiment", index: i, count, name: entry.name, status: "done" });
+      emit({ kind: "experiment", index: i, count, name: entry.name, status: "done", state });
     } catch (e) {
       entry.wallSeconds = wallOf(run);
       if (e instanceof Interrupted || signal.aborted) {
