@@ -1,6 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // Tests import the package by name from its TypeScript sources (the "source" export condition);
+  // the README example test exercises the built dist/ in a scratch project.
+  resolve: { conditions: ["source"] },
   test: {
     include: ["src/**/*.test.ts", "bench/**/*.test.ts"],
     testTimeout: 120_000,

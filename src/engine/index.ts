@@ -13,7 +13,17 @@ import { requestedThreads, workerShimActive } from "./node-shims.js";
 import { installBufferCounter } from "./buffers.js";
 
 export { np, jnn, lax, random, tree };
-export const { jit, grad, valueAndGrad, vjp: vjpFn, vmap, jvp, defaultDevice, devices, blockUntilReady } = jax;
+// Re-exported one by one with their declared types (a destructured re-export has an inferred type too
+// long for declaration files).
+export const jit: typeof jax.jit = jax.jit;
+export const grad: typeof jax.grad = jax.grad;
+export const valueAndGrad: typeof jax.valueAndGrad = jax.valueAndGrad;
+export const vjpFn: typeof jax.vjp = jax.vjp;
+export const vmap: typeof jax.vmap = jax.vmap;
+export const jvp: typeof jax.jvp = jax.jvp;
+export const defaultDevice: typeof jax.defaultDevice = jax.defaultDevice;
+export const devices: typeof jax.devices = jax.devices;
+export const blockUntilReady: typeof jax.blockUntilReady = jax.blockUntilReady;
 export type Array = np.Array;
 export type DType = np.DType;
 export type Device = jax.Device;
