@@ -13,6 +13,7 @@ import { applyOverrides, ConfigError, pickPreset, validateConfig } from "../trai
 import { createRun, openRun, type RunMeta } from "../train/run-dir.js";
 import { quietContext, runExperiment, type ExperimentContext } from "../train/experiment.js";
 import type { ProgressEvent } from "../train/loop.js";
+import { shownVerdict, type VerdictsFile } from "../train/claims.js";
 import { reportComparison, reportRun } from "../report/run-report.js";
 import { injectResultsFile } from "../report/readme.js";
 import { Progress, SuiteDisplay, formatEval, latestVal, stepFields } from "./progress.js";
@@ -112,15 +113,19 @@ async function runCommand(name: string, o: RunOpts): Promise<void> {
     process.exitCode = 130;
     return;
   }
-  if (out.summary && !out.alreadyCompleted) printSummary(name, out.summary, run.dir);
+  if (out.summary && !out.alreadyCompleted) printSummary(name, out.summary, out.verdicts, run.dir);
 }
 
-function printSummary(name: string, s: Record<string, unknown>, dir: string): void {
+function printSummary(name: string, s: Record<string, unknown>, v: VerdictsFile | null, dir: string): void {
   const lines = [`\n${name}: done`];
-  for (const [k, v] of Object.entries(s)) {
-    if (typeof v === "number") lines.push(`  ${k}: ${Number.isInteger(v) ? v : v.toFixed(4)}`);
+  for (const [k, x] of Object.entries(s)) {
+    if (typeof x === "number") lines.push(`  ${k}: ${Number.isInteger(x) ? x : Number(x.toPrecision(4))}`);
   }
   if (typeof s.sample === "string" && s.sample) lines.push(`  sample: ${JSON.stringify(s.sample.slice(0, 300))}`);
+  if (v && v.claims.length) {
+    lines.push(v.smokeTest ? "  claims (tiny preset: a smoke test, no verdict is read from it):" : "  verdicts:");
+    for (const c of v.claims) lines.push(`    ${shownVerdict(c.verdict, v.smokeTest)}: ${c.paper}${v.smokeTest ? "" : ` (${c.why})`}`);
+  }
   lines.push(`  report: ${join(dir, "report.html")}`);
   process.stdout.write(lines.join("\n") + "\n");
 }
