@@ -260,7 +260,7 @@ export type HostBatch = {
  * a random composition of the remaining length (the last segment has at least one byte, so every
  * input window holds exactly imagesPerSeq·49 image codes).
  */
-export function makeDocument(data: MoMData, split: "train" | "val", T: number, imagesPerSeq: number, rng: Rng): { tokens: Int32Array; modality: Int32Array } {
+export function makeDocument(data: Pick<MoMData, "vocab" | "text" | "imageCodes">, split: "train" | "val", T: number, imagesPerSeq: number, rng: Rng): { tokens: Int32Array; modality: Int32Array } {
   const L = T + 1;
   const imgLen = TOKENS_PER_IMAGE + 2;
   const textLen = L - imagesPerSeq * imgLen;
@@ -334,4 +334,38 @@ export function routingFor(modality: Int32Array, K: number): Routing {
     inv[i] = j;
   });
   return { perm, inv, counts };
+}
+
+/**
+ * A strip of held-out digits and their VQ reconstructions as RGBA pixels (top row: the digits;
+ * bottom row: decoded from their 49 codes), `n` digits spread over the labels.
+ */
+export function vqStripRGBA(data: Pick<MoMData, "valDigits" | "imageCodes" | "codebook">, n = 8): { width: number; height: number; rgba: Uint8Array } {
+  const digits = loadDigits();
+  const scale = 3;
+  const W = n * 28 * scale;
+  const H = 2 * 28 * scale;
+  const rgba = new Uint8Array(W * H * 4);
+  const put = (x: number, y: number, v: number) => {
+    const g = Math.max(0, Math.min(255, Math.round(255 * v)));
+    for (let dy = 0; dy < scale; dy++)
+      for (let dx = 0; dx < scale; dx++) {
+        const o = ((y * scale + dy) * W + x * scale + dx) * 4;
+        rgba[o] = rgba[o + 1] = rgba[o + 2] = g;
+        rgba[o + 3] = 255;
+      }
+  };
+  for (let j = 0; j < n; j++) {
+    const idx = Math.floor((j * data.valDigits.length) / n); // spread over the labels (digits are sorted by label)
+    const d = data.valDigits[idx];
+    const codes = data.imageCodes.val[idx];
+    for (let yy = 0; yy < 28; yy++) for (let xx = 0; xx < 28; xx++) put(j * 28 + xx, yy, digits.pixels[d * 784 + yy * 28 + xx]);
+    for (let t = 0; t < TOKENS_PER_IMAGE; t++) {
+      const gy = Math.floor(t / GRID);
+      const gx = t % GRID;
+      for (let py = 0; py < PATCH; py++)
+        for (let px = 0; px < PATCH; px++) put(j * 28 + gx * PATCH + px, 28 + gy * PATCH + py, data.codebook.centroids[codes[t] * PATCH * PATCH + py * PATCH + px]);
+    }
+  }
+  return { width: W, height: H, rgba };
 }

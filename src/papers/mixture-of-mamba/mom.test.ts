@@ -6,12 +6,14 @@ import { np, grad, jit, tree, initEngine, type Array } from "../../engine/index.
 import { defaultMambaLMConfig, type MambaLMConfig } from "../../nn/mamba.js";
 import { paramCount } from "../../nn/transformer.js";
 import { createRun } from "../../train/run-dir.js";
-import { quietContext } from "../../train/experiment.js";
+import { quietContext, runExperiment } from "../../train/experiment.js";
+import { parseVerdicts } from "../../train/claims.js";
 import { validateConfig } from "../../train/config.js";
 import { Rng } from "../../util/rng.js";
 import { initMoMLM, momForward, routedLinear, SPLIT_ALL, SPLIT_NONE, type RoutingArrays } from "./model.js";
-import { IMAGE, TEXT, TOKENS_PER_IMAGE, kMeans, makeDocument, routingFor, vqDistortion, vocabFor, type MoMData } from "./data.js";
-import { smooth, stepsToReach, type MoMSummary } from "./experiment.js";
+import { IMAGE, TEXT, TOKENS_PER_IMAGE, kMeans, makeDocument, routingFor, vqDistortion, vocabFor } from "./data.js";
+import { matchTable, smooth, stepsSaved, stepsToReach } from "./metric.js";
+import { unigramLoss } from "./baselines.js";
 import { momPresets, momSchema } from "./config.js";
 import { mixtureOfMambaExperiment } from "./index.js";
 
@@ -143,7 +145,7 @@ describe("interleaved data", () => {
       vocab,
       text: { train: Int32Array.from({ length: 500 }, (_, i) => 97 + (i % 26)), val: new Int32Array(0) },
       imageCodes: { train: [Int32Array.from({ length: TOKENS_PER_IMAGE }, (_, i) => i % 8)], val: [] },
-    } as unknown as MoMData;
+    };
     const rng = new Rng(2);
     for (let k = 0; k < 20; k++) {
       const d = makeDocument(data, "train", 120, 2, rng);
@@ -190,6 +192,28 @@ describe("metric", () => {
     expect(stepsToReach([5, 4], 3, 2)).toEqual({ step: null, pct: null });
   });
 
+  it("match rows measure the saving of a faster arm and the deficit of a slower one", () => {
+    const curves = {
+      dense: { loss: [5, 4, 3, 2], textLoss: [5, 4, 3, 2], imageLoss: [5, 4, 3, 2] },
+      fast: { loss: [4, 2, 1, 1], textLoss: [5, 4, 3, 2], imageLoss: [4, 2, 1, 1] },
+      slow: { loss: [5, 5, 4, 4], textLoss: [5, 5, 4, 4], imageLoss: [5, 5, 4, 4] },
+    };
+    const rows = matchTable(curves, 4, 7);
+    const row = (arm: string, m: string) => rows.find((r) => r.arm === arm && r.modality === m)!;
+    expect(row("fast", "image")).toMatchObject({ seed: 7, refSeed: 7, denseFinal: 2, step: 2, pct: 50, reverseStep: null });
+    expect(stepsSaved(row("fast", "image"))).toBe(50);
+    expect(stepsSaved(row("fast", "text"))).toBe(0); // reaches it at the last step: no saving
+    expect(row("slow", "image")).toMatchObject({ step: null, pct: null, reverseStep: 2, reversePct: 50 });
+    expect(stepsSaved(row("slow", "image"))).toBe(-50);
+  });
+
+  it("unigram baseline: the held-out entropy under smoothed training frequencies", () => {
+    const train = Int32Array.from([0, 0, 0, 1]);
+    const val = Int32Array.from([0, 1]);
+    const want = -(Math.log((3 + 0.001) / (4 + 0.002)) + Math.log((1 + 0.001) / (4 + 0.002))) / 2;
+    expect(unigramLoss(train, val, 2, [0.001])).toBeCloseTo(want, 12);
+  });
+
   it("the config schema names a bad field and requires the dense arm", () => {
     expect(() => validateConfig(momSchema, { ...momPresets.tiny, arms: ["mom-all"] })).toThrow(/arms/);
     expect(() => validateConfig(momSchema, { ...momPresets.tiny, model: { ...momPresets.tiny.model, scanChunk: 0 } })).toThrow(/model.scanChunk/);
@@ -197,26 +221,35 @@ describe("metric", () => {
 });
 
 describe("tiny preset end to end", () => {
-  it("trains every arm, writes results.md, report.html and a summary with the metric", async () => {
+  it("trains every arm; the runner writes summary, verdicts, results.md and report.html", async () => {
     const root = mkdtempSync(join(tmpdir(), "mom-"));
     try {
       const cfg = momPresets.tiny;
-      const run = createRun({ experiment: "mixture-of-mamba", seed: cfg.seed, config: cfg, root });
-      const s = (await mixtureOfMambaExperiment.run(cfg, quietContext(run))) as unknown as MoMSummary;
+      const run = createRun({ experiment: "mixture-of-mamba", seed: cfg.seed, config: cfg, root, extraMeta: { preset: "tiny" } });
+      const out = await runExperiment(mixtureOfMambaExperiment, cfg, quietContext(run));
+      const s = out.summary!;
+      expect(out.status).toBe("completed");
       expect(s.arms.map((a) => a.arm)).toEqual(["dense", "mom-all", "transformer"]);
       for (const a of s.arms) {
         expect(a.steps).toBe(cfg.train.steps);
+        expect(a.seed).toBe(cfg.seed);
         expect(Number.isFinite(a.valImage) && Number.isFinite(a.valText)).toBe(true);
         expect(a.finalImage).toBeLessThan(Math.log(vocabFor(cfg.data.codebookSize).size)); // learned something
       }
+      expect(s.baselines.text.bigram).toBeLessThan(s.baselines.text.unigram);
+      expect(s.baselines.image.bigram).toBeLessThan(s.baselines.image.unigram);
       const momRow = s.arms.find((a) => a.arm === "mom-all")!;
       const denseRow = s.arms.find((a) => a.arm === "dense")!;
       expect(momRow.params).toBeGreaterThan(denseRow.params);
       expect(s.match.filter((r) => r.arm === "mom-all").map((r) => r.modality).sort()).toEqual(["image", "text", "total"]);
-      for (const f of ["results.md", "report.html", "report.md", "summary.json", "samples/vq-digits.png"]) expect(existsSync(join(run.dir, f)), f).toBe(true);
+      for (const f of ["results.md", "report.html", "report.md", "summary.json", "verdicts.json", "samples/vq-digits.png"]) expect(existsSync(join(run.dir, f)), f).toBe(true);
+      const v = parseVerdicts(JSON.parse(readFileSync(join(run.dir, "verdicts.json"), "utf8")));
+      expect(v.smokeTest).toBe(true);
+      expect(v.claims.map((c) => c.id)).toEqual(["image-steps", "text-steps", "image-gains-more", "beyond-params", "joint-split"]);
       const md = readFileSync(join(run.dir, "results.md"), "utf8");
       expect(md).toContain("42.5%");
       expect(md).toMatch(/\| image \| 42\.5% \|/);
+      expect(md).toContain("smoke test");
       const rows = readFileSync(join(run.dir, "arms", "mom-all", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
       expect(rows.length).toBe(cfg.train.steps);
       expect(rows.every((r) => Number.isFinite(r.textLoss) && Number.isFinite(r.imageLoss))).toBe(true);
