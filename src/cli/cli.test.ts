@@ -77,7 +77,8 @@ describe("CLI: train, sample, list, report", () => {
     expect(bad.err.trim()).toBe('tinyfoundry: --temperature: expected a number in [0, 10], got "-1"');
 
     const l = cli(["list", "--root", out]);
-    expect(l.out).toMatch(/\tlm\tcompleted\tstep 6, loss/);
+    expect(l.out.split("\n")[0]).toMatch(/^run +experiment +preset +status +wall +verdicts \| last metrics$/);
+    expect(l.out).toMatch(/ lm +tiny +completed +[\d.]+ min +1 claim, smoke test \| step 6, loss \d\.\d+/);
 
     const resumed = cli(["train", "lm", "--resume", dir]);
     expect(resumed.code).toBe(0);

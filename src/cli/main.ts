@@ -11,7 +11,8 @@ import { experiments, experimentNames } from "../registry.js";
 import { writeLMReport } from "../lm/index.js";
 import { applyOverrides, ConfigError, pickPreset, validateConfig } from "../train/config.js";
 import { createRun, openRun, type RunMeta } from "../train/run-dir.js";
-import { quietContext, runExperiment, type ExperimentContext } from "../train/experiment.js";
+import { quietContext, readVerdicts, runExperiment, type ExperimentContext } from "../train/experiment.js";
+import { verdictCountText } from "../report/verdicts.js";
 import type { ProgressEvent } from "../train/loop.js";
 import { shownVerdict, type VerdictsFile } from "../train/claims.js";
 import { reportComparison, reportRun } from "../report/run-report.js";
@@ -130,29 +131,55 @@ function printSummary(name: string, s: Record<string, unknown>, v: VerdictsFile 
   process.stdout.write(lines.join("\n") + "\n");
 }
 
+/** The last metrics of a run: its own metrics.jsonl, else its arms' (e.g. "fp32: step 300, loss 2.31"). */
+function lastMetrics(d: string): string {
+  const one = (dir: string) => {
+    const mf = join(dir, "metrics.jsonl");
+    if (!existsSync(mf)) return "";
+    const last = readFileSync(mf, "utf8").trim().split("\n").pop();
+    if (!last) return "";
+    try {
+      const r = JSON.parse(last) as Record<string, number>;
+      const val = Object.keys(r).find((k) => /^val/i.test(k));
+      return `step ${r.step ?? "?"}${typeof r.loss === "number" ? `, loss ${r.loss.toFixed(4)}` : ""}${val ? `, ${val} ${Number(r[val]).toFixed(4)}` : ""}`;
+    } catch {
+      return "(torn last line)";
+    }
+  };
+  const own = one(d);
+  if (own) return own;
+  const arms = join(d, "arms");
+  if (!existsSync(arms)) return "";
+  return readdirSync(arms)
+    .sort()
+    .map((a) => [a, one(join(arms, a))])
+    .filter(([, m]) => m)
+    .map(([a, m]) => `${a}: ${m}`)
+    .join("; ");
+}
+
 function listRuns(root: string): void {
   if (!existsSync(root)) {
     process.stdout.write(`no runs under ${root}\n`);
     return;
   }
-  const rows: string[] = [];
+  const rows: string[][] = [];
   const walk = (d: string, depth: number) => {
     if (depth > 3) return;
     if (existsSync(join(d, "meta.json")) && existsSync(join(d, "config.json"))) {
       try {
         const meta = JSON.parse(readFileSync(join(d, "meta.json"), "utf8")) as RunMeta;
-        let step = "";
-        const mf = join(d, "metrics.jsonl");
-        if (existsSync(mf)) {
-          const last = readFileSync(mf, "utf8").trim().split("\n").pop();
-          if (last) {
-            const r = JSON.parse(last) as Record<string, number>;
-            step = `step ${r.step ?? "?"}${typeof r.loss === "number" ? `, loss ${r.loss.toFixed(4)}` : ""}${typeof r.valLoss === "number" ? `, val ${r.valLoss.toFixed(4)}` : ""}`;
-          }
+        let verdicts = "";
+        try {
+          const v = readVerdicts(d);
+          if (v) verdicts = verdictCountText(v);
+        } catch {
+          verdicts = "(unreadable verdicts.json)";
         }
-        rows.push(`${d}\t${meta.experiment}\t${meta.status}\t${step}`);
+        const wall = typeof meta.wallSeconds === "number" ? `${(meta.wallSeconds / 60).toFixed(1)} min` : "";
+        rows.push([d, meta.experiment, typeof meta.preset === "string" ? meta.preset : "", meta.status, wall, [verdicts, lastMetrics(d)].filter(Boolean).join(" | ")]);
       } catch {
-        rows.push(`${d}\t(unreadable meta.json)`);
+        rows.push([d, "(unreadable meta.json)", "", "", "", ""]);
       }
       return;
     }
@@ -162,7 +189,14 @@ function listRuns(root: string): void {
     }
   };
   walk(root, 0);
-  process.stdout.write(rows.length ? rows.join("\n") + "\n" : `no runs under ${root}\n`);
+  if (!rows.length) {
+    process.stdout.write(`no runs under ${root}\n`);
+    return;
+  }
+  const header = ["run", "experiment", "preset", "status", "wall", "verdicts | last metrics"];
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => (i === header.length - 1 ? 0 : Math.max(...all.map((r) => r[i].length))));
+  process.stdout.write(all.map((r) => r.map((c, i) => (widths[i] ? c.padEnd(widths[i]) : c)).join("  ").trimEnd()).join("\n") + "\n");
 }
 
 export function buildProgram(): Command {
