@@ -88,14 +88,17 @@ for (const f of readdirSync(here).sort()) {
   if (!mod.bench) continue;
   for (const fig of await mod.bench()) print(fig);
 }
+/** A measured figure for the README: 3 significant digits, thousands separated. */
+const readable = (v: number) => (Math.abs(v) >= 1000 ? Math.round(v).toLocaleString("en-US") : Number(v.toPrecision(3)).toString());
+
 if (readme) {
   const meta = machineInfo();
   const rows = figures.map((f) => {
     const extra = Object.entries(f)
       .filter(([k]) => !["bench", "metric", "value", "unit", "baseline", "ratio"].includes(k))
-      .map(([k, v]) => `${k}=${typeof v === "number" ? fmt(v) : String(v)}`)
+      .map(([k, v]) => `${k}=${typeof v === "number" ? readable(v) : String(v)}`)
       .join(", ");
-    return `| ${f.bench} | ${f.metric} | ${Number.isFinite(f.value) ? fmt(f.value) : "-"} ${f.unit} | ${f.baseline ?? ""} | ${f.ratio !== undefined ? fmt(f.ratio, 2) + "x" : ""} | ${extra} |`;
+    return `| ${f.bench} | ${f.metric} | ${Number.isFinite(f.value) ? readable(f.value) : "-"} ${f.unit} | ${f.baseline ?? ""} | ${f.ratio !== undefined ? fmt(f.ratio, 2) + "x" : ""} | ${extra} |`;
   });
   const md = [
     `Measured ${new Date().toISOString().slice(0, 10)} on ${meta.cpu}, ${meta.cores} cores, ${meta.memGiB} GiB, Node ${meta.node}, jax-js 0.1.25.`,
