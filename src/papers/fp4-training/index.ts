@@ -5,14 +5,20 @@
 import type { Experiment } from "../../train/experiment.js";
 import { fp4TrainingPresets, fp4TrainingSchema, type FP4TrainingConfig } from "./config.js";
 import { runFP4Training } from "./experiment.js";
+import { fp4Claims } from "./claims.js";
+import { writeFP4Report } from "./report.js";
+import type { FP4TrainingSummary } from "./summary.js";
 
 export * from "./model.js";
 export { fidelity, nonzeroFraction, type Fidelity } from "./metrics.js";
 export { ARM_NAMES, ARM_DESCRIPTIONS, armLinearConfig, fp4TrainingPresets, fp4TrainingSchema, type ArmName, type FP4TrainingConfig } from "./config.js";
-export { runFP4Training, trainArm, captureActivations, fidelityTable, type ArmSummary, type FidelityRow, type FP4TrainingSummary } from "./experiment.js";
-export { judge, PAPER as FP4_PAPER, type Verdict } from "./report.js";
+export { runFP4Training, trainArm } from "./experiment.js";
+export { captureActivations, fidelityTable } from "./activation-fidelity.js";
+export { fp4Claims, FP4_CLAIMS, MARGIN_FRACTION, MIN_MARGIN, trainedMargin } from "./claims.js";
+export { writeFP4Report } from "./report.js";
+export { PAPER as FP4_PAPER, type ArmSummary, type FidelityRow, type FP4TrainingSummary } from "./summary.js";
 
-export const fp4TrainingExperiment: Experiment<FP4TrainingConfig> = {
+export const fp4TrainingExperiment: Experiment<FP4TrainingConfig, FP4TrainingSummary> = {
   name: "fp4-training",
   title: "Optimizing Large Language Model Training Using FP4 Quantization",
   arxiv: "2501.17116",
@@ -20,6 +26,7 @@ export const fp4TrainingExperiment: Experiment<FP4TrainingConfig> = {
     "Training with FP4 (E2M1) weights and activations in every linear layer, made stable by a differentiable gradient estimator for weights and outlier clamping with compensation for activations, reaches nearly the loss of high-precision training, while a direct FP4 cast and tensor-wise scaling do clearly worse.",
   presets: fp4TrainingPresets,
   schema: fp4TrainingSchema,
-  claims: () => [], // TODO(issue 16): typed claims
   run: (config, ctx) => runFP4Training(config, ctx),
+  claims: (summary, config) => fp4Claims(summary, config),
+  report: (run, summary, verdicts, config) => writeFP4Report(run, summary, verdicts, config),
 };

@@ -308,7 +308,7 @@ describe("the differentiable gradient estimator (Eq. 7-8)", () => {
       for (const granularity of ["channel", "tensor"] as const) {
         const cfg = { ...defaultWeightQuant, estimator, granularity };
         const f = jit((wa: Array, r: Array) => valueAndGrad((z: Array) => quantizeWeight(z, cfg).mul(r.ref).sum())(wa));
-        const [val, g] = f(mat(w), mat(R)) as unknown as [Array, Array];
+        const [val, g] = f(mat(w), mat(R));
         const ref = quantizeRef(w, { granularity });
         const wantVal = ref.value.flat().reduce((s, v, i) => s + v * R.flat()[i], 0);
         assertClose([Number((await val.data())[0])], [wantVal], { atol: 1e-5, rtol: 1e-5 });
@@ -335,7 +335,7 @@ describe("the differentiable gradient estimator (Eq. 7-8)", () => {
     const R = rows(det(8 * 32, 17), 32);
     const cfg = defaultActivationQuant;
     const f = jit((x: Array, r: Array) => valueAndGrad((z: Array) => quantizeActivation(z, cfg).mul(r.ref).sum())(x));
-    const [, g] = f(mat(a), mat(R)) as unknown as [Array, Array];
+    const [, g] = f(mat(a), mat(R));
     expect(await host(g)).toEqual(R.flat().map(Math.fround));
     f.dispose();
     const v = jit((x: Array) => quantizeActivation(x, cfg));
@@ -364,11 +364,11 @@ describe("the FP4 linear layer", () => {
       };
       const f = jit((a: Array, w: Array, g: Array) => {
         const y = fp4Linear({ w: w.ref }, a.ref, cfg);
-        const [, grads] = valueAndGrad((x: Array, ww: Array) => fp4Linear({ w: ww }, x, cfg).mul(g.ref).sum(), { argnums: [0, 1] })(a, w) as unknown as [Array, [Array, Array]];
+        const [, grads] = valueAndGrad((x: Array, ww: Array) => fp4Linear({ w: ww }, x, cfg).mul(g.ref).sum(), { argnums: [0, 1] })(a, w);
         g.dispose();
         return [y, grads[0], grads[1]];
       });
-      const [y, dA, dW] = f(mat(A), mat(W), mat(dY)) as unknown as Array[];
+      const [y, dA, dW] = f(mat(A), mat(W), mat(dY));
       const ref = fp4LinearRef(A, W, dY, { act: c.act, weight: c.weight });
       assertClose(await host(y), ref.y.flat(), { atol: 1e-5, rtol: 1e-5, what: "y" });
       assertClose(await host(dA), ref.dA.flat(), { atol: 1e-5, rtol: 1e-5, what: "dA" });
@@ -432,7 +432,7 @@ describe("plugging into the foundation LM (lmForward linearFn)", () => {
     expect(diff(b)).toBeGreaterThan(diff(a));
     expect(diff(b)).toBeLessThan(0.05);
     const step = jit((pp: LMParams, x: Array, y: Array) => valueAndGrad((q: LMParams) => crossEntropy(lmForward(q, cfg, x.ref, { linearFn: all }).logits, y.ref))(pp));
-    const [loss, grads] = step(tree.ref(p), tokens(), tokens()) as unknown as [Array, LMParams];
+    const [loss, grads] = step(tree.ref(p), tokens(), tokens());
     expect(Number.isFinite(Number((await loss.data())[0]))).toBe(true);
     const gq = await host(grads.blocks[0].attn.qkv.w.ref);
     expect(gq.every(Number.isFinite)).toBe(true);

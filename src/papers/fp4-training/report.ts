@@ -1,140 +1,23 @@
 /**
- * The FP4-training experiment's report: one comparison document (report.html / report.md) with
- * loss curves of every arm, the final-loss table beside the paper's, the Table 1 analogue beside
- * the paper's Table 1, verdicts computed from the numbers, and `results.md` (the block the
- * README shows, via `tinyfoundry readme`). Every measured number comes from the run.
+ * The FP4-training experiment's report (the runner calls it after judging the claims): one document
+ * (report.html / report.md) with loss curves of every arm, the final-loss table beside the paper's,
+ * the Table 1 analogue beside the paper's Table 1, the typed verdicts from `verdicts.json`, and
+ * `results.md` (the block the README shows, via `tinyfoundry readme`). Every measured number comes
+ * from the run; nothing here trains or judges.
  */
-import { writeFileSync } from "node:fs";
 import { lineChartSpec } from "../../report/charts.js";
 import { fmt, writeReport, type Block, type ReportDoc } from "../../report/document.js";
 import { machineLine } from "../../report/run-report.js";
+import { verdictBlocks, verdictTableMarkdown } from "../../report/verdicts.js";
+import { writeFileAtomic } from "../../util/atomic.js";
+import type { VerdictsFile } from "../../train/claims.js";
 import { openRun, type RunDir } from "../../train/run-dir.js";
-import { quantileIndices } from "./model.js";
 import { ARM_DESCRIPTIONS, fp4TrainingPresets, type FP4TrainingConfig } from "./config.js";
-import type { ArmSummary, FidelityRow, FP4TrainingSummary } from "./experiment.js";
-
-export type Verdict = { claim: string; verdict: string; detail?: string };
-
-/** The paper's numbers (arXiv 2501.17116 v2). */
-export const PAPER = {
-  /** Final training loss after 100B tokens (§4.2, Fig. 5). */
-  finalLoss: [
-    { model: "LLaMA-2 1.3B", bf16: 2.49, fp4: 2.55 },
-    { model: "LLaMA-2 7B", bf16: 2.07, fp4: 2.17 },
-    { model: "LLaMA-2 13B", bf16: 1.88, fp4: 1.97 },
-  ],
-  /** Table 1: fidelity of quantized activations, LLaMA-1.3B at iteration 30,000. */
-  table1: [
-    { clamp: false, comp: false, quantile: null, sim: 0.9219, mse: 0.1055, snr: 8.31 },
-    { clamp: true, comp: false, quantile: 0.999, sim: 0.9883, mse: 0.0366, snr: 14.25 },
-    { clamp: true, comp: true, quantile: 0.999, sim: 0.9961, mse: 0.0245, snr: 15.31 },
-    { clamp: true, comp: true, quantile: 0.99, sim: 1.0, mse: 0.0099, snr: 18.38 },
-    { clamp: true, comp: true, quantile: 0.97, sim: 1.0, mse: 0.0068, snr: 20.88 },
-  ],
-  /** Residual density at α = 0.999 / 0.99 / 0.97 (§4.3). */
-  density: { 0.999: 0.002, 0.99: 0.02, 0.97: 0.06 } as Record<string, number>,
-};
-
-/** Differences smaller than this (nats/byte) are treated as noise between arms. */
-export const NOISE = 0.02;
-/** Differences smaller than this are no difference at all (not even "in direction"). */
-export const TIE = 0.005;
-/** "Close to fp32": at most the paper's largest gap (7B: +0.10). */
-export const CLOSE = 0.1;
+import { MARGIN_FRACTION, MIN_MARGIN, MIN_OUTLIER_GAIN_DB, seedFloor, trainedMargin } from "./claims.js";
+import { PAPER, type ArmSummary, type FidelityRow, type FP4TrainingSummary } from "./summary.js";
 
 const find = (arms: ArmSummary[], name: string) => arms.find((a) => a.arm === name);
 const ok = (a: ArmSummary | undefined): a is ArmSummary => !!a && a.status !== "interrupted" && Number.isFinite(a.valLoss);
-
-/** "worse" claims: b is worse than a by at least NOISE → reproduced; by less → in direction. */
-function worse(claim: string, a: ArmSummary | undefined, b: ArmSummary | undefined): Verdict | null {
-  if (!a || !b) return null;
-  if (b.status === "diverged") return { claim, verdict: "reproduced", detail: `${b.arm} diverged at step ${b.divergedAtStep}` };
-  if (!ok(a) || !ok(b)) return null;
-  const d = b.valLoss - a.valLoss;
-  const detail = `val loss ${fmt(b.valLoss)} (${b.arm}) vs ${fmt(a.valLoss)} (${a.arm}): ${d >= 0 ? "+" : ""}${fmt(d)} nats/byte`;
-  if (d >= NOISE) return { claim, verdict: "reproduced", detail };
-  if (d >= TIE) return { claim, verdict: "reproduced in direction", detail: `${detail}, below the ${NOISE} noise margin` };
-  if (d > -TIE) return { claim, verdict: "not reproduced", detail: `${detail}: no difference (within ±${TIE})` };
-  return { claim, verdict: "not reproduced", detail };
-}
-
-/** The verdicts, computed from the numbers with the stated margins. */
-export function judge(arms: ArmSummary[], fid: FidelityRow[] | null, widths: number[]): Verdict[] {
-  const out: Verdict[] = [];
-  const fp32 = find(arms, "fp32");
-  const ours = find(arms, "w4a4-dge-occ");
-  if (ok(fp32) && ours) {
-    const claim = "FP4 training with DGE + OCC stays close to fp32 (paper: +0.06 / +0.10 / +0.09 nats at 1.3B / 7B / 13B)";
-    if (!ok(ours)) out.push({ claim, verdict: "not reproduced", detail: `the FP4 arm ${(ours as ArmSummary).status}` });
-    else {
-      const gap = ours.valLoss - fp32.valLoss;
-      const detail = `gap ${gap >= 0 ? "+" : ""}${fmt(gap)} nats/byte (val ${fmt(ours.valLoss)} vs ${fmt(fp32.valLoss)})`;
-      out.push({ claim, verdict: gap <= CLOSE ? "reproduced" : "not reproduced", detail: `${detail}; "close" means at most +${CLOSE}` });
-    }
-  }
-  const v1 = worse("Direct W4A4 casting is clearly worse than W4A4 + DGE + OCC (Fig. 1, Fig. 6a)", ours, find(arms, "w4a4-direct"));
-  if (v1) out.push(v1);
-  const v2 = worse("Tensor-wise scaling is worse than vector-wise (token / channel) scaling (Fig. 6d)", ours, find(arms, "w4a4-dge-occ-tensor"));
-  if (v2) out.push(v2);
-  const direct = find(arms, "w4a4-direct");
-  const v3 = worse("DGE alone improves W4A4 over the direct cast (§3.1)", find(arms, "w4a4-dge"), direct);
-  if (v3) out.push(v3);
-  const v4 = worse("OCC alone improves W4A4 over the direct cast (§3.2)", find(arms, "w4a4-occ"), direct);
-  if (v4) out.push(v4);
-  const wt = find(arms, "w4a4-dge-occ-wtensor");
-  const at = find(arms, "w4a4-dge-occ-atensor");
-  if (ok(wt) && ok(at)) {
-    const claim = "Coarse (tensor-wise) activations hurt more than coarse weights (Fig. 6d)";
-    const d = at.valLoss - wt.valLoss;
-    out.push({ claim, verdict: d >= NOISE ? "reproduced" : d >= TIE ? "reproduced in direction" : "not reproduced", detail: `val loss A-tensor ${fmt(at.valLoss)} vs W-tensor ${fmt(wt.valLoss)}` });
-  }
-  const ks = (["w4a8-dge-k3", "w4a8-dge-k5", "w4a8-dge-k10"] as const).map((n) => find(arms, n)).filter(ok);
-  const ste = find(arms, "w4a8-ste");
-  if (ks.length === 3 && ok(ste)) {
-    const best = ks.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
-    const k5 = ks[1];
-    out.push({
-      claim: "DGE improves W4A8 training over the straight-through estimator, with k = 5 best of 3 / 5 / 10 (Fig. 6b)",
-      verdict: k5.valLoss < ste.valLoss && best.arm === k5.arm ? "reproduced" : k5.valLoss < ste.valLoss || best.arm === k5.arm ? "partly reproduced" : "not reproduced",
-      detail: `val loss STE ${fmt(ste.valLoss)}; k=3 ${fmt(ks[0].valLoss)}, k=5 ${fmt(ks[1].valLoss)}, k=10 ${fmt(ks[2].valLoss)}`,
-    });
-  }
-  const direct8 = find(arms, "w8a4-direct");
-  if (direct8 && direct8.status !== "interrupted") {
-    out.push({
-      claim: "W8A4 with activations cast directly to FP4 diverges (NaN at 1.3B, Fig. 6c)",
-      verdict: direct8.status === "diverged" ? "reproduced" : "not reproduced",
-      detail: direct8.status === "diverged" ? `diverged at step ${direct8.divergedAtStep}` : `trained to val loss ${fmt(direct8.valLoss)}; a tiny byte model has few activation outliers (expected by the notes)`,
-    });
-  }
-  const occ = (["w8a4-occ-0.999", "w8a4-occ-0.99", "w8a4-occ-0.97"] as const).map((n) => find(arms, n)).filter(ok);
-  if (occ.length === 3) {
-    const mono = occ[1].valLoss <= occ[0].valLoss && occ[2].valLoss <= occ[1].valLoss;
-    out.push({
-      claim: "In W8A4 with OCC, a smaller α trains better: 0.97 ≤ 0.99 ≤ 0.999 (Fig. 6c)",
-      verdict: mono ? "reproduced" : "not reproduced",
-      detail: `val loss ${occ.map((a) => `${a.arm.replace("w8a4-occ-", "α=")} ${fmt(a.valLoss)}`).join(", ")}`,
-    });
-  }
-  const paperRows = fid ? fid.filter((r) => !r.extra) : [];
-  if (paperRows.length >= 3) {
-    const snr = paperRows.map((r) => r.snrDb);
-    const strict = snr.every((v, i) => i === 0 || v > snr[i - 1] + 1e-9);
-    const weak = snr.every((v, i) => i === 0 || v >= snr[i - 1] - 1e-9);
-    const noop = paperRows.filter((r) => r.clamp && r.quantile !== null && widths.every((c) => quantileIndices(r.quantile!, c).hi === c - 1 && quantileIndices(r.quantile!, c).lo === 0));
-    const detail = `SNR ${snr.map((v) => v.toFixed(2)).join(" → ")} dB`;
-    let note = "";
-    if (noop.length) note = `; α = ${[...new Set(noop.map((r) => r.quantile))].join(", ")} clamps nothing in rows of ${widths.join(" / ")} values (the index floor(α·c) is the row's maximum), so those rows equal the no-clamp row`;
-    const extra = fid!.find((r) => r.extra && r.clamp);
-    if (extra) note += `; clamp only at α = ${extra.quantile} gives ${extra.snrDb.toFixed(2)} dB against ${snr[0].toFixed(2)} dB without a clamp`;
-    out.push({
-      claim: "Table 1 ordering: fidelity rises from no clamp → clamp only → clamp + compensation at α = 0.999 → 0.99 → 0.97",
-      verdict: strict ? "reproduced" : weak ? "partly reproduced" : "not reproduced",
-      detail: detail + note,
-    });
-  }
-  return out;
-}
 
 const md = (headers: string[], rows: (string | number)[][]) =>
   [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map((c) => fmt(c).replace(/\|/g, "\\|")).join(" | ")} |`)].join("\n");
@@ -156,21 +39,30 @@ function curves(run: RunDir, arms: ArmSummary[], key: string, smoothed: boolean)
   });
 }
 
-/** The final-loss table rows: arm, description, train loss, val loss, gap to fp32, ms/step, relative cost. */
-export function finalLossRows(arms: ArmSummary[]): (string | number)[][] {
+/**
+ * The final-loss table rows (arm, seed, status, train loss, val loss, gap to fp32, ms/step, relative
+ * cost), then the bigram baseline on the same validation split.
+ */
+export function finalLossRows(summary: FP4TrainingSummary): (string | number)[][] {
+  const { arms } = summary;
   const fp32 = find(arms, "fp32");
-  return arms.map((a) => [
-    a.arm,
-    a.status === "diverged" ? `diverged at step ${a.divergedAtStep}` : a.status,
-    a.finalTrainLoss,
-    a.valLoss,
-    fp32 && ok(fp32) && a.arm !== "fp32" ? signed(a.valLoss - fp32.valLoss) : "-",
-    Number.isFinite(a.msPerStep) ? Math.round(a.msPerStep) : "-",
-    fp32 && Number.isFinite(fp32.msPerStep) && Number.isFinite(a.msPerStep) ? `${(a.msPerStep / fp32.msPerStep).toFixed(2)}x` : "-",
-  ]);
+  const gapTo = (v: number) => (fp32 && ok(fp32) ? signed(v - fp32.valLoss) : "-");
+  return [
+    ...arms.map((a) => [
+      a.arm,
+      a.seed,
+      a.status === "diverged" ? `diverged at step ${a.divergedAtStep}` : a.status,
+      a.finalTrainLoss,
+      a.valLoss,
+      a.arm !== "fp32" ? gapTo(a.valLoss) : "-",
+      Number.isFinite(a.msPerStep) ? Math.round(a.msPerStep) : "-",
+      fp32 && Number.isFinite(fp32.msPerStep) && Number.isFinite(a.msPerStep) ? `${(a.msPerStep / fp32.msPerStep).toFixed(2)}x` : "-",
+    ]),
+    [`bigram (add-α ${summary.bigramAlpha})`, "-", "fitted", "-", summary.bigramValLoss, gapTo(summary.bigramValLoss), "-", "-"],
+  ];
 }
 
-const FINAL_HEADERS = ["arm", "status", "final train loss", "val loss", "val gap to fp32", "ms/step", "step time vs fp32"];
+const FINAL_HEADERS = ["arm", "seed", "status", "final train loss", "val loss", "val gap to fp32", "ms/step", "step time vs fp32"];
 
 function paperLossRows(): (string | number)[][] {
   return PAPER.finalLoss.map((r) => [r.model, r.bf16, r.fp4, signed(r.fp4 - r.bf16)]);
@@ -216,15 +108,34 @@ function setFlags(cfg: FP4TrainingConfig, preset: string): string {
   return ` --set 'arms=${JSON.stringify(cfg.arms)}'`;
 }
 
-/** Write report.html, report.md and results.md into the experiment's run directory. */
-export async function writeFP4Report(run: RunDir, cfg: FP4TrainingConfig, summary: FP4TrainingSummary): Promise<{ html: string; md: string }> {
-  const { arms, fidelity: fid, verdicts } = summary;
+/** The trained margin and the units the claims use, in one sentence (numbers from the summary). */
+export function marginText(summary: FP4TrainingSummary): string {
+  const m = trainedMargin(summary);
+  const fp32 = summary.arms.filter((a) => a.arm === "fp32" && a.status === "completed");
+  const floor = seedFloor(summary);
+  const bigram = `The bigram baseline (add-α ${summary.bigramAlpha}, counts from the training split) scores ${fmt(summary.bigramValLoss)} nats/byte on the validation split`;
+  if (m === null) return `${bigram}; without a trained fp32 arm there is no margin, so no loss claim can be judged.`;
+  const units =
+    m >= MIN_MARGIN
+      ? `"Close to fp32" and "a difference that matters" are ${MARGIN_FRACTION} x M = ${fmt(MARGIN_FRACTION * m)}; an effect counts beyond max(2 SE of the paired validation batches, the fp32 seed spread).`
+      : `That is below the ${MIN_MARGIN} the loss claims need to show a gap, so they are not testable.`;
+  return [
+    `${bigram}, fp32 ${fmt(summary.bigramValLoss - m)}: a trained margin M = ${fmt(m)}${m >= MIN_MARGIN ? ` (the claims need M >= ${MIN_MARGIN})` : ""}.`,
+    units,
+    floor === null ? `One fp32 seed (${fp32.map((a) => a.seed).join(", ")}): no seed floor.` : `Seed floor: the spread of ${fp32.length} fp32 seeds, ${fmt(floor)}.`,
+    `Claims about clamping need activation outliers: OCC raising the Table 1 analogue's SNR by >= ${MIN_OUTLIER_GAIN_DB} dB.`,
+  ].join(" ");
+}
+
+/** Write report.html, report.md and results.md into the experiment's run directory (the runner calls it). */
+export async function writeFP4Report(run: RunDir, summary: FP4TrainingSummary, verdicts: VerdictsFile, cfg: FP4TrainingConfig): Promise<void> {
+  const { arms, fidelity: fid } = summary;
   const meta = run.meta();
+  const wallSeconds = summary.wallSeconds ?? 0;
   const blocks: Block[] = [
     { kind: "text", text: setupText(cfg, summary) },
-    { kind: "text", text: `Machine: ${machineLine(meta)}. Wall time ${(summary.wallSeconds / 60).toFixed(1)} min; training steps of all arms ${(summary.trainSecondsAllArms / 60).toFixed(1)} min.` },
+    { kind: "text", text: `Machine: ${machineLine(meta)}. Wall time ${(wallSeconds / 60).toFixed(1)} min; training steps of all arms ${(summary.trainSecondsAllArms / 60).toFixed(1)} min.` },
   ];
-  const verdictBlock: Block = { kind: "table", headers: ["claim", "verdict", "detail"], rows: verdicts.map((v) => [v.claim, v.verdict, v.detail ?? ""]) };
   const skip = Math.floor(cfg.train.steps / 10); // the first 10% of steps would flatten the scale
   const train = curves(run, arms, "loss", true).map((c) => ({ ...c, points: c.points.filter(([x]) => x > skip) }));
   const val = curves(run, arms, "valLoss", false);
@@ -245,12 +156,12 @@ export async function writeFP4Report(run: RunDir, cfg: FP4TrainingConfig, summar
   const armTable: Block = { kind: "table", headers: ["arm", "what it is"], rows: arms.map((a) => [a.arm, ARM_DESCRIPTIONS[a.arm]]) };
   const sections = [
     { heading: "Setup", blocks },
-    { heading: "Verdicts", blocks: [verdictBlock, { kind: "text" as const, text: `Margins: "clearly worse" needs at least ${NOISE} nats/byte of validation loss; ${TIE} to ${NOISE} is "in direction"; less than ${TIE} is no difference. "Close to fp32" means a gap of at most ${CLOSE}.` }] },
+    { heading: "Verdicts", blocks: [...verdictBlocks(verdicts), { kind: "text" as const, text: marginText(summary) }] },
     { heading: "Loss curves", blocks: charts },
     {
       heading: "Final losses",
       blocks: [
-        { kind: "table" as const, headers: FINAL_HEADERS, rows: finalLossRows(arms), caption: "This run (step times: wall clock on this machine, same run)" },
+        { kind: "table" as const, headers: FINAL_HEADERS, rows: finalLossRows(summary), caption: "This run (step times: wall clock on this machine, same run)" },
         { kind: "table" as const, headers: ["paper model (100B tokens)", "BF16", "FP4 (DGE + OCC)", "gap"], rows: paperLossRows(), caption: "The paper, §4.2 / Fig. 5" },
         armTable,
       ],
@@ -268,13 +179,13 @@ export async function writeFP4Report(run: RunDir, cfg: FP4TrainingConfig, summar
     sections.push({ heading: "Table 1 analogue: fidelity of FP4 activations", blocks: [{ kind: "text", text: "Not measured: it needs the fp32 arm and `fidelity.batches` > 0." }] });
   }
   const doc: ReportDoc = { title: "FP4 training (arXiv 2501.17116): fp32 vs FP4 arms", subtitle: `Run ${run.dir}, created ${meta.createdAt}`, sections };
-  const r = await writeReport(doc, run.dir);
+  await writeReport(doc, run.dir);
 
-  const wall = `wall time ${(summary.wallSeconds / 60).toFixed(1)} min (training steps ${(summary.trainSecondsAllArms / 60).toFixed(1)} min of it)`;
+  const wall = `wall time ${(wallSeconds / 60).toFixed(1)} min (training steps ${(summary.trainSecondsAllArms / 60).toFixed(1)} min of it)`;
   const results: string[] = [
     `Measured by \`npx tinyfoundry run fp4-training --preset ${String(meta.preset ?? "?")}${setFlags(cfg, String(meta.preset ?? ""))}\` (${cfg.train.steps} steps, ${cfg.model.nLayers} layers, width ${cfg.model.dModel}, context ${cfg.model.contextLength}, batch ${cfg.train.batchSize}, seed ${cfg.seed}) on ${machineLine(meta)}; ${wall}.`,
     "",
-    md(FINAL_HEADERS, finalLossRows(arms)),
+    md(FINAL_HEADERS, finalLossRows(summary)),
     "",
     "The paper (final training loss after 100B tokens, §4.2):",
     "",
@@ -282,7 +193,6 @@ export async function writeFP4Report(run: RunDir, cfg: FP4TrainingConfig, summar
     "",
   ];
   if (fid) results.push(`Table 1 analogue (activations of the trained fp32 model, widths ${summary.fidelityWidths.join(" / ")}; paper: LLaMA-1.3B):`, "", md(FID_HEADERS, fidelityRows(fid)), "");
-  results.push("Verdicts:", "", md(["claim", "verdict", "detail"], verdicts.map((v) => [v.claim, v.verdict, v.detail ?? ""])), "");
-  writeFileSync(run.path("results.md"), results.join("\n"));
-  return r;
+  results.push("Claims:", "", marginText(summary), "", verdictTableMarkdown(verdicts), "");
+  writeFileAtomic(run.path("results.md"), results.join("\n"));
 }
