@@ -11,7 +11,7 @@ beforeAll(async () => {
 const T = 6;
 const cfg: ARConfig = { lm: { ...defaultLMConfig, vocabSize: 3, dModel: 16, nLayers: 1, nHeads: 2, contextLength: T }, numClasses: 2, freqDim: 8 };
 const read = async (a: Array) => globalThis.Array.from((await a.data()) as Float32Array);
-const boosted = (p: ARParams): ARParams => tree.map((a: Array) => a.mul(5), p as never) as unknown as ARParams;
+const boosted = (p: ARParams): ARParams => tree.map((a: Array) => a.mul(5), p as never) as ARParams;
 
 const B = 4;
 const tokens = Int32Array.from({ length: B * T }, (_, i) => (i * 7 + 1) % 3);
@@ -57,7 +57,7 @@ describe("autoregressive GFT", () => {
     const nullRow = async (stop: boolean) => {
       const a = arInputs(tokens, B, T);
       const f = jit((pp: ARParams, inT: Array, tg: Array, y: Array, be: Array) => valueAndGrad((q: ARParams) => arGftLoss(q, cfg, inT, tg, y, be, { stopGradient: stop }))(pp));
-      const [v, g] = f(tree.ref(p), a.inTokens, a.targets, np.array([0, 1, 0, 1], { dtype: np.int32 }), np.array([0.3, 0.5, 0.7, 0.2])) as unknown as [Array, ARParams];
+      const [v, g] = f(tree.ref(p), a.inTokens, a.targets, np.array([0, 1, 0, 1], { dtype: np.int32 }), np.array([0.3, 0.5, 0.7, 0.2])) as [Array, ARParams];
       v.dispose();
       const table = await read(g.classEmb.table.ref);
       tree.dispose(g);
@@ -78,7 +78,7 @@ describe("autoregressive GFT", () => {
     const step = jit((pp: ARParams, prev: Array, yy: Array, bb: Array, pos: Array, first: Array, valid: Array, c: typeof cache) => arDecodeStep(pp, cfg, prev, yy, bb, pos, first, valid, c) as never);
     for (let i = 0; i < T; i++) {
       const prev = Int32Array.from({ length: B }, (_, b) => (i === 0 ? 0 : tokens[b * T + i - 1]));
-      const r = step(tree.ref(p), np.array(prev, { dtype: np.int32 }), np.array(y, { dtype: np.int32 }), np.array(beta), np.array(i, { dtype: np.int32 }), np.array(i === 0 ? 1 : 0), np.ones([B, T]), cache) as unknown as { logits: Array; cache: typeof cache };
+      const r = step(tree.ref(p), np.array(prev, { dtype: np.int32 }), np.array(y, { dtype: np.int32 }), np.array(beta), np.array(i, { dtype: np.int32 }), np.array(i === 0 ? 1 : 0), np.ones([B, T]), cache) as { logits: Array; cache: typeof cache };
       cache = r.cache;
       const l = await read(r.logits);
       for (let b = 0; b < B; b++) for (let v = 0; v < V; v++) expect(l[b * V + v]).toBeCloseTo(full[(b * T + i) * V + v], 3);

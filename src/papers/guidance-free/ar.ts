@@ -203,10 +203,10 @@ export async function sampleAR(
       const args = [np.array(prev, { dtype: np.int32 }), y.ref, np.array(i, { dtype: np.int32 }), np.array(i === 0 ? 1 : 0), valid.ref] as const;
       let probsArr: Array;
       if (g.kind === "cfg") {
-        const r = nt.cfgFn(tree.ref(p), ...args, cacheC, cacheU!, np.array(g.w)) as unknown as { probs: Array; cacheC: KVCache; cacheU: KVCache };
+        const r = nt.cfgFn(tree.ref(p), ...args, cacheC, cacheU!, np.array(g.w)) as { probs: Array; cacheC: KVCache; cacheU: KVCache };
         [probsArr, cacheC, cacheU] = [r.probs, r.cacheC, r.cacheU];
       } else {
-        const r = nt.oneFn(tree.ref(p), ...args, cacheC, np.array(g.kind === "gft" ? g.beta : 1)) as unknown as { probs: Array; cache: KVCache };
+        const r = nt.oneFn(tree.ref(p), ...args, cacheC, np.array(g.kind === "gft" ? g.beta : 1)) as { probs: Array; cache: KVCache };
         [probsArr, cacheC] = [r.probs, r.cache];
       }
       const probs = (await probsArr.data()) as Float32Array; // [B·V]

@@ -44,7 +44,7 @@ export function makeClassifierEval(cfg: ClassifierConfig) {
       for (let s = 0; s < n; s += chunk) {
         const B = Math.min(chunk, n - s);
         const x = np.array(images.subarray(s * cfg.inputDim, (s + B) * cfg.inputDim)).reshape([B, cfg.inputDim]);
-        const [fa, pa] = f(tree.ref(p), x) as unknown as [Array, Array];
+        const [fa, pa] = f(tree.ref(p), x) as [Array, Array];
         features.set((await fa.data()) as Float32Array, s * cfg.featureDim);
         probs.set((await pa.data()) as Float32Array, s * cfg.numClasses);
       }

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { initEngine, jit, valueAndGrad, np, tree, type Array } from "../../engine/index.js";
+import { initEngine, jit, valueAndGrad, np, tree, type Array, disposeTree } from "../../engine/index.js";
 import { adamwInit, defaultDecayMask } from "../../optim/adamw.js";
 import { makeTrainStep } from "../../train/step.js";
 import { Rng } from "../../util/rng.js";
@@ -183,9 +183,9 @@ describe("denoiser and losses", () => {
         return np.square(bb.eps.sub(guidanceFreeMix(es, u, bb.beta))).mean();
       })(pp),
     );
-    const [v1, g1] = lossGrad(true)(tree.ref(p), ...batchToArrays(fb.make())) as unknown as [Array, DenoiserParams];
-    const [v2, g2] = refGrad(tree.ref(p), epsU, ...batchToArrays(fb.make())) as unknown as [Array, DenoiserParams];
-    const [v3, g3] = lossGrad(false)(tree.ref(p), ...batchToArrays(fb.make())) as unknown as [Array, DenoiserParams];
+    const [v1, g1] = lossGrad(true)(tree.ref(p), ...batchToArrays(fb.make())) as [Array, DenoiserParams];
+    const [v2, g2] = refGrad(tree.ref(p), epsU, ...batchToArrays(fb.make())) as [Array, DenoiserParams];
+    const [v3, g3] = lossGrad(false)(tree.ref(p), ...batchToArrays(fb.make())) as [Array, DenoiserParams];
     const refValue = (await read(v2))[0];
     expect((await read(v1))[0]).toBeCloseTo(refValue, 6);
     expect((await read(v3))[0]).toBeCloseTo(refValue, 6);
@@ -218,7 +218,7 @@ describe("denoiser and losses", () => {
     };
     const nullRowGrad = async (stop: boolean) => {
       const f = jit((pp: DenoiserParams, ...b: Array[]) => valueAndGrad((q: DenoiserParams) => gftLoss(q, cfg, arraysToBatch(b), { stopGradient: stop }))(pp));
-      const [v, g] = f(tree.ref(p), ...batchToArrays(mk())) as unknown as [Array, DenoiserParams];
+      const [v, g] = f(tree.ref(p), ...batchToArrays(mk())) as [Array, DenoiserParams];
       v.dispose();
       const table = await read(g.classEmb.table.ref);
       tree.dispose(g);
@@ -244,7 +244,7 @@ describe("samplers", () => {
   const sched = linearVPSchedule(200);
   const labels = Int32Array.from([0, 1, 2, 0, 1, 2]);
   /** A fresh model barely depends on c and β (small init); scaling every weight makes the differences visible. */
-  const boosted = (p: DenoiserParams): DenoiserParams => tree.map((a: Array) => a.mul(4), p as never) as unknown as DenoiserParams;
+  const boosted = (p: DenoiserParams): DenoiserParams => tree.map((a: Array) => a.mul(4), p as never) as DenoiserParams;
 
   /** Plain-JS DDIM loop around an eager ε function: the reference conditional sampler. */
   async function referenceDDIM(p: DenoiserParams, c: DenoiserConfig, steps: number, seed: number, withBeta: boolean) {
@@ -318,7 +318,7 @@ describe("training", () => {
     expect(mean(losses.slice(-15))).toBeLessThan(0.8 * mean(losses.slice(0, 15)));
     ts.dispose();
     tree.dispose(params);
-    tree.dispose(opt as never);
+    disposeTree(opt);
   });
 
   it("dropped conditions get the null label and β = 1; β is U(minBeta, maxBeta) otherwise", async () => {
