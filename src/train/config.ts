@@ -24,7 +24,8 @@ export function parseValue(raw: string): unknown {
 
 /** Apply `key.path=value` overrides to a deep copy of `base`; unknown keys are errors. */
 export function applyOverrides<T>(base: T, sets: string[]): T {
-  const out = structuredClone(base) as unknown as Record<string, unknown>;
+  const out = structuredClone(base);
+  if (!isPlainObject(out)) throw new ConfigError("--set: the config is not an object");
   for (const s of sets) {
     const eq = s.indexOf("=");
     if (eq <= 0) throw new ConfigError(`--set: expected key=value, got "${s}"`);
@@ -44,7 +45,7 @@ export function applyOverrides<T>(base: T, sets: string[]): T {
       }
     }
   }
-  return out as unknown as T;
+  return out;
 }
 
 function describeIssue(issue: z.ZodIssue, input: unknown): string {
