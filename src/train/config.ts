@@ -4,6 +4,7 @@
  * value and what is allowed.
  */
 import { z } from "zod";
+import { CORPORA } from "../data/corpus.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -77,10 +78,20 @@ export function pickPreset<T>(presets: Record<string, T>, name: string): T {
 }
 
 const posInt = z.number().int().positive();
-/** Zod pieces shared by experiments. */
+/**
+ * Zod pieces shared by experiments. A text-corpus section is written field by field from
+ * `corpus`, `textFile` and `valFraction` (so each config keeps its own key order and extra
+ * fields); `optim` is the whole optimizer section (steps, AdamW, schedule, eval and checkpoints).
+ */
 export const zodParts = {
   posInt,
   seed: z.number().int().min(0).max(2 ** 31 - 1),
+  /** A built-in text corpus by name. */
+  corpus: z.enum(CORPORA),
+  /** A user text file that overrides `corpus` (null: use the corpus). */
+  textFile: z.string().nullable(),
+  /** Fraction of the text held out for validation, in (0, 0.5). */
+  valFraction: z.number().gt(0).lt(0.5),
   lmModel: z
     .object({
       vocabSize: posInt,
