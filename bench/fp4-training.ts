@@ -51,7 +51,7 @@ function makeFn(cfg: FP4LinearConfig | null) {
       gs.forEach((g) => g.dispose());
       return s!;
     };
-    const [l, grads] = valueAndGrad(loss, { argnums: [0, 1] })(xs, ws) as unknown as [Array, [Array[], Array[]]];
+    const [l, grads] = valueAndGrad(loss, { argnums: [0, 1] })(xs, ws);
     return [l, ...grads[0], ...grads[1]];
   });
 }
@@ -73,7 +73,7 @@ export async function fp4LinearTimes(opts: { shapes?: typeof SHAPES; reps?: numb
     for (let r = 0; r < warmup + reps; r++) {
       for (let v = 0; v < VARIANTS.length; v++) {
         const t0 = performance.now();
-        const res = fns[v](xs.map((a) => a.ref), ws.map((a) => a.ref), gs.map((a) => a.ref)) as unknown as Array[];
+        const res = fns[v](xs.map((a) => a.ref), ws.map((a) => a.ref), gs.map((a) => a.ref));
         for (const a of res) await a.data();
         if (r >= warmup) times[v].push(performance.now() - t0);
       }

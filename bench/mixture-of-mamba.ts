@@ -53,7 +53,7 @@ async function timeJax(fn: ScanFn, inp: ScanHostInputs, reps: number): Promise<{
   ];
   const f = jit(valueAndGrad((xs: Array[]) => np.square(fn(xs[0], xs[1], xs[2], xs[3], xs[4], xs[5])).sum()));
   const run = async () => {
-    const [v, g] = f(mk()) as unknown as [Array, Array[]];
+    const [v, g] = f(mk());
     await v.data();
     for (const x of g) await x.data();
   };

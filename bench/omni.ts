@@ -12,7 +12,7 @@
  * Figures are medians after warm-up. Run alone: `npx tsx bench/omni.ts`.
  */
 import { pathToFileURL } from "node:url";
-import { initEngine, jit, np, tree, type Array, type JsTree } from "../src/engine/index.js";
+import { initEngine, jit, np, tree, type Array } from "../src/engine/index.js";
 import { logMelSpectrogram } from "../src/data/mel.js";
 import { initLM } from "../src/nn/transformer.js";
 import { omniPresets } from "../src/papers/omni/config.js";
@@ -53,7 +53,7 @@ export const bench: BenchFn = async () => {
   for (let b = 0; b < B; b++) melB.set(mel.data.subarray(0, T * tcfg.nMels), b * T * tcfg.nMels);
   const enc = jit((net: TokenizerNet, embed: Array[], m: Array) => tokenizerEncode({ net, vq: { embed, clusterSize: [], embedAvg: [] } }, tcfg, m));
   const encSec = await timeIt(async () => {
-    await (enc(tree.ref(tp.net as unknown as JsTree<Array>) as never, tp.vq.embed.map((e) => e.ref), np.array(melB).reshape([B, T, tcfg.nMels])) as Array).data();
+    await enc(tree.ref(tp.net), tp.vq.embed.map((e) => e.ref), np.array(melB).reshape([B, T, tcfg.nMels])).data();
   }, 5);
   const encRate = (B * sec) / encSec;
   out.push({ bench: "omni", metric: `tokenizer encode (batch ${B})`, value: encRate, unit: "audio s/s", baseline: "log-mel front end", ratio: encRate / (sec / feSec) });
@@ -72,19 +72,19 @@ export const bench: BenchFn = async () => {
     return o.hidden;
   });
   const depth = jit((head: OmniParams["audioHead"], emb: OmniParams["audioEmbed"], h: Array, c: Array) => depthLogits(head, emb, ocfg, h, c));
-  const noHead = () => tree.ref({ lm: p.lm, vision: p.vision, projector: p.projector, audioEmbed: p.audioEmbed } as unknown as JsTree<Array>) as never;
+  const noHead = () => tree.ref({ lm: p.lm, vision: p.vision, projector: p.projector, audioEmbed: p.audioEmbed });
   for (const nb of [1, cfg.omni.batchSize]) {
     const exs = Array.from({ length: nb }, () => f.sqaText(q, "five"));
     const shape = { batch: nb, seqLen: lmCfg.contextLength, audioRows: 1, nLayers: 8, K0: tcfg.codebookSizes[0], vision: ocfg.vision };
     const lmOnly = await timeIt(async () => {
-      await (fwd(noHead(), batchList(packBatch(exs, shape).arrays)) as Array).data();
+      await fwd(noHead(), batchList(packBatch(exs, shape).arrays)).data();
     }, 5);
     const frame = await timeIt(async () => {
-      const h = (await (fwd(noHead(), batchList(packBatch(exs, shape).arrays)) as Array).data()) as Float32Array;
+      const h = (await fwd(noHead(), batchList(packBatch(exs, shape).arrays)).data()) as Float32Array;
       const D = lmCfg.dModel;
       const hl = h.slice(0, nb * D);
       for (let i = 0; i < 8; i++) {
-        const outs = depth(tree.ref(p.audioHead as unknown as JsTree<Array>) as never, tree.ref(p.audioEmbed as unknown as JsTree<Array>) as never, np.array(hl).reshape([nb, D]), np.zeros([nb, 8], { dtype: np.int32 })) as unknown as Array[];
+        const outs = depth(tree.ref(p.audioHead), tree.ref(p.audioEmbed), np.array(hl).reshape([nb, D]), np.zeros([nb, 8], { dtype: np.int32 }));
         await outs[i].ref.data();
         outs.forEach((o) => o.dispose());
       }

@@ -18,7 +18,8 @@ import { pathToFileURL } from "node:url";
 import { np, initEngine, tree, blockUntilReady, type Array, type JsTree } from "../src/engine/index.js";
 import { defaultLMConfig } from "../src/nn/transformer.js";
 import { KeyGen, normalInit } from "../src/nn/init.js";
-import { adamwInit, defaultDecayMask, type AdamWConfig } from "../src/optim/adamw.js";
+import { adamwInit, defaultDecayMask, type AdamWConfig, type AdamWState } from "../src/optim/adamw.js";
+import type { TrainStep } from "../src/train/step.js";
 import {
   initOverEncodingTables,
   initOverTokenized,
@@ -37,14 +38,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 type TableParams = { table?: { table: Array }; proj: { w: Array } };
 
-type Stepper = {
-  step(params: never, opt: never, batch: Array[], lr: number, t: number): { params: never; opt: never; loss: Array; gradNorm: Array; aux: Array[] };
-  afterStep?: () => Promise<void>;
-  dispose(): void;
-};
-
 /** Owns a runner's params and optimizer state: `run(batch)` does one step and waits for every kernel. */
-function stepOwner(trainStep: Stepper, params: never, opt: never) {
+function stepOwner<P extends JsTree<Array>>(trainStep: TrainStep<P>, params: P, opt: AdamWState<P>) {
   let s = 0;
   return {
     run: async (batch: Array[]): Promise<void> => {
@@ -55,12 +50,12 @@ function stepOwner(trainStep: Stepper, params: never, opt: never) {
       await trainStep.afterStep?.();
       params = out.params;
       opt = out.opt;
-      await blockUntilReady({ params, opt } as unknown as JsTree<Array>); // the update kernels run asynchronously: wait for them
+      await blockUntilReady({ params, opt }); // the update kernels run asynchronously: wait for them
     },
     dispose: () => {
       trainStep.dispose();
-      tree.dispose(params as unknown as JsTree<Array>);
-      tree.dispose(opt as unknown as JsTree<Array>);
+      tree.dispose(params);
+      tree.dispose(opt);
     },
   };
 }
@@ -79,8 +74,8 @@ async function tableRunner(M: number, sparse: boolean) {
     const e = np.take(tab, batch[0], 0).mul(0.5); // [1, N, w]
     return [np.square(np.matmul(e, p.proj.w).add(1)).mean(), []];
   };
-  const { trainStep, prepare } = makeOverTokenizedStep<TableParams>(lossFn as never, { adamw, clip: 1, decayMask: defaultDecayMask(params), store });
-  const owner = stepOwner(trainStep as unknown as Stepper, params as never, adamwInit(params as unknown as JsTree<Array>) as never);
+  const { trainStep, prepare } = makeOverTokenizedStep<TableParams>(lossFn, { adamw, clip: 1, decayMask: defaultDecayMask(params), store });
+  const owner = stepOwner(trainStep, params, adamwInit(params));
   const rng = new Rng(1, "bench-ot-rows");
   return {
     step: async (): Promise<number> => {
@@ -114,7 +109,7 @@ async function modelRunner(kind: "baseline" | "oe-sparse" | "oe-dense") {
     decayMask: defaultDecayMask(params),
     store,
   });
-  const owner = stepOwner(trainStep as unknown as Stepper, params as never, adamwInit(params as unknown as JsTree<Array>) as never);
+  const owner = stepOwner(trainStep, params, adamwInit(params));
   // English-like bytes: a fixed text repeated, random crops.
   const text = new TextEncoder().encode("Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse, and nothing particular to interest me on shore, I thought I would sail about a little and see the watery part of the world. ".repeat(40));
   const rng = new Rng(2, "bench-ot-data");

@@ -8,7 +8,7 @@
  * Run alone: `npx tsx bench/sft-vs-rl.ts`.
  */
 import { pathToFileURL } from "node:url";
-import { initEngine, tree, type Array, type JsTree } from "../src/engine/index.js";
+import { initEngine, tree } from "../src/engine/index.js";
 import { GeneralPointsEnv } from "../src/envs/index.js";
 import { generate } from "../src/nn/generate.js";
 import { initLM } from "../src/nn/transformer.js";
@@ -45,7 +45,7 @@ export const bench: BenchFn = async () => {
     figures.push({ bench: "sft-vs-rl", metric: `generate tokens/s, batched prefill, B=${B}`, value: pre.tokS, unit: "tokens/s", baseline: "step-by-step prefill", ratio: pre.tokS / step.tokS, promptTokens: meanPrompt, newTokens, callMs: pre.ms, firstCallMs: pre.firstMs });
     figures.push({ bench: "sft-vs-rl", metric: `generate tokens/s, step-by-step prefill, B=${B}`, value: step.tokS, unit: "tokens/s", promptTokens: meanPrompt, newTokens, callMs: step.ms, firstCallMs: step.firstMs });
   }
-  tree.dispose(params as unknown as JsTree<Array>);
+  tree.dispose(params);
   return figures;
 };
 

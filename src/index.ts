@@ -24,6 +24,7 @@ export * from "./train/safetensors.js";
 export * from "./train/config.js";
 export * from "./train/experiment.js";
 export * from "./util/rng.js";
+export * from "./util/hash.js";
 export * from "./report/charts.js";
 export { writeReport, renderHTML, renderMarkdown, fmt, type ReportDoc, type Section, type Block as ReportBlock } from "./report/document.js";
 export { experiments } from "./registry.js";

@@ -1,6 +1,6 @@
 /** `tinyfoundry sample DIR --prompt TEXT`: load a run's config, tokenizer and checkpoint, generate. */
 import { existsSync, readFileSync } from "node:fs";
-import { tree, type JsTree, type Array } from "../engine/index.js";
+import { tree } from "../engine/index.js";
 import { openRun } from "../train/run-dir.js";
 import { latestCheckpoint, loadCheckpoint } from "../train/checkpoint.js";
 import { initLM, type LMConfig, type LMParams } from "../nn/transformer.js";
@@ -41,6 +41,6 @@ export async function sampleFromRun(
     topP: num("top-p", o.topP, 0, 1),
     rng: Rng.stream(num("seed", o.seed, 0, 2 ** 31), "sample"),
   });
-  tree.dispose(params as unknown as JsTree<Array>);
+  tree.dispose(params);
   return o.prompt + tok.decode(r.tokens[0]);
 }

@@ -15,6 +15,8 @@ type Backend = {
   malloc: (size: number, init?: Uint8Array) => number;
   incRef: (slot: number) => void;
   decRef: (slot: number) => void;
+  /** Set once our counter wraps this backend. */
+  __counted?: boolean;
 };
 const counts = new Map<string, Map<number, number>>();
 let installed = false;
@@ -43,7 +45,7 @@ export function installBufferCounter(): Promise<void> {
       } catch {
         continue;
       }
-      if (!be || (be as unknown as { __counted?: boolean }).__counted) continue;
+      if (!be || be.__counted) continue;
       const live = new Map<number, number>();
       counts.set(dev, live);
       const malloc = be.malloc.bind(be);
@@ -64,7 +66,7 @@ export function installBufferCounter(): Promise<void> {
         if (c <= 0) live.delete(slot);
         else live.set(slot, c);
       };
-      (be as unknown as { __counted?: boolean }).__counted = true;
+      be.__counted = true;
     }
     installed = true;
   })();

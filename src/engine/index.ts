@@ -3,12 +3,12 @@
  *
  * Every other file imports jax-js through here, so the Node shims are installed first and an
  * upgrade or a swap stays a local change. Besides re-exporting jax-js, this module adds what
- * jax-js lacks: a cross-entropy that differentiates under `jit`, quantiles, scatter-add, named
- * PRNG streams and live-buffer counting for leak tests.
+ * jax-js lacks: a cross-entropy that differentiates under `jit`, quantiles, typed `jit` and
+ * `valueAndGrad` for params objects, and live-buffer counting for leak tests.
  */
 import "./node-shims.js";
 import * as jax from "@jax-js/jax";
-import { numpy as np, nn as jnn, lax, random, tree, vjp } from "@jax-js/jax";
+import { numpy as np, nn as jnn, lax, random, tree } from "@jax-js/jax";
 import { requestedThreads, workerShimActive } from "./node-shims.js";
 import { installBufferCounter } from "./buffers.js";
 
@@ -32,8 +32,8 @@ export { liveBuffers } from "./buffers.js";
 export { flattenNamed, unflattenNamed } from "./named.js";
 
 /**
- * `tree.ref` for typed parameter objects. jax-js's `JsTree` type has no optional fields, so a
- * params type like `{ wpe?: Embedding }` needs one cast; it lives here instead of at every call.
+ * `tree.ref` for typed parameter objects. jax-js's `JsTree` type cannot be checked against a
+ * generic params type `P`, so a generic caller needs one cast; it lives here instead of at every call.
  */
 export function refTree<T>(t: T): T {
   return tree.ref(t as JsTree<Array>) as T;
@@ -42,6 +42,28 @@ export function refTree<T>(t: T): T {
 /** `tree.dispose` for typed parameter and optimizer objects (see `refTree`). */
 export function disposeTree(t: unknown): void {
   tree.dispose(t as JsTree<Array>);
+}
+
+/** A compiled function and the handle that frees its programs. */
+export type Jitted<F> = F & { dispose: () => void };
+
+/**
+ * `jit` typed by `f` itself: the compiled function keeps `f`'s signature. jax-js's own `jit` maps
+ * the argument types through `MapJsTree`, which TypeScript cannot resolve for a generic params type
+ * `P` (a training step written once for every model), and it wants `f` to return a `JsTree`.
+ */
+export function jitTyped<F extends (...args: never[]) => unknown>(f: F, opts?: { staticArgnums?: number[] }): Jitted<F>;
+export function jitTyped(f: (...args: JsTree<Array>[]) => JsTree<Array>, opts?: { staticArgnums?: number[] }) {
+  return jax.jit(f, opts);
+}
+
+/**
+ * `valueAndGrad` with respect to the first argument, typed by `f`: the gradient has the type of
+ * the params (`[value, grads]`; with `hasAux`, `f` returns `[loss, aux]` and value is that pair).
+ */
+export function valueAndGradTyped<P, A extends unknown[], R>(f: (p: P, ...rest: A) => R, opts?: { hasAux?: boolean }): (p: P, ...rest: A) => [R, P];
+export function valueAndGradTyped(f: (...args: JsTree<Array>[]) => JsTree<Array>, opts?: { hasAux?: boolean }) {
+  return valueAndGrad(f, opts?.hasAux ? { hasAux: true } : undefined);
 }
 
 export type EngineInfo = {
@@ -77,7 +99,7 @@ export async function initEngine(opts: { device?: Device } = {}): Promise<Engine
 }
 
 async function installWebGPU(): Promise<void> {
-  const nav = (globalThis as unknown as { navigator: { gpu?: unknown } }).navigator;
+  const nav: { userAgent: string; gpu?: unknown } = globalThis.navigator; // Node's lib types lack `gpu`
   if (nav.gpu) return;
   let mod: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
   try {
@@ -130,49 +152,4 @@ export function quantile(x: Array, q: number, axis = -1): Array {
   const a = np.take(sorted.ref, np.array([lo], { dtype: np.int32 }), ax);
   const b = np.take(sorted, np.array([hi], { dtype: np.int32 }), ax);
   return np.squeeze(a.mul(1 - frac).add(b.mul(frac)), ax);
-}
-
-/**
- * Scatter-add: `out[indices[i]] += updates[i]` along axis 0 of a zero array with `rows` rows.
- * Uses the transpose of `take` (jax-js has no `.at[].add`). indices: int32 [N]; updates: [N, ...].
- */
-export function scatterAdd(rows: number, indices: Array, updates: Array): Array {
-  const rowShape = updates.shape.slice(1);
-  const zeros = np.zeros([rows, ...rowShape], { dtype: updates.dtype });
-  const [, pullback] = vjp((t: Array) => np.take(t, indices, 0), [zeros]) as unknown as [
-    Array,
-    (ct: Array) => Array[],
-  ];
-  const [out] = pullback(updates);
-  (pullback as unknown as { dispose?: () => void }).dispose?.();
-  return out;
-}
-
-/** Read a scalar array as a JS number (consumes it). */
-export async function scalar(x: Array): Promise<number> {
-  const d = await x.data();
-  return Number(d[0]);
-}
-
-/** Read a scalar synchronously (consumes it). */
-export function scalarSync(x: Array): number {
-  return Number(x.dataSync()[0]);
-}
-
-/** FNV-1a 32-bit hash of a string: used to derive named PRNG streams from one seed. */
-export function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
-
-/**
- * A jax-js PRNG key for the named stream `name` of run seed `seed`: independent streams
- * (`init`, `data`, `dropout`, `sample`, ...) from the one seed in the config.
- */
-export function streamKey(seed: number, name: string): Array {
-  return random.key((hash32(`${seed}:${name}`) ^ (seed >>> 0)) >>> 0);
 }

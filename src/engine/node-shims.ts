@@ -17,7 +17,8 @@ import { cpus } from "node:os";
 import { MessageChannel, type MessagePort, Worker as NodeWorker, receiveMessageOnPort } from "node:worker_threads";
 
 type Nav = { hardwareConcurrency: number; userAgent: string; gpu?: unknown };
-const g = globalThis as unknown as { navigator?: Nav; Worker?: unknown; Iterator?: { prototype: object } };
+/** The globals the shims read and set, as jax-js sees them (Node 20 may lack any of them). */
+const g: { navigator?: Nav; Worker?: unknown } = globalThis;
 
 /** Number of wasm worker threads jax-js will use (1 means the main thread only). */
 export function requestedThreads(): number {
@@ -327,19 +328,20 @@ export class SharedChannelWorker {
 }
 
 const inlineTaken = new Set<string>();
-/** The `Worker` global: the first worker of each pool (per script URL) is inline. */
-class PoolWorker {
-  constructor(url: string | URL) {
-    const href = String(url);
-    const source = blobSources.get(href);
-    if (source === undefined) throw new Error(`Worker shim: only jax-js blob: URLs are supported, got ${href}`);
-    if (process.env.TINYFOUNDRY_INLINE_WORKER !== "0" && !inlineTaken.has(href)) {
-      inlineTaken.add(href);
-      return new InlineWorker(source) as unknown as PoolWorker;
-    }
-    if (workerChannel() === "message") return new ShimWorker(url) as unknown as PoolWorker;
-    return new SharedChannelWorker(source) as unknown as PoolWorker;
+/**
+ * The `Worker` global: the first worker of each pool (per script URL) is inline. jax-js calls
+ * `new Worker(url)`; a plain function that returns an object serves as that constructor.
+ */
+function PoolWorker(url: string | URL): InlineWorker | ShimWorker | SharedChannelWorker {
+  const href = String(url);
+  const source = blobSources.get(href);
+  if (source === undefined) throw new Error(`Worker shim: only jax-js blob: URLs are supported, got ${href}`);
+  if (process.env.TINYFOUNDRY_INLINE_WORKER !== "0" && !inlineTaken.has(href)) {
+    inlineTaken.add(href);
+    return new InlineWorker(source);
   }
+  if (workerChannel() === "message") return new ShimWorker(url);
+  return new SharedChannelWorker(source);
 }
 
 /** Blobs made by jax-js hold one string part; keep that string when the URL is created. */
@@ -348,7 +350,7 @@ const blobSourceOf = new WeakMap<Blob, string>();
 
 function installBlobCapture(): void {
   const OrigBlob = globalThis.Blob;
-  if ((OrigBlob as unknown as { __tinyfoundry?: boolean }).__tinyfoundry) return;
+  if ("__tinyfoundry" in OrigBlob) return;
   class CapturingBlob extends OrigBlob {
     static __tinyfoundry = true;
     constructor(parts?: BlobPart[], options?: BlobPropertyBag) {
@@ -386,13 +388,16 @@ export function workerShimActive(): boolean {
  * test false; constructing one says what is missing (float16 is not used on wasm anyway).
  */
 function installFloat16Placeholder(): void {
-  const gg = globalThis as unknown as { Float16Array?: unknown };
-  if (gg.Float16Array !== undefined) return;
-  gg.Float16Array = class Float16Array {
-    constructor() {
-      throw new Error("Float16Array needs Node 22 or newer; use float32 on this Node version");
-    }
-  };
+  if ("Float16Array" in globalThis) return;
+  Object.defineProperty(globalThis, "Float16Array", {
+    configurable: true,
+    writable: true,
+    value: class Float16Array {
+      constructor() {
+        throw new Error("Float16Array needs Node 22 or newer; use float32 on this Node version");
+      }
+    },
+  });
 }
 
 const threads = requestedThreads();

@@ -2,7 +2,6 @@
 import { z } from "zod";
 import { zodParts } from "../train/config.js";
 import { defaultLMConfig } from "../nn/transformer.js";
-import { CORPORA } from "../data/corpus.js";
 
 export const lmExperimentSchema = z
   .object({
@@ -10,13 +9,13 @@ export const lmExperimentSchema = z
     model: zodParts.lmModel,
     data: z
       .object({
-        corpus: z.enum(CORPORA),
+        corpus: zodParts.corpus,
         /** A user text file; overrides `corpus`. */
-        file: z.string().nullable(),
+        file: zodParts.textFile,
         tokenizer: z.enum(["byte", "bpe"]),
         /** Vocabulary size of the trained BPE (ignored for bytes). */
         bpeVocab: z.number().int().min(257).max(65536),
-        valFraction: z.number().gt(0).lt(0.5),
+        valFraction: zodParts.valFraction,
       })
       .strict(),
     train: zodParts.optim,

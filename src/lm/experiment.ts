@@ -137,7 +137,7 @@ export async function trainLM(cfg: LMExperimentConfig, opts: LMRunOptions): Prom
   trainStep.dispose();
   evalStep.dispose();
   tree.dispose(result.params);
-  tree.dispose(result.opt as unknown as Parameters<typeof tree.dispose>[0]);
+  tree.dispose(result.opt);
 
   const valLoss = result.lastEval.valLoss ?? NaN;
   const valNpb = result.lastEval.valNatsPerByte ?? NaN;

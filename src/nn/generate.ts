@@ -6,7 +6,7 @@
  * Returns the log-probability of each sampled token under the sampling distribution's temperature
  * (before top-k/top-p truncation), which policy-gradient methods need.
  */
-import { jit, np, tree, type Array, type JsTree } from "../engine/index.js";
+import { jit, np, tree, type Array } from "../engine/index.js";
 import { Rng } from "../util/rng.js";
 import { initKVCache, lmDecodeStep, lmForward, lmPrefill, type KVCache, type LMConfig, type LMParams } from "./transformer.js";
 import type { LinearFn } from "./linear.js";
@@ -117,7 +117,7 @@ function embedsPrefillerFor(cfg: LMConfig, linearFn?: LinearFn): EmbedsPrefillFn
   if (!m) embedsPrefillers.set(cfg, (m = new Map()));
   let f = m.get(linearFn);
   if (!f) {
-    f = jit((p: LMParams, tokens: Array, valid: Array, embeds: Array) => lmPrefill(p, cfg, tokens, valid, cfg.contextLength, { linearFn, inputEmbeds: embeds }) as unknown as JsTree<Array>) as unknown as EmbedsPrefillFn;
+    f = jit((p: LMParams, tokens: Array, valid: Array, embeds: Array) => lmPrefill(p, cfg, tokens, valid, cfg.contextLength, { linearFn, inputEmbeds: embeds }));
     m.set(linearFn, f);
   }
   return f;
@@ -128,7 +128,7 @@ function prefillerFor(cfg: LMConfig, linearFn?: LinearFn): PrefillFn {
   if (!m) prefillers.set(cfg, (m = new Map()));
   let f = m.get(linearFn);
   if (!f) {
-    f = jit((p: LMParams, tokens: Array, valid: Array) => lmPrefill(p, cfg, tokens, valid, cfg.contextLength, { linearFn }) as unknown as JsTree<Array>) as unknown as PrefillFn;
+    f = jit((p: LMParams, tokens: Array, valid: Array) => lmPrefill(p, cfg, tokens, valid, cfg.contextLength, { linearFn }));
     m.set(linearFn, f);
   }
   return f;
@@ -140,8 +140,8 @@ function decoderFor(cfg: LMConfig, linearFn?: LinearFn): DecodeFn {
   let f = m.get(linearFn);
   if (!f) {
     f = jit((p: LMParams, tokens: Array, pos: Array, valid: Array, cache: KVCache) =>
-      lmDecodeStep(p, cfg, tokens, pos, valid, cache, { linearFn }) as unknown as JsTree<Array>,
-    ) as unknown as DecodeFn;
+      lmDecodeStep(p, cfg, tokens, pos, valid, cache, { linearFn }),
+    );
     m.set(linearFn, f);
   }
   return f;
@@ -206,7 +206,7 @@ export async function generate(params: LMParams, cfg: LMConfig, prompts: number[
       }
     }
     const r = decode(
-      tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams,
+      tree.ref(params),
       np.array(cur, { dtype: np.int32 }),
       np.array(t, { dtype: np.int32 }),
       np.array(valid).reshape([B, Tmax]),
@@ -220,7 +220,7 @@ export async function generate(params: LMParams, cfg: LMConfig, prompts: number[
       r.logits.dispose();
     }
   }
-  tree.dispose(cache as unknown as JsTree<Array>);
+  tree.dispose(cache);
   return { tokens: sampler.tokens, logprobs: sampler.logprobs };
 }
 
@@ -258,13 +258,13 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
     });
     const out = opts.prefillEmbeds
       ? embedsPrefillerFor(cfg, opts.linearFn)(
-          tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams,
+          tree.ref(params),
           np.array(t, { dtype: np.int32 }).reshape([chunk, L]),
           np.array(v).reshape([chunk, L]),
           opts.prefillEmbeds(t, rows, L),
         )
       : prefillerFor(cfg, opts.linearFn)(
-          tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams,
+          tree.ref(params),
           np.array(t, { dtype: np.int32 }).reshape([chunk, L]),
           np.array(v).reshape([chunk, L]),
         );
@@ -285,7 +285,7 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
     if (sampler.allDone()) break;
     for (let b = 0; b < B; b++) valid[b * Tmax + t] = 1;
     const r = decode(
-      tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams,
+      tree.ref(params),
       np.array(cur, { dtype: np.int32 }),
       np.array(t, { dtype: np.int32 }),
       np.array(valid).reshape([B, Tmax]),
@@ -294,7 +294,7 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
     cache = r.cache;
     logits = (await r.logits.data()) as Float32Array;
   }
-  tree.dispose(cache as unknown as JsTree<Array>);
+  tree.dispose(cache);
   const result = { tokens: sampler.tokens, logprobs: sampler.logprobs };
   return promptHidden ? { ...result, promptHidden } : result;
 }
@@ -304,7 +304,7 @@ export async function greedyFull(params: LMParams, cfg: LMConfig, prompt: number
   const seq = [...prompt];
   for (let i = 0; i < n; i++) {
     const x = np.array(Int32Array.from(seq), { dtype: np.int32 }).reshape([1, seq.length]);
-    const { logits } = lmForward(tree.ref(params as unknown as JsTree<Array>) as unknown as LMParams, cfg, x);
+    const { logits } = lmForward(tree.ref(params), cfg, x);
     const last = (await logits.data()) as Float32Array;
     const V = cfg.vocabSize;
     const row = last.subarray((seq.length - 1) * V, seq.length * V);

@@ -2,7 +2,8 @@
  * Seeded parameter initialisation. Each parameter's key is derived from the run seed and the
  * parameter's path (`blocks.0.attn.qkv.w`), so adding a layer never changes the others' values.
  */
-import { np, random, hash32, type Array } from "../engine/index.js";
+import { np, random, type Array } from "../engine/index.js";
+import { fnv1a32 } from "../util/hash.js";
 
 /** A source of PRNG keys named by parameter path. */
 export class KeyGen {
@@ -11,7 +12,7 @@ export class KeyGen {
     readonly prefix = "init",
   ) {}
   key(name: string): Array {
-    return random.key(hash32(`${this.seed}:${this.prefix}:${name}`));
+    return random.key(fnv1a32(`${this.seed}:${this.prefix}:${name}`));
   }
   child(name: string): KeyGen {
     return new KeyGen(this.seed, `${this.prefix}/${name}`);

@@ -4,6 +4,7 @@
  * value and what is allowed.
  */
 import { z } from "zod";
+import { CORPORA } from "../data/corpus.js";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -24,7 +25,8 @@ export function parseValue(raw: string): unknown {
 
 /** Apply `key.path=value` overrides to a deep copy of `base`; unknown keys are errors. */
 export function applyOverrides<T>(base: T, sets: string[]): T {
-  const out = structuredClone(base) as unknown as Record<string, unknown>;
+  const out = structuredClone(base);
+  if (!isPlainObject(out)) throw new ConfigError("--set: the config is not an object");
   for (const s of sets) {
     const eq = s.indexOf("=");
     if (eq <= 0) throw new ConfigError(`--set: expected key=value, got "${s}"`);
@@ -44,7 +46,7 @@ export function applyOverrides<T>(base: T, sets: string[]): T {
       }
     }
   }
-  return out as unknown as T;
+  return out;
 }
 
 function describeIssue(issue: z.ZodIssue, input: unknown): string {
@@ -76,10 +78,20 @@ export function pickPreset<T>(presets: Record<string, T>, name: string): T {
 }
 
 const posInt = z.number().int().positive();
-/** Zod pieces shared by experiments. */
+/**
+ * Zod pieces shared by experiments. A text-corpus section is written field by field from
+ * `corpus`, `textFile` and `valFraction` (so each config keeps its own key order and extra
+ * fields); `optim` is the whole optimizer section (steps, AdamW, schedule, eval and checkpoints).
+ */
 export const zodParts = {
   posInt,
   seed: z.number().int().min(0).max(2 ** 31 - 1),
+  /** A built-in text corpus by name. */
+  corpus: z.enum(CORPORA),
+  /** A user text file that overrides `corpus` (null: use the corpus). */
+  textFile: z.string().nullable(),
+  /** Fraction of the text held out for validation, in (0, 0.5). */
+  valFraction: z.number().gt(0).lt(0.5),
   lmModel: z
     .object({
       vocabSize: posInt,

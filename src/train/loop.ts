@@ -117,20 +117,20 @@ export async function trainLoop<P extends JsTree<Array>>(spec: LoopSpec<P>): Pro
     const lr = spec.lr(step);
     const batch = spec.nextBatch(step, rngs);
     const t0 = performance.now();
-    const out = trainStep.step(tree.ref(params), tree.ref(opt as unknown as JsTree<Array>) as unknown as AdamWState<P>, batch, lr, step + 1);
+    const out = trainStep.step(tree.ref(params), tree.ref(opt), batch, lr, step + 1);
     const loss = Number((await out.loss.data())[0]);
     const gradNorm = Number((await out.gradNorm.data())[0]);
     const aux: number[] = [];
     for (const a of out.aux) aux.push(Number((await a.data())[0]));
     if (trainStep.afterStep) await trainStep.afterStep();
     if (!Number.isFinite(loss)) {
-      tree.dispose(out.params as JsTree<Array>);
-      tree.dispose(out.opt as unknown as JsTree<Array>);
+      tree.dispose(out.params);
+      tree.dispose(out.opt);
       run.setStatus("diverged", `loss ${loss} at step ${step + 1}`);
       throw new DivergedError(step + 1, loss);
     }
     tree.dispose(params);
-    tree.dispose(opt as unknown as JsTree<Array>);
+    tree.dispose(opt);
     params = out.params;
     opt = out.opt;
     const dt = (performance.now() - t0) / 1000;

@@ -2,7 +2,7 @@
  * The training step every experiment reuses: loss, gradients, global-norm clipping and AdamW in
  * one function under `jit` (one compiled program per step; no intermediates leak).
  */
-import { jit, valueAndGrad, np, tree, type Array, type JsTree } from "../engine/index.js";
+import { jitTyped, valueAndGradTyped, np, refTree, type Array, type JsTree } from "../engine/index.js";
 import { adamwScalars, adamwUpdate, clipByGlobalNorm, type AdamWConfig, type AdamWState } from "../optim/adamw.js";
 
 export type StepOutput<P> = { params: P; opt: AdamWState<P>; loss: Array; gradNorm: Array; aux: Array[] };
@@ -26,21 +26,18 @@ export function makeTrainStep<P extends JsTree<Array>>(
   opts: { adamw: AdamWConfig; clip: number; decayMask: unknown; hasAux?: boolean },
 ): TrainStep<P> {
   const hasAux = opts.hasAux ?? false;
-  const full = jit((params: P, opt: AdamWState<P>, batch: Array[], lr: Array, bc1: Array, bc2: Array) => {
-    const f = (p: P) => lossFn(p, ...batch) as Array;
-    const [value, grads] = valueAndGrad(f, hasAux ? { hasAux: true } : undefined)(tree.ref(params as JsTree<Array>) as never) as unknown as [
-      Array | [Array, Array[]],
-      P,
-    ];
+  const full = jitTyped((params: P, opt: AdamWState<P>, batch: Array[], lr: Array, bc1: Array, bc2: Array): StepOutput<P> => {
+    const f = (p: P) => lossFn(p, ...batch);
+    const [value, grads] = valueAndGradTyped(f, { hasAux })(refTree(params));
     const [loss, aux] = hasAux ? (value as [Array, Array[]]) : [value as Array, [] as Array[]];
     const [clipped, gradNorm] = clipByGlobalNorm(grads, opts.clip);
     const upd = adamwUpdate(params, clipped, opt, { lr, bc1, bc2 }, opts.adamw, opts.decayMask);
-    return { params: upd.params, opt: upd.state, loss, gradNorm, aux } as unknown as JsTree<Array>;
+    return { params: upd.params, opt: upd.state, loss, gradNorm, aux };
   });
   return {
     step: (params, opt, batch, lr, t) => {
       const { bc1, bc2 } = adamwScalars(t, opts.adamw);
-      return full(params as never, opt as never, batch as never, np.array(lr), np.array(bc1), np.array(bc2)) as unknown as StepOutput<P>;
+      return full(params, opt, batch, np.array(lr), np.array(bc1), np.array(bc2));
     },
     dispose: () => full.dispose(),
   };
@@ -51,9 +48,9 @@ export function makeEvalStep<P extends JsTree<Array>>(lossFn: (params: P, ...bat
   evaluate: (params: P, batch: Array[]) => Array;
   dispose: () => void;
 } {
-  const f = jit((params: P, batch: Array[]) => lossFn(params, ...batch));
+  const f = jitTyped((params: P, batch: Array[]) => lossFn(params, ...batch));
   return {
-    evaluate: (params, batch) => f(tree.ref(params as JsTree<Array>) as never, batch as never) as Array,
+    evaluate: (params, batch) => f(refTree(params), batch),
     dispose: () => f.dispose(),
   };
 }

@@ -3,6 +3,8 @@
  * xoshiro128** seeded by splitmix32. Its whole state is four uint32s, so it is saved in
  * checkpoints and restored for bit-identical resumes. Named streams come from one seed.
  */
+import { fnv1a32 } from "./hash.js";
+
 export type RngState = [number, number, number, number];
 
 function splitmix32(seed: number): () => number {
@@ -16,22 +18,13 @@ function splitmix32(seed: number): () => number {
   };
 }
 
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
-
 export class Rng {
   private s: RngState;
   constructor(seed: number | RngState, stream = "") {
     if (Array.isArray(seed)) {
       this.s = [seed[0] >>> 0, seed[1] >>> 0, seed[2] >>> 0, seed[3] >>> 0];
     } else {
-      const sm = splitmix32((seed >>> 0) ^ fnv1a(stream));
+      const sm = splitmix32((seed >>> 0) ^ fnv1a32(stream));
       this.s = [sm(), sm(), sm(), sm()];
       if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1;
     }

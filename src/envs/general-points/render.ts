@@ -5,7 +5,7 @@
  * vertically centred. Black suits (spades, clubs) for training and in-distribution, red suits (hearts, diamonds) for
  * the visual out-of-distribution split.
  */
-import { Canvas, hexColor, type RGBA } from "../../report/png.js";
+import { Canvas, hexColor, type RGBA } from "../../data/png.js";
 import { cardName, type Card, type Suit } from "./cards.js";
 
 const SUIT_BITMAPS: Record<Suit, string[]> = {

@@ -6,7 +6,7 @@
  * view's 90° field of view nearby. The `harbor` style (other palette, glyph shapes and landmark names) is the visual
  * out-of-distribution city.
  */
-import { Canvas, type RGBA } from "../../report/png.js";
+import { Canvas, type RGBA } from "../../data/png.js";
 import { headingBetween, type City, type CityStyle } from "./city.js";
 
 type Palette = { sky: RGBA; ground: RGBA; road: RGBA; building: RGBA; window: RGBA; sign: RGBA; signText: RGBA; glyph: "circle" | "triangle" };

@@ -10,7 +10,6 @@
  */
 import { z } from "zod";
 import { zodParts } from "../../train/config.js";
-import { CORPORA } from "../../data/corpus.js";
 import { defaultLMConfig } from "../../nn/transformer.js";
 import { FP4_FORMATS, FP4_SITES, defaultActivationQuant, defaultWeightQuant, type FP4Format, type FP4LinearConfig } from "./model.js";
 
@@ -63,10 +62,10 @@ export const fp4TrainingSchema = z
     model: zodParts.lmModel,
     data: z
       .object({
-        corpus: z.enum(CORPORA),
+        corpus: zodParts.corpus,
         /** A user text file; overrides `corpus`. Bytes are the tokens (a char-level model). */
-        file: z.string().nullable(),
-        valFraction: z.number().gt(0).lt(0.5),
+        file: zodParts.textFile,
+        valFraction: zodParts.valFraction,
       })
       .strict(),
     train: zodParts.optim,

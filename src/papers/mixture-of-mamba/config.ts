@@ -1,7 +1,6 @@
 /** Typed config, schema and presets of the Mixture-of-Mamba experiment (`tinyfoundry run mixture-of-mamba`). */
 import { z } from "zod";
 import { zodParts } from "../../train/config.js";
-import { CORPORA } from "../../data/corpus.js";
 
 /**
  * Arms: the dense Mamba baseline, MoM with all four projections split, the four single-split
@@ -35,9 +34,9 @@ export const momSchema = z
     transformer: z.object({ nHeads: zodParts.posInt, mlpRatio: z.number().positive() }).strict(),
     data: z
       .object({
-        corpus: z.enum(CORPORA),
-        file: z.string().nullable(),
-        valFraction: z.number().gt(0).lt(0.5),
+        corpus: zodParts.corpus,
+        file: zodParts.textFile,
+        valFraction: zodParts.valFraction,
         codebookSize: z.number().int().min(2).max(1024),
         vqImages: zodParts.posInt,
         vqIters: zodParts.posInt,
