@@ -7,7 +7,7 @@ import { createRun } from "../../train/run-dir.js";
 import { quietContext, runExperiment } from "../../train/experiment.js";
 import { parseVerdicts } from "../../train/claims.js";
 import { validateConfig } from "../../train/config.js";
-import { PNG_SIGNATURE } from "../../report/png.js";
+import { PNG_SIGNATURE } from "../../data/png.js";
 import { experiments } from "../../registry.js";
 import { guidanceFreeExperiment, guidanceFreePresets, guidanceFreeSchema, guidanceFor } from "./index.js";
 

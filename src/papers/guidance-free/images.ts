@@ -2,7 +2,7 @@
  * PNG pictures for the guidance-free report: scatter panels of 2-D samples (coloured by class) and digit
  * grids (one row per class), drawn on the foundation's `Canvas` and encoded by `encodePNG`.
  */
-import { Canvas, type RGBA } from "../../report/png.js";
+import { Canvas, type RGBA } from "../../data/png.js";
 
 const PALETTE: RGBA[] = [
   [31, 119, 180, 255],

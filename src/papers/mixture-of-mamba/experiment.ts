@@ -20,7 +20,7 @@ import { runArm, type ExperimentContext } from "../../train/experiment.js";
 import { openRun, type RunDir } from "../../train/run-dir.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { Rng } from "../../util/rng.js";
-import { encodePNG } from "../../report/png.js";
+import { encodePNG } from "../../data/png.js";
 import { ARMS, type ArmName, type MoMConfig } from "./config.js";
 import { IMAGE, TOKENS_PER_IMAGE, makeBatch, prepareMoMData, routingFor, vqStripRGBA, type HostBatch, type MoMData } from "./data.js";
 import { SPLIT_ALL, SPLIT_NONE, initMoMLM, modalityLosses, momForward, type SplitFlags } from "./model.js";
