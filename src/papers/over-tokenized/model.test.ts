@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { initEngine, jit, np, tree, valueAndGrad, type Array, type JsTree } from "../../engine/index.js";
+import { disposeTree, initEngine, jit, np, refTree, valueAndGrad, type Array } from "../../engine/index.js";
 import { defaultLMConfig, type LMConfig } from "../../nn/transformer.js";
 import {
   auxNames,
@@ -128,7 +128,7 @@ describe("over-encoding forward", () => {
         for (let d = 0; d < D; d++) expect(got[(b * T + i) * D + d]).toBeCloseTo(acc[d] / (1 + geo.count), 6);
       }
     }
-    tree.dispose(p as unknown as JsTree<Array>);
+    disposeTree(p);
   });
 });
 
@@ -154,10 +154,10 @@ describe("gradients", () => {
     const p = initOverTokenized(cfg, 1);
     const { arrays, idx } = batchFor(cfg, rows, 6);
     const f = jit((q: OverTokenizedParams, batch: Array[]) => {
-      const [, g] = valueAndGrad((pp: OverTokenizedParams) => overTokenizedLoss(pp, cfg, [], batch)[0])(tree.ref(q as unknown as JsTree<Array>) as never) as unknown as [Array, OverTokenizedParams];
+      const [, g] = valueAndGrad((pp: OverTokenizedParams) => overTokenizedLoss(pp, cfg, [], batch)[0])(refTree(q));
       return g.oe!.tables!.map((e) => e.table);
     });
-    const grads = f(p as never, arrays as never) as unknown as Array[];
+    const grads = f(p, arrays);
     for (let t = 0; t < grads.length; t++) {
       const [M, w] = grads[t].shape;
       const g = await host(grads[t]);
@@ -178,11 +178,11 @@ describe("gradients", () => {
     const { arrays, idx } = batchFor(cfg, rows, 6);
     const lossOf = jit((q: OverTokenizedParams, batch: Array[]) => overTokenizedLoss(q, cfg, [], batch)[0]);
     const gradOf = jit((q: OverTokenizedParams, batch: Array[]) => {
-      const [, g] = valueAndGrad((pp: OverTokenizedParams) => overTokenizedLoss(pp, cfg, [], batch)[0])(q as never) as unknown as [Array, OverTokenizedParams];
+      const [, g] = valueAndGrad((pp: OverTokenizedParams) => overTokenizedLoss(pp, cfg, [], batch)[0])(q);
       return [g.oe!.tables![1].table, g.oe!.projs[0].w];
     });
     const keep = (a: Array[]) => a.map((x) => x.ref);
-    const [gTab, gW] = gradOf(tree.ref(p as unknown as JsTree<Array>) as never, keep(arrays) as never) as unknown as Array[];
+    const [gTab, gW] = gradOf(refTree(p), keep(arrays));
     const gt = await host(gTab);
     const gw = await host(gW);
     const w = 4; // D / (k(n-1)) = 8 / 2
@@ -191,9 +191,9 @@ describe("gradients", () => {
     const W0 = await host(p.oe!.projs[0].w.ref);
     const eps = 1e-2;
     const lossWith = async (set: (q: OverTokenizedParams) => void) => {
-      const q = tree.map((x: Array) => x.ref, p as unknown as JsTree<Array>) as unknown as OverTokenizedParams;
+      const q = refTree(p);
       set(q);
-      return Number((await (lossOf(q as never, keep(arrays) as never) as Array).data())[0]);
+      return Number((await lossOf(q, keep(arrays)).data())[0]);
     };
     const checks: [string, number, number][] = [];
     for (const c of [0, 3]) {
@@ -229,7 +229,7 @@ describe("gradients", () => {
     }
     lossOf.dispose();
     gradOf.dispose();
-    tree.dispose(p as unknown as JsTree<Array>);
+    disposeTree(p);
     arrays.forEach((a) => a.dispose());
   });
 });
@@ -248,12 +248,12 @@ describe("over-decoding and MTP", () => {
       const [loss, aux] = overTokenizedLoss(q, cfg, [], b);
       return [loss, ...aux];
     });
-    const [loss, ce1, ce2] = (await Promise.all((f(tree.ref(p as unknown as JsTree<Array>) as never, arrays as never) as unknown as Array[]).map(host))).map((x) => x[0]);
+    const [loss, ce1, ce2] = (await Promise.all(f(refTree(p), arrays).map(host))).map((x) => x[0]);
     expect(loss).toBeCloseTo(ce1 + 0.1 * ce2, 5);
     // A fresh head predicts x_{t+2} near uniformly: CE ≈ log V.
     expect(Math.abs(ce2 - Math.log(11))).toBeLessThan(0.05);
     f.dispose();
-    tree.dispose(p as unknown as JsTree<Array>);
+    disposeTree(p);
   });
 
   it("MTP-DS alone (no OE) adds λ·CE of the sequential x_{t+2} head", async () => {
@@ -261,13 +261,10 @@ describe("over-decoding and MTP", () => {
     const p = initOverTokenized(cfg, 6);
     const { arrays } = batchFor(cfg, [[1, 2, 3, 4, 5, 6, 7, 8]], 6);
     const f = jit((q: OverTokenizedParams, b: Array[]) => {
-      const [[loss, aux], g] = (valueAndGrad as unknown as (fn: unknown, o: unknown) => (x: unknown) => [[Array, Array[]], OverTokenizedParams])(
-        (pp: OverTokenizedParams) => overTokenizedLoss(pp, cfg, [], b),
-        { hasAux: true },
-      )(q);
+      const [[loss, aux], g] = valueAndGrad((pp: OverTokenizedParams) => overTokenizedLoss(pp, cfg, [], b), { hasAux: true })(q);
       return [loss, aux[0], aux[1], np.abs(g.mtp!.proj.w).sum()];
     });
-    const [loss, ce1, mtp, gProj] = (await Promise.all((f(p as never, arrays as never) as unknown as Array[]).map(host))).map((x) => x[0]);
+    const [loss, ce1, mtp, gProj] = (await Promise.all(f(p, arrays).map(host))).map((x) => x[0]);
     expect(auxNames(cfg)).toEqual(["nextTokenLoss", "mtpLoss"]);
     expect(loss).toBeCloseTo(ce1 + 0.1 * mtp, 5);
     expect(gProj).toBeGreaterThan(0);
@@ -279,13 +276,10 @@ describe("over-decoding and MTP", () => {
     const p = initOverTokenized(cfg, 5);
     const { arrays } = batchFor(cfg, [[1, 2, 3, 4, 5, 6, 7, 8]], 6);
     const f = jit((q: OverTokenizedParams, b: Array[]) => {
-      const [[loss, aux], g] = (valueAndGrad as unknown as (fn: unknown, o: unknown) => (x: unknown) => [[Array, Array[]], OverTokenizedParams])(
-        (pp: OverTokenizedParams) => overTokenizedLoss(pp, cfg, [], b),
-        { hasAux: true },
-      )(q);
+      const [[loss, aux], g] = valueAndGrad((pp: OverTokenizedParams) => overTokenizedLoss(pp, cfg, [], b), { hasAux: true })(q);
       return [loss, aux[0], aux[1], np.abs(g.mtp!.attn.qkv.w).sum(), np.abs(g.oe!.tables![0].table).sum()];
     });
-    const [loss, ce1, mtp, gMtp, gTab] = (await Promise.all((f(p as never, arrays as never) as unknown as Array[]).map(host))).map((x) => x[0]);
+    const [loss, ce1, mtp, gMtp, gTab] = (await Promise.all(f(p, arrays).map(host))).map((x) => x[0]);
     expect(loss).toBeCloseTo(ce1 + 0.1 * mtp, 5);
     expect(gMtp).toBeGreaterThan(0);
     expect(gTab).toBeGreaterThan(0);

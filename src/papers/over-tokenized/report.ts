@@ -1,33 +1,20 @@
 /**
- * The over-tokenized experiment's report: one comparison document (report.html / report.md)
- * with loss curves of every arm, the log10 m fit, our table beside the paper's numbers, and
- * `results.md` (the block the README shows). Every number comes from the run.
+ * The over-tokenized experiment's report: one comparison document (report.html / report.md) with
+ * the verdicts, loss curves of every arm, the log10 m fit, our tables beside the paper's numbers,
+ * and `results.md` (the block the README shows). It reads the summary and verdicts the runner
+ * hands it (and the arms' metrics for the curves); it computes nothing heavy.
  */
 import { writeFileSync } from "node:fs";
 import { lineChartSpec } from "../../report/charts.js";
 import { fmt, writeReport, type Block, type ReportDoc } from "../../report/document.js";
 import { machineLine } from "../../report/run-report.js";
+import { verdictBlocks, verdictTableMarkdown } from "../../report/verdicts.js";
+import type { VerdictsFile } from "../../train/claims.js";
+import { binomialSE } from "../../train/stats.js";
 import { openRun, type RunDir } from "../../train/run-dir.js";
 import type { OverTokenizedExperimentConfig } from "./config.js";
-import type { ArmResult, OverTokenizedSummary } from "./experiment.js";
+import { PAPER, pairedDiff, sweepArms, type ArmResult, type OverTokenizedSummary, type TrivialBaselines } from "./summary.js";
 
-/** Paper numbers used for comparison (arXiv 2501.16975). */
-export const PAPER = {
-  fig5: { intercept: 2.6754, slope: -0.0256, setting: "OLMoE-1.3B, n = 2, k = 1, m from 20K to 12.8M, 500B tokens" },
-  table1: [
-    { model: "OLMoE-1.3B", baseline: 2.554, oe: 2.472 },
-    { model: "OLMoE-7B", baseline: 2.305, oe: 2.229 },
-  ],
-  table2: [
-    { row: "baseline", loss: 2.554 },
-    { row: "+E_{3.2M×d}(x^(−2))", loss: 2.511 },
-    { row: "+E_{12.8M×d}(x^(−2))", loss: 2.493 },
-    { row: "OE-3.2M (2+3-gram, k = 2)", loss: 2.495 },
-    { row: "OE-12.8M (2+3-gram, k = 2)", loss: 2.472 },
-  ],
-  table6: { olmoe13b: -4.63, olmoe7b: -8.3 },
-  table5: { baseline: 2.554, oe: 2.472, ot: 2.481 },
-};
 
 const md = (headers: string[], rows: (string | number)[][]) =>
   [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map((c) => fmt(c)).join(" | ")} |`)].join("\n");
@@ -47,58 +34,57 @@ function smooth(points: [number, number][], w = 20): [number, number][] {
   });
 }
 
-export function cfgRows(arms: ArmResult[]): (string | number)[][] {
-  const base = arms.find((a) => a.arm === "baseline");
-  return arms.map((a) => [
-    a.arm,
-    a.lmParams,
-    a.oeTableParams + a.otherParams,
-    a.finalTrainLoss,
-    a.valLoss,
-    base ? a.valLoss - base.valLoss : "-",
-    a.completionAccuracy >= 0 ? a.completionAccuracy : "-",
-    Math.round(a.tokensPerSec),
-  ]);
+/** "−0.0901 ± 0.0050" (paired over held-out crops, same seed), or "-" without a baseline of that seed. */
+function deltaText(arms: ArmResult[], a: ArmResult): string {
+  const base = arms.find((b) => b.role === "baseline" && b.seed === a.seed);
+  if (!base || base === a) return "-";
+  const d = pairedDiff(base, a);
+  return Number.isFinite(d.se) ? `${d.diff.toFixed(4)} ± ${d.se.toFixed(4)}` : d.diff.toFixed(4);
 }
-const cfgHeaders = ["arm", "LM params", "extra params", "train loss (last 10%)", "held-out loss", "Δ vs baseline", "completion accuracy", "tokens/s"];
+
+function accuracyText(a: ArmResult): string {
+  if (!(a.completionAccuracy >= 0) || !(a.completionN > 0)) return "-";
+  return `${a.completionAccuracy.toFixed(3)} ± ${binomialSE(Math.round(a.completionAccuracy * a.completionN), a.completionN).toFixed(3)} (n = ${a.completionN})`;
+}
+
+export function cfgRows(arms: ArmResult[]): (string | number)[][] {
+  return arms.map((a) => [a.arm, a.seed, a.lmParams, a.oeTableParams + a.otherParams, a.finalTrainLoss, a.valLoss, deltaText(arms, a), accuracyText(a), Math.round(a.tokensPerSec)]);
+}
+const cfgHeaders = ["arm", "seed", "LM params", "extra params", "train loss (last 10%)", "held-out loss", "Δ vs baseline ± SE", "completion accuracy ± SE", "tokens/s"];
 
 export function textRows(arms: ArmResult[]): (string | number)[][] {
-  const base = arms.find((a) => a.arm === "baseline");
-  return arms.map((a) => [
-    a.arm,
-    a.m,
-    a.oeTableParams,
-    a.finalTrainLoss,
-    a.valLoss,
-    base ? a.valLoss - base.valLoss : "-",
-    Math.round(a.tokensPerSec),
-    base ? `${(100 * (a.tokensPerSec / base.tokensPerSec - 1)).toFixed(1)}%` : "-",
-  ]);
+  return arms.map((a) => {
+    const base = arms.find((b) => b.role === "baseline" && b.seed === a.seed);
+    return [a.arm, a.seed, a.m, a.oeTableParams, a.finalTrainLoss, a.valLoss, deltaText(arms, a), Math.round(a.tokensPerSec), base ? `${(100 * (a.tokensPerSec / base.tokensPerSec - 1)).toFixed(1)}%` : "-"];
+  });
 }
-const textHeaders = ["arm", "m", "OE table params", "train loss (last 10%)", "held-out loss (nats/byte)", "Δ vs baseline", "tokens/s", "tokens/s vs baseline"];
+const textHeaders = ["arm", "seed", "m", "OE table params", "train loss (last 10%)", "held-out loss (nats/byte)", "Δ vs baseline ± SE", "tokens/s", "tokens/s vs baseline"];
+
+const baselinesText = (b: TrivialBaselines | null, what: string, unit: string) =>
+  b ? `Trivial baselines on the held-out split: uniform over ${what} ${b.uniform.toFixed(4)}, unigram (fitted on the training split) ${b.unigram.toFixed(4)} ${unit}.` : "";
 
 /** Write report.html, report.md and results.md into the run directory. */
-export async function writeOverTokenizedReport(run: RunDir, c: OverTokenizedExperimentConfig, s: OverTokenizedSummary): Promise<void> {
+export async function writeOverTokenizedReport(run: RunDir, s: OverTokenizedSummary, verdicts: VerdictsFile, c: OverTokenizedExperimentConfig): Promise<void> {
   const meta = run.meta();
   const preset = typeof meta.preset === "string" ? meta.preset : "custom";
-  const machine = machineLine(meta);
   const trainSec = [...s.cfgArms, ...s.textArms].reduce((a, x) => a + x.trainSeconds, 0);
-  const head = `Preset **${preset}**, seed ${c.seed}, table update ${c.tableUpdate}. Machine: ${machine}. Wall time ${s.wallSeconds.toFixed(0)} s (this invocation; ${trainSec.toFixed(0)} s in training steps over all arms).`;
+  const wall = typeof s.wallSeconds === "number" ? `Wall time ${s.wallSeconds.toFixed(0)} s over every invocation (${trainSec.toFixed(0)} s in training steps of the arms' last invocations).` : "";
+  const head = `Preset **${preset}**, seed ${c.seed}, table update ${c.tableUpdate}. Machine: ${machineLine(meta)}. ${wall}`.trim();
 
-  const verdictRows = s.verdicts.map((v) => [v.claim, `**${v.verdict}**`, v.evidence]);
-  const results: string[] = [`### Measured results (written by the run, not by hand)`, "", head, "", md(["claim", "verdict", "evidence"], verdictRows)];
-
-  const sections: ReportDoc["sections"] = [{ heading: "Verdicts", blocks: [{ kind: "text", text: head }, { kind: "table", headers: ["claim", "verdict", "evidence"], rows: verdictRows.map((r) => r.map((x) => String(x).replace(/\*\*/g, ""))) }] }];
+  const results: string[] = [`### Measured results (written by the run, not by hand)`, "", head, "", verdictTableMarkdown(verdicts)];
+  const sections: ReportDoc["sections"] = [{ heading: "Verdicts", blocks: [{ kind: "text", text: head.replace(/\*\*/g, "") }, ...verdictBlocks(verdicts)] }];
 
   if (s.cfgArms.length) {
     const m = c.cfg.model;
-    const setting = `cfg3f, ${c.cfg.sentences} sentences (${Math.round(c.cfg.valFraction * 100)}% held out), GPT d=${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, context ${m.contextLength}, ${c.cfg.train.steps} steps of batch ${c.cfg.train.batchSize}; completion: last ${c.cfg.generation.cut} terminals of ${c.cfg.generation.prompts} held-out sentences sampled at temperature ${c.cfg.generation.temperature}.`;
+    const setting = `cfg3f, ${c.cfg.sentences} sentences (${Math.round(c.cfg.valFraction * 100)}% held out), GPT d=${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, context ${m.contextLength}, ${c.cfg.train.steps} steps of batch ${c.cfg.train.batchSize}; completion: last ${c.cfg.generation.cut} terminals of ${c.cfg.generation.prompts} held-out sentences sampled at temperature ${c.cfg.generation.temperature}. The OD arm is a factorised next-2-token head (an MTP approximation), not the paper's joint n-gram output head.`;
     const rows = cfgRows(s.cfgArms);
-    results.push("", `#### (A) cfg3f: input vs output vocabulary (paper §3.1, Fig. 2)`, "", setting, "", md(cfgHeaders, rows), "",
-      "Paper (Fig. 2, curves only, no table): a 3-gram input improves generation accuracy for both the 2.4M and the 85M model; a 3-gram output helps the 85M model and hurts the 2.4M one.");
+    const triv = baselinesText(s.cfgBaselines, "the 3 terminals", "nats/token");
+    const paper = "Paper (Fig. 2, curves only, no table): a 3-gram input improves generation accuracy for both the 2.4M and the 85M model; a 3-gram output helps the 85M model and hurts the 2.4M one.";
+    results.push("", `#### (A) cfg3f: input vs output vocabulary (paper §3.1, Fig. 2)`, "", setting, "", md(cfgHeaders, rows), "", triv, "", paper);
     const blocks: Block[] = [
       { kind: "text", text: setting },
       { kind: "table", headers: cfgHeaders, rows },
+      { kind: "text", text: triv },
       { kind: "chart", name: "cfg-val-loss", spec: lineChartSpec({ title: "cfg3f: held-out next-token loss", series: armCurves(run, "cfg", s.cfgArms, "valLoss"), xLabel: "step", yLabel: "nats/token", points: true }) },
       { kind: "chart", name: "cfg-train-loss", spec: lineChartSpec({ title: "cfg3f: next-token training loss (moving average of 20)", series: armCurves(run, "cfg", s.cfgArms, "nextTokenLoss").map((x) => ({ ...x, points: smooth(x.points) })), xLabel: "step", yLabel: "nats/token" }) },
     ];
@@ -109,22 +95,27 @@ export async function writeOverTokenizedReport(run: RunDir, c: OverTokenizedExpe
     const m = c.text.model;
     const setting = `Byte-level LM on ${c.text.file ?? c.text.corpus} (V = 256), d=${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, context ${m.contextLength}, ${c.text.train.steps} steps of batch ${c.text.train.batchSize}; OE arms n = ${c.text.n}, k = ${c.text.k}.`;
     const rows = textRows(s.textArms);
-    const fitText = s.fit
-      ? `Least-squares fit over the OE arms: held-out L = ${s.fit.valIntercept.toFixed(4)} ${s.fit.valSlope < 0 ? "−" : "+"} ${Math.abs(s.fit.valSlope).toFixed(4)}·log10 m (R² ${s.fit.valR2.toFixed(3)}); training L = ${s.fit.trainIntercept.toFixed(4)} ${s.fit.trainSlope < 0 ? "−" : "+"} ${Math.abs(s.fit.trainSlope).toFixed(4)}·log10 m (R² ${s.fit.trainR2.toFixed(3)}). Paper (Fig. 5, ${PAPER.fig5.setting}): L = ${PAPER.fig5.intercept} − ${Math.abs(PAPER.fig5.slope)}·log10 m.`
+    const f = s.fit;
+    const fitText = f
+      ? `Least-squares fit over the OE arms: held-out L = ${f.valIntercept.toFixed(4)} ${f.valSlope < 0 ? "−" : "+"} ${Math.abs(f.valSlope).toFixed(4)}·log10 m (slope SE ${Number.isFinite(f.valSlopeSE) ? f.valSlopeSE.toFixed(4) : "n/a"}, R² ${f.valR2.toFixed(3)}, ${f.points} points); training L = ${f.trainIntercept.toFixed(4)} ${f.trainSlope < 0 ? "−" : "+"} ${Math.abs(f.trainSlope).toFixed(4)}·log10 m (R² ${f.trainR2.toFixed(3)}). Paper (Fig. 5, ${PAPER.fig5.setting}): L = ${PAPER.fig5.intercept} − ${Math.abs(PAPER.fig5.slope)}·log10 m.`
       : "Fewer than two OE arms: no fit.";
-    results.push("", `#### (B) m-sweep: loss against log10 m (paper §4.2, Fig. 5)`, "", setting, "", md(textHeaders, rows), "", fitText, "",
+    const purityHeaders = ["m", "rows hit (smallest over tables)", "distinct training n-grams per hit row (largest)"];
+    const purityRows = s.hashPurity.map((h) => [h.m, `${(100 * h.rowsHitFraction).toFixed(1)}%`, Number.isFinite(h.ngramsPerHitRow) ? h.ngramsPerHitRow.toFixed(2) : "-"]);
+    const tp = s.throughput ? `Throughput (${s.throughput.method}): tokens/s of the OE arms against the baseline: ${s.throughput.oe.map((x) => `m = ${x.m} ${(100 * x.change).toFixed(1)}%`).join(", ")}. Arms trained one after another on a shared machine do not measure the paper's overhead; bench/over-tokenized.ts interleaves the steps in one process.` : "";
+    const triv = baselinesText(s.textBaselines, "256 bytes", "nats/byte");
+    results.push("", `#### (B) m-sweep: loss against log10 m (paper §4.2, Fig. 5)`, "", setting, "", md(textHeaders, rows), "", triv, "", fitText, "", "Hash purity of the swept tables on the training bytes:", "", md(purityHeaders, purityRows), "", tp, "",
       "Paper, for scale: OLMoE-1.3B 2.554 → 2.472 with OE-12.8M (Table 1); 2-gram only: m = 3.2M 2.511, m = 12.8M 2.493 (Table 2); throughput −4.63% (1.3B) and −8.3% (7B) (Table 6).");
-    const blocks: Block[] = [{ kind: "text", text: setting }, { kind: "table", headers: textHeaders, rows }, { kind: "text", text: fitText }];
-    const sweep = s.textArms.filter((a) => a.arm === `oe-m${a.m}`).sort((a, b) => a.m - b.m);
-    if (sweep.length && s.fit) {
+    const blocks: Block[] = [{ kind: "text", text: setting }, { kind: "table", headers: textHeaders, rows }, { kind: "text", text: triv }, { kind: "text", text: fitText }, { kind: "table", caption: "Hash purity", headers: purityHeaders, rows: purityRows }, { kind: "text", text: tp }];
+    const sweep = sweepArms(s.textArms);
+    if (sweep.length && f) {
       const xs = sweep.map((a) => Math.log10(a.m));
       const lo = Math.min(...xs);
       const hi = Math.max(...xs);
-      const base = s.textArms.find((a) => a.arm === "baseline");
+      const base = s.textArms.find((a) => a.role === "baseline");
       const series = [
         { name: "held-out loss", points: sweep.map((a) => [Math.log10(a.m), a.valLoss] as [number, number]) },
         { name: "train loss", points: sweep.map((a) => [Math.log10(a.m), a.finalTrainLoss] as [number, number]) },
-        { name: "fit (held-out)", points: [lo, hi].map((x) => [x, s.fit!.valIntercept + s.fit!.valSlope * x] as [number, number]) },
+        { name: "fit (held-out)", points: [lo, hi].map((x) => [x, f.valIntercept + f.valSlope * x] as [number, number]) },
       ];
       if (base) series.push({ name: "baseline held-out", points: [lo, hi].map((x) => [x, base.valLoss] as [number, number]) });
       blocks.push({ kind: "chart", name: "text-fit", spec: lineChartSpec({ title: "Loss against log10 m", series, xLabel: "log10 m", yLabel: "nats/byte", points: true }) });
@@ -144,7 +135,7 @@ export async function writeOverTokenizedReport(run: RunDir, c: OverTokenizedExpe
     ],
   });
 
-  const doc: ReportDoc = { title: "Over-Tokenized Transformer (arXiv 2501.16975): our reproduction", subtitle: head, sections };
+  const doc: ReportDoc = { title: "Over-Tokenized Transformer (arXiv 2501.16975): our reproduction", subtitle: head.replace(/\*\*/g, ""), sections };
   await writeReport(doc, run.dir);
-  writeFileSync(run.path("results.md"), results.join("\n") + "\n");
+  writeFileSync(run.path("results.md"), results.filter((x, i, a) => !(x === "" && a[i - 1] === "")).join("\n") + "\n");
 }

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { initEngine, tree, type Array, type JsTree } from "../../engine/index.js";
+import { disposeTree, initEngine, tree, type Array, type JsTree } from "../../engine/index.js";
 import { defaultLMConfig } from "../../nn/transformer.js";
 import { adamwInit, defaultDecayMask, type AdamWConfig } from "../../optim/adamw.js";
 import { initOverEncodingTables, initOverTokenized, overEncodingGeometry, overEncodingIndices, overTokenizedLoss, type OverTokenizedConfig, type OverTokenizedParams } from "./model.js";
@@ -42,7 +42,7 @@ async function runSteps(sparse: boolean, batches: ReturnType<typeof batch>[]) {
     store,
   });
   let params = params0;
-  let opt = adamwInit(params as unknown as JsTree<Array>) as never;
+  let opt = adamwInit(params);
   const losses: number[] = [];
   for (let i = 0; i < batches.length; i++) {
     const arrays = prepare(batches[i].x, [batches[i].y], batches[i].idx, B, T);
@@ -52,13 +52,13 @@ async function runSteps(sparse: boolean, batches: ReturnType<typeof batch>[]) {
     out.aux.forEach((a) => a.dispose());
     await trainStep.afterStep?.();
     params = out.params;
-    opt = out.opt as never;
+    opt = out.opt;
   }
   const tables = sparse ? store!.values.map((v) => Array.from(v)) : await Promise.all(params.oe!.tables!.map(async (e) => Array.from((await e.table.ref.data()) as Float32Array)));
   const rest = await flat({ lm: params.lm, projs: params.oe!.projs });
   trainStep.dispose();
-  tree.dispose(params as unknown as JsTree<Array>);
-  tree.dispose(opt as unknown as JsTree<Array>);
+  disposeTree(params);
+  disposeTree(opt);
   return { tables, rest, losses };
 }
 

@@ -17,10 +17,10 @@
  * tables get no weight decay, like the token embedding (`defaultDecayMask` decays only `w`);
  * `weightDecay` > 0 would be applied lazily to hit rows only.
  */
-import { np, jit, valueAndGrad, tree, type Array, type JsTree } from "../../engine/index.js";
+import { np, jit, valueAndGrad, refTree, type Array, type JsTree } from "../../engine/index.js";
 import { adamwScalars, adamwUpdate, clipByGlobalNorm, type AdamWConfig, type AdamWState } from "../../optim/adamw.js";
 import type { Embedding } from "../../nn/embedding.js";
-import type { StepOutput, TrainStep } from "../../train/step.js";
+import type { TrainStep } from "../../train/step.js";
 import { decodeSafetensors, encodeSafetensors, tensorF32, asF32, type STTensor } from "../../train/safetensors.js";
 
 /** The batch's unique rows of each table and, per position, the slot of its row among them. */
@@ -198,16 +198,14 @@ export function makeOverTokenizedStep<P extends JsTree<Array>>(
   const tableAdamW: AdamWConfig = { ...opts.adamw, weightDecay: opts.decayTables ? opts.adamw.weightDecay : 0 };
   let pending: RowPlan | null = null;
   let pendingGrads: { grads: Array[]; plan: RowPlan; lr: number; t: number } | null = null;
-  const full = jit((params: P, opt: AdamWState<P>, rows: Array[], batch: Array[], lr: Array, bc1: Array, bc2: Array): JsTree<Array> => {
-    const f = (q: { p: P; r: Array[] }) => lossFn(q.p, q.r, batch);
-    type VG = (fn: typeof f, o: { hasAux: boolean }) => (q: { p: P; r: Array[] }) => unknown;
-    const [[loss, aux], grads] = (valueAndGrad as unknown as VG)(f, { hasAux: true })({ p: tree.ref(params), r: rows }) as [
-      [Array, Array[]],
-      { p: P; r: Array[] },
-    ];
-    const [clipped, gradNorm] = clipByGlobalNorm(grads as unknown as JsTree<Array>, opts.clip) as unknown as [{ p: P; r: Array[] }, Array];
+  type Diff = { p: P; r: Array[] };
+  const full = jit((params: P, opt: AdamWState<P>, rows: Array[], batch: Array[], lr: Array, bc1: Array, bc2: Array) => {
+    const f = (q: Diff): [Array, Array[]] => lossFn(q.p, q.r, batch);
+    // P is generic here, so jax-js's mapped parameter types do not reduce to it: the argument is cast once.
+    const [[loss, aux], grads] = valueAndGrad(f, { hasAux: true })({ p: refTree(params), r: rows } as never) as [[Array, Array[]], Diff];
+    const [clipped, gradNorm] = clipByGlobalNorm(grads, opts.clip);
     const upd = adamwUpdate(params, clipped.p, opt, { lr, bc1, bc2 }, opts.adamw, opts.decayMask);
-    return { params: upd.params, opt: upd.state, loss, gradNorm, aux, rowGrads: clipped.r } as unknown as JsTree<Array>;
+    return { params: upd.params, opt: upd.state, loss, gradNorm, aux, rowGrads: clipped.r };
   });
   const i32 = (a: Int32Array, B: number, T: number) => np.array(a, { dtype: np.int32 }).reshape([B, T]);
   return {
@@ -227,11 +225,8 @@ export function makeOverTokenizedStep<P extends JsTree<Array>>(
           rows = store.rowsArrays(plan);
           pending = null;
         }
-        const call = full as unknown as (...a: unknown[]) => unknown;
         const { bc1, bc2 } = adamwScalars(t, opts.adamw);
-        const out = call(params, opt, rows, batch, np.array(lr), np.array(bc1), np.array(bc2)) as StepOutput<P> & {
-          rowGrads: Array[];
-        };
+        const out = full(params as never, opt as never, rows, batch, np.array(lr), np.array(bc1), np.array(bc2));
         if (store && plan) pendingGrads = { grads: out.rowGrads, plan, lr, t };
         else out.rowGrads.forEach((g) => g.dispose());
         return { params: out.params, opt: out.opt, loss: out.loss, gradNorm: out.gradNorm, aux: out.aux };

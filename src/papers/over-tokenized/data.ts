@@ -1,0 +1,75 @@
+/**
+ * The two studies' data (cfg3f sentences, bytes of the corpus), training crops, the fixed held-out
+ * crops every arm is scored on, and the trivial baselines (uniform, unigram) of a held-out split.
+ */
+import { loadCorpus, splitTrainVal } from "../../data/corpus.js";
+import { Rng } from "../../util/rng.js";
+import { cfgStream, sampleCfg3f } from "./cfg3f.js";
+import type { OverTokenizedExperimentConfig } from "./config.js";
+import type { TrivialBaselines } from "./summary.js";
+
+/** Data for one study: token streams. */
+export type StudyData = { train: Int32Array; val: Int32Array };
+
+/** Random crops [B, T+H] -> x and targets y_1..y_H (int32 [B·T] each). */
+export function cropBatch(tokens: Int32Array, B: number, T: number, H: number, rng: Rng): { x: Int32Array; ys: Int32Array[] } {
+  if (tokens.length < T + H + 1) throw new Error(`data: need at least ${T + H + 1} tokens for context ${T}, have ${tokens.length}`);
+  const x = new Int32Array(B * T);
+  const ys = Array.from({ length: H }, () => new Int32Array(B * T));
+  for (let b = 0; b < B; b++) {
+    const s = rng.int(tokens.length - T - H);
+    x.set(tokens.subarray(s, s + T), b * T);
+    ys.forEach((y, j) => y.set(tokens.subarray(s + j + 1, s + j + 1 + T), b * T));
+  }
+  return { x, ys };
+}
+
+/** Evenly spaced evaluation crops (the same every time). */
+export function evalCrops(tokens: Int32Array, B: number, T: number, n: number): { x: Int32Array; y: Int32Array }[] {
+  const span = tokens.length - T - 1;
+  if (span < 1) throw new Error(`data: validation split has ${tokens.length} tokens; need more than ${T + 1}`);
+  const out: { x: Int32Array; y: Int32Array }[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = new Int32Array(B * T);
+    const y = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      const s = Math.floor(((i * B + b) * span) / (n * B));
+      x.set(tokens.subarray(s, s + T), b * T);
+      y.set(tokens.subarray(s + 1, s + T + 1), b * T);
+    }
+    out.push({ x, y });
+  }
+  return out;
+}
+
+/**
+ * Trivial baselines of a study: `uniform` = ln(symbols); unigram = cross-entropy of the held-out
+ * targets (every token after the first) under add-one unigram frequencies of the training split.
+ */
+export function trivialBaselines(data: StudyData, vocabSize: number, symbols: number): TrivialBaselines {
+  const counts = new Float64Array(vocabSize).fill(1);
+  for (const t of data.train) counts[t]++;
+  const total = counts.reduce((a, b) => a + b, 0);
+  let nll = 0;
+  for (let i = 1; i < data.val.length; i++) nll -= Math.log(counts[data.val[i]] / total);
+  return { uniform: Math.log(symbols), unigram: nll / Math.max(1, data.val.length - 1) };
+}
+
+/** The cfg3f data: sentences sampled once from the seed, split by sentence. */
+export function cfgData(c: OverTokenizedExperimentConfig) {
+  const rng = Rng.stream(c.seed, "cfg3f");
+  const sentences = Array.from({ length: c.cfg.sentences }, () => sampleCfg3f(rng));
+  const nVal = Math.max(1, Math.round(sentences.length * c.cfg.valFraction));
+  const val = sentences.slice(0, nVal);
+  const train = sentences.slice(nVal);
+  const meanLen = sentences.reduce((s, x) => s + x.length, 0) / sentences.length;
+  return { data: { train: cfgStream(train), val: cfgStream(val) }, valSentences: val, meanLen };
+}
+
+/** The text data: bytes of the corpus, split in contiguous blocks by the seed. */
+export function textData(c: OverTokenizedExperimentConfig): StudyData & { corpus: string } {
+  const corpus = loadCorpus({ name: c.text.corpus, file: c.text.file ?? undefined });
+  const bytes = Int32Array.from(new TextEncoder().encode(corpus.text));
+  const split = splitTrainVal(bytes, { valFraction: c.text.valFraction, seed: c.seed });
+  return { train: split.train, val: split.val, corpus: corpus.name };
+}
