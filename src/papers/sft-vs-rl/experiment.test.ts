@@ -1,7 +1,8 @@
 /**
  * End to end: the `tiny` preset runs every stage (stage 0, SFT init, PPO, SFT at matched FLOPs, PPO without SFT)
- * for GeneralPoints and navigation and writes its files (navigation rows beside the paper's V-IRL-L numbers); the batched episode runner agrees with the environments' `runEpisode`; `tinyfoundry serve`
- * answers on loopback and the environments' harness client scores the served policy.
+ * for GeneralPoints, navigation and GP-VL through the experiment runner and writes its files (summary, schema-valid
+ * verdicts, results beside the paper's numbers, report); the batched episode runner agrees with the environments'
+ * `runEpisode`; `tinyfoundry serve` answers on loopback and the environments' harness client scores the served policy.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
@@ -11,14 +12,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initEngine } from "../../engine/index.js";
 import { chatPolicy, createChatClient, episodeSeed, evaluate, runEpisode } from "../../envs/index.js";
 import { createRun, openRun } from "../../train/run-dir.js";
-import { quietContext } from "../../train/experiment.js";
+import { VERDICTS, type VerdictsFile } from "../../train/claims.js";
+import { quietContext, readVerdicts, runExperiment } from "../../train/experiment.js";
 import { Rng } from "../../util/rng.js";
 import { evaluateLM } from "./rollout.js";
 import { completeChat, disposePolicy, loadPolicy, parseChatRequest } from "./serve.js";
-import { gpEnv, navEnv, PAPER_GP_VL, PAPER_VIRL_L, sftVsRlExperiment, verdict } from "./index.js";
+import { GP_VL_VISUAL_CLAIMS, gpEnv, navEnv, PAPER_GP_VL, PAPER_VIRL_L, sftVsRlExperiment, VIRL_L_CLAIMS, type SftVsRlSummary, type TaskSummary } from "./index.js";
 
 let runDir = "";
-let summary: Record<string, unknown> = {};
+let summary: SftVsRlSummary;
+let verdicts: VerdictsFile;
+const task = (env: TaskSummary["env"]) => summary.tasks.find((t) => t.env === env)!;
+const claimsOf = (prefix: string) => verdicts.claims.filter((c) => c.id.startsWith(prefix));
 let server: ChildProcess | null = null;
 
 beforeAll(async () => {
@@ -27,7 +32,9 @@ beforeAll(async () => {
   const config = sftVsRlExperiment.presets.tiny;
   const run = createRun({ experiment: "sft-vs-rl", seed: config.seed, config, root, extraMeta: { preset: "tiny" } });
   runDir = run.dir;
-  summary = await sftVsRlExperiment.run(config, quietContext(run));
+  const out = await runExperiment(sftVsRlExperiment, config, quietContext(run));
+  summary = out.summary!;
+  verdicts = readVerdicts(runDir)!;
 }, 180_000);
 
 afterAll(() => {
@@ -35,34 +42,45 @@ afterAll(() => {
 });
 
 describe("sft-vs-rl tiny preset", () => {
-  it("runs every stage and writes summary, results and report", () => {
-    for (const f of ["summary.json", "results.md", "report.html", "report.md", "policy.json"]) expect(existsSync(join(runDir, f))).toBe(true);
+  it("runs every stage and writes summary, verdicts, results and report", () => {
+    for (const f of ["summary.json", "verdicts.json", "results.md", "report.html", "report.md", "policy.json"]) expect(existsSync(join(runDir, f))).toBe(true);
     for (const arm of ["stage0", "sft-init", "ppo", "sft", "ppo-no-sft", "nav-sft-init", "nav-ppo", "nav-sft"]) expect(openRun(join(runDir, "arms", arm)).meta().status).toBe("completed");
     const results = readFileSync(join(runDir, "results.md"), "utf8");
     expect(results).toContain("| GP-L rule OOD |");
-    expect(results).toMatch(/verdict/);
-    const claims = summary.claims as { env: string; verdict: string }[];
-    expect(claims.filter((c) => c.env === "general-points").length).toBeGreaterThanOrEqual(5);
-    const init = summary.init as Record<string, number>;
+    expect(results).toMatch(/\| claim \| paper \| ours \| seed floor \| gate \| verdict \| why \|/);
+    expect(results).toContain("smoke test");
+    // Typed verdicts: a tiny run is a smoke test; every claim has its gates and a verdict from the closed set.
+    expect(verdicts.smokeTest).toBe(true);
+    expect(claimsOf("gp-").map((c) => c.id)).toEqual(["gp-ood-rl", "gp-ood-sft", "gp-ood-gap", "gp-id-rl", "gp-id-sft", "gp-no-sft-fails"]);
+    for (const c of verdicts.claims) {
+      expect(VERDICTS).toContain(c.verdict);
+      expect(c.gates.length).toBeGreaterThan(0);
+      expect(c.ours?.seeds).toEqual([0]);
+    }
+    const init = task("general-points").init.row;
     for (const k of ["idSuccess", "idStdErr", "oodSuccess", "oodStdErr", "idParsed"]) expect(Number.isFinite(init[k])).toBe(true);
+    // The no-SFT arm is evaluated at its start (the stage-0 model) and after its updates.
+    const n = summary.noSft[0];
+    for (const r of [n.start, n.final]) expect(Number.isFinite(r.idSuccess)).toBe(true);
   });
   it("writes the navigation rows beside the paper's V-IRL-L numbers, with per-step accuracy and verdicts", () => {
     const results = readFileSync(join(runDir, "results.md"), "utf8");
     expect(results).toContain("### SFT vs RL on navigation (V-IRL-L analogue, language) (tiny preset)");
     const row = results.split("\n").find((l) => l.startsWith("| V-IRL-L rule OOD, per-step accuracy |"))!;
     expect(row).toContain(`| ${PAPER_VIRL_L.init} | ${PAPER_VIRL_L.rl} (+11.0) | ${PAPER_VIRL_L.sft} (-79.5) |`);
-    for (const r of ["| V-IRL-L in-distribution, per-step accuracy |", "| V-IRL-L rule OOD, route success |", "| RL keeps or raises OOD per-step accuracy (paper V-IRL-L: +11.0) |", "| SFT lowers OOD per-step accuracy (paper V-IRL-L: -79.5) |"]) expect(results).toContain(r);
+    for (const r of ["| V-IRL-L in-distribution, per-step accuracy |", "| V-IRL-L rule OOD, route success |", `| ${VIRL_L_CLAIMS.oodRl.paper} |`, `| ${VIRL_L_CLAIMS.oodSft.paper} |`]) expect(results).toContain(r);
     expect(results).toMatch(/Stage 0 navigation skills: action-space reading \d+\.\d %/);
-    const nav = summary.navigation as { init: Record<string, number>; claims: { env: string; verdict: string }[]; curves: { ppo: { flops: number }[]; sft: { flops: number }[] } };
-    for (const k of ["idPerStep", "idPerStepStdErr", "oodPerStep", "oodPerStepStdErr", "idSuccess", "oodSuccess", "idParsed", "oodTrainingSpace"]) expect(Number.isFinite(nav.init[k])).toBe(true);
-    expect(nav.init.idGradedSteps).toBeGreaterThanOrEqual(sftVsRlExperiment.presets.tiny.navigation.evalEpisodes);
-    expect(nav.claims.length).toBe(5);
-    for (const c of nav.claims) expect(c.env).toBe("navigation");
+    const nav = task("navigation");
+    for (const k of ["idPerStep", "idPerStepStdErr", "oodPerStep", "oodPerStepStdErr", "idSuccess", "oodSuccess", "idParsed", "oodPromptSpace", "oodTrainingSpace"]) expect(Number.isFinite(nav.init.row[k])).toBe(true);
+    expect(nav.init.row.idGradedSteps).toBeGreaterThanOrEqual(sftVsRlExperiment.presets.tiny.navigation.evalEpisodes);
+    expect(claimsOf("nav-").length).toBe(5);
+    // The navigation OOD claims are gated on the init answering OOD prompts in the relative action space.
+    expect(claimsOf("nav-ood-rl")[0].gates.map((g) => g.name)).toContain("SFT init: first OOD answers in the relative action space");
     // Equal-FLOPs comparison for navigation too: the SFT branch is evaluated at the PPO checkpoints' FLOPs.
-    expect(nav.curves.sft.length).toBe(nav.curves.ppo.length);
-    const f = nav.curves.ppo.map((p) => p.flops);
+    expect(nav.sft.points.length).toBe(nav.ppo.points.length);
+    const f = nav.ppo.points.map((p) => p.flops);
     for (let i = 1; i < f.length; i++) expect(f[i]).toBeGreaterThan(f[i - 1]);
-    expect(Math.abs(nav.curves.sft.at(-1)!.flops - f.at(-1)!) / f.at(-1)!).toBeLessThan(0.35);
+    expect(Math.abs(nav.sft.points.at(-1)!.flops - f.at(-1)!) / f.at(-1)!).toBeLessThan(0.35);
     const rows = openRun(join(runDir, "arms", "nav-ppo")).metrics<Record<string, number>>().filter((r) => r.update > 0);
     expect(rows.length).toBe(2);
     for (const r of rows) for (const k of ["policyLoss", "valueLoss", "approxKL", "meanStepReward", "oodPerStep"]) expect(Number.isFinite(r[k])).toBe(true);
@@ -78,15 +96,14 @@ describe("sft-vs-rl tiny preset", () => {
     expect(rule).toContain(`| ${PAPER_GP_VL.init} | ${PAPER_GP_VL.rl} (+3.0) | ${PAPER_GP_VL.sft} (-5.6) |`);
     const vis = results.split("\n").find((l) => l.startsWith("| GP-VL visual OOD |"))!;
     expect(vis).toContain(`| ${PAPER_GP_VL.visual.init} | ${PAPER_GP_VL.visual.rl} (+17.6) | ${PAPER_GP_VL.visual.sft} (-9.9) |`);
-    for (const r of ["| card recognition, in-distribution |", "| card recognition, visual OOD |", "| RL raises card recognition on visual OOD (§5.3, Fig. 8) |"]) expect(results).toContain(r);
-    const vl = summary.vl as { init: Record<string, number>; claims: { env: string; verdict: string }[]; curves: { ppo: { flops: number }[]; sft: { flops: number }[] } };
+    for (const r of ["| card recognition, in-distribution |", "| card recognition, visual OOD |", `| ${GP_VL_VISUAL_CLAIMS.recogRl.paper} |`]) expect(results).toContain(r);
+    const vl = task("general-points-vl");
     for (const k of ["idSuccess", "oodSuccess", "visSuccess", "visStdErr", "idRecognition", "oodRecognition", "visRecognition", "idParsed"]) {
-      expect(Number.isFinite(vl.init[k])).toBe(true);
-      expect(vl.init[k]).toBeGreaterThanOrEqual(0);
+      expect(Number.isFinite(vl.init.row[k])).toBe(true);
+      expect(vl.init.row[k]).toBeGreaterThanOrEqual(0);
     }
-    expect(vl.claims.length).toBe(9);
-    for (const c of vl.claims) expect(c.env).toBe("general-points-vl");
-    expect(vl.curves.sft.length).toBe(vl.curves.ppo.length);
+    expect(claimsOf("vl-").length).toBe(9);
+    expect(vl.sft.points.length).toBe(vl.ppo.points.length);
     // Card recognition is tracked at every evaluation point of both branches.
     const ppoRows = openRun(join(runDir, "arms", "vl-ppo")).metrics<Record<string, number>>().filter((r) => typeof r.idSuccess === "number");
     const sftRows = openRun(join(runDir, "arms", "vl-sft")).metrics<Record<string, number>>().filter((r) => typeof r.idSuccess === "number");
@@ -96,13 +113,16 @@ describe("sft-vs-rl tiny preset", () => {
     for (const r of ppoRows.filter((x) => x.update > 0)) for (const k of ["policyLoss", "valueLoss", "approxKL"]) expect(Number.isFinite(r[k])).toBe(true);
     expect(readFileSync(join(runDir, "report.md"), "utf8")).toContain("GP-VL: Success along compute");
   });
-  it("logs PPO FLOPs that grow along updates and evaluates SFT at matching FLOPs", () => {
-    const curves = summary.curves as { ppo: { flops: number }[]; sft: { flops: number }[] };
-    const f = curves.ppo.map((p) => p.flops);
+  it("logs PPO FLOPs that grow along updates and evaluates SFT at matching FLOPs (each branch counted alone)", () => {
+    const gp = task("general-points");
+    const f = gp.ppo.points.map((p) => p.flops);
+    expect(f[0]).toBe(0);
+    expect(gp.sft.points[0].flops).toBe(0);
     for (let i = 1; i < f.length; i++) expect(f[i]).toBeGreaterThan(f[i - 1]);
-    expect(curves.sft.length).toBe(curves.ppo.length);
+    expect(gp.sft.points.length).toBe(gp.ppo.points.length);
+    expect(f.at(-1)).toBe(gp.ppo.flops);
     const ppoLast = f[f.length - 1];
-    const sftLast = curves.sft[curves.sft.length - 1].flops;
+    const sftLast = gp.sft.points[gp.sft.points.length - 1].flops;
     expect(Math.abs(sftLast - ppoLast) / ppoLast).toBeLessThan(0.35);
     const rows = openRun(join(runDir, "arms", "ppo")).metrics<Record<string, number>>().filter((r) => r.update > 0);
     expect(rows.length).toBe(2);
@@ -114,15 +134,6 @@ describe("sft-vs-rl tiny preset", () => {
     await sftVsRlExperiment.run(sftVsRlExperiment.presets.tiny, ctx);
     expect(logs.filter((l) => /already completed, kept/.test(l)).length).toBe(11);
   }, 120_000);
-  it("gives verdicts from the change and its standard error", () => {
-    expect(verdict(-0.08, 0.02, "down")).toBe("reproduced");
-    expect(verdict(-0.01, 0.02, "down")).toMatch(/no change/);
-    expect(verdict(0, 0, "down")).toMatch(/no change/);
-    expect(verdict(0, 0, "up")).toMatch(/no change/);
-    expect(verdict(0.05, 0.02, "down")).toMatch(/not reproduced/);
-    expect(verdict(0.0, 0.02, "not-down")).toMatch(/kept/);
-    expect(verdict(-0.1, 0.02, "not-down")).toMatch(/lost/);
-  });
 });
 
 describe("batched episodes and serving", () => {

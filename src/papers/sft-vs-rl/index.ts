@@ -1,10 +1,14 @@
 /**
  * "SFT Memorizes, RL Generalizes" (arXiv 2501.17161) at CPU scale: public API and the `sft-vs-rl` experiment.
  */
+import type { z } from "zod";
 import type { Experiment } from "../../train/experiment.js";
 import { validateConfig } from "../../train/config.js";
+import { sftVsRlClaims } from "./claims.js";
 import { sftVsRlPresets, sftVsRlSchema, type SftVsRlConfig } from "./config.js";
 import { runSftVsRl } from "./experiment.js";
+import { writeSftVsRlReport } from "./report.js";
+import type { SftVsRlSummary } from "./summary.js";
 
 export * from "./model.js";
 export * from "./tokenizer.js";
@@ -15,15 +19,24 @@ export * from "./config.js";
 export * from "./serve.js";
 export * from "./tasks.js";
 export * from "./vision.js";
-export { runSftVsRl, evaluateSplits, expertDataset, loadArmLM, loadArmVL, setup, verdict, type SftExample } from "./experiment.js";
+export * from "./summary.js";
+export { runSftVsRl } from "./experiment.js";
+export { evaluateSplits, loadArmLM, loadArmVL, setup } from "./arms.js";
+export { expertDataset, type SftExample } from "./sft.js";
+export { sftVsRlClaims, GP_L_CLAIMS, VIRL_L_CLAIMS, GP_VL_CLAIMS, NO_SFT_CLAIM } from "./claims.js";
+export { GP_VL_VISUAL_CLAIMS } from "./vl-claims.js";
+export { GATE, DROP_SHARE } from "./claim-rules.js";
+export { resultsMarkdown } from "./results.js";
+export { writeSftVsRlReport } from "./report.js";
 
-export const sftVsRlExperiment: Experiment<SftVsRlConfig> = {
+export const sftVsRlExperiment: Experiment<SftVsRlConfig, SftVsRlSummary> = {
   name: "sft-vs-rl",
   title: "SFT Memorizes, RL Generalizes: A Comparative Study of Foundation Model Post-training",
   arxiv: "2501.17161",
   claim: "From one SFT checkpoint, PPO with verifier rewards keeps or raises out-of-distribution (unseen rule: GeneralPoints face-card values, navigation action space) performance while more SFT lowers it, at equal compute",
   presets: sftVsRlPresets,
-  schema: sftVsRlSchema as unknown as Experiment<SftVsRlConfig>["schema"],
-  claims: () => [], // TODO(issue 16): typed claims
+  schema: sftVsRlSchema as z.ZodType<SftVsRlConfig>,
   run: (config, ctx) => runSftVsRl(validateConfig(sftVsRlSchema, config), ctx),
+  claims: (summary) => sftVsRlClaims(summary),
+  report: (run, summary, verdicts) => writeSftVsRlReport(run, summary, verdicts),
 };

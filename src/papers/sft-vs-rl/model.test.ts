@@ -4,7 +4,7 @@
  * objective against a host computation, batched-prefill KV-cache generation against full recomputation.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { initEngine, jnn, np, tree, type Array, type JsTree } from "../../engine/index.js";
+import { disposeTree, initEngine, jnn, np, refTree, type Array } from "../../engine/index.js";
 import { GeneralPointsEnv } from "../../envs/index.js";
 import { generate, greedyFull } from "../../nn/generate.js";
 import { defaultLMConfig, initLM, lmForward, type LMConfig } from "../../nn/transformer.js";
@@ -86,9 +86,9 @@ describe("SFT: response-only loss masking", () => {
     const T = 8;
     const e = sftExample([5, 6, 7, 8], [40, 41, 42], T);
     const run = (y: number[]) =>
-      sftLoss(tree.ref(p as unknown as JsTree<Array>) as never, cfg, np.array(Int32Array.from(e.x), { dtype: np.int32 }).reshape([1, T]), np.array(Int32Array.from(y), { dtype: np.int32 }).reshape([1, T]), np.array(Float32Array.from(e.mask)).reshape([1, T]));
+      sftLoss(refTree(p), cfg, np.array(Int32Array.from(e.x), { dtype: np.int32 }).reshape([1, T]), np.array(Int32Array.from(y), { dtype: np.int32 }).reshape([1, T]), np.array(Float32Array.from(e.mask)).reshape([1, T]));
     const loss = (await host(run(e.y)))[0];
-    const logits = await host(lmForward(tree.ref(p as unknown as JsTree<Array>) as never, cfg, np.array(Int32Array.from(e.x), { dtype: np.int32 }).reshape([1, T])).logits);
+    const logits = await host(lmForward(refTree(p), cfg, np.array(Int32Array.from(e.x), { dtype: np.int32 }).reshape([1, T])).logits);
     const V = cfg.vocabSize;
     let s = 0;
     let n = 0;
@@ -104,7 +104,7 @@ describe("SFT: response-only loss masking", () => {
     const y2 = [...e.y];
     y2[0] = 99; // a prompt target: masked, so the loss must not move
     expect((await host(run(y2)))[0]).toBeCloseTo(loss, 6);
-    tree.dispose(p as unknown as JsTree<Array>);
+    disposeTree(p);
   });
 });
 
@@ -162,7 +162,7 @@ describe("PPO pieces", () => {
     const last = seqs.flatMap(() => [0, 0, 1, 0, 0, 0]);
     const temp = 0.2;
     // Host: new log-probs at temperature and values.
-    const { logits, hidden } = lmForward(tree.ref(p.lm as unknown as JsTree<Array>) as never, cfg, np.array(Int32Array.from(x), { dtype: np.int32 }).reshape([B, T]), { returnHidden: true });
+    const { logits, hidden } = lmForward(refTree(p.lm), cfg, np.array(Int32Array.from(x), { dtype: np.int32 }).reshape([B, T]), { returnHidden: true });
     const L = await host(logits);
     const H = await host(hidden!);
     const V = cfg.vocabSize;
@@ -189,7 +189,7 @@ describe("PPO pieces", () => {
     const c = { clip: 0.1, valueLossCoef: 0.5, temperature: temp, ratioCap: 10 };
     const run = (olp: number[]) =>
       ppoLoss(
-        tree.ref(p as unknown as JsTree<Array>) as never, cfg, c,
+        refTree(p), cfg, c,
         np.array(Int32Array.from(x), { dtype: np.int32 }).reshape([B, T]), np.array(Int32Array.from(y), { dtype: np.int32 }).reshape([B, T]),
         np.array(Float32Array.from(w)).reshape([B, T]), np.array(Float32Array.from(last)).reshape([B, T]),
         np.array(Float32Array.from(olp)), np.array(Float32Array.from(oldValue)), np.array(Float32Array.from(returns)), np.array(Float32Array.from(adv)),
@@ -211,7 +211,7 @@ describe("PPO pieces", () => {
     const clippedOnly = -huge.map((r, i) => Math.min(Math.max(r, 0.9), 1.1) * adv[i]).reduce((a, b) => a + b, 0) / B;
     expect((await host(aux2[0]))[0]).toBeCloseTo(clippedOnly, 3);
     for (const a of [loss2, ...aux2.slice(1)]) a.dispose();
-    tree.dispose(p as unknown as JsTree<Array>);
+    disposeTree(p);
   });
   it("value head on device equals its host copy", async () => {
     const v = initValueHead(16, 1);
@@ -238,10 +238,10 @@ describe("generation with a batched prefill", () => {
     for (let b = 0; b < 2; b++) expect(chunked.tokens[b]).toEqual(pre.tokens[b]);
     expect(chunked.tokens[2]).toEqual(await greedyFull(p, cfg, [20, 21], 8));
     // The prompt hidden state is lmForward's final hidden state at the prompt's last token.
-    const { hidden } = lmForward(tree.ref(p as unknown as JsTree<Array>) as never, cfg, np.array(Int32Array.from(prompts[1]), { dtype: np.int32 }).reshape([1, 3]), { returnHidden: true });
+    const { hidden } = lmForward(refTree(p), cfg, np.array(Int32Array.from(prompts[1]), { dtype: np.int32 }).reshape([1, 3]), { returnHidden: true });
     const H = await host(hidden!);
     H.slice(2 * 16, 3 * 16).forEach((v, i) => expect(pre.promptHidden![1][i]).toBeCloseTo(v, 4));
-    tree.dispose(p as unknown as JsTree<Array>);
+    disposeTree(p);
     expect(END).toBe("<|end|>\n");
   });
 });
@@ -272,16 +272,16 @@ describe("PPO gradient accumulation", () => {
     const adamw = { beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 };
     const p1 = mk();
     const ref = makeTrainStep<typeof p1>((p, ...b) => ppoLoss(p, cfg, c, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]), { adamw, clip: 1e9, decayMask: defaultDecayMask(p1), hasAux: true });
-    const o1 = ref.step(p1, adamwInit(p1 as unknown as JsTree<Array>) as never, arrays([0, 1, 2, 3]), 1e-2, 1);
+    const o1 = ref.step(p1, adamwInit(p1), arrays([0, 1, 2, 3]), 1e-2, 1);
     const p2 = mk();
     const acc = makeAccumulatingStep((p, b) => ppoLoss(p, cfg, c, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]), { adamw, clip: 1e9, decayMask: defaultDecayMask(p2) });
-    const o2 = await acc.step(p2, adamwInit(p2 as unknown as JsTree<Array>) as never, [arrays([0, 1]), arrays([2, 3])], 1e-2, 1);
+    const o2 = await acc.step(p2, adamwInit(p2), [arrays([0, 1]), arrays([2, 3])], 1e-2, 1);
     expect((await host(o2.loss))[0]).toBeCloseTo((await host(o1.loss))[0], 5);
     expect((await host(o2.gradNorm))[0]).toBeCloseTo((await host(o1.gradNorm))[0], 4);
     const a = await host(o1.params.lm.blocks[0].attn.qkv.w.ref);
     const b = await host(o2.params.lm.blocks[0].attn.qkv.w.ref);
     a.forEach((v, i) => expect(b[i]).toBeCloseTo(v, 5));
-    for (const t of [o1.params, o1.opt, o2.params, o2.opt, ...o1.aux, ...o2.aux]) tree.dispose(t as unknown as JsTree<Array>);
+    for (const t of [o1.params, o1.opt, o2.params, o2.opt, ...o1.aux, ...o2.aux]) disposeTree(t);
     ref.dispose();
     acc.dispose();
   });

@@ -23,7 +23,7 @@
  *
  * Everything here is pure: arrays in, arrays out; host-side helpers take plain numbers.
  */
-import { np, jnn, tree, type Array, type JsTree } from "../../engine/index.js";
+import { np, jnn, refTree, type Array } from "../../engine/index.js";
 import { KeyGen, normalInit } from "../../nn/init.js";
 import { linear, type Linear } from "../../nn/linear.js";
 import { lmForward, paramCount, type LMConfig, type LMParams } from "../../nn/transformer.js";
@@ -225,7 +225,7 @@ export const inferenceFlops = (N: number, tokens: number): number => 2 * N * tok
 
 /** Read the value head's weights to the host (for `valueHeadHost`); the head is not consumed. */
 export async function valueHeadToHost(v: ValueHead): Promise<{ l1: Float32Array[]; l2: Float32Array[]; l3: Float32Array[] }> {
-  const r = tree.ref(v as unknown as JsTree<Array>) as unknown as ValueHead;
+  const r = refTree(v);
   const get = async (l: Linear) => [(await l.w.data()) as Float32Array, (await l.b!.data()) as Float32Array];
   return { l1: await get(r.l1), l2: await get(r.l2), l3: await get(r.l3) };
 }

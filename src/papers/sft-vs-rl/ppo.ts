@@ -9,7 +9,7 @@
  * same guarantees at update granularity: metrics.jsonl rows, a checkpoint after every update (params, Adam moments,
  * RNG streams, FLOPs, episode counter), resume, NaN stop.
  */
-import { jit, np, tree, valueAndGrad, type Array, type JsTree } from "../../engine/index.js";
+import { disposeTree, jit, np, refTree, tree, valueAndGrad, type Array } from "../../engine/index.js";
 import type { Env } from "../../envs/index.js";
 import { adamwInit, adamwScalars, adamwUpdate, clipByGlobalNorm, defaultDecayMask, type AdamWConfig, type AdamWState } from "../../optim/adamw.js";
 import type { LMConfig, LMParams } from "../../nn/transformer.js";
@@ -139,32 +139,32 @@ export function makeAccumulatingStep(
   dispose: () => void;
 } {
   const gradFn = jit((p: PolicyParams, batch: Array[]) => {
-    const [[loss, aux], grads] = valueAndGrad((q: PolicyParams) => lossFn(q, batch) as unknown as Array, { hasAux: true })(p as never) as unknown as [[Array, Array[]], PolicyParams];
-    return { loss, aux, grads } as unknown as JsTree<Array>;
+    const [[loss, aux], grads] = valueAndGrad((q: PolicyParams) => lossFn(q, batch), { hasAux: true })(p);
+    return { loss, aux, grads };
   });
   const applyFn = jit((params: PolicyParams, opt: AdamWState<PolicyParams>, grads: PolicyParams, lr: Array, bc1: Array, bc2: Array) => {
-    const [clipped, gradNorm] = clipByGlobalNorm(grads as unknown as JsTree<Array>, opts.clip);
-    const upd = adamwUpdate(params as unknown as JsTree<Array>, clipped, opt as unknown as AdamWState<JsTree<Array>>, { lr, bc1, bc2 }, opts.adamw, opts.decayMask);
-    return { params: upd.params, opt: upd.state, gradNorm } as unknown as JsTree<Array>;
+    const [clipped, gradNorm] = clipByGlobalNorm(grads, opts.clip);
+    const upd = adamwUpdate(params, clipped, opt, { lr, bc1, bc2 }, opts.adamw, opts.decayMask);
+    return { params: upd.params, opt: upd.state, gradNorm };
   });
   return {
     step: async (params, opt, micro, lr, t) => {
       const k = micro.length;
       let acc: Array[] | null = null;
-      let def: unknown = null;
+      let def: ReturnType<typeof tree.flatten>[1] | null = null;
       let loss: Array | null = null;
       let aux: Array[] = [];
       for (const batch of micro) {
-        const r = gradFn(tree.ref(params as unknown as JsTree<Array>) as never, batch as never) as unknown as { loss: Array; aux: Array[]; grads: PolicyParams };
-        const [leaves, d] = tree.flatten(r.grads as unknown as JsTree<Array>) as [Array[], unknown];
+        const r = gradFn(refTree(params), batch);
+        const [leaves, d] = tree.flatten<Array>(r.grads);
         def = d;
         acc = acc ? acc.map((a, i) => a.add(leaves[i])) : leaves;
         loss = loss ? loss.add(r.loss) : r.loss;
         aux = aux.length ? aux.map((a, i) => a.add(r.aux[i])) : r.aux;
       }
-      const grads = tree.unflatten(def as Parameters<typeof tree.unflatten>[0], acc!.map((a) => a.mul(1 / k))) as unknown as PolicyParams;
+      const grads = tree.unflatten(def!, acc!.map((a) => a.mul(1 / k))) as PolicyParams;
       const { bc1, bc2 } = adamwScalars(t, opts.adamw);
-      const out = applyFn(params as never, opt as never, grads as never, np.array(lr), np.array(bc1), np.array(bc2)) as unknown as { params: PolicyParams; opt: AdamWState<PolicyParams>; gradNorm: Array };
+      const out = applyFn(params, opt, grads, np.array(lr), np.array(bc1), np.array(bc2));
       return { params: out.params, opt: out.opt, gradNorm: out.gradNorm, loss: loss!.mul(1 / k), aux: aux.map((a) => a.mul(1 / k)) };
     },
     dispose: () => {
@@ -179,13 +179,13 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
   const emit = o.onProgress ?? (() => {});
   const seedOf = (ep: number) => new Rng(o.seed, `ppo-episode-${ep}`).nextU32();
   const freshParams = (): PolicyParams => ({
-    lm: tree.ref(o.initLm as unknown as JsTree<Array>) as unknown as LMParams,
+    lm: refTree(o.initLm),
     value: initValueHead(model.dModel, o.seed),
-    ...(o.vision ? { vis: tree.ref(o.vision.init as unknown as JsTree<Array>) as unknown as VisionParams } : {}),
+    ...(o.vision ? { vis: refTree(o.vision.init) } : {}),
   });
   const visionOf = (p: PolicyParams) => (o.vision && p.vis ? { params: p.vis, imageId: o.vision.imageId, image: o.vision.image } : undefined);
   let params = freshParams();
-  let opt: AdamWState<PolicyParams> = adamwInit(params as unknown as JsTree<Array>) as unknown as AdamWState<PolicyParams>;
+  let opt: AdamWState<PolicyParams> = adamwInit(params);
   let update = 0;
   let flops = 0;
   let nextEpisode = 0;
@@ -250,8 +250,8 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
           const aux: number[] = [];
           for (const a of out.aux) aux.push(Number((await a.data())[0]));
           if (!Number.isFinite(loss)) {
-            tree.dispose(out.params as unknown as JsTree<Array>);
-            tree.dispose(out.opt as unknown as JsTree<Array>);
+            disposeTree(out.params);
+            disposeTree(out.opt);
             run.setStatus("diverged", `loss ${loss} at update ${update + 1}`);
             throw new DivergedError(update + 1, loss);
           }
@@ -297,7 +297,7 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
   } finally {
     step.dispose();
   }
-  tree.dispose(params.value as unknown as JsTree<Array>);
-  tree.dispose(opt as unknown as JsTree<Array>);
+  disposeTree(params.value);
+  disposeTree(opt);
   return { lm: params.lm, ...(params.vis ? { vis: params.vis } : {}), updates: update, flops, status: "completed", lastEval };
 }

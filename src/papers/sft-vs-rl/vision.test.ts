@@ -5,7 +5,7 @@
  * presets keep GP-L unchanged.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { grad, initEngine, np, tree, type Array, type JsTree } from "../../engine/index.js";
+import { disposeTree, grad, initEngine, np, refTree, tree, type Array } from "../../engine/index.js";
 import { makeHand, type Card } from "../../envs/index.js";
 import { generate } from "../../nn/generate.js";
 import { defaultLMConfig, initLM, lmForward, type LMConfig } from "../../nn/transformer.js";
@@ -66,7 +66,7 @@ describe("GP-VL patch encoder", () => {
     const imgs = [cardImage(cards([1, 3, 13, 6])), cardImage(cards([2, 2, 2, 2]))];
     const patches = patchify(imgs);
     expect(patches.length).toBe(2 * VL_IMAGE_TOKENS * VL_PATCH_DIM);
-    const ref = (x: VisionParams) => tree.ref(x as unknown as JsTree<Array>) as unknown as VisionParams;
+    const ref = (x: VisionParams) => refTree(x);
     const t = imageTokens(ref(v), np.array(patches).reshape([2, VL_IMAGE_TOKENS, VL_PATCH_DIM]));
     expect(t.shape).toEqual([2, VL_IMAGE_TOKENS, D]);
     const tv = (await t.data()) as Float32Array;
@@ -85,7 +85,7 @@ describe("GP-VL patch encoder", () => {
       expect(e[(ids.length - 1) * D + k]).toBeCloseTo((9 * D + k) / 100, 6);
       for (let s = 0; s < VL_IMAGE_TOKENS; s++) expect(e[(1 + s) * D + k]).toBeCloseTo(tv[s * D + k], 5);
     }
-    tree.dispose(v as unknown as JsTree<Array>);
+    disposeTree(v);
   });
 
   it("KV-cache generation with image embeddings (batched prefill, left padding) equals greedy full recomputation", async () => {
@@ -107,9 +107,9 @@ describe("GP-VL patch encoder", () => {
         const T = seq.length;
         const [slots, patches] = imageBatch(seq, 1, T, img, [image]);
         const x = np.array(Int32Array.from(seq), { dtype: np.int32 }).reshape([1, T]);
-        const vr = tree.ref(v as unknown as JsTree<Array>) as unknown as VisionParams;
+        const vr = refTree(v);
         const emb = spliceImage(lm.wte.table.ref, vr, x.ref, slots, patches);
-        const { logits } = lmForward(tree.ref(lm as unknown as JsTree<Array>) as never, cfg, x, { inputEmbeds: emb });
+        const { logits } = lmForward(refTree(lm), cfg, x, { inputEmbeds: emb });
         const row = ((await logits.data()) as Float32Array).subarray((T - 1) * cfg.vocabSize, T * cfg.vocabSize);
         let best = 0;
         for (let j = 1; j < cfg.vocabSize; j++) if (row[j] > row[best]) best = j;
@@ -130,7 +130,7 @@ describe("GP-VL patch encoder", () => {
     const a1 = (await full(prompts[0], imgs[1])).firstRow;
     expect(a0.reduce((s, z, j) => s + Math.abs(z - a1[j]), 0)).toBeGreaterThan(1e-3);
     tree.dispose(lm);
-    tree.dispose(v as unknown as JsTree<Array>);
+    disposeTree(v);
   });
 
   it("SFT and PPO losses send gradients into the encoder (LM + encoder are trained)", async () => {
@@ -148,19 +148,19 @@ describe("GP-VL patch encoder", () => {
     const mask = Float32Array.from({ length: T }, (_, t) => (t >= T - 3 ? 1 : 0));
     const p: VLParams = { lm: initLM(cfg, 1), vis: initVision(cfg.dModel, 2, 8) };
     const a = arr();
-    const g = grad((q: VLParams) => vlSftLoss(q, cfg, a.x, a.y, np.array(mask).reshape([1, T]), a.slots, a.patches))(tree.ref(p as unknown as JsTree<Array>) as never) as unknown as VLParams;
+    const g = grad((q: VLParams) => vlSftLoss(q, cfg, a.x, a.y, np.array(mask).reshape([1, T]), a.slots, a.patches))(refTree(p));
     const gw = (await g.vis.patch.w.ref.data()) as Float32Array;
     expect(gw.reduce((s, v) => s + Math.abs(v), 0)).toBeGreaterThan(0);
-    tree.dispose(g as unknown as JsTree<Array>);
+    disposeTree(g);
     const pp: PolicyParams = { lm: p.lm, value: initValueHead(cfg.dModel, 0), vis: p.vis };
     const b = arr();
     const last = new Float32Array(T);
     last[T - 4] = 1;
     const v1 = (xs: number[]) => np.array(Float32Array.from(xs));
-    const gp = grad((q: PolicyParams) => ppoLoss(q, cfg, { clip: 0.1, valueLossCoef: 0.5, temperature: 1, ratioCap: 10 }, b.x, b.y, np.array(mask).reshape([1, T]), np.array(last).reshape([1, T]), v1([-3]), v1([0]), v1([1]), v1([1]), b.slots, b.patches)[0])(pp as never) as unknown as PolicyParams;
+    const gp = grad((q: PolicyParams) => ppoLoss(q, cfg, { clip: 0.1, valueLossCoef: 0.5, temperature: 1, ratioCap: 10 }, b.x, b.y, np.array(mask).reshape([1, T]), np.array(last).reshape([1, T]), v1([-3]), v1([0]), v1([1]), v1([1]), b.slots, b.patches)[0])(pp);
     const gpw = (await gp.vis!.patch.w.ref.data()) as Float32Array;
     expect(gpw.reduce((s, v) => s + Math.abs(v), 0)).toBeGreaterThan(0);
-    tree.dispose(gp as unknown as JsTree<Array>);
+    disposeTree(gp);
   });
 });
 

@@ -1,0 +1,112 @@
+/**
+ * What every arm of the SFT-vs-RL experiment ("SFT Memorizes, RL Generalizes", arXiv 2501.17161) shares: the
+ * tokenizer and model config of a config, loading an arm's policy (through `loadRunParams`, the one checkpoint
+ * loader), evaluating a policy on a task's splits, sample transcripts and the evaluation points an arm logged.
+ */
+import { writeFileSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import { disposeTree } from "../../engine/index.js";
+import { episodeSeed, type Message } from "../../envs/index.js";
+import { initLM, type LMConfig, type LMParams } from "../../nn/transformer.js";
+import { loadRunParams } from "../../train/checkpoint.js";
+import type { RunDir } from "../../train/run-dir.js";
+import { Rng } from "../../util/rng.js";
+import { vlSettings, type SftVsRlConfig } from "./config.js";
+import { initValueHead, type VLParams } from "./model.js";
+import { evaluateLM, type LMEvalResult } from "./rollout.js";
+import type { EvalPoint } from "./summary.js";
+import { gpSpec, SPLITS, type EnvSpec, type EvalSplit, type GPSplit } from "./tasks.js";
+import { PhraseTokenizer, phrasesFor } from "./tokenizer.js";
+import { IMAGE_TOKEN, initVision, type VisionParams } from "./vision.js";
+
+/** Tokenizer (GeneralPoints phrases, plus navigation's when it is trained) and the model config with its vocabulary size. */
+export function setup(cfg: SftVsRlConfig): { tok: PhraseTokenizer; model: LMConfig } {
+  const tok = new PhraseTokenizer(phrasesFor(cfg.envs ?? ["general-points"]));
+  return { tok, model: { ...cfg.model, vocabSize: tok.vocabSize } };
+}
+
+/** The run directory of an arm of `root`. */
+export const armDir = (root: RunDir, arm: string): string => root.path("arms", arm);
+
+/** An arm directory, or (older callers) the path of its `checkpoints/latest.safetensors`. */
+function armDirOf(dirOrCheckpoint: string): string {
+  if (!dirOrCheckpoint.endsWith(".safetensors")) return dirOrCheckpoint;
+  if (basename(dirOrCheckpoint) !== "latest.safetensors" || basename(dirname(dirOrCheckpoint)) !== "checkpoints") {
+    throw new Error(`sft-vs-rl: ${dirOrCheckpoint} is not an arm's checkpoints/latest.safetensors`);
+  }
+  return dirname(dirname(dirOrCheckpoint));
+}
+
+/** Load the LM saved by an arm (trainLoop `{params}` or PPO `{params: {lm, value}}`); `arm` is its directory. */
+export function loadArmLM(arm: string, model: LMConfig, seed: number, ppo: boolean): LMParams {
+  const dir = armDirOf(arm);
+  if (!ppo) return loadRunParams(dir, initLM(model, seed));
+  const p = loadRunParams(dir, { lm: initLM(model, seed), value: initValueHead(model.dModel, seed) });
+  disposeTree(p.value);
+  return p.lm;
+}
+
+/** Load the LM and image encoder saved by a GP-VL arm (trainLoop `{params: {lm, vis}}` or PPO `{params: {lm, value, vis}}`). */
+export function loadArmVL(arm: string, model: LMConfig, cfg: SftVsRlConfig, ppo: boolean): VLParams {
+  const dir = armDirOf(arm);
+  const vis = initVision(model.dModel, cfg.seed, vlSettings(cfg).encoderWidth);
+  if (!ppo) return loadRunParams(dir, { lm: initLM(model, cfg.seed), vis });
+  const p = loadRunParams(dir, { lm: initLM(model, cfg.seed), value: initValueHead(model.dModel, cfg.seed), vis });
+  disposeTree(p.value);
+  return { lm: p.lm, vis: p.vis };
+}
+
+export type SplitResults = Record<GPSplit, LMEvalResult> & Partial<Record<EvalSplit, LMEvalResult>>;
+
+/**
+ * Evaluate an LM on a task's splits (GeneralPoints by default: both rule splits; GP-VL adds visual OOD; the same
+ * episode seeds at every checkpoint). `vis`: the image encoder of a vision-language task.
+ */
+export async function evaluateSplits(
+  lm: LMParams,
+  model: LMConfig,
+  tok: PhraseTokenizer,
+  cfg: SftVsRlConfig,
+  opts: { episodes?: number; splits?: readonly EvalSplit[]; keepRecords?: number; verifyIter?: number; env?: EnvSpec; vis?: VisionParams } = {},
+): Promise<SplitResults> {
+  const spec = opts.env ?? gpSpec(cfg);
+  if (spec.image && !opts.vis) throw new Error(`evaluateSplits: ${spec.label} needs the image encoder (opts.vis)`);
+  const vision = spec.image && opts.vis ? { vision: { params: opts.vis, imageId: tok.id(IMAGE_TOKEN), image: spec.image } } : {};
+  // GP-VL plays the GeneralPoints seeds (the same hands as GP-L per rule split; the deck's suits differ).
+  const seedEnv = spec.name === "navigation" ? "navigation" : "general-points";
+  const out = {} as SplitResults;
+  const n = opts.episodes ?? spec.episodes;
+  for (const split of opts.splits ?? spec.splits ?? SPLITS) {
+    out[split] = await evaluateLM({
+      params: lm,
+      cfg: model,
+      tok,
+      makeEnv: () => spec.makeEnv(split, opts.verifyIter ?? spec.ppo.verifyIter),
+      seeds: Array.from({ length: n }, (_, i) => episodeSeed(cfg.eval.seed, seedEnv, split, i)),
+      batch: cfg.eval.batch,
+      sampling: { ...spec.sampling, temperature: cfg.eval.temperature },
+      rng: Rng.stream(cfg.eval.seed, spec.evalStream(split)),
+      keepRecords: opts.keepRecords ?? 0,
+      firstAnswerTags: spec.answerTags,
+      ...vision,
+    });
+  }
+  return out;
+}
+
+function transcript(convs: Message[][]): string {
+  return convs.map((c) => c.map((m) => `[${m.role}]\n${m.content}`).join("\n")).join("\n---\n");
+}
+
+/** Write the kept episode records of an evaluation as `<prefix>-<split>-<i>.txt` in the arm's samples folder. */
+export function writeTranscripts(run: RunDir, prefix: string, ev: SplitResults, splits: readonly EvalSplit[]): void {
+  for (const s of splits) for (const [i, rec] of ev[s]!.records.entries()) writeFileSync(`${run.samplesDir}/${prefix}-${s}-${i}.txt`, transcript(rec.conversations) + "\n");
+}
+
+/** The evaluation points an arm logged (rows with `idSuccess`), with the branch's FLOPs and its step or update. */
+export function evalPoints(run: RunDir, stepKey: "update" | "step"): EvalPoint[] {
+  return run
+    .metrics<Record<string, number>>()
+    .filter((r) => typeof r.idSuccess === "number")
+    .map((r) => ({ flops: r.flops ?? 0, step: r[stepKey] ?? r.step, row: r }));
+}

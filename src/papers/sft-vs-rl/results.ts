@@ -1,0 +1,99 @@
+/**
+ * results.md of an `sft-vs-rl` run ("SFT Memorizes, RL Generalizes", arXiv 2501.17161): per trained task, our
+ * rates beside the paper's, the memorization signature and the skills the claims presuppose, then the typed
+ * verdicts of that task's claims (`verdictTableMarkdown`, from verdicts.json). Reads the summary and verdicts only.
+ */
+import type { VerdictsFile } from "../../train/claims.js";
+import { verdictTableMarkdown } from "../../report/verdicts.js";
+import { finalRow, type SftVsRlSummary, type TaskSummary } from "./summary.js";
+
+const pct = (x: number | undefined) => (100 * Number(x)).toFixed(1);
+const pm = (p: number | undefined, se: number | undefined) => `${pct(p)} ± ${pct(se)}`;
+const signed = (x: number) => `${x >= 0 ? "+" : ""}${pct(x)}`;
+const signedPts = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;
+export const fmtFlops = (x: number): string => `${x.toExponential(2)} FLOPs`;
+
+/** The claim-id prefix of a task's claims (`claims.ts`). */
+export const claimPrefix = (t: TaskSummary): string => (t.env === "general-points" ? "gp-" : t.env === "navigation" ? "nav-" : "vl-");
+
+/** The Markdown block of one task run. */
+function taskLines(t: TaskSummary, s: SftVsRlSummary, verdicts: VerdictsFile, preset: string): string[] {
+  const vl = t.env === "general-points-vl";
+  const gp = t.env === "general-points" || vl;
+  const { key: k, seKey: se } = t.metric;
+  const init = t.init.row;
+  const rl = finalRow(t.ppo.points);
+  const sf = finalRow(t.sft.points);
+  const P = t.paper;
+  const paperD = (x: number, base = P.init) => signedPts(x - base);
+  const cells = (split: string, key: string, seKey: string) =>
+    `${pm(init[`${split}${key}`], init[`${split}${seKey}`])} | ${pm(rl[`${split}${key}`], rl[`${split}${seKey}`])} | ${pm(sf[`${split}${key}`], sf[`${split}${seKey}`])} | ${signed(rl[`${split}${key}`] - init[`${split}${key}`])} | ${signed(sf[`${split}${key}`] - init[`${split}${key}`])}`;
+  const compute = `both branches at equal FLOPs, each counted alone (PPO ${fmtFlops(t.ppo.flops)} in ${t.ppo.updates} updates, SFT ${fmtFlops(finalFlops(t))}; the SFT init before them took ${fmtFlops(t.init.flops)})`;
+  const seedNote = s.tasks.filter((x) => x.env === t.env).length > 1 ? `, seed ${t.seed}` : "";
+  const lines = [`### SFT vs RL on ${t.title} (${preset} preset${seedNote})`, ""];
+  if (vl)
+    lines.push(
+      `Success rate and card-recognition accuracy (first answers whose "cards" list names the shown cards, §5.3) in % ± binomial standard error, ${t.episodes} episodes per split and point, verify_iter ${t.verifyIter}; the cards are a 36×112 grayscale image (black suits; visual OOD: red suits, ID rule) read by a patch encoder trained with the LM; ${compute}.`,
+    );
+  else if (gp) lines.push(`Success rate (%) ± binomial standard error, ${t.episodes} episodes per split and point, verify_iter ${t.verifyIter}; ${compute}.`);
+  else
+    lines.push(
+      `Per-step accuracy (%) ± binomial standard error over graded steps (verification retries count as steps, App. C.3) and route success (%) ± binomial SE, ${t.episodes} routes per split and point, verify_iter ${t.verifyIter} per point; ID = absolute action space, rule OOD = relative action space; ${compute}.`,
+    );
+  lines.push("", "| split | init (ours) | after RL (ours) | after SFT (ours) | RL Δ | SFT Δ | paper init | paper RL | paper SFT |", "|---|---|---|---|---|---|---|---|---|");
+  if (vl) {
+    const V = P.visual!;
+    lines.push(
+      `| GP-VL rule OOD | ${cells("ood", k, se)} | ${P.init} | ${P.rl} (${paperD(P.rl)}) | ${P.sft} (${paperD(P.sft)}) |`,
+      `| GP-VL visual OOD | ${cells("vis", k, se)} | ${V.init} | ${V.rl} (${paperD(V.rl, V.init)}) | ${V.sft} (${paperD(V.sft, V.init)}) |`,
+      `| GP-VL in-distribution | ${cells("id", k, se)} | (Fig. 5: both rise; SFT stays below RL) | | |`,
+      `| card recognition, in-distribution | ${cells("id", "Recognition", "RecognitionStdErr")} | (Fig. 8: RL up, SFT down) | | |`,
+      `| card recognition, rule OOD | ${cells("ood", "Recognition", "RecognitionStdErr")} | | | |`,
+      `| card recognition, visual OOD | ${cells("vis", "Recognition", "RecognitionStdErr")} | | | |`,
+    );
+  } else if (gp) {
+    lines.push(`| GP-L rule OOD | ${cells("ood", k, se)} | ${P.init} | ${P.rl} (${paperD(P.rl)}) | ${P.sft} (${paperD(P.sft)}) |`, `| GP-L in-distribution | ${cells("id", k, se)} | (Fig. 5: both rise) | | |`);
+  } else {
+    lines.push(
+      `| V-IRL-L rule OOD, per-step accuracy | ${cells("ood", k, se)} | ${P.init} | ${P.rl} (${paperD(P.rl)}) | ${P.sft} (${paperD(P.sft)}) |`,
+      `| V-IRL-L in-distribution, per-step accuracy | ${cells("id", k, se)} | (Fig. 5: both rise) | | |`,
+      `| V-IRL-L rule OOD, route success | ${cells("ood", "Success", "StdErr")} | (not given) | | |`,
+      `| V-IRL-L in-distribution, route success | ${cells("id", "Success", "StdErr")} | (not given) | | |`,
+    );
+  }
+  const tr = t.trainingRuleKey;
+  lines.push("", `${t.trainingRuleText}: init ${pct(init[tr])} %, after RL ${pct(rl[tr])} %, after SFT ${pct(sf[tr])} % (the paper's memorization signature).`);
+  const s0 = s.stage0;
+  const parse = `SFT init: ID answers parsed ${pct(init.idParsed)} %${gp ? `, OOD success ${pct(init.oodSuccess)} %` : `, first OOD answers in the relative action space ${pct(init.oodPromptSpace)} %`}.`;
+  if (gp) lines.push(`Stage 0: expression accuracy ${pct(s0.arithmeticAccuracy)} %, rule reading ${pct(s0.ruleReadingAccuracy)} % (greedy, ${s0.probes} probes each). ${parse}`);
+  else lines.push(`Stage 0 navigation skills: action-space reading ${pct(s0.actionSpaceAccuracy)} % (about 50 % if the listed directions are ignored), compass turns ${pct(s0.compassAccuracy)} % (greedy, ${s0.probes} probes each). ${parse}`);
+  if (t.env === "general-points") {
+    for (const n of s.noSft)
+      lines.push(
+        `PPO from the stage-0 model without SFT (${n.updates} updates, ${fmtFlops(n.flops)}): mean step reward ${n.meanStepReward.toFixed(2)}, ID success ${pm(n.start.idSuccess, n.start.idStdErr)} % before and ${pm(n.final.idSuccess, n.final.idStdErr)} % after, on ${n.episodes} episodes.`,
+      );
+    for (const w of s.sweep) lines.push(`verify_iter ${w.verifyIter}: OOD success ${pm(w.row.oodSuccess, w.row.oodStdErr)} % after ${fmtFlops(w.flops)}.`);
+  }
+  const mine = { ...verdicts, claims: verdicts.claims.filter((c) => c.id.startsWith(claimPrefix(t))) };
+  if (mine.claims.length) lines.push("", verdictTableMarkdown(mine));
+  return lines;
+}
+
+/** FLOPs of the SFT branch's last evaluated checkpoint. */
+export const finalFlops = (t: TaskSummary): number => t.sft.points[t.sft.points.length - 1]?.flops ?? t.sft.flops;
+
+/** results.md: every task's block, then model, machine and wall time, and what was not run. */
+export function resultsMarkdown(s: SftVsRlSummary, verdicts: VerdictsFile, o: { preset: string; machine: string }): string {
+  const lines: string[] = [];
+  for (const t of s.tasks) {
+    if (lines.length) lines.push("");
+    lines.push(...taskLines(t, s, verdicts, o.preset));
+  }
+  const m = s.model;
+  const wall = s.wallSeconds === undefined ? "" : ` Wall time ${(s.wallSeconds / 60).toFixed(1)} min (every arm, over every invocation; stage-0 training ran at ${Math.round(s.stage0.tokensPerSec)} tokens/s).`;
+  lines.push("", `Model: ${s.params.toLocaleString("en-US")} parameters (d ${m.dModel}, ${m.nLayers} layers, context ${m.contextLength}, phrase-byte vocabulary ${m.vocabSize}). Machine: ${o.machine}.${wall}`);
+  const has = (e: string) => s.envs.some((x) => x === e);
+  const missing = [has("general-points") ? "" : "GeneralPoints-language", has("navigation") ? "" : "navigation (V-IRL-L analogue)", has("general-points-vl") ? "" : "GP-VL", "V-IRL-VL"].filter(Boolean);
+  lines.push(`Not run: ${missing.join(", ")}; see the README.`);
+  return lines.join("\n") + "\n";
+}
