@@ -47,8 +47,8 @@ export function probeLogits(p: ProbeParams, cfg: LMConfig, codes: Array, textIn:
   return logits.slice([], [T12, T12 + L], []);
 }
 
-/** Levenshtein distance between two strings. */
-export function editDistance(a: string, b: string): number {
+/** Levenshtein distance between two strings (characters) or two word lists. */
+export function editDistance<T>(a: ArrayLike<T>, b: ArrayLike<T>): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];

@@ -21,7 +21,7 @@
  *
  * Convolutions are written as unfold + matmul (x [B, T, C] → [B, T, k·C] · W[k·C, C']).
  */
-import { np, jnn, lax, tree, crossEntropy, type Array, type JsTree } from "../../engine/index.js";
+import { np, jnn, lax, crossEntropy, disposeTree, refTree, type Array, type JsTree } from "../../engine/index.js";
 import { KeyGen, normalInit } from "../../nn/init.js";
 import { initLinear, linear, type Linear } from "../../nn/linear.js";
 import { initNorm, layerNorm, type LayerNorm } from "../../nn/norm.js";
@@ -308,7 +308,7 @@ export function tokenizerLoss(p: TokParams, cfg: TokenizerConfig, lmCfg: LMConfi
   const D = 4 * cfg.width;
   const z = encodeFeatures(p.net, cfg, b.mel.ref).reshape([B * T12, D]); // [B·T12, D]
   const q = rvqQuantize(p.vq.embed.map((e) => e.ref), z.ref, b.mask12.ref.reshape([B * T12]));
-  tree.dispose(p.vq as unknown as JsTree<Array>);
+  disposeTree(p.vq);
   // Straight-through estimator: forward = Σ_i q_i, gradient = identity into z.
   const zq = z.ref.add(lax.stopGradient(q.quantized.sub(z))).reshape([B, T12, D]); // [B, T12, D]
   const { coarse, refined } = decodeMel(p.net, cfg, zq.ref);
@@ -325,21 +325,21 @@ export function tokenizerLoss(p: TokParams, cfg: TokenizerConfig, lmCfg: LMConfi
     loss = loss.add(transcript.ref.mul(cfg.transcriptWeight));
   } else {
     zq.dispose();
-    if (p.sem) tree.dispose(p.sem as unknown as JsTree<Array>);
-    if (p.lm) tree.dispose(p.lm as unknown as JsTree<Array>);
+    if (p.sem) disposeTree(p.sem);
+    if (p.lm) disposeTree(p.lm);
     for (const a of [b.textIn, b.textTgt, b.textMask]) a?.dispose();
   }
   // Dead-code candidates: residual rows drawn (by the host) from valid frames.
   const cands = q.residuals.map((r, i) => np.take(r, b.candIdx!.ref.slice([0, cfg.codebookSizes[i]]), 0)); // [K_i, D]
   b.candIdx!.dispose();
   q.codes.forEach((c) => c.dispose());
-  return { loss, metrics: [melLoss, q.commitLoss, transcript], stats: { counts: q.counts, sums: q.sums, cands } as unknown as JsTree<Array> };
+  return { loss, metrics: [melLoss, q.commitLoss, transcript], stats: { counts: q.counts, sums: q.sums, cands } };
 }
 
 /** The EMA codebook update after each optimizer step (forced data restart of every code at step 1). */
 export function tokenizerPost(cfg: TokenizerConfig) {
   return (params: TokParams, stats: JsTree<Array>, t: Array): TokParams => {
-    const s = stats as unknown as { counts: Array[]; sums: Array[]; cands: Array[] };
+    const s = stats as { counts: Array[]; sums: Array[]; cands: Array[] };
     const vq = rvqEmaUpdate(params.vq, s.counts, s.sums, { decay: cfg.emaDecay }, { candidates: s.cands, threshold: cfg.deadCodeThreshold, force: t.equal(1) });
     return { ...params, vq };
   };
@@ -349,11 +349,11 @@ export function tokenizerPost(cfg: TokenizerConfig) {
 export function tokenizerEncode(p: { net: TokNet; vq: RVQState }, cfg: TokenizerConfig, mel: Array): Array {
   const [B, T] = mel.shape;
   const T12 = T / DOWNSAMPLE;
-  const z = encodeFeatures(tree.ref(p.net as unknown as JsTree<Array>) as unknown as TokNet, cfg, mel).reshape([B * T12, 4 * cfg.width]);
+  const z = encodeFeatures(refTree(p.net), cfg, mel).reshape([B * T12, 4 * cfg.width]);
   const q = rvqQuantize(p.vq.embed.map((e) => e.ref), z, np.ones([B * T12]));
   q.quantized.dispose();
   q.commitLoss.dispose();
-  tree.dispose([q.counts, q.sums, q.residuals] as unknown as JsTree<Array>);
+  disposeTree([q.counts, q.sums, q.residuals]);
   return np.stack(q.codes, -1).reshape([B, T12, q.codes.length]);
 }
 
@@ -371,7 +371,7 @@ export function tokenizerDecode(p: { net: TokNet; vq: RVQState }, cfg: Tokenizer
     zq = zq.add(qi.mul(layerMask.ref.slice([i, i + 1])));
   }
   layerMask.dispose();
-  const out = decodeMel(tree.ref(p.net as unknown as JsTree<Array>) as unknown as TokNet, cfg, zq);
+  const out = decodeMel(refTree(p.net), cfg, zq);
   out.coarse.dispose();
   return out.refined;
 }

@@ -10,7 +10,7 @@
  * learning rate is the schedule value for the group with the largest LR; every group is scaled by
  * the same schedule.
  */
-import { jit, valueAndGrad, np, tree, type Array, type JsTree } from "../../engine/index.js";
+import { jit, valueAndGrad, np, refTree, tree, type Array, type JsTree } from "../../engine/index.js";
 import { adamwInit, adamwScalars, adamwUpdate, clipByGlobalNorm, defaultDecayMask, type AdamWConfig, type AdamWState } from "../../optim/adamw.js";
 import type { TrainStep } from "../../train/step.js";
 
@@ -38,7 +38,8 @@ function pick<P extends Params>(p: P, keys: string[]): Params {
 
 /** Optimizer state over the trainable groups only (does not consume params). */
 export function groupOptInit<P extends Params>(params: P, lr: GroupLR): AdamWState<P> {
-  return adamwInit(pick(params, trainableGroups(params, lr)) as JsTree<Array>) as unknown as AdamWState<P>;
+  // The state covers the trainable groups only (a frozen group has none).
+  return adamwInit(pick(params, trainableGroups(params, lr))) as AdamWState<P>;
 }
 
 export function makeGroupStep<P extends Params>(
@@ -60,17 +61,12 @@ export function makeGroupStep<P extends Params>(
     const frozen = keys.filter((k) => !train.includes(k));
     const trainP = pick(params, train);
     const frozenP = pick(params, frozen);
-    const f = (tp: Params) => {
-      const all = { ...(tree.ref(frozenP as JsTree<Array>) as Params), ...tp } as P;
+    const f = (tp: Params): [Array, { metrics: Array[]; stats: JsTree<Array> }] => {
+      const all = { ...refTree(frozenP), ...tp } as P;
       const out = lossFn(all, ...batch);
       return [out.loss, { metrics: out.metrics, stats: out.stats ?? [] }];
     };
-    const vg = valueAndGrad(f as never, { hasAux: true } as never) as unknown as (p: Params) => unknown;
-    const [value, grads] = vg(tree.ref(trainP as JsTree<Array>) as Params) as [
-      [Array, { metrics: Array[]; stats: JsTree<Array> }],
-      Params,
-    ];
-    const [loss, aux] = value;
+    const [[loss, aux], grads] = valueAndGrad(f, { hasAux: true })(refTree(trainP));
     const [clipped, gradNorm] = clipByGlobalNorm(grads as JsTree<Array>, opts.clip);
     const newP: Params = { ...frozenP };
     const newM: Params = {};
@@ -92,7 +88,7 @@ export function makeGroupStep<P extends Params>(
       t.dispose();
       tree.dispose(aux.stats);
     }
-    return { params: outP, opt: { m: newM, v: newV }, loss, gradNorm, aux: aux.metrics } as unknown as JsTree<Array>;
+    return { params: outP, opt: { m: newM, v: newV }, loss, gradNorm, aux: aux.metrics };
   });
   return {
     get groups() {

@@ -1,0 +1,158 @@
+/**
+ * Evaluation of one omni model (a stage's output): held-out text (NLL, written questions), digit
+ * captions, image + spoken question, spoken questions answered in text (s→t) and in speech (s→s:
+ * the text segment before `<audiogen_start>`, as the paper scores it, and the generated audio
+ * transcribed by the recogniser), and greedy ASR word accuracy on held-out voices.
+ * Accuracies are of the one-word answer (10 digit words: chance 10 %).
+ */
+import { jit, type Array } from "../../engine/index.js";
+import type { RunDir } from "../../train/run-dir.js";
+import type { OmniExperimentConfig } from "./config.js";
+import { omniForward, type OmniConfig, type OmniParams } from "./model.js";
+import { batchFromList, batchList, packBatch, type BatchShape, type Codes, type Example } from "./sequences.js";
+import type { TokenizerConfig, TokParams } from "./tokenizer.js";
+import { DIGITS } from "./world.js";
+import { editDistance } from "./probe.js";
+import { argmaxAt, cachedJit, omniConfigOf, TEXT_LEN, type OmniData, type Pools } from "./prepare.js";
+import { evalText } from "./text-lm.js";
+import { probeEvalUtterances } from "./probe-experiment.js";
+import { generateSpeech, trunkOf, writeGeneratedSamples, type Trunk } from "./speech-generation.js";
+import type { OmniEval } from "./summary.js";
+
+/** Next-token logits [B, T, V] of packed batches (jitted once per model config). */
+export function omniLogitsFn(ocfg: OmniConfig) {
+  return cachedJit(["omni-logits", ocfg], () =>
+    jit((q: Trunk, xs: Array[]) => {
+      const b = batchFromList(xs);
+      for (const k of ["textTgt", "textMask", "outSel", "outCodes", "outMask"] as const) b[k].dispose();
+      const o = omniForward(q, ocfg, b);
+      o.hidden.dispose();
+      return o.logits;
+    }),
+  );
+}
+
+/**
+ * Accuracy of the next token at the position holding `markId` (the answer slot) over examples.
+ * Examples are complete (teacher-forced); causality makes the prediction depend on the prompt only.
+ */
+async function answerAccuracy(fwd: (b: Array[]) => Promise<Float32Array>, exs: Example[], markId: number, B: number, shape: BatchShape, V: number): Promise<{ acc: number; correct: boolean[]; preds: number[] }> {
+  const correct: boolean[] = [];
+  const preds: number[] = [];
+  for (let i = 0; i < exs.length; i += B) {
+    const chunk = exs.slice(i, i + B);
+    const padded = [...chunk];
+    while (padded.length < B) padded.push(chunk[0]);
+    const { arrays } = packBatch(padded, shape);
+    const logits = await fwd(batchList(arrays));
+    chunk.forEach((e, b) => {
+      const pos = e.ids.lastIndexOf(markId);
+      const y = argmaxAt(logits, b, pos, shape.seqLen, V);
+      preds.push(y);
+      correct.push(y === e.textTgt[pos]);
+    });
+  }
+  return { acc: correct.filter(Boolean).length / Math.max(1, correct.length), correct, preds };
+}
+
+/** Greedy transcripts of held-out-voice statements and questions (ASR task format), scored as 1 − word error rate. */
+async function asrWordAccuracy(fwd: (b: Array[]) => Promise<Float32Array>, data: OmniData, P: Pools, B: number, shape: BatchShape, V: number): Promise<{ acc: number; n: number }> {
+  const tok = data.tok;
+  const utts = probeEvalUtterances(data);
+  let edits = 0;
+  let words = 0;
+  for (let i = 0; i < utts.length; i += B) {
+    const chunk = utts.slice(i, i + B);
+    const prompt = (u: number): Example => {
+      const e = P.f.asr(P.codes.get(u)!, "zero");
+      const cut = e.ids.lastIndexOf(tok.id("<transcribe>")) + 1;
+      return { ...e, ids: e.ids.slice(0, cut), codes: e.codes.slice(0, cut), textTgt: new Array<number>(cut).fill(-1), audioTgt: new Array<null>(cut).fill(null) };
+    };
+    const exs = chunk.map(prompt);
+    while (exs.length < B) exs.push(prompt(chunk[0]));
+    const out: number[][] = exs.map(() => []);
+    const done = exs.map((e) => e.ids.length >= shape.seqLen);
+    for (let t = 0; t < TEXT_LEN - 1 && !done.every(Boolean); t++) {
+      const logits = await fwd(batchList(packBatch(exs, shape).arrays));
+      exs.forEach((e, b) => {
+        if (done[b]) return;
+        const w = argmaxAt(logits, b, e.ids.length - 1, shape.seqLen, V);
+        if (w === tok.id("<eos>")) return void (done[b] = true);
+        out[b].push(w);
+        e.ids.push(w);
+        e.codes.push(null);
+        e.textTgt.push(-1);
+        e.audioTgt.push(null);
+        if (e.ids.length >= shape.seqLen) done[b] = true;
+      });
+    }
+    chunk.forEach((u, b) => {
+      const ref = tok.encode(data.utts[u].text);
+      edits += editDistance(out[b], ref);
+      words += ref.length;
+    });
+  }
+  return { acc: 1 - edits / Math.max(1, words), n: utts.length };
+}
+
+/**
+ * Evaluate an omni model. With `recognise`, answers are also generated as speech and transcribed;
+ * with `final` (the stages the claims read), ASR is measured and generated answers are written
+ * as WAVs into `final.run`'s samples.
+ */
+export async function evalOmni(
+  p: OmniParams,
+  cfg: OmniExperimentConfig,
+  data: OmniData,
+  P: Pools,
+  recognise: ((codes: Codes[]) => Promise<string[]>) | null,
+  final: { tok: { p: TokParams; cfg: TokenizerConfig }; run: RunDir } | null,
+): Promise<OmniEval> {
+  const ocfg = omniConfigOf(cfg, data);
+  const B = cfg.omni.batchSize;
+  const T = ocfg.lm.contextLength;
+  const V = ocfg.lm.vocabSize;
+  const shape: BatchShape = { batch: B, seqLen: T, audioRows: 1, nLayers: ocfg.codebookSizes.length, K0: ocfg.codebookSizes[0], vision: ocfg.vision };
+  const text = await evalText(p.lm, ocfg.lm, data, P.f, B, cfg.textLm.seqLen);
+  const f = omniLogitsFn(ocfg);
+  const fwd = async (xs: Array[]) => (await f(trunkOf(p), xs).data()) as Float32Array;
+  const tok = data.tok;
+  const capEx = data.digits.test.map((d) => P.f.caption(d.image, DIGITS[d.label]));
+  const caption = await answerAccuracy(fwd, capEx, tok.id("is"), B, shape, V);
+  const iq = P.byRole["eval-image-question"] ?? [];
+  const omniEx = data.digits.test.slice(0, 64).map((d, i) => P.f.omni(d.image, P.codes.get(iq[i % iq.length])!, DIGITS[d.label]));
+  const omni = await answerAccuracy(fwd, omniEx, tok.id("<answer>"), B, shape, V);
+  const qs = P.byRole["eval-question"] ?? [];
+  const heldQ = qs.map((u) => data.utts[u].questionSplit === "heldout");
+  const anyAnswer = (a: string) => P.codes.get(P.answers.get(a)![0])!;
+  const st = await answerAccuracy(fwd, qs.map((u) => P.f.sqaText(P.codes.get(u)!, data.utts[u].answer!)), tok.id("<answer>"), B, shape, V);
+  const ssEx = qs.map((u) => P.f.sqaSpeech(P.codes.get(u)!, data.utts[u].answer!, anyAnswer(data.utts[u].answer!)));
+  const ss = await answerAccuracy(fwd, ssEx, tok.id("<speak>"), B, shape, V);
+  const sub = (c: boolean[], keep: boolean[]) => {
+    const xs = c.filter((_, i) => keep[i]);
+    return xs.filter(Boolean).length / Math.max(1, xs.length);
+  };
+  const asr = final ? await asrWordAccuracy(fwd, data, P, B, shape, V) : { acc: NaN, n: 0 };
+  // Speech out: generate the answer audio after the model's own text answer; judge it with the recogniser.
+  let s2sAudioAcc = NaN;
+  if (recognise) {
+    const gen = await generateSpeech(p, ocfg, data, qs.map((u) => P.codes.get(u)!), B, cfg.omni.maxGenFrames, f);
+    const heard = await recognise(gen.frames);
+    s2sAudioAcc = heard.filter((h, i) => h.trim() === data.utts[qs[i]].answer).length / Math.max(1, heard.length);
+    if (final && cfg.report.audioSamples > 0) await writeGeneratedSamples(cfg, data, final.tok, final.run, qs, gen, heard, B);
+  }
+  return {
+    ...text,
+    captionAcc: caption.acc,
+    omniAcc: omni.acc,
+    s2tAcc: st.acc,
+    s2tAccHeldOutQ: sub(st.correct, heldQ),
+    s2sTextAcc: ss.acc,
+    s2sTextAccHeldOutQ: sub(ss.correct, heldQ),
+    s2sAudioAcc,
+    nSpokenQuestions: qs.length,
+    asrWordAcc: asr.acc,
+    nAsrUtterances: asr.n,
+    captionSamples: data.digits.test.slice(0, 16).map((d, i) => ({ label: d.label, pred: tok.words[caption.preds[i]] })),
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * The tokenizer study: T1 (mel reconstruction only) vs T2 (+ transcript prediction by the frozen
+ * text LM, §3.2.2), each a 12.5 Hz 8-layer RVQ tokenizer trained on the training voices. Measured
+ * on held-out voices and sentences: mel L1 decoding with the first k RVQ layers (pooled and per
+ * utterance), codebook usage and the bitrate; and the mean-frame baseline an untrained
+ * tokenizer would reach. `encodeAll` / `decodeAll` give every other part its codes and mels.
+ */
+import { disposeTree, jit, np, refTree, type Array } from "../../engine/index.js";
+import { initLM } from "../../nn/transformer.js";
+import { trainLoop } from "../../train/loop.js";
+import { loadRunParams } from "../../train/checkpoint.js";
+import type { ExperimentContext } from "../../train/experiment.js";
+import type { RunDir } from "../../train/run-dir.js";
+import { Rng } from "../../util/rng.js";
+import type { OmniExperimentConfig } from "./config.js";
+import { frames12 } from "./data.js";
+import { DOWNSAMPLE, initTokenizer, tokenizerDecode, tokenizerEncode, tokenizerLoss, tokenizerPost, TOKENIZER_METRICS, type TokenizerConfig, type TokParams } from "./tokenizer.js";
+import { codebookUsage, rvqBitrate } from "./rvq.js";
+import { makeGroupStep, groupOptInit, type Params } from "./train-step.js";
+import type { Codes } from "./sequences.js";
+import { cachedJit, lmConfigOf, melBatch, sched, TEXT_LEN, transcriptArrays, type OmniData } from "./prepare.js";
+import type { TokArmSummary, TokenizerBaseline } from "./summary.js";
+
+export type TokArm = "T1" | "T2";
+
+export function tokConfig(cfg: OmniExperimentConfig, arm: TokArm): TokenizerConfig & { train: OmniExperimentConfig["tokenizer"]["train"] } {
+  const t = cfg.tokenizer;
+  return { ...t, nMels: cfg.speech.nMels, transcriptWeight: arm === "T1" ? 0 : t.transcriptWeight };
+}
+
+/**
+ * Tokenizer parameters as the group step's parameter groups (`net`, `vq`, and for T2 `sem`, `lm`).
+ * `TokParams` has optional T2 fields, which jax-js's `JsTree` type cannot express: the casts live here.
+ */
+const asGroups = (p: TokParams): Params => p as Params;
+const fromGroups = (p: Params): TokParams => p as TokParams;
+
+/** A fresh tokenizer for `arm` (T2 carries the frozen text LM loaded from `lmDir`). */
+function freshTokenizer(cfg: OmniExperimentConfig, data: OmniData, arm: TokArm, lmDir: string): TokParams {
+  const lmCfg = lmConfigOf(cfg, data.tok);
+  const lm = arm === "T2" ? loadRunParams(lmDir, initLM(lmCfg, cfg.seed)) : undefined;
+  return initTokenizer(tokConfig(cfg, arm), cfg.seed, lm ? { params: lm, cfg: lmCfg } : undefined);
+}
+
+/** The trained tokenizer of arm `arm` from its run directory. */
+export function loadTokenizer(cfg: OmniExperimentConfig, data: OmniData, arm: TokArm, armDir: string): TokParams {
+  const lmCfg = lmConfigOf(cfg, data.tok);
+  const tmpl = initTokenizer(tokConfig(cfg, arm), cfg.seed, arm === "T2" ? { params: initLM(lmCfg, cfg.seed), cfg: lmCfg } : undefined);
+  return loadRunParams(armDir, tmpl);
+}
+
+export async function trainTokenizer(cfg: OmniExperimentConfig, data: OmniData, arm: TokArm, run: RunDir, ctx: ExperimentContext, lmParamsDir: string): Promise<TokArmSummary> {
+  const tcfg = tokConfig(cfg, arm);
+  const lmCfg = lmConfigOf(cfg, data.tok);
+  const { batchSize: B, steps } = tcfg.train;
+  const lr = tcfg.train.lr;
+  const Kmax = Math.max(...tcfg.codebookSizes);
+  const groupLr: Record<string, number> = arm === "T2" ? { net: lr, sem: lr } : { net: lr };
+  const post = tokenizerPost(tcfg);
+  const step = makeGroupStep<Params>(
+    (p, mel, mask100, mask12, textIn, textTgt, textMask, candIdx) => tokenizerLoss(fromGroups(p), tcfg, lmCfg, { mel, mask100, mask12, textIn, textTgt, textMask, candIdx }),
+    { groupLr, adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01 }, clip: 1, post: (p, s, t) => asGroups(post(fromGroups(p), s, t)) },
+  );
+  const res = await trainLoop<Params>({
+    run,
+    totalSteps: steps,
+    init: () => {
+      const params = asGroups(freshTokenizer(cfg, data, arm, lmParamsDir));
+      return { params, opt: groupOptInit(params, groupLr) };
+    },
+    trainStep: step,
+    rngs: { data: Rng.stream(cfg.seed, `data:tokenizer-${arm}`) },
+    nextBatch: (_s, rngs) => {
+      const idx = Array.from({ length: B }, () => rngs.data.pick(data.trainIdx));
+      const mb = melBatch(data, idx);
+      const tx = transcriptArrays(data, idx, TEXT_LEN);
+      const valid: number[] = [];
+      mb.m12host.forEach((v, i) => v > 0 && valid.push(i));
+      const cand = Int32Array.from({ length: Kmax }, () => valid[rngs.data.int(valid.length)]);
+      return [mb.mel, mb.mask100, mb.mask12, tx.textIn, tx.textTgt, tx.textMask, np.array(cand, { dtype: np.int32 })];
+    },
+    lr: (s) => sched(tcfg.train)(s),
+    tokensPerStep: B * data.mels.T,
+    evalEvery: steps,
+    checkpointEvery: Math.max(1, Math.floor(steps / 2)),
+    auxNames: TOKENIZER_METRICS,
+    resume: ctx.resume,
+    signal: ctx.signal,
+    onProgress: (e) => ctx.onProgress(e, `tokenizer-${arm}`),
+  });
+  step.dispose();
+  const ev = await evalTokenizer(fromGroups(res.params), tcfg, data, B);
+  disposeTree(res.params);
+  disposeTree(res.opt);
+  const rows = run.metrics<Record<string, number>>();
+  const lastRow = rows[rows.length - 1] ?? {};
+  return {
+    status: res.status,
+    steps: res.step,
+    finalMelLoss: lastRow.melLoss ?? NaN,
+    transcriptLoss: lastRow.transcriptLoss ?? NaN,
+    ...ev,
+    bitrate: rvqBitrate(tcfg.codebookSizes, 100 / DOWNSAMPLE),
+    frameRate: 100 / DOWNSAMPLE,
+  };
+}
+
+/** Codes of a list of utterances with a trained tokenizer: per utterance, frames × Int32Array(8). */
+export async function encodeAll(p: TokParams, tcfg: TokenizerConfig, data: OmniData, idx: number[], B: number): Promise<Codes[]> {
+  const enc = cachedJit(["enc", tcfg], () => jit((net: TokParams["net"], embed: Array[], mel: Array) => tokenizerEncode({ net, vq: { embed, clusterSize: [], embedAvg: [] } }, tcfg, mel)));
+  const out: Codes[] = [];
+  const nL = tcfg.codebookSizes.length;
+  const T12 = data.mels.T / DOWNSAMPLE;
+  for (let i = 0; i < idx.length; i += B) {
+    const chunk = idx.slice(i, i + B);
+    const padded = [...chunk];
+    while (padded.length < B) padded.push(chunk[0]);
+    const mb = melBatch(data, padded);
+    mb.mask100.dispose();
+    mb.mask12.dispose();
+    const codes = (await enc(refTree(p.net), p.vq.embed.map((e) => e.ref), mb.mel).data()) as Int32Array;
+    chunk.forEach((u, b) => {
+      const n = frames12(data.mels.frames[u]);
+      out.push(Array.from({ length: n }, (_, t) => Int32Array.from(codes.subarray((b * T12 + t) * nL, (b * T12 + t + 1) * nL))));
+    });
+  }
+  return out;
+}
+
+/** Refined mel decoded from codes with the first `k` layers: one utterance per row. */
+export async function decodeAll(p: TokParams, tcfg: TokenizerConfig, codes: Codes[], k: number, T: number, B: number): Promise<Float32Array[]> {
+  const dec = cachedJit(["dec", tcfg], () => jit((net: TokParams["net"], embed: Array[], c: Array, m: Array) => tokenizerDecode({ net, vq: { embed, clusterSize: [], embedAvg: [] } }, tcfg, c, m)));
+  const nL = tcfg.codebookSizes.length;
+  const T12 = T / DOWNSAMPLE;
+  const M = tcfg.nMels;
+  const out: Float32Array[] = [];
+  for (let i = 0; i < codes.length; i += B) {
+    const chunk = codes.slice(i, i + B);
+    const arr = new Int32Array(B * T12 * nL);
+    chunk.forEach((c, b) => c.forEach((f, t) => arr.set(f, (b * T12 + t) * nL)));
+    const mask = np.array(Float32Array.from({ length: nL }, (_, j) => (j < k ? 1 : 0)));
+    const mel = (await dec(refTree(p.net), p.vq.embed.map((e) => e.ref), np.array(arr, { dtype: np.int32 }).reshape([B, T12, nL]), mask).data()) as Float32Array;
+    chunk.forEach((_, b) => out.push(mel.slice(b * T * M, (b + 1) * T * M)));
+  }
+  return out;
+}
+
+/** Held-out mel L1 with the first k = 1..8 layers (pooled over frames, and per utterance), codebook usage. */
+async function evalTokenizer(p: TokParams, tcfg: TokenizerConfig, data: OmniData, B: number) {
+  const nL = tcfg.codebookSizes.length;
+  const { T, nMels: M } = data.mels;
+  const evalCodes = await encodeAll(p, tcfg, data, data.evalIdx, B);
+  const reconL1ByLayers: number[] = [];
+  const reconL1PerUtterance: number[][] = [];
+  for (let k = 1; k <= nL; k++) {
+    const mels = await decodeAll(p, tcfg, evalCodes, k, T, B);
+    let s = 0;
+    let n = 0;
+    const perUtt: number[] = [];
+    data.evalIdx.forEach((u, i) => {
+      const len = data.mels.frames[u] * M;
+      const ref = data.mels.mel.subarray(u * T * M, u * T * M + len);
+      let su = 0;
+      for (let j = 0; j < len; j++) {
+        const d = Math.abs(mels[i][j] - ref[j]);
+        s += d;
+        su += d;
+      }
+      n += len;
+      perUtt.push(su / Math.max(1, len));
+    });
+    reconL1ByLayers.push(s / n);
+    reconL1PerUtterance.push(perUtt);
+  }
+  const trainCodes = await encodeAll(p, tcfg, data, data.trainIdx, B);
+  const usage = tcfg.codebookSizes.map((K, i) => {
+    const counts = new Float64Array(K);
+    for (const c of trainCodes) for (const f of c) counts[f[i]]++;
+    return codebookUsage(counts);
+  });
+  return { reconL1ByLayers, reconL1PerUtterance, usage };
+}
+
+/** The mean training frame (per mel bin) repeated over every held-out frame: its mel L1. */
+export function meanFrameBaseline(data: OmniData): TokenizerBaseline {
+  const { T, nMels: M } = data.mels;
+  const mean = new Float64Array(M);
+  let n = 0;
+  for (const u of data.trainIdx) {
+    for (let t = 0; t < data.mels.frames[u]; t++) for (let m = 0; m < M; m++) mean[m] += data.mels.mel[(u * T + t) * M + m];
+    n += data.mels.frames[u];
+  }
+  for (let m = 0; m < M; m++) mean[m] /= Math.max(1, n);
+  let s = 0;
+  let cnt = 0;
+  for (const u of data.evalIdx) {
+    for (let t = 0; t < data.mels.frames[u]; t++) for (let m = 0; m < M; m++) s += Math.abs(data.mels.mel[(u * T + t) * M + m] - mean[m]);
+    cnt += data.mels.frames[u] * M;
+  }
+  return { meanFrameL1: s / Math.max(1, cnt), evalFrames: data.evalIdx.map((u) => data.mels.frames[u]) };
+}
