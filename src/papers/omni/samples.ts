@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { encodeWav } from "../../data/audio.js";
 import { vocodeLogMel } from "../../data/mel.js";
-import { Canvas } from "../../report/png.js";
+import { Canvas } from "../../data/png.js";
 import type { RunDir } from "../../train/run-dir.js";
 import { Rng } from "../../util/rng.js";
 import type { OmniExperimentConfig } from "./config.js";

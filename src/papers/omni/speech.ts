@@ -13,6 +13,7 @@ import { decodeWav, encodeWav, normalizePeak, resample, trimSilence } from "../.
 import { writeFileAtomic } from "../../util/atomic.js";
 import { Rng } from "../../util/rng.js";
 import { allQuestions, allStatements, HELD_OUT_VOICES, IMAGE_QUESTION, DIGITS, splitList, TRAIN_VOICES, type Question } from "./world.js";
+import { fnv1a32Hex } from "../../util/hash.js";
 
 export const SAMPLE_RATE = 16000;
 
@@ -128,15 +129,6 @@ export function planSpeech(cfg: SpeechPlanConfig, seed: number): UttSpec[] {
   return out;
 }
 
-function fnv(s: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, "0");
-}
-
 /**
  * Synthesise (or load from `cacheDir`) every planned utterance. Utterances longer than
  * `maxSeconds` are re-spoken up to 3 times 40 words/min faster, then dropped.
@@ -149,7 +141,7 @@ export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds:
     let s = { ...spec };
     let samples: Float32Array | null = null;
     for (let attempt = 0; attempt < 4; attempt++) {
-      const id = fnv(`${s.voice}|${s.speed}|${s.pitch}|${s.text}`);
+      const id = fnv1a32Hex(`${s.voice}|${s.speed}|${s.pitch}|${s.text}`);
       const file = join(cacheDir, `${id}.wav`);
       let x: Float32Array;
       if (existsSync(file)) x = decodeWav(readFileSync(file)).samples;
