@@ -37,7 +37,8 @@ async function main(): Promise<void> {
       onProgress: (event, arm) => void send({ kind: "progress", arm, event }),
     };
     const out = await runExperiment(exp, config, ctx, { resumeHint: "continue with: npx tinyfoundry reproduce --resume <suite dir>" });
-    await send(out.status === "completed" ? { kind: "done", summary: out.summary ?? {}, wallSeconds: out.wallSeconds } : { kind: "interrupted", wallSeconds: out.wallSeconds });
+    const maxRssMB = Math.round(process.resourceUsage().maxRSS / 1024); // maxRSS is in KiB
+    await send(out.status === "completed" ? { kind: "done", summary: out.summary ?? {}, wallSeconds: out.wallSeconds, maxRssMB } : { kind: "interrupted", wallSeconds: out.wallSeconds, maxRssMB });
   } catch (e) {
     await send({ kind: "failed", message: e instanceof Error ? e.message.split("\n")[0] : String(e) });
   }

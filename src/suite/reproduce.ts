@@ -69,7 +69,7 @@ function childCommand(): string[] {
  * The child gets its own process group so a terminal's Ctrl-C reaches only the parent, which
  * forwards exactly one SIGTERM: the child then checkpoints and stops like any run.
  */
-function runInChild(req: ChildRequest, ctx: ExperimentContext): Promise<{ wallSeconds: number }> {
+function runInChild(req: ChildRequest, ctx: ExperimentContext): Promise<{ wallSeconds: number; maxRssMB: number }> {
   return new Promise((resolveP, reject) => {
     const child = spawn(process.execPath, [...childCommand(), JSON.stringify(req)], { stdio: ["ignore", "inherit", "inherit", "ipc"], detached: true, env: process.env });
     let outcome: ChildMessage | null = null;
@@ -84,7 +84,7 @@ function runInChild(req: ChildRequest, ctx: ExperimentContext): Promise<{ wallSe
     child.on("exit", (code, sig) => {
       ctx.signal.removeEventListener("abort", onAbort);
       const o = outcome as ChildMessage | null;
-      if (o?.kind === "done") resolveP({ wallSeconds: o.wallSeconds });
+      if (o?.kind === "done") resolveP({ wallSeconds: o.wallSeconds, maxRssMB: o.maxRssMB });
       else if (o?.kind === "interrupted" || ctx.signal.aborted) reject(new Interrupted(req.name));
       else if (o?.kind === "failed") reject(new Error(o.message));
       else reject(new Error(`${req.name}: child process exited with ${sig ?? `code ${code}`} before finishing`));
@@ -174,7 +174,9 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
       let wallSeconds: number;
       let interruptedHere = false;
       if (opts.isolate) {
-        wallSeconds = (await runInChild({ name: entry.name, runDir, resume, device: opts.isolate.device }, ctx)).wallSeconds;
+        const out = await runInChild({ name: entry.name, runDir, resume, device: opts.isolate.device }, ctx);
+        wallSeconds = out.wallSeconds;
+        entry.maxRssMB = Math.max(entry.maxRssMB ?? 0, out.maxRssMB);
       } else {
         const out = await runExperiment(exp, config, ctx);
         wallSeconds = out.wallSeconds;

@@ -117,7 +117,7 @@ export async function buildSite(dir: string): Promise<{ html: string; md: string
     parts.push(`</section>`);
     sections.push(parts.join("\n"));
     const vtext = verdicts ? verdictCountText(verdicts) : "-";
-    rows.push(`| ${e.name} | ${exp?.arxiv || "-"} | ${e.status} | ${vtext} | ${fmt(e.wallSeconds / 60, 1)} |`);
+    rows.push(`| ${e.name} | ${exp?.arxiv || "-"} | ${e.status} | ${vtext} | ${fmt(e.wallSeconds / 60, 1)} | ${e.maxRssMB ? fmt(e.maxRssMB) : "-"} |`);
   }
   const machine = firstMeta ? machineLine(firstMeta) : "unknown machine";
   const head = `Preset <code>${esc(state.preset)}</code>, seed ${state.seed}, started ${esc(state.createdAt)}, total wall time ${fmt(total / 60, 1)} min; machine: ${esc(machine)}.`;
@@ -132,8 +132,8 @@ ${sections.join("\n")}
   const md = [
     `Suite preset \`${state.preset}\`, seed ${state.seed}, run ${state.createdAt.slice(0, 10)}, total ${fmt(total / 60, 1)} min on ${machine}. Site: \`${relative(process.cwd(), join(dir, "index.html"))}\`.`,
     "",
-    "| experiment | arXiv | status | verdicts | wall time (min) |",
-    "|---|---|---|---|---|",
+    "| experiment | arXiv | status | verdicts | wall time (min) | peak memory (MB) |",
+    "|---|---|---|---|---|---|",
     ...rows,
     "",
     ...boardMarkdown(board, state.preset === "tiny"),

@@ -3,7 +3,14 @@ import type { PresetName } from "../train/experiment.js";
 import type { ProgressEvent } from "../train/loop.js";
 import type { Summary } from "../train/experiment.js";
 
-export type SuiteEntry = { name: string; status: "pending" | "running" | "completed" | "interrupted" | "failed"; wallSeconds: number; message?: string };
+export type SuiteEntry = {
+  name: string;
+  status: "pending" | "running" | "completed" | "interrupted" | "failed";
+  wallSeconds: number;
+  message?: string;
+  /** Peak resident memory of the experiment's process (MB), when it ran in its own process. */
+  maxRssMB?: number;
+};
 export type SuiteState = { preset: PresetName; seed: number; createdAt: string; updatedAt: string; entries: SuiteEntry[] };
 
 /** What the parent tells a child: which experiment, in which run directory. */
@@ -13,6 +20,6 @@ export type ChildRequest = { name: string; runDir: string; resume: boolean; devi
 export type ChildMessage =
   | { kind: "log"; msg: string }
   | { kind: "progress"; arm?: string; event: ProgressEvent }
-  | { kind: "done"; summary: Summary; wallSeconds: number }
-  | { kind: "interrupted"; wallSeconds: number }
+  | { kind: "done"; summary: Summary; wallSeconds: number; maxRssMB: number }
+  | { kind: "interrupted"; wallSeconds: number; maxRssMB: number }
   | { kind: "failed"; message: string };
