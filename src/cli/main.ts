@@ -7,6 +7,7 @@ import { Command, Option } from "commander";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { initEngine, type Device } from "../engine/index.js";
+import { threadsProblem } from "../engine/threads.js";
 import { experiments, experimentNames } from "../registry.js";
 import { writeLMReport } from "../lm/index.js";
 import { applyOverrides, ConfigError, pickPreset, validateConfig } from "../train/config.js";
@@ -20,8 +21,11 @@ import { runSuite, suiteNames } from "../suite/reproduce.js";
 import type { PresetName } from "../train/experiment.js";
 import { sampleFromRun } from "./sample.js";
 import { registerExtraCommands } from "./extra-commands.js";
+import { UsageError } from "./errors.js";
+import { checkDataFile, checkMemory, checkOutDir } from "./preflight.js";
+import { checkRunCheckpoints } from "../train/checkpoint.js";
 
-export class UsageError extends Error {}
+export { UsageError };
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -82,6 +86,9 @@ async function runCommand(name: string, o: RunOpts): Promise<void> {
     if (o.set.length || o.seed !== undefined || o.data) throw new UsageError("--resume continues a run with its saved config; drop --set/--seed/--data");
     run = openRun(o.resume);
     config = validateConfig(exp.schema, run.config());
+    // Everything is checked before the run is touched: its checkpoints, its data file, memory.
+    checkRunCheckpoints(run.dir);
+    preflight(config);
   } else {
     let cfg = pickPreset(exp.presets, o.preset) as Record<string, unknown>;
     if (o.seed !== undefined) {
@@ -96,6 +103,9 @@ async function runCommand(name: string, o: RunOpts): Promise<void> {
     }
     cfg = applyOverrides(cfg, o.set);
     config = validateConfig(exp.schema, cfg);
+    // Everything that can be checked before a run directory exists is checked first.
+    checkOutDir(o.out);
+    preflight(config);
   }
   const info = await initEngine({ device: o.device });
   const ac = installSignals();
@@ -110,6 +120,13 @@ async function runCommand(name: string, o: RunOpts): Promise<void> {
     return;
   }
   if (out.summary && !out.alreadyCompleted) printSummary(name, out.summary, run.dir);
+}
+
+/** Memory and the data file of a validated config (see preflight.ts). */
+function preflight(config: unknown): void {
+  const c = config as { model?: Record<string, unknown>; train?: Record<string, unknown>; data?: Record<string, unknown> };
+  checkMemory(c);
+  if (typeof c.data?.file === "string" && c.data.file) checkDataFile(c.data.file, c as Parameters<typeof checkDataFile>[1]);
 }
 
 function printSummary(name: string, s: Record<string, unknown>, dir: string): void {
@@ -163,7 +180,12 @@ export function buildProgram(): Command {
     .name("tinyfoundry")
     .description("Six 2025 foundation-model training papers as runnable, readable TypeScript")
     .version("0.1.0")
-    .option("--threads <n>", "wasm worker threads (default: min(2, cores)); also TINYFOUNDRY_THREADS")
+    .option("--threads <n>", "wasm worker threads, 1 to 64 (default: min(2, cores)); also TINYFOUNDRY_THREADS", (v: string) => {
+      // bin/tinyfoundry.js applies it before the engine loads; checked here too for direct use of main().
+      const p = threadsProblem(v);
+      if (p) throw new UsageError(`--threads: ${p}`);
+      return v;
+    })
     .showHelpAfterError("(add --help for usage)");
 
   const deviceOpt = () => new Option("--device <device>", "compute device").choices(["wasm", "webgpu", "cpu"]).default("wasm");
@@ -212,6 +234,7 @@ export function buildProgram(): Command {
     .option("--out <dir>", "where a comparison report goes", "runs/comparison")
     .description("write report.html and report.md for a run, or a comparison of runs")
     .action(async (dirs: string[], o: { out: string }) => {
+      if (dirs.length > 1) checkOutDir(o.out);
       const r = dirs.length === 1 ? await reportRun(dirs[0]) : await reportComparison(dirs, o.out);
       if (dirs.length === 1 && openRun(dirs[0]).meta().experiment === "lm" && openRun(dirs[0]).summary()) await writeLMReport(openRun(dirs[0]));
       process.stdout.write(`${r.html}\n${r.md}\n`);
@@ -238,6 +261,7 @@ export function buildProgram(): Command {
       if (!Number.isInteger(seed) || seed < 0) throw new ConfigError(`--seed: expected a non-negative integer, got "${o.seed}"`);
       const only = o.only ? o.only.split(",").map((x) => x.trim()).filter(Boolean) : undefined;
       suiteNames(only); // validates --only before anything is written
+      if (!o.resume) checkOutDir(o.out);
       const info = await initEngine({ device: o.device });
       const ac = installSignals();
       let bar: Progress | null = null;

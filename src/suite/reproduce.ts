@@ -5,12 +5,12 @@
  * (`index.html`) and a results table (`results.md`) for the README.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { experiments } from "../registry.js";
-import { createRun, openRun, timestamp, type RunDir } from "../train/run-dir.js";
+import { createRun, makeDirs, openRun, timestamp, type RunDir } from "../train/run-dir.js";
 import { Interrupted, runExperiment, type ExperimentContext, type PresetName } from "../train/experiment.js";
 import type { ProgressEvent } from "../train/loop.js";
 import { pickPreset, validateConfig } from "../train/config.js";
@@ -108,7 +108,7 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
   } else {
     const names = suiteNames(opts.only);
     dir = resolve(opts.root ?? "runs", "suite", `${timestamp()}-${opts.preset}`);
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     const now = new Date().toISOString();
     state = { preset: opts.preset, seed: opts.seed ?? 0, createdAt: now, updatedAt: now, entries: names.map((name) => ({ name, status: "pending", wallSeconds: 0 })) };
   }
