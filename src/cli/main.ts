@@ -29,14 +29,32 @@ export { UsageError };
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-/** SIGINT/SIGTERM: first one asks the run to checkpoint and stop; a second one exits at once. */
-function installSignals(): AbortController {
+/**
+ * Keep going when stdout/stderr is closed (the reader of a pipe died, e.g. `npm start | tee log`
+ * and Ctrl-C): writes are dropped instead of an EPIPE error killing the process before it has
+ * saved its checkpoint.
+ */
+export function surviveClosedOutput(): void {
+  for (const s of [process.stdout, process.stderr]) s.on("error", () => {});
+}
+
+/** The same Ctrl-C often arrives twice (the terminal and `npm` each deliver it): a repeat this soon is that one. */
+const REPEAT_MS = 1000;
+
+/**
+ * SIGINT/SIGTERM: the first one asks the run to checkpoint and stop; one pressed again later
+ * exits at once. `afterExit` says what still happens then (a suite's child saves on its own).
+ */
+function installSignals(afterExit = "without waiting for the checkpoint"): AbortController {
   const ac = new AbortController();
+  let first = 0;
   const onSig = (sig: string) => {
     if (ac.signal.aborted) {
-      process.stderr.write(`\n${sig} again: exiting without waiting\n`);
+      if (Date.now() - first < REPEAT_MS) return;
+      process.stderr.write(`\n${sig} again: exiting ${afterExit}\n`);
       process.exit(130);
     }
+    first = Date.now();
     process.stderr.write(`\n${sig}: saving a checkpoint and stopping (press again to exit now)\n`);
     ac.abort();
   };
@@ -263,7 +281,9 @@ export function buildProgram(): Command {
       suiteNames(only); // validates --only before anything is written
       if (!o.resume) checkOutDir(o.out);
       const info = await initEngine({ device: o.device });
-      const ac = installSignals();
+      // The running experiment is a child process of its own: it checkpoints on the parent's one
+      // SIGTERM, and also when the parent is gone.
+      const ac = installSignals("now; the running experiment still saves its checkpoint");
       let bar: Progress | null = null;
       let barKey = "";
       const t0 = Date.now();
@@ -330,6 +350,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  surviveClosedOutput();
   const program = buildProgram();
   program.exitOverride();
   try {

@@ -16,6 +16,9 @@ import type { ChildMessage, ChildRequest } from "./state.js";
 const send = (m: ChildMessage) => new Promise<void>((res) => (process.send ? process.send(m, () => res()) : res()));
 
 async function main(): Promise<void> {
+  // Output is inherited from the suite parent; when its reader is gone (a closed pipe), drop the
+  // writes rather than die before the checkpoint is saved.
+  for (const s of [process.stdout, process.stderr]) s.on("error", () => {});
   const req = JSON.parse(process.argv[2] ?? "{}") as ChildRequest;
   const exp = experiments[req.name];
   if (!exp) {
