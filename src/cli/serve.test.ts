@@ -7,12 +7,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AddressInfo } from "node:net";
 import { request, type Server } from "node:http";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import OpenAI from "openai";
 import { initEngine } from "../engine/index.js";
 import { defaultLMConfig, initLM, type LMConfig } from "../nn/transformer.js";
-import { ASSISTANT, END, PhraseTokenizer, USER } from "../papers/sft-vs-rl/tokenizer.js";
+import { GP_PHRASES, PhraseTokenizer } from "../papers/sft-vs-rl/tokenizer.js";
 import { createPolicyServer, disposePolicy, type LoadedPolicy } from "../papers/sft-vs-rl/serve.js";
 
+const BIN = new URL("../../bin/tinyfoundry.js", import.meta.url).pathname;
 const MODEL = "tinyfoundry-test";
 let server: Server;
 let base = "";
@@ -21,8 +26,8 @@ let client: OpenAI;
 
 beforeAll(async () => {
   await initEngine();
-  const tok = new PhraseTokenizer([END, USER, ASSISTANT]);
-  const model: LMConfig = { ...defaultLMConfig, vocabSize: tok.vocabSize, dModel: 32, nLayers: 1, nHeads: 2, contextLength: 128, norm: "rms", pos: "rope" };
+  const tok = new PhraseTokenizer(GP_PHRASES);
+  const model: LMConfig = { ...defaultLMConfig, vocabSize: tok.vocabSize, dModel: 32, nLayers: 1, nHeads: 2, contextLength: 512, norm: "rms", pos: "rope" };
   policy = { lm: initLM(model, 0), model, tok, sampling: { temperature: 1, topK: 0, topP: 1, maxNewTokens: 12 }, arm: "test" };
   server = createPolicyServer(policy, { modelName: MODEL });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
@@ -171,4 +176,33 @@ describe("serve under abuse (127.0.0.1 only)", () => {
     const c = await fetch(`${base}/models`, { method: "DELETE" });
     expect(c.status).toBe(405);
   });
+});
+
+describe("serve and eval agree", () => {
+  it("on one default port", async () => {
+    const { buildProgram } = await import("./main.js");
+    const program = buildProgram();
+    const serve = program.commands.find((c) => c.name() === "serve")!;
+    const evalCmd = program.commands.find((c) => c.name() === "eval")!;
+    const port = serve.options.find((o) => o.long === "--port")!.defaultValue as number;
+    const url = evalCmd.options.find((o) => o.long === "--base-url")!.defaultValue as string;
+    expect(url).toBe(`http://127.0.0.1:${port}/v1`);
+  });
+
+  it("`eval --policy openai` scores the served model by the name /v1/models gives", async () => {
+    const out = mkdtempSync(join(tmpdir(), "tf-serve-eval-"));
+    // Asynchronous: the server answers from this process.
+    const args = ["eval", "general-points", "--policy", "openai", "--episodes", "1", "--split", "id", "--max-tokens", "4", "--verify-iter", "1", "--base-url", base, "--out", out];
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, TINYFOUNDRY_THREADS: "1" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/id: success/);
+    const runs = readdirSync(join(out, "eval-general-points"));
+    const cfg = JSON.parse(readFileSync(join(out, "eval-general-points", runs[0], "config.json"), "utf8")) as { model: string };
+    expect(cfg.model).toBe(MODEL);
+  }, 60_000);
 });
