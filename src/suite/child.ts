@@ -10,6 +10,7 @@ import { initEngine, type Device } from "../engine/index.js";
 import { experiments } from "../registry.js";
 import { openRun } from "../train/run-dir.js";
 import { validateConfig } from "../train/config.js";
+import { CheckpointError } from "../train/checkpoint.js";
 import { quietContext, runExperiment, type ExperimentContext } from "../train/experiment.js";
 import type { ChildMessage, ChildRequest } from "./state.js";
 
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
     const out = await runExperiment(exp, config, ctx, { resumeHint: "continue with: npx tinyfoundry reproduce --resume <suite dir>" });
     await send(out.status === "completed" ? { kind: "done", summary: out.summary ?? {}, wallSeconds: out.wallSeconds } : { kind: "interrupted", wallSeconds: out.wallSeconds });
   } catch (e) {
-    await send({ kind: "failed", message: e instanceof Error ? e.message.split("\n")[0] : String(e) });
+    await send({ kind: "failed", message: e instanceof Error ? e.message.split("\n")[0] : String(e), refused: e instanceof CheckpointError });
   }
 }
 

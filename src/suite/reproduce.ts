@@ -14,6 +14,7 @@ import { createRun, makeDirs, openRun, timestamp, type RunDir } from "../train/r
 import { Interrupted, runExperiment, type ExperimentContext, type PresetName } from "../train/experiment.js";
 import type { ProgressEvent } from "../train/loop.js";
 import { pickPreset, validateConfig } from "../train/config.js";
+import { CheckpointError } from "../train/checkpoint.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { buildSite } from "./site.js";
 import type { ChildMessage, ChildRequest, SuiteState } from "./state.js";
@@ -76,7 +77,7 @@ function runInChild(req: ChildRequest, ctx: ExperimentContext): Promise<{ wallSe
       const o = outcome as ChildMessage | null;
       if (o?.kind === "done") resolveP({ wallSeconds: o.wallSeconds });
       else if (o?.kind === "interrupted" || ctx.signal.aborted) reject(new Interrupted(req.name));
-      else if (o?.kind === "failed") reject(new Error(o.message));
+      else if (o?.kind === "failed") reject(o.refused ? new CheckpointError(o.message) : new Error(o.message));
       else reject(new Error(`${req.name}: child process exited with ${sig ?? `code ${code}`} before finishing`));
     });
   });
@@ -190,7 +191,8 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
       }
       entry.status = "failed";
       entry.message = e instanceof Error ? e.message : String(e);
-      if (run.meta().status !== "failed") run.setStatus("failed", entry.message);
+      // A refused checkpoint left the run as it was; the suite's entry says why.
+      if (!(e instanceof CheckpointError) && run.meta().status !== "failed") run.setStatus("failed", entry.message);
       log(`${entry.name} failed: ${entry.message}`);
     }
     save();

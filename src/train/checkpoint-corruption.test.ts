@@ -222,6 +222,23 @@ describe("corrupted checkpoints through the CLI", () => {
   });
 });
 
+describe("corrupted checkpoints in a suite", () => {
+  it("`reproduce --resume` reports the line for that experiment and leaves its run as it was", () => {
+    const suite = join(root, "suite");
+    cpSync(base, join(suite, "lm"), { recursive: true });
+    editMeta("step", "abc")(join(suite, "lm", CK));
+    const now = new Date().toISOString();
+    writeFileSync(join(suite, "suite.json"), JSON.stringify({ preset: "tiny", seed: 0, createdAt: now, updatedAt: now, entries: [{ name: "lm", status: "interrupted", wallSeconds: 0 }] }));
+    const before = snapshot(join(suite, "lm"));
+    const r = cli(["reproduce", "--resume", suite]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`failed: lm (checkpoint ${join(suite, "lm", CK)}: __metadata__.step is "abc"; expected an integer from 0 to 8)`);
+    expect(snapshot(join(suite, "lm"))).toEqual(before);
+    const state = JSON.parse(readFileSync(join(suite, "suite.json"), "utf8")) as { entries: { status: string }[] };
+    expect(state.entries[0].status).toBe("failed");
+  });
+});
+
 describe("resuming finished work", () => {
   it("`train lm --resume` of a completed run says so and changes no byte", () => {
     const dir = join(root, "cli-done");
