@@ -130,6 +130,9 @@ const cases: Case[] = [
     re: /: written with train\.lr = 0\.003, but the run's config\.json has train\.lr = 0\.01$/,
   },
   { name: "header is not JSON", corrupt: (f) => { const b = readFileSync(f); b[8] = "x".charCodeAt(0); writeFileSync(f, b); }, re: /: the header is not valid JSON$/ },
+  { name: "header is JSON null", corrupt: (f) => { const b = readFileSync(f); const n = Number(b.readBigUInt64LE(0)); b.write("null".padEnd(n, " "), 8); writeFileSync(f, b); }, re: /: the header is not a JSON object$/ },
+  { name: "a tensor entry that is null", corrupt: (f) => editHeader(f, (h) => (h[firstParam(h)] = null)), re: /: tensor "params\.[^"]+" is null; expected \{dtype, shape, data_offsets\}$/ },
+  { name: "__metadata__ that is null", corrupt: (f) => editHeader(f, (h) => ((h as Record<string, unknown>).__metadata__ = null)), re: /: __metadata__ is not an object of strings$/ },
   { name: "header length beyond the file", corrupt: (f) => { const b = readFileSync(f); b.writeBigUInt64LE(BigInt(b.length * 2)); writeFileSync(f, b); }, re: /: header length \d+ exceeds the file's \d+ bytes$/ },
   { name: "an empty file", corrupt: (f) => writeFileSync(f, ""), re: /: the file has 0 bytes; a safetensors file has at least 8$/ },
   { name: "truncated to half", corrupt: (f) => { const b = readFileSync(f); writeFileSync(f, b.subarray(0, Math.floor(b.length / 2))); }, re: /: (tensor "[^"]+" data_offsets \[\d+, \d+\] end past the \d+ data bytes of the file|header length \d+ exceeds the file's \d+ bytes)$/ },
@@ -193,6 +196,15 @@ describe("corrupted checkpoints: one line naming the file and the field, and no 
       expect(snapshot(dir)).toEqual(before);
     });
   }
+});
+
+describe("a corrupted run file", () => {
+  it("config.json that is not JSON is one line naming the file", () => {
+    const dir = join(root, "bad-config");
+    cpSync(base, dir, { recursive: true });
+    writeFileSync(join(dir, "config.json"), '{"seed": 0,');
+    expect(() => openRun(dir).config()).toThrow(`run directory: ${join(dir, "config.json")} is not valid JSON`);
+  });
 });
 
 describe("corrupted checkpoints through the CLI", () => {

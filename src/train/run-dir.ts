@@ -147,7 +147,13 @@ export class RunDir {
     return d;
   }
   readJson<T>(name: string): T {
-    return JSON.parse(readFileSync(this.path(name), "utf8")) as T;
+    const p = this.path(name);
+    const text = readFileSync(p, "utf8");
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new Error(`run directory: ${p} is not valid JSON`);
+    }
   }
   writeJson(name: string, value: unknown): void {
     writeJsonAtomic(this.path(name), value);
