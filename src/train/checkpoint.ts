@@ -154,7 +154,8 @@ export function readCheckpoint(file: string, opts: { totalSteps?: number; config
   if (state.lastEval !== undefined) {
     if (!isObject(state.lastEval)) fail(`__metadata__.state.lastEval is ${show(state.lastEval)}; expected an object of numbers`);
     for (const [k, v] of Object.entries(state.lastEval as Record<string, unknown>)) {
-      if (typeof v !== "number") fail(`__metadata__.state.lastEval.${k} is ${show(v)}; expected a number`);
+      // A NaN evaluation was written as null by JSON.
+      if (typeof v !== "number" && v !== null) fail(`__metadata__.state.lastEval.${k} is ${show(v)}; expected a number`);
     }
   }
 
