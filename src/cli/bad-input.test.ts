@@ -4,12 +4,13 @@
  * what is wrong, nothing on stdout, and no run directory. The cases run as real child processes
  * through bin/tinyfoundry.js, two at a time, each under a timeout (a hang is a failure).
  */
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createRun, makeDirs } from "../train/run-dir.js";
 
 const BIN = new URL("../../bin/tinyfoundry.js", import.meta.url).pathname;
 
@@ -100,22 +101,24 @@ const cases: Case[] = [
 describe("CLI: bad input is rejected before anything is written (one line, no run directory, no hang)", () => {
   // Two processes at a time: the cases are independent and each is mostly process start-up.
   const results = new Map<string, Promise<{ r: Result; out: string }>>();
-  let running = Promise.resolve();
-  const queue: (() => Promise<void>)[] = [];
-  const start = (c: Case) => {
-    const p = new Promise<{ r: Result; out: string }>((resolve) => {
-      queue.push(async () => {
-        const out = join(mkdtempSync(join(tmpdir(), "tf-bad-out-")), "runs");
-        resolve({ r: await cli(await c.args(out), c.env), out });
-      });
-    });
-    results.set(c.name, p);
-  };
-  for (const c of cases) start(c);
-  const worker = async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) await job();
-  };
-  running = Promise.all([worker(), worker()]).then(() => undefined);
+  beforeAll(() => {
+    const queue: (() => Promise<void>)[] = [];
+    for (const c of cases) {
+      results.set(
+        c.name,
+        new Promise((resolve) => {
+          queue.push(async () => {
+            const out = join(mkdtempSync(join(tmpdir(), "tf-bad-out-")), "runs");
+            resolve({ r: await cli(await c.args(out), c.env), out });
+          });
+        }),
+      );
+    }
+    const worker = async () => {
+      for (let job = queue.shift(); job; job = queue.shift()) await job();
+    };
+    void Promise.all([worker(), worker()]);
+  });
 
   for (const c of cases) {
     it(c.name, async () => {
@@ -130,7 +133,16 @@ describe("CLI: bad input is rejected before anything is written (one line, no ru
       if (c.fastMs) expect(r.ms).toBeLessThan(c.fastMs);
     }, 60_000);
   }
-  it("all cases finished", async () => {
-    await running;
-  }, 120_000);
+});
+
+describe("run directories are made without recursive mkdir", () => {
+  it("createRun under /proc fails at once with one line; under a fresh folder it makes the chain", () => {
+    const t0 = Date.now();
+    expect(() => createRun({ experiment: "lm", seed: 0, config: {}, root: "/proc/forbidden" })).toThrow(/^cannot create \/proc\/forbidden\/lm\/.*: \/proc\/forbidden\/lm\/.* is on a proc pseudo-filesystem \(\/proc\); choose a folder on a disk$/);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    const root = join(mkdtempSync(join(tmpdir(), "tf-mk-")), "a", "b");
+    const run = createRun({ experiment: "lm", seed: 0, config: {}, root });
+    expect(existsSync(join(run.dir, "config.json"))).toBe(true);
+    expect(() => makeDirs(join(aFile, "x"))).toThrow(/plain-file is a file, not a folder$/);
+  });
 });

@@ -4,7 +4,7 @@
  * `checkpoints/`, `samples/`: plain files any tracker can read. JSON files are written atomically.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync, statfsSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, statfsSync } from "node:fs";
 import { cpus, totalmem, platform, release, arch } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { appendJsonLine, writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
@@ -106,6 +106,11 @@ export function unwritableDirReason(dir: string): string | null {
     }
   } catch {
     /* statfs unsupported here: the mkdir below reports what goes wrong */
+  }
+  try {
+    accessSync(p, constants.W_OK); // also EROFS on a read-only filesystem
+  } catch (e) {
+    return `${p} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
   }
   return null;
 }
