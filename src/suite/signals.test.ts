@@ -3,11 +3,11 @@
  * step it reached, in a terminal and through a pipe (`npm start | tee log`, where the pipe's
  * reader dies with the same Ctrl-C and npm forwards a second SIGINT). The suite parent survives a
  * closed stdout/stderr (EPIPE) until its child has saved, records the experiment as interrupted,
- * and one stop message is printed, not two.
+ * and one stop message is printed, not two. A single `train lm` behaves the same.
  */
 import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lmPresets } from "../lm/config.js";
@@ -116,5 +116,29 @@ describe("reproduce: Ctrl-C saves the running experiment, also through a closed 
     const step = lastStep(join(dir, "lm"));
     await sleep(300);
     expect(lastStep(join(dir, "lm"))).toBe(step);
+  }, 120_000);
+
+  it("`train lm` alone through a dead pipe (npm run lm | tee log, Ctrl-C): checkpoint at the current step, exit 130", async () => {
+    const out = mkdtempSync(join(tmpdir(), "tf-lm-sig-"));
+    const args = ["train", "lm", "--preset", "tiny", "--out", out, "--set", "train.steps=100000", "--set", "train.checkpointEvery=100000", "--set", "train.evalEvery=100000", "--set", "sample.tokens=0"];
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, TINYFOUNDRY_THREADS: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.on("data", () => {});
+    child.stderr.on("data", () => {});
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    const runDir = () => (existsSync(join(out, "lm")) ? join(out, "lm", readdirSync(join(out, "lm"))[0] ?? "") : out);
+    const t0 = Date.now();
+    while (lastStep(runDir()) < 5) {
+      if (child.exitCode !== null || Date.now() - t0 > 60_000) throw new Error("train lm did not start training");
+      await sleep(10);
+    }
+    child.stdout.destroy();
+    child.stderr.destroy();
+    child.kill("SIGINT");
+    await sleep(20);
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    const dir = runDir();
+    expect(checkpointStep(dir)).toBe(lastStep(dir));
+    expect((JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")) as { status: string }).status).toBe("interrupted");
   }, 120_000);
 });
