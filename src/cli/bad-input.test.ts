@@ -11,6 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRun, makeDirs } from "../train/run-dir.js";
+import { checkMemory, lmStepBytes } from "./preflight.js";
 
 const BIN = new URL("../../bin/tinyfoundry.js", import.meta.url).pathname;
 
@@ -144,5 +145,17 @@ describe("run directories are made without recursive mkdir", () => {
     const run = createRun({ experiment: "lm", seed: 0, config: {}, root });
     expect(existsSync(join(run.dir, "config.json"))).toBe(true);
     expect(() => makeDirs(join(aFile, "x"))).toThrow(/plain-file is a file, not a folder$/);
+  });
+});
+
+describe("the memory estimate refuses no preset", () => {
+  it("every preset of every registered experiment fits (the estimate is a lower bound)", async () => {
+    const { experiments } = await import("../registry.js");
+    for (const [name, exp] of Object.entries(experiments)) {
+      for (const [preset, cfg] of Object.entries(exp.presets)) expect(() => checkMemory(cfg as Parameters<typeof checkMemory>[0]), `${name} ${preset}`).not.toThrow();
+    }
+    // The full LM preset: about 0.4 GiB by this bound, far below 4 GiB.
+    const { lmPresets } = await import("../lm/config.js");
+    expect(lmStepBytes(lmPresets.full.model, lmPresets.full.train.batchSize).bytes / 2 ** 30).toBeLessThan(1);
   });
 });
