@@ -4,13 +4,15 @@
  *   eval general-points|navigation --policy oracle|random|openai ...              (success ± SE per split, transcripts)
  * Malformed input lines get `{"error": "..."}` naming the field and the allowed values, never a stack trace.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { z } from "zod";
-import { createRun } from "../train/run-dir.js";
+import { createRun, makeDirs } from "../train/run-dir.js";
 import { Progress } from "./progress.js";
+import { DEFAULT_BASE_URL } from "./defaults.js";
+import { checkOutDir, probeServer } from "./preflight.js";
 import { appendJsonLine } from "../util/atomic.js";
 import {
   CARD_NAMES, cardValue, chatPolicy, createChatClient, evaluate, formatSplitResult, GeneralPointsEnv, makeHand, NavigationEnv,
@@ -131,7 +133,7 @@ export function registerEnvCommands(program: Command): void {
         const h = e.currentHand;
         const row: Record<string, unknown> = { split, seed, cards: h.cards.map((c, k) => `${c.suit}${h.names[k]}`), names: h.names, values: h.values, rule: h.rule, solutions: e.currentSolutions.length, prompt: obs.text };
         if (obs.image) {
-          mkdirSync(o.out, { recursive: true });
+          makeDirs(o.out);
           const p = resolve(join(o.out, `gp-${split}-${seed}.png`));
           writeFileSync(p, renderHand(h.cards, { size: o.imageSize }).toPNG());
           row.image = p;
@@ -187,7 +189,7 @@ export function registerEnvCommands(program: Command): void {
         const r = e.currentRoute;
         const row: Record<string, unknown> = { split, seed, sentences: r.sentences, points: r.rail.length, expertActions: r.rail.map((p) => (e.actionSpace === "absolute" ? p.absoluteAction : p.relativeAction)), prompt: obs.text };
         if (obs.image) {
-          mkdirSync(o.out, { recursive: true });
+          makeDirs(o.out);
           const p = resolve(join(o.out, `nav-${split}-${seed}-p0.png`));
           writeFileSync(p, obs.image);
           row.image = p;
@@ -203,8 +205,8 @@ export function registerEnvCommands(program: Command): void {
     .option("--policy <name>", "oracle | random | openai", "oracle")
     .option("--split <splits>", "id, ood, visual-ood, a comma list, or all", "id,ood")
     .option("--episodes <n>", "episodes per split", parseIntOpt("episodes", 1), 50)
-    .option("--base-url <url>", "OpenAI-compatible server base URL (with /v1)", "http://127.0.0.1:8080/v1")
-    .option("--model <name>", "model name sent to the server", "default")
+    .option("--base-url <url>", "OpenAI-compatible server base URL (with /v1); `tinyfoundry serve` listens on the default", DEFAULT_BASE_URL)
+    .option("--model <name>", "model name sent to the server (default: the first one its /v1/models lists)")
     .option("--api-key <key>", "bearer token (or OPENAI_API_KEY)")
     .option("--temperature <t>", "sampling temperature (server default when omitted)")
     .option("--max-tokens <n>", "max_tokens per answer", parseIntOpt("max-tokens", 1), 256)
@@ -212,7 +214,7 @@ export function registerEnvCommands(program: Command): void {
     .option("--verify-iter <n>", "graded attempts (GP: per episode, default 5; navigation: per point, default 2)", parseIntOpt("verify-iter", 1))
     .option("--vision", "vision variant for id/ood (images sent to the server)", false)
     .option("--out <dir>", "runs root", "runs")
-    .action(async (envName: string, o: { policy: string; split: string; episodes: number; baseUrl: string; model: string; apiKey?: string; temperature?: string; maxTokens: number; seed: number; verifyIter?: number; vision: boolean; out: string }) => {
+    .action(async (envName: string, o: { policy: string; split: string; episodes: number; baseUrl: string; model?: string; apiKey?: string; temperature?: string; maxTokens: number; seed: number; verifyIter?: number; vision: boolean; out: string }) => {
       if (envName !== "general-points" && envName !== "navigation") fail(`<env> must be one of general-points, navigation; got ${JSON.stringify(envName)}`);
       if (!POLICY_NAMES.includes(o.policy as never)) fail(`--policy must be one of ${POLICY_NAMES.join(", ")}; got ${JSON.stringify(o.policy)}`);
       let splits: Split[];
@@ -223,14 +225,21 @@ export function registerEnvCommands(program: Command): void {
       }
       const temperature = o.temperature === undefined ? undefined : Number(o.temperature);
       if (temperature !== undefined && !Number.isFinite(temperature)) fail(`--temperature must be a number, got ${JSON.stringify(o.temperature)}`);
-      const config = { env: envName, policy: o.policy, splits, episodes: o.episodes, seed: o.seed, verifyIter: o.verifyIter ?? null, vision: o.vision, ...(o.policy === "openai" ? { baseUrl: o.baseUrl, model: o.model, temperature: temperature ?? null, maxTokens: o.maxTokens } : {}) };
+      // Checked before the run directory exists: the output folder and, for a server, that it answers.
+      checkOutDir(o.out);
+      let model = o.model ?? "default";
+      if (o.policy === "openai") {
+        const served = await probeServer(o.baseUrl, { apiKey: o.apiKey ?? process.env.OPENAI_API_KEY });
+        if (o.model === undefined && served.length > 0) model = served[0];
+      }
+      const config = { env: envName, policy: o.policy, splits, episodes: o.episodes, seed: o.seed, verifyIter: o.verifyIter ?? null, vision: o.vision, ...(o.policy === "openai" ? { baseUrl: o.baseUrl, model, temperature: temperature ?? null, maxTokens: o.maxTokens } : {}) };
       const run = createRun({ experiment: `eval-${envName}`, seed: o.seed, config, root: o.out });
       const progress = new Progress({ total: o.episodes * splits.length, label: `eval ${envName} ${o.policy}` });
       let policyFor: (e: import("../envs/index.js").Env) => Policy;
       if (o.policy === "oracle") policyFor = oraclePolicy;
       else if (o.policy === "random") policyFor = (e) => randomPolicy(e, o.seed);
       else {
-        const client = createChatClient({ baseUrl: o.baseUrl, model: o.model, apiKey: o.apiKey ?? process.env.OPENAI_API_KEY, temperature, maxTokens: o.maxTokens });
+        const client = createChatClient({ baseUrl: o.baseUrl, model, apiKey: o.apiKey ?? process.env.OPENAI_API_KEY, temperature, maxTokens: o.maxTokens });
         policyFor = () => chatPolicy(client);
       }
       const transcriptsPath = run.path("transcripts.jsonl");

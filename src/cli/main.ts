@@ -7,6 +7,7 @@ import { Command, Option } from "commander";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { initEngine, type Device } from "../engine/index.js";
+import { threadsProblem } from "../engine/threads.js";
 import { experiments, experimentNames } from "../registry.js";
 import { writeLMReport } from "../lm/index.js";
 import { applyOverrides, ConfigError, pickPreset, validateConfig } from "../train/config.js";
@@ -22,19 +23,40 @@ import { runSuite, suiteNames } from "../suite/reproduce.js";
 import type { PresetName } from "../train/experiment.js";
 import { sampleFromRun } from "./sample.js";
 import { registerExtraCommands } from "./extra-commands.js";
+import { UsageError } from "./errors.js";
+import { checkDataFile, checkMemory, checkOutDir } from "./preflight.js";
+import { checkRunCheckpoints } from "../train/checkpoint.js";
 
-export class UsageError extends Error {}
+export { UsageError };
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-/** SIGINT/SIGTERM: first one asks the run to checkpoint and stop; a second one exits at once. */
-function installSignals(): AbortController {
+/**
+ * Keep going when stdout/stderr is closed (the reader of a pipe died, e.g. `npm start | tee log`
+ * and Ctrl-C): writes are dropped instead of an EPIPE error killing the process before it has
+ * saved its checkpoint.
+ */
+export function surviveClosedOutput(): void {
+  for (const s of [process.stdout, process.stderr]) s.on("error", () => {});
+}
+
+/** The same Ctrl-C often arrives twice (the terminal and `npm` each deliver it): a repeat this soon is that one. */
+const REPEAT_MS = 1000;
+
+/**
+ * SIGINT/SIGTERM: the first one asks the run to checkpoint and stop; one pressed again later
+ * exits at once. `afterExit` says what still happens then (a suite's child saves on its own).
+ */
+function installSignals(afterExit = "without waiting for the checkpoint"): AbortController {
   const ac = new AbortController();
+  let first = 0;
   const onSig = (sig: string) => {
     if (ac.signal.aborted) {
-      process.stderr.write(`\n${sig} again: exiting without waiting\n`);
+      if (Date.now() - first < REPEAT_MS) return;
+      process.stderr.write(`\n${sig} again: exiting ${afterExit}\n`);
       process.exit(130);
     }
+    first = Date.now();
     process.stderr.write(`\n${sig}: saving a checkpoint and stopping (press again to exit now)\n`);
     ac.abort();
   };
@@ -87,6 +109,9 @@ async function runCommand(name: string, o: RunOpts): Promise<void> {
     if (o.set.length || o.seed !== undefined || o.data) throw new UsageError("--resume continues a run with its saved config; drop --set/--seed/--data");
     run = openRun(o.resume);
     config = validateConfig(exp.schema, run.config());
+    // Everything is checked before the run is touched: its checkpoints, its data file, memory.
+    checkRunCheckpoints(run.dir);
+    preflight(config);
   } else {
     let cfg = pickPreset(exp.presets, o.preset) as Record<string, unknown>;
     if (o.seed !== undefined) {
@@ -101,6 +126,9 @@ async function runCommand(name: string, o: RunOpts): Promise<void> {
     }
     cfg = applyOverrides(cfg, o.set);
     config = validateConfig(exp.schema, cfg);
+    // Everything that can be checked before a run directory exists is checked first.
+    checkOutDir(o.out);
+    preflight(config);
   }
   const info = await initEngine({ device: o.device });
   const ac = installSignals();
@@ -115,6 +143,13 @@ async function runCommand(name: string, o: RunOpts): Promise<void> {
     return;
   }
   if (out.summary && !out.alreadyCompleted) printSummary(name, out.summary, out.verdicts, run.dir);
+}
+
+/** Memory and the data file of a validated config (see preflight.ts). */
+function preflight(config: unknown): void {
+  const c = config as { model?: Record<string, unknown>; train?: Record<string, unknown>; data?: Record<string, unknown> };
+  checkMemory(c);
+  if (typeof c.data?.file === "string" && c.data.file) checkDataFile(c.data.file, c as Parameters<typeof checkDataFile>[1]);
 }
 
 function printSummary(name: string, s: Record<string, unknown>, v: VerdictsFile | null, dir: string): void {
@@ -205,7 +240,12 @@ export function buildProgram(): Command {
     .name("tinyfoundry")
     .description("Six 2025 foundation-model training papers as runnable, readable TypeScript")
     .version("0.1.0")
-    .option("--threads <n>", "wasm worker threads (default: min(2, cores)); also TINYFOUNDRY_THREADS")
+    .option("--threads <n>", "wasm worker threads, 1 to 64 (default: min(2, cores)); also TINYFOUNDRY_THREADS", (v: string) => {
+      // bin/tinyfoundry.js applies it before the engine loads; checked here too for direct use of main().
+      const p = threadsProblem(v);
+      if (p) throw new UsageError(`--threads: ${p}`);
+      return v;
+    })
     .showHelpAfterError("(add --help for usage)");
 
   const deviceOpt = () => new Option("--device <device>", "compute device").choices(["wasm", "webgpu", "cpu"]).default("wasm");
@@ -254,6 +294,7 @@ export function buildProgram(): Command {
     .option("--out <dir>", "where a comparison report goes", "runs/comparison")
     .description("write report.html and report.md for a run, or a comparison of runs")
     .action(async (dirs: string[], o: { out: string }) => {
+      if (dirs.length > 1) checkOutDir(o.out);
       const r = dirs.length === 1 ? await reportRun(dirs[0]) : await reportComparison(dirs, o.out);
       if (dirs.length === 1 && openRun(dirs[0]).meta().experiment === "lm" && openRun(dirs[0]).summary()) await writeLMReport(openRun(dirs[0]));
       process.stdout.write(`${r.html}\n${r.md}\n`);
@@ -280,9 +321,12 @@ export function buildProgram(): Command {
       if (!Number.isInteger(seed) || seed < 0) throw new ConfigError(`--seed: expected a non-negative integer, got "${o.seed}"`);
       const only = o.only ? o.only.split(",").map((x) => x.trim()).filter(Boolean) : undefined;
       suiteNames(only); // validates --only before anything is written
+      if (!o.resume) checkOutDir(o.out);
       const info = await initEngine({ device: o.device });
       process.stderr.write(`device ${info.device}, ${info.threads} thread${info.threads > 1 ? "s" : ""}\n`);
-      const ac = installSignals();
+      // The running experiment is a child process of its own: it checkpoints on the parent's one
+      // SIGTERM, and also when the parent is gone.
+      const ac = installSignals("now; the running experiment still saves its checkpoint");
       // A resumed suite keeps the preset it was started with (its suite.json says which).
       const preset = (o.resume && existsSync(join(o.resume, "suite.json")) ? (JSON.parse(readFileSync(join(o.resume, "suite.json"), "utf8")) as { preset: PresetName }).preset : o.preset) as PresetName;
       const display = new SuiteDisplay(preset);
@@ -336,6 +380,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  surviveClosedOutput();
   const program = buildProgram();
   program.exitOverride();
   try {

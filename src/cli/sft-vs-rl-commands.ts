@@ -9,6 +9,7 @@
 import type { Command } from "commander";
 import type { AddressInfo } from "node:net";
 import { initEngine } from "../engine/index.js";
+import { DEFAULT_SERVE_PORT } from "./defaults.js";
 import { createPolicyServer, disposePolicy, loadPolicy } from "../papers/sft-vs-rl/index.js";
 
 function parsePort(v: string): number {
@@ -23,7 +24,7 @@ export function registerSftVsRlCommands(program: Command): void {
     .description("serve a trained sft-vs-rl policy as an OpenAI-compatible chat-completions endpoint (loopback by default)")
     .argument("<run-dir>", "an sft-vs-rl run directory")
     .option("--arm <arm>", "which branch's final policy: ppo | sft | sft-init | stage0 | nav-ppo | nav-sft | nav-sft-init (default: the first that exists)")
-    .option("--port <port>", "TCP port (0: any free port)", parsePort, 8089)
+    .option("--port <port>", `TCP port (0: any free port; the default is where \`eval --policy openai\` looks)`, parsePort, DEFAULT_SERVE_PORT)
     .option("--host <host>", "interface to bind", "127.0.0.1")
     .option("--model <name>", "model name reported to clients", "tinyfoundry-sft-vs-rl")
     .action(async (runDir: string, o: { arm?: string; port: number; host: string; model: string }) => {

@@ -15,6 +15,7 @@
  */
 import { cpus } from "node:os";
 import { MessageChannel, type MessagePort, Worker as NodeWorker, receiveMessageOnPort } from "node:worker_threads";
+import { parseThreads } from "./threads.js";
 
 type Nav = { hardwareConcurrency: number; userAgent: string; gpu?: unknown };
 /** The globals the shims read and set, as jax-js sees them (Node 20 may lack any of them). */
@@ -22,13 +23,9 @@ const g: { navigator?: Nav; Worker?: unknown } = globalThis;
 
 /** Number of wasm worker threads jax-js will use (1 means the main thread only). */
 export function requestedThreads(): number {
-  const raw = process.env.TINYFOUNDRY_THREADS;
-  if (raw === undefined || raw === "") return Math.min(2, cpus().length);
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 64) {
-    throw new Error(`TINYFOUNDRY_THREADS: expected an integer from 1 to 64, got ${JSON.stringify(raw)}`);
-  }
-  return n;
+  // The CLI checks the value before this module loads (bin/tinyfoundry.js, `threadsProblem`);
+  // library users get the same one-line error here.
+  return parseThreads(process.env.TINYFOUNDRY_THREADS, Math.min(2, cpus().length));
 }
 
 /** How the pool's thread workers receive kernels: "shared" (default) or "message". */

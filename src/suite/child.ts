@@ -10,12 +10,16 @@ import { initEngine, type Device } from "../engine/index.js";
 import { experiments } from "../registry.js";
 import { openRun } from "../train/run-dir.js";
 import { validateConfig } from "../train/config.js";
+import { CheckpointError } from "../train/checkpoint.js";
 import { quietContext, runExperiment, type ExperimentContext } from "../train/experiment.js";
 import type { ChildMessage, ChildRequest } from "./state.js";
 
 const send = (m: ChildMessage) => new Promise<void>((res) => (process.send ? process.send(m, () => res()) : res()));
 
 async function main(): Promise<void> {
+  // Output is inherited from the suite parent; when its reader is gone (a closed pipe), drop the
+  // writes rather than die before the checkpoint is saved.
+  for (const s of [process.stdout, process.stderr]) s.on("error", () => {});
   const req = JSON.parse(process.argv[2] ?? "{}") as ChildRequest;
   const exp = experiments[req.name];
   if (!exp) {
@@ -40,7 +44,7 @@ async function main(): Promise<void> {
     const maxRssMB = Math.round(process.resourceUsage().maxRSS / 1024); // maxRSS is in KiB
     await send(out.status === "completed" ? { kind: "done", summary: out.summary ?? {}, wallSeconds: out.wallSeconds, maxRssMB } : { kind: "interrupted", wallSeconds: out.wallSeconds, maxRssMB });
   } catch (e) {
-    await send({ kind: "failed", message: e instanceof Error ? e.message.split("\n")[0] : String(e) });
+    await send({ kind: "failed", message: e instanceof Error ? e.message.split("\n")[0] : String(e), refused: e instanceof CheckpointError });
   }
 }
 

@@ -5,15 +5,16 @@
  * (`index.html`) and a results table (`results.md`) for the README.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { experiments } from "../registry.js";
-import { createRun, openRun, timestamp, type RunDir } from "../train/run-dir.js";
+import { createRun, makeDirs, openRun, timestamp, type RunDir } from "../train/run-dir.js";
 import { Interrupted, runExperiment, type ExperimentContext, type PresetName } from "../train/experiment.js";
 import type { ProgressEvent } from "../train/loop.js";
 import { pickPreset, validateConfig } from "../train/config.js";
+import { CheckpointError } from "../train/checkpoint.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { buildSite } from "./site.js";
 import type { ChildMessage, ChildRequest, SuiteState } from "./state.js";
@@ -86,7 +87,7 @@ function runInChild(req: ChildRequest, ctx: ExperimentContext): Promise<{ wallSe
       const o = outcome as ChildMessage | null;
       if (o?.kind === "done") resolveP({ wallSeconds: o.wallSeconds, maxRssMB: o.maxRssMB });
       else if (o?.kind === "interrupted" || ctx.signal.aborted) reject(new Interrupted(req.name));
-      else if (o?.kind === "failed") reject(new Error(o.message));
+      else if (o?.kind === "failed") reject(o.refused ? new CheckpointError(o.message) : new Error(o.message));
       else reject(new Error(`${req.name}: child process exited with ${sig ?? `code ${code}`} before finishing`));
     });
   });
@@ -118,7 +119,7 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
   } else {
     const names = suiteNames(opts.only);
     dir = resolve(opts.root ?? "runs", "suite", `${timestamp()}-${opts.preset}`);
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     const now = new Date().toISOString();
     state = { preset: opts.preset, seed: opts.seed ?? 0, createdAt: now, updatedAt: now, entries: names.map((name) => ({ name, status: "pending", wallSeconds: 0 })) };
   }
@@ -202,7 +203,8 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
       }
       entry.status = "failed";
       entry.message = e instanceof Error ? e.message : String(e);
-      if (run.meta().status !== "failed") run.setStatus("failed", entry.message);
+      // A refused checkpoint left the run as it was; the suite's entry says why.
+      if (!(e instanceof CheckpointError) && run.meta().status !== "failed") run.setStatus("failed", entry.message);
       log(`${entry.name} failed: ${entry.message}`);
     }
     save();

@@ -22,4 +22,5 @@ export type ChildMessage =
   | { kind: "progress"; arm?: string; event: ProgressEvent }
   | { kind: "done"; summary: Summary; wallSeconds: number; maxRssMB: number }
   | { kind: "interrupted"; wallSeconds: number; maxRssMB: number }
-  | { kind: "failed"; message: string };
+  /** `refused`: a checkpoint was refused before anything of the run changed (the run is left as it was). */
+  | { kind: "failed"; message: string; refused?: boolean };

@@ -10,11 +10,28 @@
  * `verdicts.json`, then the paper's report. A completed run is never changed by a resume.
  */
 import type { z } from "zod";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRun, openRun, type RunDir } from "./run-dir.js";
 import { DivergedError, type ProgressEvent } from "./loop.js";
 import { parseVerdicts, type ClaimResult, type VerdictsFile } from "./claims.js";
+import { CheckpointError, checkRunCheckpoints } from "./checkpoint.js";
+import { writeFileAtomic } from "../util/atomic.js";
+
+/**
+ * Run `fn`; when it throws a `CheckpointError` (a checkpoint refused before anything was
+ * trained), put meta.json back byte for byte, so a refused resume leaves the run as it was.
+ */
+async function keepMetaOnCheckpointError<T>(run: RunDir, fn: () => Promise<T>): Promise<T> {
+  const f = run.path("meta.json");
+  const before = readFileSync(f);
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof CheckpointError) writeFileAtomic(f, before);
+    throw e;
+  }
+}
 
 export type PresetName = "tiny" | "quick" | "full";
 export const PRESET_NAMES: readonly PresetName[] = ["tiny", "quick", "full"];
@@ -86,16 +103,19 @@ export async function runArm<S extends Summary>(ctx: ExperimentContext, arm: str
   const before = priorWall(r);
   const t0 = Date.now();
   const wall = () => before + (Date.now() - t0) / 1000;
-  try {
-    const out = await fn(r, resume);
-    if (ctx.signal.aborted) throw new Interrupted(arm);
-    r.writeSummary(out);
-    r.updateMeta({ status: "completed", wallSeconds: wall() });
-    return out;
-  } catch (e) {
-    r.updateMeta({ status: e instanceof Interrupted || ctx.signal.aborted ? "interrupted" : "failed", wallSeconds: wall() });
-    throw e;
-  }
+  const armRun = r;
+  return keepMetaOnCheckpointError(armRun, async () => {
+    try {
+      const out = await fn(armRun, resume);
+      if (ctx.signal.aborted) throw new Interrupted(arm);
+      armRun.writeSummary(out);
+      armRun.updateMeta({ status: "completed", wallSeconds: wall() });
+      return out;
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) armRun.updateMeta({ status: e instanceof Interrupted || ctx.signal.aborted ? "interrupted" : "failed", wallSeconds: wall() });
+      throw e;
+    }
+  });
 }
 
 /** Wall seconds of each arm of a run (from the arms' meta.json), in directory order. */
@@ -148,6 +168,13 @@ export async function runExperiment<C, S extends Summary>(exp: Experiment<C, S>,
     const v = existsSync(run.path("verdicts.json")) ? parseVerdicts(run.readJson("verdicts.json"), run.path("verdicts.json")) : null;
     return { status: "completed", alreadyCompleted: true, summary: done, verdicts: v, wallSeconds: priorWall(run) };
   }
+  // Every checkpoint of the run (and its arms) is validated before any file of the run changes.
+  if (ctx.resume) checkRunCheckpoints(run.dir);
+  return keepMetaOnCheckpointError(run, () => runValidated(exp, config, ctx, opts));
+}
+
+async function runValidated<C, S extends Summary>(exp: Experiment<C, S>, config: C, ctx: ExperimentContext, opts: { resumeHint?: string }): Promise<RunOutcome<S>> {
+  const run = ctx.run;
   const before = priorWall(run);
   const t0 = Date.now();
   const wall = () => Math.round((before + (Date.now() - t0) / 1000) * 10) / 10;
@@ -161,6 +188,7 @@ export async function runExperiment<C, S extends Summary>(exp: Experiment<C, S>,
     summary = await exp.run(config, ctx);
   } catch (e) {
     if (e instanceof Interrupted || ctx.signal.aborted) return interrupted();
+    if (e instanceof CheckpointError) throw e; // refused before training: the caller restores meta.json
     run.updateMeta({ status: e instanceof DivergedError ? "diverged" : "failed", message: e instanceof Error ? e.message : String(e), wallSeconds: wall() });
     throw e;
   }

@@ -12,6 +12,7 @@
  *   moments, step and every host RNG stream are restored).
  * - A NaN/Inf loss stops the run with status "diverged" and keeps the last good checkpoint.
  */
+import { existsSync } from "node:fs";
 import { tree, type Array, type JsTree } from "../engine/index.js";
 import type { AdamWState } from "../optim/adamw.js";
 import { Rng, type RngState } from "../util/rng.js";
@@ -77,16 +78,30 @@ export async function trainLoop<P extends JsTree<Array>>(spec: LoopSpec<P>): Pro
   let lastEval: Record<string, number> = {};
   const ckFile = run.path("checkpoints", "latest.safetensors");
 
+  // Host values a resume must restore to report the same numbers as an uninterrupted run.
+  let lastLoss = NaN;
+  let trainSeconds = 0;
+  let tokens = 0;
+  const config = existsSync(run.path("config.json")) ? run.config<unknown>() : undefined;
+
   if (spec.resume) {
     const f = latestCheckpoint(run.dir);
     if (f) {
-      const ck = loadCheckpoint(f, { params, opt });
+      // Validated completely (header, tensors, finite values, step in range, state, config)
+      // before anything of the run is touched; metrics.jsonl is cut only after that.
+      const ck = loadCheckpoint(f, { params, opt }, { totalSteps, config });
       params = ck.trees.params;
       opt = ck.trees.opt;
       step = ck.step;
       const saved = (ck.state.rngs ?? {}) as Record<string, RngState>;
       for (const [name, st] of Object.entries(saved)) if (rngs[name]) rngs[name] = new Rng(st);
       lastEval = (ck.state.lastEval ?? {}) as Record<string, number>;
+      if (typeof ck.state.lastLoss === "number") lastLoss = ck.state.lastLoss;
+      const prior = run.meta().trainSeconds;
+      if (typeof prior === "number" && Number.isFinite(prior) && prior >= 0) {
+        trainSeconds = prior;
+        tokens = step * spec.tokensPerStep;
+      }
       run.truncateMetrics(step);
       emit({ kind: "message", text: `resumed from ${f} at step ${step}` });
     } else {
@@ -97,14 +112,13 @@ export async function trainLoop<P extends JsTree<Array>>(spec: LoopSpec<P>): Pro
   run.setStatus("running");
 
   const save = async () => {
-    const state = { rngs: Object.fromEntries(Object.entries(rngs).map(([k, r]) => [k, r.state()])), lastEval };
-    await saveCheckpoint(ckFile, { params, opt }, { step, state });
+    const state = { rngs: Object.fromEntries(Object.entries(rngs).map(([k, r]) => [k, r.state()])), lastEval, ...(Number.isFinite(lastLoss) ? { lastLoss } : {}) };
+    await saveCheckpoint(ckFile, { params, opt }, { step, state, totalSteps, config });
+    // Training time up to this checkpoint, so a resumed run reports its throughput over all of it.
+    run.updateMeta({ trainSeconds });
     emit({ kind: "checkpoint", step, file: ckFile });
   };
 
-  let lastLoss = NaN;
-  let trainSeconds = 0;
-  let tokens = 0;
   while (step < totalSteps) {
     // Read-backs can resolve as microtasks only (one wasm thread), which would never let the
     // event loop deliver SIGINT/SIGTERM or timers: yield to it once per step.

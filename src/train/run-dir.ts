@@ -4,10 +4,10 @@
  * `checkpoints/`, `samples/`: plain files any tracker can read. JSON files are written atomically.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, statfsSync } from "node:fs";
 import { cpus, totalmem, platform, release, arch } from "node:os";
-import { join, resolve } from "node:path";
-import { appendJsonLine, writeJsonAtomic } from "../util/atomic.js";
+import { dirname, join, resolve } from "node:path";
+import { appendJsonLine, writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
 
 export type RunStatus = "running" | "completed" | "failed" | "interrupted" | "diverged";
 
@@ -60,6 +60,81 @@ export function timestamp(d = new Date()): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
+/** Filesystems that hold no files of ours (statfs magic numbers from Linux's magic.h). */
+const PSEUDO_FS: Record<number, string> = {
+  0x9fa0: "proc",
+  0x62656572: "sysfs",
+  0x1cd1: "devpts",
+  0x27e0eb: "cgroup",
+  0x63677270: "cgroup2",
+  0x64626720: "debugfs",
+  0x73636673: "securityfs",
+  0x74726163: "tracefs",
+  0x6165676c: "pstore",
+  0xcafe4a11: "bpf",
+  0x62656570: "configfs",
+  0xde5e81e4: "efivarfs",
+  0x42494e4d: "binfmt_misc",
+  0x19800202: "mqueue",
+  0x50495045: "pipefs",
+  0x534f434b: "sockfs",
+};
+
+/** Why `dir` cannot hold run directories (a one-line reason naming the path), or null when it can. */
+export function unwritableDirReason(dir: string): string | null {
+  const abs = resolve(dir);
+  let p = abs;
+  // The nearest existing ancestor decides: it must be a folder on a real filesystem.
+  while (!existsSync(p)) {
+    const up = dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  let st;
+  try {
+    st = statSync(p);
+  } catch (e) {
+    return `${p} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  if (!st.isDirectory()) return `${p} is a file, not a folder`;
+  try {
+    const fs = PSEUDO_FS[Number(statfsSync(p).type) >>> 0];
+    if (fs) {
+      let mount = p;
+      while (dirname(mount) !== mount && PSEUDO_FS[Number(statfsSync(dirname(mount)).type) >>> 0] === fs) mount = dirname(mount);
+      return `${dir} is on a ${fs} pseudo-filesystem (${mount}); choose a folder on a disk`;
+    }
+  } catch {
+    /* statfs unsupported here: the mkdir below reports what goes wrong */
+  }
+  try {
+    accessSync(p, constants.W_OK); // also EROFS on a read-only filesystem
+  } catch (e) {
+    return `${p} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  return null;
+}
+
+/**
+ * `mkdir -p` one component at a time. Node 20's recursive mkdirSync never returns on some
+ * pseudo-filesystems (/proc), so this one checks the chain itself and fails with one line.
+ */
+export function makeDirs(dir: string): void {
+  const abs = resolve(dir);
+  if (existsSync(abs) && statSync(abs).isDirectory()) return;
+  const why = unwritableDirReason(abs);
+  if (why) throw new Error(`cannot create ${dir}: ${why}`);
+  const missing: string[] = [];
+  for (let p = abs; !existsSync(p); p = dirname(p)) missing.unshift(p);
+  for (const p of missing) {
+    try {
+      mkdirSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`cannot create ${p} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+}
+
 export class RunDir {
   readonly dir: string;
   constructor(dir: string) {
@@ -73,11 +148,17 @@ export class RunDir {
   }
   get samplesDir(): string {
     const d = this.path("samples");
-    mkdirSync(d, { recursive: true });
+    makeDirs(d);
     return d;
   }
   readJson<T>(name: string): T {
-    return JSON.parse(readFileSync(this.path(name), "utf8")) as T;
+    const p = this.path(name);
+    const text = readFileSync(p, "utf8");
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new Error(`run directory: ${p} is not valid JSON`);
+    }
   }
   writeJson(name: string, value: unknown): void {
     writeJsonAtomic(this.path(name), value);
@@ -113,10 +194,26 @@ export class RunDir {
     }
     return rows;
   }
-  /** Keep only metric rows with `step <= lastStep` (used on resume, so no row is duplicated). */
+  /**
+   * Keep only metric rows with `step <= lastStep` (used on resume, so no row is duplicated), byte
+   * for byte as written; a torn line from a kill is dropped. Atomic: a kill during the cut keeps
+   * the old file whole.
+   */
   truncateMetrics(lastStep: number): void {
-    const rows = this.metrics<{ step?: number }>().filter((r) => r.step === undefined || r.step <= lastStep);
-    writeFileSync(this.path("metrics.jsonl"), rows.map((r) => JSON.stringify(r) + "\n").join(""));
+    const p = this.path("metrics.jsonl");
+    const lines = existsSync(p) ? readFileSync(p, "utf8").split("\n") : [];
+    const keep: string[] = [];
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      let row: { step?: unknown };
+      try {
+        row = JSON.parse(line) as { step?: unknown };
+      } catch {
+        continue; // torn line from a kill
+      }
+      if (typeof row.step !== "number" || row.step <= lastStep) keep.push(line + "\n");
+    }
+    writeFileAtomic(p, keep.join(""));
   }
   writeSummary(summary: Record<string, unknown>): void {
     this.writeJson("summary.json", summary);
@@ -142,7 +239,7 @@ export function createRun(opts: {
     const base = dir;
     while (existsSync(dir)) dir = `${base}-${++i}`;
   }
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const run = new RunDir(dir);
   const now = new Date().toISOString();
   run.writeJson("config.json", opts.config);

@@ -50,28 +50,75 @@ export function encodeSafetensors(tensors: Record<string, STTensor>, metadata: R
   return out;
 }
 
-/** Parse a safetensors buffer, validating the header against the spec. */
-export function decodeSafetensors(buf: Uint8Array): { tensors: Record<string, STTensor>; metadata: Record<string, string> } {
-  if (buf.byteLength < 8) throw new Error("safetensors: file shorter than 8 bytes");
-  const n = Number(new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getBigUint64(0, true));
-  if (n > buf.byteLength - 8 || n > 100_000_000) throw new Error(`safetensors: header length ${n} exceeds file size`);
-  const header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + n))) as Record<string, unknown>;
+/** A file that does not follow the safetensors format (or a checkpoint's expectations); one line naming the field. */
+export class SafetensorsError extends Error {
+  override name = "SafetensorsError";
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+const isCount = (x: unknown): x is number => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+
+/**
+ * Parse a safetensors buffer, validating everything the spec requires before any tensor is
+ * copied: the header length, the header as a JSON object, `__metadata__` as string to string, each
+ * tensor's dtype, shape and `data_offsets` (inside the data section, matching the shape, and
+ * together covering it without gaps or overlaps). Errors are one line that starts with `source`
+ * (e.g. `checkpoint runs/x/checkpoints/latest.safetensors`) and names the field.
+ */
+export function decodeSafetensors(buf: Uint8Array, source = "safetensors"): { tensors: Record<string, STTensor>; metadata: Record<string, string> } {
+  const fail = (msg: string): never => {
+    throw new SafetensorsError(`${source}: ${msg}`);
+  };
+  if (buf.byteLength < 8) fail(`the file has ${buf.byteLength} bytes; a safetensors file has at least 8`);
+  const n64 = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getBigUint64(0, true);
+  if (n64 > BigInt(buf.byteLength - 8) || n64 > 100_000_000n) fail(`header length ${n64} exceeds the file's ${buf.byteLength} bytes`);
+  const n = Number(n64);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(8, 8 + n)));
+  } catch {
+    fail("the header is not valid JSON");
+  }
+  if (!isObject(header)) fail("the header is not a JSON object");
+  const h = header as Record<string, unknown>;
   const base = 8 + n;
-  const tensors: Record<string, STTensor> = {};
+  const dataBytes = buf.byteLength - base;
   let metadata: Record<string, string> = {};
-  for (const [name, v] of Object.entries(header)) {
+  const spans: { name: string; b: number; e: number; dtype: STDtype; shape: number[] }[] = [];
+  for (const [name, v] of Object.entries(h)) {
     if (name === "__metadata__") {
+      if (!isObject(v)) fail("__metadata__ is not an object of strings");
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (typeof x !== "string") fail(`__metadata__.${k} is ${JSON.stringify(x)}; expected a string`);
       metadata = v as Record<string, string>;
       continue;
     }
-    const { dtype, shape, data_offsets } = v as { dtype: STDtype; shape: number[]; data_offsets: [number, number] };
-    if (!(dtype in WIDTH)) throw new Error(`safetensors: ${name} has unsupported dtype ${dtype}`);
-    const [b, e] = data_offsets;
-    const count = shape.reduce((a, c) => a * c, 1);
-    if (e - b !== count * WIDTH[dtype] || base + e > buf.byteLength) throw new Error(`safetensors: ${name} has bad data_offsets`);
-    const data = new Uint8Array(e - b);
-    data.set(buf.subarray(base + b, base + e));
-    tensors[name] = { dtype, shape, data };
+    const t = `tensor ${JSON.stringify(name)}`;
+    if (!isObject(v)) fail(`${t} is ${JSON.stringify(v)}; expected {dtype, shape, data_offsets}`);
+    const { dtype, shape, data_offsets } = v as Record<string, unknown>;
+    if (typeof dtype !== "string" || !(dtype in WIDTH)) fail(`${t} dtype is ${JSON.stringify(dtype)}; expected one of ${Object.keys(WIDTH).join(", ")}`);
+    if (!Array.isArray(shape) || !shape.every(isCount)) fail(`${t} shape is ${JSON.stringify(shape)}; expected a list of non-negative integers`);
+    if (data_offsets === undefined) fail(`${t} data_offsets is missing; expected [begin, end]`);
+    if (!Array.isArray(data_offsets) || data_offsets.length !== 2 || !data_offsets.every(isCount)) fail(`${t} data_offsets is ${JSON.stringify(data_offsets)}; expected [begin, end]`);
+    const [b, e] = data_offsets as [number, number];
+    const where = `${t} data_offsets [${b}, ${e}]`;
+    if (e > dataBytes) fail(`${where} end past the ${dataBytes} data bytes of the file`);
+    const count = (shape as number[]).reduce((a, c) => a * c, 1);
+    if (b > e || e - b !== count * WIDTH[dtype as STDtype]) fail(`${where} do not match its shape [${(shape as number[]).join(", ")}] ${dtype} (bad data_offsets)`);
+    spans.push({ name, b, e, dtype: dtype as STDtype, shape: shape as number[] });
+  }
+  // The spec: tensors cover the data section exactly, no holes and no overlaps.
+  spans.sort((x, y) => x.b - y.b || x.e - y.e);
+  let at = 0;
+  for (const s of spans) {
+    if (s.b !== at) fail(`tensor ${JSON.stringify(s.name)} data_offsets [${s.b}, ${s.e}] ${s.b < at ? "overlap the tensor before it" : `leave a gap after byte ${at}`} (bad data_offsets)`);
+    at = s.e;
+  }
+  if (at !== dataBytes) fail(`the data section has ${dataBytes} bytes but the tensors cover ${at} (bad data_offsets)`);
+  const tensors: Record<string, STTensor> = {};
+  for (const s of spans) {
+    const data = new Uint8Array(s.e - s.b);
+    data.set(buf.subarray(base + s.b, base + s.e));
+    tensors[s.name] = { dtype: s.dtype, shape: s.shape, data };
   }
   return { tensors, metadata };
 }

@@ -42,9 +42,9 @@ describe("safetensors", () => {
     expect(new Float32Array(buf.slice(8 + n).buffer)).toEqual(new Float32Array([3, 4, 2]));
   });
   it("rejects truncated and inconsistent files with a clear error", () => {
-    expect(() => decodeSafetensors(new Uint8Array(4))).toThrow(/shorter than 8 bytes/);
+    expect(() => decodeSafetensors(new Uint8Array(4))).toThrow(/has 4 bytes; a safetensors file has at least 8/);
     const buf = encodeSafetensors({ a: tensorF32([2], new Float32Array([3, 4])) });
-    expect(() => decodeSafetensors(buf.subarray(0, buf.length - 4))).toThrow(/bad data_offsets/);
+    expect(() => decodeSafetensors(buf.subarray(0, buf.length - 4))).toThrow(/data_offsets \[0, 8\] end past the 4 data bytes/);
   });
   it("checkpoints params and optimizer state exactly", async () => {
     const cfg = { ...defaultLMConfig, vocabSize: 16, dModel: 8, nLayers: 1, nHeads: 2, contextLength: 8 };
