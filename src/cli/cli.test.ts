@@ -37,9 +37,30 @@ describe("CLI: bad input gets one line naming the field and what is allowed, and
     expect(r.code).toBe(2);
     expect(r.err.trim()).toMatch(/^tinyfoundry: experiment "nope" is not known; allowed: lm/);
     const d = cli(["train", "lm", "--device", "tpu", "--out", out]);
-    expect(d.code).not.toBe(0);
-    expect(d.err).toMatch(/--device.*tpu.*Allowed choices are wasm, webgpu, cpu/);
+    expect(d.code).toBe(2);
+    expect(d.err).toMatch(/^tinyfoundry: .*--device.*tpu.*Allowed choices are wasm, webgpu, cpu/);
     expect(readdirSync(out)).toEqual([]);
+  });
+  it("near misses get a suggestion; usage errors share one prefix and exit code 2", () => {
+    expect(cli(["run", "fp4", "--out", out]).err.trim()).toMatch(/^tinyfoundry: experiment "fp4" is not known \(did you mean "fp4-training"\?\); allowed: /);
+    expect(cli(["run", "mixture-of-mambo", "--out", out]).err.trim()).toMatch(/did you mean "mixture-of-mamba"\?/);
+    expect(cli(["train", "lm", "--preset", "quik", "--out", out]).err.trim()).toMatch(/^tinyfoundry: --preset: "quik" is not a preset \(did you mean "quick"\?\)/);
+    expect(cli(["reproduce", "--only", "omnni", "--out", out]).err.trim()).toMatch(/^tinyfoundry: --only: "omnni" is not an experiment \(did you mean "omni"\?\)/);
+    const u = cli(["train", "lm", "--bogus"]);
+    expect(u.code).toBe(2);
+    expect(u.err).toMatch(/^tinyfoundry: unknown option '--bogus'/);
+    const data = cli(["run", "omni", "--data", BIN, "--out", out]);
+    expect(data.code).toBe(2);
+    expect(data.err.trim()).toBe('tinyfoundry: --data: experiment "omni" takes no text corpus; experiments that do: lm, fp4-training, mixture-of-mamba');
+    expect(cli(["--help"]).code).toBe(0);
+    expect(readdirSync(out)).toEqual([]);
+  });
+  it("help shows numeric defaults as numbers and --threads on every training command", () => {
+    const s = cli(["sample", "--help"]).out;
+    expect(s).toContain("(default: 200)");
+    expect(s).not.toMatch(/default: "\d/);
+    expect(cli(["run", "--help"]).out).toContain("--threads <n>");
+    expect(cli(["train", "lm", "--help"]).out).toContain("--threads <n>");
   });
   it("readme with a bad --block name", () => {
     const r = cli(["readme", out, "--into", join(out, "README.md"), "--block", "Bad Name"]);

@@ -10,7 +10,7 @@ import { initEngine, type Device } from "../engine/index.js";
 import { threadsProblem } from "../engine/threads.js";
 import { experiments, experimentNames } from "../registry.js";
 import { writeLMReport } from "../lm/index.js";
-import { applyOverrides, ConfigError, pickPreset, validateConfig } from "../train/config.js";
+import { applyOverrides, ConfigError, didYouMean, pickPreset, validateConfig } from "../train/config.js";
 import { createRun, openRun, type RunMeta } from "../train/run-dir.js";
 import { quietContext, readVerdicts, runExperiment, type ExperimentContext } from "../train/experiment.js";
 import { verdictCountText } from "../report/verdicts.js";
@@ -99,10 +99,16 @@ export function progressContext(run: ReturnType<typeof openRun>, resume: boolean
 
 type RunOpts = { preset: string; set: string[]; seed?: string; data?: string; resume?: string; out: string; device: Device };
 
+/** Experiments that train on a text corpus, so `--data FILE` means something for them. */
+const dataExperiments = experimentNames().filter((n) => {
+  const d = (experiments[n].presets.quick as { data?: unknown }).data;
+  return typeof d === "object" && d !== null && "file" in d;
+});
+
 /** `train lm` / `run <name>`: build and validate the config, then run with a progress display. */
 async function runCommand(name: string, o: RunOpts): Promise<void> {
   const exp = experiments[name];
-  if (!exp) throw new UsageError(`experiment "${name}" is not known; allowed: ${experimentNames().join(", ")}`);
+  if (!exp) throw new UsageError(`experiment "${name}" is not known${didYouMean(name, experimentNames())}; allowed: ${experimentNames().join(", ")}`);
   let run;
   let config: unknown;
   if (o.resume) {
@@ -120,7 +126,7 @@ async function runCommand(name: string, o: RunOpts): Promise<void> {
       cfg.seed = s;
     }
     if (o.data) {
-      if (!("data" in cfg) || typeof cfg.data !== "object") throw new UsageError(`--data: experiment "${name}" takes no text corpus`);
+      if (!dataExperiments.includes(name)) throw new UsageError(`--data: experiment "${name}" takes no text corpus; experiments that do: ${dataExperiments.join(", ")}`);
       if (!existsSync(o.data)) throw new ConfigError(`--data: file not found: ${o.data}`);
       (cfg.data as Record<string, unknown>).file = resolve(o.data);
     }
@@ -246,15 +252,18 @@ export function buildProgram(): Command {
       if (p) throw new UsageError(`--threads: ${p}`);
       return v;
     })
-    .showHelpAfterError("(add --help for usage)");
+    .showHelpAfterError("(add --help for usage)")
+    .configureHelp({ showGlobalOptions: true }); // --threads shows in every command's help
 
+  /** An option with a numeric default, shown as a number: `(default: 200)`, not `(default: "200")`. */
+  const numOpt = (flags: string, desc: string, def: number) => new Option(flags, desc).default(String(def), String(def));
   const deviceOpt = () => new Option("--device <device>", "compute device").choices(["wasm", "webgpu", "cpu"]).default("wasm");
   const addRunOptions = (c: Command) =>
     c
       .option("--preset <name>", "tiny | quick | full", "quick")
       .option("--set <key=value>", "override a config field (repeatable), e.g. --set train.lr=1e-3", collect, [])
       .option("--seed <n>", "the run seed (all random streams derive from it)")
-      .option("--data <file>", "train on your own UTF-8 text file instead of the built-in corpus")
+      .option("--data <file>", `train on your own UTF-8 text file instead of the built-in corpus (${dataExperiments.join(", ")})`)
       .option("--resume <dir>", "continue an interrupted run from its last checkpoint")
       .option("--out <dir>", "root folder for run directories", "runs")
       .addOption(deviceOpt());
@@ -275,11 +284,11 @@ export function buildProgram(): Command {
     .command("sample")
     .argument("<run-dir>", "a run directory with a checkpoint")
     .requiredOption("--prompt <text>", "prompt text")
-    .option("--tokens <n>", "tokens to generate", "200")
-    .option("--temperature <t>", "sampling temperature (0 = greedy)", "0.8")
-    .option("--top-k <k>", "keep the k most likely tokens (0 = all)", "0")
-    .option("--top-p <p>", "nucleus sampling mass (1 = all)", "1")
-    .option("--seed <n>", "sampling seed", "0")
+    .addOption(numOpt("--tokens <n>", "tokens to generate", 200))
+    .addOption(numOpt("--temperature <t>", "sampling temperature (0 = greedy)", 0.8))
+    .addOption(numOpt("--top-k <k>", "keep the k most likely tokens (0 = all)", 0))
+    .addOption(numOpt("--top-p <p>", "nucleus sampling mass (1 = all)", 1))
+    .addOption(numOpt("--seed <n>", "sampling seed", 0))
     .addOption(deviceOpt())
     .description("generate text from a trained LM run")
     .action(async (dir: string, o: { prompt: string; tokens: string; temperature: string; topK: string; topP: string; seed: string; device: Device }) => {
@@ -311,12 +320,12 @@ export function buildProgram(): Command {
     .option("--preset <name>", "quick | full | tiny", "quick")
     .option("--only <names>", "comma-separated experiments (default: all)")
     .option("--resume <dir>", "continue an interrupted suite directory")
-    .option("--seed <n>", "the seed of every experiment", "0")
+    .addOption(numOpt("--seed <n>", "the seed of every experiment", 0))
     .option("--out <dir>", "root folder for run directories", "runs")
     .addOption(deviceOpt())
     .description("run every paper's experiment in sequence and build one report site (index.html)")
     .action(async (o: { preset: string; only?: string; resume?: string; seed: string; out: string; device: Device }) => {
-      if (!["tiny", "quick", "full"].includes(o.preset)) throw new ConfigError(`--preset: "${o.preset}" is not a preset; allowed: tiny, quick, full`);
+      if (!["tiny", "quick", "full"].includes(o.preset)) throw new ConfigError(`--preset: "${o.preset}" is not a preset${didYouMean(o.preset, ["tiny", "quick", "full"])}; allowed: tiny, quick, full`);
       const seed = Number(o.seed);
       if (!Number.isInteger(seed) || seed < 0) throw new ConfigError(`--seed: expected a non-negative integer, got "${o.seed}"`);
       const only = o.only ? o.only.split(",").map((x) => x.trim()).filter(Boolean) : undefined;
@@ -382,13 +391,20 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<void> {
   surviveClosedOutput();
   const program = buildProgram();
-  program.exitOverride();
+  // One prefix and one exit code per kind of mistake: commander's usage errors read like ours
+  // ("tinyfoundry: ...", exit 2); help and --version exit 0.
+  const oneVoice = (c: Command) => {
+    c.exitOverride();
+    c.configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, "tinyfoundry: ")) });
+    c.commands.forEach(oneVoice);
+  };
+  oneVoice(program);
   try {
     await program.parseAsync(argv);
   } catch (e) {
     const err = e as { code?: string; exitCode?: number; message?: string };
     if (typeof err.code === "string" && err.code.startsWith("commander.")) {
-      process.exitCode = err.exitCode ?? 1;
+      process.exitCode = err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version" ? 0 : 2;
       return;
     }
     if (process.env.TINYFOUNDRY_DEBUG === "1") process.stderr.write(String((e as Error).stack) + "\n");

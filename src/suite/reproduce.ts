@@ -13,7 +13,7 @@ import { experiments } from "../registry.js";
 import { createRun, makeDirs, openRun, timestamp, type RunDir } from "../train/run-dir.js";
 import { Interrupted, runExperiment, type ExperimentContext, type PresetName } from "../train/experiment.js";
 import type { ProgressEvent } from "../train/loop.js";
-import { pickPreset, validateConfig } from "../train/config.js";
+import { ConfigError, didYouMean, pickPreset, validateConfig } from "../train/config.js";
 import { CheckpointError } from "../train/checkpoint.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { buildSite } from "./site.js";
@@ -96,7 +96,7 @@ function runInChild(req: ChildRequest, ctx: ExperimentContext): Promise<{ wallSe
 export function suiteNames(only?: string[]): string[] {
   const known = [...SUITE_ORDER.filter((n) => n in experiments), ...Object.keys(experiments).filter((n) => !SUITE_ORDER.includes(n))];
   if (!only || only.length === 0) return known;
-  for (const n of only) if (!(n in experiments)) throw new Error(`--only: "${n}" is not an experiment; allowed: ${known.join(", ")}`);
+  for (const n of only) if (!(n in experiments)) throw new ConfigError(`--only: "${n}" is not an experiment${didYouMean(n, known)}; allowed: ${known.join(", ")}`);
   return known.filter((n) => only.includes(n));
 }
 

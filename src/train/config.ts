@@ -73,7 +73,7 @@ export function validateConfig<S extends z.ZodTypeAny>(schema: S, input: unknown
 /** Choose a preset by name with a clear error. */
 export function pickPreset<T>(presets: Record<string, T>, name: string): T {
   const p = presets[name];
-  if (!p) throw new ConfigError(`--preset: "${name}" is not a preset; allowed: ${Object.keys(presets).join(", ")}`);
+  if (!p) throw new ConfigError(`--preset: "${name}" is not a preset${didYouMean(name, Object.keys(presets))}; allowed: ${Object.keys(presets).join(", ")}`);
   return structuredClone(p);
 }
 
@@ -125,3 +125,27 @@ export const zodParts = {
     })
     .strict(),
 };
+
+/** Levenshtein distance (small strings: option values, names). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length];
+}
+
+/** ` (did you mean "fp4-training"?)` for a near miss among `known` (a prefix, or a few edits away), else "". */
+export function didYouMean(name: string, known: readonly string[]): string {
+  const n = name.toLowerCase();
+  const prefix = known.filter((k) => k.startsWith(n) || n.startsWith(k));
+  const close = known.map((k) => [k, editDistance(n, k)] as const).filter(([k, d]) => d <= Math.max(2, Math.floor(k.length / 3))).sort((x, y) => x[1] - y[1]);
+  const best = prefix.length === 1 ? prefix[0] : close[0]?.[0];
+  return best ? ` (did you mean "${best}"?)` : "";
+}
