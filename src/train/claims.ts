@@ -126,12 +126,12 @@ export function judge(
  * reproduced`. With `full` given, an effect in the paper's direction that clears the noise but not
  * `full` (e.g. a fraction of the paper's size, or of the trained margin) is `partly`.
  */
-export function directionRule(o: { effect: number; se: number; floor?: number; expect: "higher" | "lower"; full?: number; what: string; unit?: string }): { verdict: RuleVerdict; why: string } {
+export function directionRule(o: { effect: number; se: number; floor?: number | null; expect: "higher" | "lower"; full?: number; what: string; unit?: string }): { verdict: RuleVerdict; why: string } {
   const signed = o.expect === "higher" ? o.effect : -o.effect;
   const t = differenceTest(signed, o.se, o.floor ?? 0);
   const u = o.unit ? ` ${o.unit}` : "";
   const eff = `${o.effect >= 0 ? "+" : ""}${num(o.effect)}${u}`;
-  const noise = `the noise (max of 2 SE ${num(2 * o.se)} and seed spread ${num(o.floor ?? 0)})`;
+  const noise = o.floor === undefined || o.floor === null ? `the noise (2 SE ${num(2 * o.se)}; no seed floor)` : `the noise (max of 2 SE ${num(2 * o.se)} and seed spread ${num(o.floor)})`;
   if (!t.significant) return { verdict: "not reproduced", why: `${o.what}: ${eff} is within ${noise}.` };
   if (t.direction < 0) return { verdict: "opposite", why: `${o.what}: ${eff} goes against the paper beyond ${noise}.` };
   if (o.full !== undefined && signed < o.full) return { verdict: "partly", why: `${o.what}: ${eff} clears ${noise} but is below the ${num(o.full)}${u} the rule asks for a full reproduction.` };

@@ -222,7 +222,7 @@ function orderingRule(s: FP4TrainingSummary, better: ArmName, worse: ArmName, fl
   if (db && dw) return { verdict: "not reproduced", why: `both ${better} and ${worse} diverged: no ordering.` };
   const c = compareArms(s, better, worse);
   if (!c) return { verdict: "not reproduced", why: `${better} and ${worse} share no seed with paired validation batches.` };
-  return directionRule({ effect: c.effect, se: c.se, floor: floor ?? 0, expect: "higher", full: f * margin, what: `${worse} minus ${better} (${f} x margin = ${(f * margin).toFixed(4)})`, unit: "nats/byte" });
+  return directionRule({ effect: c.effect, se: c.se, floor: floor ?? undefined, expect: "higher", full: f * margin, what: `${worse} minus ${better} (${f} x margin = ${(f * margin).toFixed(4)})`, unit: "nats/byte" });
 }
 
 const estimate = (c: Comparison | null): Estimate | null => (c ? { value: c.effect, se: c.se, seeds: c.seeds, unit: "nats/byte" } : null);

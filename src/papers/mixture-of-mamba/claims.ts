@@ -107,7 +107,7 @@ function stepsClaim(s: MoMSummary, spec: ClaimSpec, m: "image" | "text", paperPc
       const r = directionRule({
         effect: e!.value,
         se: e!.se,
-        floor: floor ?? 0,
+        floor: floor ?? undefined,
         expect: "higher",
         full: (100 - paperPct) / 2,
         what: `mom-all reaches dense's final ${m} loss at ${rows.map(pctText).join(", ")} of the dense steps; steps saved`,
@@ -135,7 +135,7 @@ function imageGainsMore(s: MoMSummary): ClaimResult {
     ours: e ? { value: e.value, se: e.shownSE, seeds: rowsOf(s, "mom-all", "image").map((r) => r.seed), unit: "points (image minus text steps saved)" } : null,
     floor,
     rule: () => {
-      const r = directionRule({ effect: e!.value, se: e!.se, floor: floor ?? 0, expect: "higher", what: "image steps saved minus text steps saved", unit: "points" });
+      const r = directionRule({ effect: e!.value, se: e!.se, floor: floor ?? undefined, expect: "higher", what: "image steps saved minus text steps saved", unit: "points" });
       return floor === null ? { ...r, why: r.why + ONE_SEED } : r;
     },
   });

@@ -124,7 +124,7 @@ function rvqLayersClaim(s: OmniSummary, cfg: OmniExperimentConfig): ClaimResult 
     ours: falls.every((f) => Number.isFinite(f.c.value)) ? { value: smaller.c.value, se: smaller.c.se, seeds: smaller.c.seeds, unit: `mel L1 fall 1 → ${nL} layers (${smaller.a})` } : null,
     floor: smaller.c.floor,
     rule: () => {
-      const r = falls.map((f) => ({ ...f, d: directionRule({ effect: f.c.value, se: f.c.se, floor: f.c.floor ?? 0, expect: "higher", what: `${f.a} mel L1 fall from 1 to ${nL} layers` }) }));
+      const r = falls.map((f) => ({ ...f, d: directionRule({ effect: f.c.value, se: f.c.se, floor: f.c.floor ?? undefined, expect: "higher", what: `${f.a} mel L1 fall from 1 to ${nL} layers` }) }));
       const why = r.map((x) => x.d.why).join(" ") + seedNote(falls[0].c);
       let verdict: RuleVerdict = "reproduced";
       if (r.some((x) => x.d.verdict === "opposite")) verdict = "opposite";
@@ -152,7 +152,7 @@ function transcriptClaim(s: OmniSummary, cfg: OmniExperimentConfig): ClaimResult
     ours: c ? { value: c.value, se: c.se, seeds: c.seeds, unit: `CER T1 − T2 (${k} layers)` } : null,
     floor: c?.floor ?? null,
     rule: () => {
-      const d = directionRule({ effect: c!.value, se: c!.se, floor: c!.floor ?? 0, expect: "higher", what: `probe CER T1 − T2 with ${k} layers` });
+      const d = directionRule({ effect: c!.value, se: c!.se, floor: c!.floor ?? undefined, expect: "higher", what: `probe CER T1 − T2 with ${k} layers` });
       const costText = ` T2's extra ${nL}-layer mel L1 is ${fmt3(cost)} against T1's margin ${fmt3(margin)} over the mean-frame baseline (small up to ${COST_SHARE} of it).`;
       const verdict: RuleVerdict = d.verdict === "reproduced" && cost > COST_SHARE * margin ? "partly" : d.verdict;
       return { verdict, why: d.why + costText + seedNote(c!) };
@@ -174,7 +174,7 @@ function firstLayersClaim(s: OmniSummary, cfg: OmniExperimentConfig): ClaimResul
     ours: c ? { value: c.value, se: c.se, seeds: c.seeds, unit: `CER T1 − T2 (${k} layer${k > 1 ? "s" : ""})` } : null,
     floor: c?.floor ?? null,
     rule: () => {
-      const d = directionRule({ effect: c!.value, se: c!.se, floor: c!.floor ?? 0, expect: "higher", what: `probe CER T1 − T2 with ${k} layer${k > 1 ? "s" : ""}` });
+      const d = directionRule({ effect: c!.value, se: c!.se, floor: c!.floor ?? undefined, expect: "higher", what: `probe CER T1 − T2 with ${k} layer${k > 1 ? "s" : ""}` });
       return { verdict: d.verdict, why: d.why + seedNote(c!) };
     },
   });
@@ -214,7 +214,7 @@ function stagingClaim(s: OmniSummary, cfg: OmniExperimentConfig): ClaimResult {
     ours: closest ? { value: closest.c.value, se: closest.c.se, seeds: closest.c.seeds, unit: `written-QA accuracy, S1 minus ${closest.name}` } : null,
     floor: closest?.c.floor ?? null,
     rule: () => {
-      const r = controls.map((x) => directionRule({ effect: x.c.value, se: x.c.se, floor: x.c.floor ?? 0, expect: "higher", what: `written-QA accuracy S1 minus ${x.name}` }));
+      const r = controls.map((x) => directionRule({ effect: x.c.value, se: x.c.se, floor: x.c.floor ?? undefined, expect: "higher", what: `written-QA accuracy S1 minus ${x.name}` }));
       const wins = r.filter((x) => x.verdict === "reproduced").length;
       const verdict: RuleVerdict = r.some((x) => x.verdict === "opposite") ? "opposite" : wins === r.length ? "reproduced" : wins > 0 ? "partly" : "not reproduced";
       return { verdict, why: r.map((x) => x.why).join(" ") + seedNote(controls[0].c) };
@@ -238,7 +238,7 @@ function speechOutClaim(s: OmniSummary, cfg: OmniExperimentConfig): ClaimResult 
     ours: { value: c.value, se: c.se, seeds: c.seeds, unit: "accuracy, s→s minus s→t" },
     floor: c.floor,
     rule: () => {
-      const d = directionRule({ effect: c.value, se: c.se, floor: c.floor ?? 0, expect: "lower", what: `s→s (text part) minus s→t accuracy on ${last.nSpokenQuestions} spoken questions` });
+      const d = directionRule({ effect: c.value, se: c.se, floor: c.floor ?? undefined, expect: "lower", what: `s→s (text part) minus s→t accuracy on ${last.nSpokenQuestions} spoken questions` });
       const audio = Number.isFinite(last.s2sAudioAcc) ? ` The generated audio, transcribed by the T2 probe, is right ${(100 * last.s2sAudioAcc).toFixed(1)} % of the time (not judged: that recogniser's own accuracy on spoken answers is not measured).` : "";
       return { verdict: d.verdict, why: d.why + audio + seedNote(c) };
     },

@@ -63,7 +63,7 @@ function cfgComparison(spec: ClaimSpec, s: OverTokenizedSummary, arms: readonly 
     floor: cmp?.floor ?? null,
     rule: () => {
       const c = cmp ?? { effect: NaN, se: NaN, floor: null };
-      return withSeeds(directionRule({ effect: c.effect, se: c.se, floor: c.floor ?? 0, expect, what: `${what} − baseline held-out loss`, unit: "nats/token" }), c.floor);
+      return withSeeds(directionRule({ effect: c.effect, se: c.se, floor: c.floor ?? undefined, expect, what: `${what} − baseline held-out loss`, unit: "nats/token" }), c.floor);
     },
   });
 }

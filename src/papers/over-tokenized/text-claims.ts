@@ -65,7 +65,7 @@ export function oeTextClaim(s: OverTokenizedSummary): ClaimResult {
     ours: measured.length ? { value: mean(measured.map((x) => x.c.effect)), se: mean(measured.map((x) => x.c.se)), seeds: measured[0].c.seeds, unit: "nats/byte, mean over m" } : null,
     floor,
     rule: () => {
-      const per = measured.map(({ m, c }) => ({ m, c, r: directionRule({ effect: c.effect, se: c.se, floor: c.floor ?? 0, expect: "lower", full, what: `m = ${m}`, unit: "nats/byte" }) }));
+      const per = measured.map(({ m, c }) => ({ m, c, r: directionRule({ effect: c.effect, se: c.se, floor: c.floor ?? undefined, expect: "lower", full, what: `m = ${m}`, unit: "nats/byte" }) }));
       const count = (v: RuleVerdict) => per.filter((p) => p.r.verdict === v).length;
       const lower = count("reproduced") + count("partly");
       const verdict: RuleVerdict = count("reproduced") === per.length ? "reproduced" : lower > 0 ? "partly" : count("opposite") > 0 ? "opposite" : "not reproduced";
@@ -89,7 +89,7 @@ export function logLinearClaim(s: OverTokenizedSummary): ClaimResult {
     floor,
     rule: () => {
       const [slope, se, r2] = [finite(f?.valSlope), finite(f?.valSlopeSE), finite(f?.valR2)];
-      const r = directionRule({ effect: slope, se, floor: floor ?? 0, expect: "lower", what: `held-out loss per decade of m (R² ${r2.toFixed(3)})`, unit: "nats/byte" });
+      const r = directionRule({ effect: slope, se, floor: floor ?? undefined, expect: "lower", what: `held-out loss per decade of m (R² ${r2.toFixed(3)})`, unit: "nats/byte" });
       if (r.verdict === "reproduced" && !(r2 >= MIN_R2)) return withSeeds({ verdict: "partly", why: `${r.why} The fit's R² is below ${MIN_R2}: a falling trend, not a log-linear one.` }, floor);
       return withSeeds(r, floor);
     },

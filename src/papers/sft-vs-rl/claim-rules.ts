@@ -68,7 +68,7 @@ export function pooledChange(runs: readonly TaskSummary[], key: string, seKey: s
 export const measured = (p: Pooled): boolean => Number.isFinite(p.value) && Number.isFinite(p.se);
 
 const fmt = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;
-const spreadOf = (p: Pooled) => (p.floor !== null && Number.isFinite(p.floor) ? p.floor : 0);
+const spreadOf = (p: Pooled) => (p.floor !== null && Number.isFinite(p.floor) ? p.floor : undefined);
 
 /** "Raises": a gain beyond max(2 SE, seed spread) reproduces, a drop beyond it is opposite, else not reproduced. */
 export function raisesRule(d: Pooled, what: string): { verdict: RuleVerdict; why: string } {
@@ -92,7 +92,7 @@ export function lowersRule(d: Pooled, initRate: number, what: string): { verdict
 export function keepsOrRaisesRule(d: Pooled, learnedId: Pooled, what: string): { verdict: RuleVerdict; why: string } {
   const t = differenceTest(d.value, d.se, spreadOf(d));
   if (t.significant) return raisesRule(d, what);
-  const noise = `max(2 SE ${(2 * d.se).toFixed(1)}, seed spread ${spreadOf(d).toFixed(1)})`;
+  const noise = `max(2 SE ${(2 * d.se).toFixed(1)}, seed spread ${(spreadOf(d) ?? 0).toFixed(1)})`;
   const l = differenceTest(learnedId.value, learnedId.se, spreadOf(learnedId));
   if (l.direction > 0) return { verdict: "partly", why: `${what}: ${fmt(d.value)} points is within ${noise}, so OOD was kept, not raised, while the branch raised ID by ${fmt(learnedId.value)} points beyond its noise.` };
   return { verdict: "not reproduced", why: `${what}: ${fmt(d.value)} points is within ${noise}, and the branch did not raise ID beyond its noise either (${fmt(learnedId.value)} points), so "kept" only shows that the branch changed little.` };
