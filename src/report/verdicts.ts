@@ -3,10 +3,10 @@
  * blocks, all from a run's typed `verdicts.json` (never from prose). A `tiny` run shows "smoke
  * test" in place of every verdict word.
  */
-import { shownVerdict, verdictCounts, VERDICTS, type ClaimResult, type Gate, type VerdictsFile } from "../train/claims.js";
+import { claimNumber, shownVerdict, verdictCounts, VERDICTS, type ClaimResult, type Gate, type VerdictsFile } from "../train/claims.js";
 import type { Block } from "./document.js";
 
-const num = (x: number) => (Number.isInteger(x) ? x.toLocaleString("en-US") : Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 1 ? x.toFixed(3) : x.toPrecision(3));
+const num = (x: number) => (Number.isInteger(x) ? x.toLocaleString("en-US") : claimNumber(x));
 
 /** "0.412 ± 0.022 (seeds 0, 1)". */
 export function oursText(c: ClaimResult): string {

@@ -95,11 +95,12 @@ export function gate(name: string, value: number | null | undefined, op: Gate["o
   return { name, value: v, op, threshold, passed: v !== null && OPS[op](v, threshold) };
 }
 
-const num = (x: number) => (Number.isInteger(x) ? String(x) : Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 1 ? x.toFixed(3) : x.toPrecision(3));
+/** How claims print a number: integers as they are, otherwise 3-4 significant figures. */
+export const claimNumber = (x: number): string => (Number.isInteger(x) ? String(x) : Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 1 ? x.toFixed(3) : x.toPrecision(3));
 
 /** "gate name: 0.031 (needs >= 0.1)". */
 export function describeGate(g: Gate): string {
-  return `${g.name}: ${g.value === null ? "not measured" : num(g.value)} (needs ${g.op} ${num(g.threshold)})`;
+  return `${g.name}: ${g.value === null ? "not measured" : claimNumber(g.value)} (needs ${g.op} ${claimNumber(g.threshold)})`;
 }
 
 /**
@@ -130,11 +131,11 @@ export function directionRule(o: { effect: number; se: number; floor?: number | 
   const signed = o.expect === "higher" ? o.effect : -o.effect;
   const t = differenceTest(signed, o.se, o.floor ?? 0);
   const u = o.unit ? ` ${o.unit}` : "";
-  const eff = `${o.effect >= 0 ? "+" : ""}${num(o.effect)}${u}`;
-  const noise = o.floor === undefined || o.floor === null ? `the noise (2 SE ${num(2 * o.se)}; no seed floor)` : `the noise (max of 2 SE ${num(2 * o.se)} and seed spread ${num(o.floor)})`;
+  const eff = `${o.effect >= 0 ? "+" : ""}${claimNumber(o.effect)}${u}`;
+  const noise = o.floor === undefined || o.floor === null ? `the noise (2 SE ${claimNumber(2 * o.se)}; no seed floor)` : `the noise (max of 2 SE ${claimNumber(2 * o.se)} and seed spread ${claimNumber(o.floor)})`;
   if (!t.significant) return { verdict: "not reproduced", why: `${o.what}: ${eff} is within ${noise}.` };
   if (t.direction < 0) return { verdict: "opposite", why: `${o.what}: ${eff} goes against the paper beyond ${noise}.` };
-  if (o.full !== undefined && signed < o.full) return { verdict: "partly", why: `${o.what}: ${eff} clears ${noise} but is below the ${num(o.full)}${u} the rule asks for a full reproduction.` };
+  if (o.full !== undefined && signed < o.full) return { verdict: "partly", why: `${o.what}: ${eff} clears ${noise} but is below the ${claimNumber(o.full)}${u} the rule asks for a full reproduction.` };
   return { verdict: "reproduced", why: `${o.what}: ${eff} in the paper's direction, beyond ${noise}.` };
 }
 
@@ -146,9 +147,9 @@ export function directionRule(o: { effect: number; se: number; floor?: number | 
 export function closeRule(o: { gap: number; tolerance: number; what: string; unit?: string }): { verdict: RuleVerdict; why: string } {
   const u = o.unit ? ` ${o.unit}` : "";
   const g = Math.abs(o.gap);
-  if (g <= o.tolerance) return { verdict: "reproduced", why: `${o.what}: gap ${num(o.gap)}${u} is within the tolerance ${num(o.tolerance)}${u}.` };
-  if (g <= 2 * o.tolerance) return { verdict: "partly", why: `${o.what}: gap ${num(o.gap)}${u} is between 1x and 2x the tolerance ${num(o.tolerance)}${u}.` };
-  return { verdict: "not reproduced", why: `${o.what}: gap ${num(o.gap)}${u} is beyond twice the tolerance ${num(o.tolerance)}${u}.` };
+  if (g <= o.tolerance) return { verdict: "reproduced", why: `${o.what}: gap ${claimNumber(o.gap)}${u} is within the tolerance ${claimNumber(o.tolerance)}${u}.` };
+  if (g <= 2 * o.tolerance) return { verdict: "partly", why: `${o.what}: gap ${claimNumber(o.gap)}${u} is between 1x and 2x the tolerance ${claimNumber(o.tolerance)}${u}.` };
+  return { verdict: "not reproduced", why: `${o.what}: gap ${claimNumber(o.gap)}${u} is beyond twice the tolerance ${claimNumber(o.tolerance)}${u}.` };
 }
 
 /** Validate a verdicts file read from disk (or about to be written). */
