@@ -62,13 +62,17 @@ export function faceCardMessage(rule: Rule): string {
 /** Which ranks a sampler draws: `id` = 4 uniform ranks; `ood` = at least one face card. */
 export type Sampler = "id" | "ood";
 
-/** Deal four cards without the solvability check (the raw draw of the released code). */
-export function dealRaw(rng: Rng, sampler: Sampler, color: SuitColor = "mixed"): Card[] {
+/** Hand sizes: the paper's 4, and 3 (our option for small models; about a quarter of 3-card hands reach 24). */
+export const CARD_COUNTS = [3, 4] as const;
+export type CardCount = (typeof CARD_COUNTS)[number];
+
+/** Deal `n` cards (default 4) without the solvability check (the raw draw of the released code). */
+export function dealRaw(rng: Rng, sampler: Sampler, color: SuitColor = "mixed", n: CardCount = 4): Card[] {
   let ranks: number[];
   if (sampler === "id") {
-    ranks = [0, 1, 2, 3].map(() => 1 + rng.int(13));
+    ranks = Array.from({ length: n }, () => 1 + rng.int(13));
   } else {
-    ranks = [0, 1, 2].map(() => 1 + rng.int(13));
+    ranks = Array.from({ length: n - 1 }, () => 1 + rng.int(13));
     ranks.push(11 + rng.int(3));
     rng.shuffle(ranks);
   }
@@ -99,15 +103,17 @@ export type DealOptions = {
   sampler?: Sampler;
   color?: SuitColor;
   target?: number;
+  /** Cards per hand: 4 (paper) or 3. */
+  cards?: CardCount;
   /** Give up after this many raw draws (an unreachable target would loop forever). */
   maxDraws?: number;
 };
 
 /** Deal until the hand is solvable (rejection sampling, as in the released `reset`). */
 export function dealHand(rng: Rng, opts: DealOptions = {}): Hand {
-  const { rule = "id", sampler = rule, color = "mixed", target = 24, maxDraws = 10_000 } = opts;
+  const { rule = "id", sampler = rule, color = "mixed", target = 24, cards = 4, maxDraws = 10_000 } = opts;
   for (let i = 0; i < maxDraws; i++) {
-    const hand = makeHand(dealRaw(rng, sampler, color), rule, target);
+    const hand = makeHand(dealRaw(rng, sampler, color, cards), rule, target);
     if (isSolvable(hand.values, target)) return hand;
   }
   throw new Error(`dealHand: no solvable hand in ${maxDraws} draws for target ${target} (field "target"; the paper uses 24)`);

@@ -12,7 +12,7 @@
  */
 import { Rng } from "../../util/rng.js";
 import type { Env, Observation, StepResult } from "../episode.js";
-import { dealHand, type Hand, type Rule, type Sampler, type SuitColor } from "./cards.js";
+import { CARD_COUNTS, dealHand, type CardCount, type Hand, type Rule, type Sampler, type SuitColor } from "./cards.js";
 import { expertAnswer, generalPointsPrompt } from "./prompt.js";
 import { renderHand } from "./render.js";
 import { solutionsFor } from "./solver.js";
@@ -40,6 +40,8 @@ export type GeneralPointsOptions = {
   verifyIter?: number;
   /** Table image side in pixels for the vision variant (released: 1200). */
   imageSize?: number;
+  /** Cards per hand: 4 (paper) or 3 (a smaller search for small models; the prompt says "a set of 3 cards"). */
+  cards?: CardCount;
 };
 
 /** The GeneralPoints environment; see the file comment. */
@@ -50,12 +52,14 @@ export class GeneralPointsEnv implements Env {
   readonly target: number;
   readonly verifyIter: number;
   readonly imageSize: number;
+  readonly cards: CardCount;
   private hand: Hand | null = null;
   private solutions: string[] = [];
   private remaining = 0;
   private solved = false;
   constructor(opts: GeneralPointsOptions = {}) {
-    const { split = "id", variant = "language", target = 24, verifyIter = 5, imageSize = 1200 } = opts;
+    const { split = "id", variant = "language", target = 24, verifyIter = 5, imageSize = 1200, cards = 4 } = opts;
+    if (!(CARD_COUNTS as readonly number[]).includes(cards)) throw new Error(`general-points: cards must be one of ${CARD_COUNTS.join(", ")}, got ${JSON.stringify(cards)}`);
     if (!GP_SPLITS.includes(split)) throw new Error(`general-points: split must be one of ${GP_SPLITS.join(", ")}, got ${JSON.stringify(split)}`);
     if (variant !== "language" && variant !== "vision") throw new Error(`general-points: variant must be "language" or "vision", got ${JSON.stringify(variant)}`);
     if (!Number.isInteger(verifyIter) || verifyIter < 1) throw new Error(`general-points: verifyIter must be an integer >= 1, got ${verifyIter}`);
@@ -65,6 +69,7 @@ export class GeneralPointsEnv implements Env {
     this.target = target;
     this.verifyIter = verifyIter;
     this.imageSize = imageSize;
+    this.cards = cards;
   }
   /** The current hand (after `reset`). */
   get currentHand(): Hand {
@@ -77,7 +82,7 @@ export class GeneralPointsEnv implements Env {
   reset(seed: number): Observation {
     const s = splitSettings(this.split, this.variant);
     const rng = Rng.stream(seed, `general-points/${this.split}`);
-    this.hand = dealHand(rng, { rule: s.rule, sampler: s.sampler, color: s.color, target: this.target });
+    this.hand = dealHand(rng, { rule: s.rule, sampler: s.sampler, color: s.color, target: this.target, cards: this.cards });
     this.solutions = solutionsFor(this.hand.values, this.target);
     this.remaining = this.verifyIter;
     this.solved = false;
@@ -122,11 +127,10 @@ export class GeneralPointsEnv implements Env {
   randomAnswer(rng: Rng): string {
     const hand = this.currentHand;
     const xs = rng.shuffle([...hand.values]);
-    const ops = [0, 1, 2].map(() => rng.pick(["+", "-", "*", "/"]));
-    const pattern = rng.int(7);
-    const parts: string[] = [String(xs[0]), ops[0], String(xs[1]), ops[1], String(xs[2]), ops[2], String(xs[3])];
-    const brackets: number[][] = [[], [0, 4], [0, 6], [2, 6], [2, 8], [4, 8], [0, 4, 6, 10]];
-    const b = brackets[pattern];
+    const parts: string[] = [String(xs[0])];
+    for (const x of xs.slice(1)) parts.push(rng.pick(["+", "-", "*", "/"]), String(x));
+    const brackets: number[][] = xs.length === 3 ? [[], [0, 4], [2, 6]] : [[], [0, 4], [0, 6], [2, 6], [2, 8], [4, 8], [0, 4, 6, 10]];
+    const b = brackets[rng.int(brackets.length)];
     for (let k = 0; k < b.length; k++) parts.splice(b[k], 0, k % 2 === 0 ? "(" : ")");
     return expertAnswer(hand, parts.join(""));
   }

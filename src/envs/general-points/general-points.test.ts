@@ -172,3 +172,47 @@ describe("episodes", () => {
     expect(env.currentHand.cards.every((c) => c.suit === "H" || c.suit === "D")).toBe(true);
   });
 });
+
+describe("3-card hands (the `cards: 3` option)", () => {
+  it("solves 3 numbers with the solver's three bracket patterns and checks each answer exactly", () => {
+    const s = solve([4, 6, 12]);
+    expect(s).toContain("4*(12-6)");
+    expect(s.every((f) => checkSolution(f))).toBe(true);
+    expect(solve([1, 1, 1])).toEqual([]);
+    expect(() => solve([1, 2])).toThrow(/3 or 4 integers/);
+  });
+  it("deals solvable hands under both samplers; the OOD sampler always holds a J, Q or K", () => {
+    const rng = new Rng(9, "three");
+    let raw = 0;
+    let solvable = 0;
+    for (let i = 0; i < 4000; i++) {
+      const cards = dealRaw(rng, "id", "mixed", 3);
+      expect(cards).toHaveLength(3);
+      raw++;
+      if (isSolvable(makeHand(cards, "id").values)) solvable++;
+    }
+    // About 22 % of raw 3-card deals reach 24 (measured over 20,000 deals: 22.5 % ID, 22.0 % OOD).
+    expect(solvable / raw).toBeGreaterThan(0.19);
+    expect(solvable / raw).toBeLessThan(0.26);
+    for (let i = 0; i < 200; i++) {
+      const h = dealHand(rng, { rule: "ood", sampler: "ood", cards: 3 });
+      expect(h.cards).toHaveLength(3);
+      expect(h.cards.some((c) => c.rank >= 11)).toBe(true);
+      expect(isSolvable(h.values)).toBe(true);
+    }
+  });
+  it("prompts say 3 cards, the verifier grades 3-number formulas, and the expert answer wins +5", () => {
+    const env = new GeneralPointsEnv({ split: "ood", cards: 3 });
+    const obs = env.reset(3);
+    expect(obs.text).toContain("You will receive a set of 3 cards.");
+    expect(obs.text).toContain('"cards": [x, y, z], where');
+    expect(obs.text).toContain('"number": [a, b, c], where a, b, and c are the numbers on the cards,');
+    expect(env.step(env.expertAnswer()).reward).toBe(5);
+    const h = makeHand([6, 4, 12], "ood"); // 6, 4, Q -> [6, 4, 12]
+    const v = verifyAnswer(h, expertAnswer(h, "4*(12-6)"));
+    expect(v.reward).toBe(5);
+    expect(verifyAnswer(h, expertAnswer(h, "4*(10-6)")).feedback).toBe("you used invalid numbers: [10], you didn't use numbers: [12].");
+    expect(parseAnswer(expertAnswer(h, "4*(12-6)"), 3).cards).toEqual(["6", "4", "Q"]);
+    expect(() => new GeneralPointsEnv({ cards: 5 as never })).toThrow(/cards must be one of 3, 4/);
+  });
+});

@@ -3,7 +3,7 @@
  * `utils_general.re_match` and `robust_str_to_list`): try JSON first (`JSON.parse(text)[key]`), else the regexes
  * `"formula": "(.*?)"`, `"cards": \[([^\]]+)\]`, `"number": \[([^\]]+)\]`; a failed match gives the string "None".
  * The formula is cut at the first `=`. The cards list is normalised by stripping `[`, `]`, `'` and spaces and
- * splitting on commas, and must have exactly 4 items (else `[]`).
+ * splitting on commas, and must have exactly as many items as the hand has cards (4 in the paper) (else `[]`).
  *
  * The regex searches are written as linear scans (no backtracking regex over untrusted text), and only the first
  * `MAX_ANSWER_CHARS` characters of an answer are considered, so any input parses in bounded time.
@@ -16,7 +16,7 @@ export const MAX_ANSWER_CHARS = 16_384;
 export type ParsedAnswer = {
   /** The formula before the first `=`, or "None" when no formula was found. */
   formula: string;
-  /** Recognised card names, exactly 4 items, or [] when missing or malformed. */
+  /** Recognised card names, exactly the hand size, or [] when missing or malformed. */
   cards: string[];
   /** Where the fields came from. */
   source: "json" | "regex";
@@ -62,14 +62,14 @@ export function matchListField(text: string, key: string): string | null {
   }
 }
 
-/** `robust_str_to_list`: strip `[`, `]`, `'`, spaces; split on commas; exactly 4 items or []. */
-export function normaliseCardList(s: string): string[] {
+/** `robust_str_to_list`: strip `[`, `]`, `'`, spaces; split on commas; exactly `n` items (the hand size, 4 in the paper) or []. */
+export function normaliseCardList(s: string, n = 4): string[] {
   const items = s.replace(/[[\]' ]/g, "").split(",");
-  return items.length === 4 ? items : [];
+  return items.length === n ? items : [];
 }
 
 /** Parse one raw model answer. Never throws. */
-export function parseAnswer(raw: string): ParsedAnswer {
+export function parseAnswer(raw: string, cardCount = 4): ParsedAnswer {
   const text = typeof raw === "string" ? raw.slice(0, MAX_ANSWER_CHARS) : "";
   const obj = parseJsonObject(text);
   let formula: string;
@@ -85,10 +85,10 @@ export function parseAnswer(raw: string): ParsedAnswer {
   if (obj && "cards" in obj) {
     const v = obj.cards;
     // A JSON list is joined back to text before normalising (the released code turns it into [] by accident).
-    cards = Array.isArray(v) ? normaliseCardList(v.map((x) => String(x)).join(",")) : typeof v === "string" ? normaliseCardList(v) : [];
+    cards = Array.isArray(v) ? normaliseCardList(v.map((x) => String(x)).join(","), cardCount) : typeof v === "string" ? normaliseCardList(v, cardCount) : [];
   } else {
     const m = matchListField(text, "cards");
-    cards = m === null ? [] : normaliseCardList(m);
+    cards = m === null ? [] : normaliseCardList(m, cardCount);
   }
   const eq = formula.indexOf("=");
   if (eq >= 0) formula = formula.slice(0, eq);

@@ -21,8 +21,11 @@ export function generalPointsPrompt(hand: Pick<Hand, "names" | "rule" | "target"
   const { variant = "language" } = opts;
   const msg = faceCardMessage(hand.rule);
   const t = hand.target;
-  const intro =
-    variant === "language" ? "You will receive a set of 4 cards." : "You are observing these four cards in the image.";
+  const n = hand.names.length;
+  const word = n === 3 ? "three" : "four";
+  const intro = variant === "language" ? `You will receive a set of ${n} cards.` : `You are observing these ${word} cards in the image.`;
+  const xs = ["x", "y", "z", "w"].slice(0, n);
+  const as = ["a", "b", "c", "d"].slice(0, n);
   const lines = [
     "[Task Description]",
     `You are an expert ${t} points card game player. ${intro}`,
@@ -35,8 +38,8 @@ export function generalPointsPrompt(hand: Pick<Hand, "names" | "rule" | "target"
   if (variant === "vision") lines.push("Your response should be a valid json file in the following format:");
   lines.push(
     "{",
-    `  "cards": [x, y, z, w], where ${msg},`,
-    `  "number": [a, b, c, d], where a, b, c, and d are the numbers on the cards,`,
+    `  "cards": [${xs.join(", ")}], where ${msg},`,
+    `  "number": [${as.join(", ")}], where ${as.slice(0, -1).join(", ")}, and ${as[n - 1]} are the numbers on the cards,`,
     `  "formula": 'an equation that equals ${t}',`,
     "}",
   );

@@ -12,31 +12,33 @@ import { evaluateFormula, fractionEquals, tokenize } from "./formula.js";
 
 const OPS = ["+", "-", "*", "/"] as const;
 
-/** Bracket patterns as [open, close] insertion points over the 7-token list a,op,b,op,c,op,d (released solver). */
-function bracketPatterns(): number[][] {
-  const exprLen = 7;
+/**
+ * Bracket patterns as [open, close] insertion points over the token list a,op,b,op,c(,op,d) (released solver): for
+ * four numbers its seven patterns; for three (our `cards: 3` option) the same rule gives none, (a b) c and a (b c).
+ */
+function bracketPatterns(n: number): number[][] {
+  const exprLen = 2 * n - 1;
   const out: number[][] = [[]];
   for (let x = 0; x < exprLen; x += 2) {
     for (let y = x + 4; y < exprLen + 2; y += 2) if (!(x === 0 && y === exprLen + 1)) out.push([x, y]);
   }
-  out.push([0, 4, 6, 10]);
+  if (n === 4) out.push([0, 4, 6, 10]);
   return out;
 }
 
 /** A compiled (operators, brackets) template: the token list with leaf slots, and its RPN program. */
 type Template = { parts: (number | string)[]; rpn: (number | string)[] };
 
-function compileTemplates(): Template[] {
+function compileTemplates(n: number): Template[] {
   const templates: Template[] = [];
-  for (const o1 of OPS) {
-    for (const o2 of OPS) {
-      for (const o3 of OPS) {
-        for (const b of bracketPatterns()) {
-          const parts: (number | string)[] = [0, o1, 1, o2, 2, o3, 3];
-          for (let k = 0; k < b.length; k++) parts.splice(b[k], 0, k % 2 === 0 ? "(" : ")");
-          templates.push({ parts, rpn: toRpn(parts) });
-        }
-      }
+  const opLists: string[][] = [[]];
+  for (let i = 1; i < n; i++) opLists.splice(0, opLists.length, ...opLists.flatMap((l) => OPS.map((o) => [...l, o])));
+  for (const ops of opLists) {
+    for (const b of bracketPatterns(n)) {
+      const parts: (number | string)[] = [0];
+      ops.forEach((o, i) => parts.push(o, i + 1));
+      for (let k = 0; k < b.length; k++) parts.splice(b[k], 0, k % 2 === 0 ? "(" : ")");
+      templates.push({ parts, rpn: toRpn(parts) });
     }
   }
   return templates;
@@ -61,9 +63,11 @@ function toRpn(parts: (number | string)[]): (number | string)[] {
   return out;
 }
 
-let TEMPLATES: Template[] | null = null;
-function templates(): Template[] {
-  return (TEMPLATES ??= compileTemplates());
+const TEMPLATES = new Map<number, Template[]>();
+function templates(n: number): Template[] {
+  let t = TEMPLATES.get(n);
+  if (!t) TEMPLATES.set(n, (t = compileTemplates(n)));
+  return t;
 }
 
 function gcdNum(a: number, b: number): number {
@@ -127,8 +131,8 @@ function distinctPermutations(xs: readonly number[]): number[][] {
 }
 
 function checkValues(values: readonly number[], target: number): void {
-  if (values.length !== 4 || values.some((v) => !Number.isInteger(v) || v < 0 || v > 99)) {
-    throw new Error(`solver: values must be 4 integers in 0..99, got ${JSON.stringify(values)}`);
+  if ((values.length !== 3 && values.length !== 4) || values.some((v) => !Number.isInteger(v) || v < 0 || v > 99)) {
+    throw new Error(`solver: values must be 3 or 4 integers in 0..99, got ${JSON.stringify(values)}`);
   }
   if (!Number.isInteger(target) || Math.abs(target) > 1e9) {
     throw new Error(`solver: target must be an integer with |target| <= 1e9, got ${target}`);
@@ -136,7 +140,7 @@ function checkValues(values: readonly number[], target: number): void {
 }
 
 /**
- * Every distinct solution string for four card values and a target, in a fixed order (sorted permutations,
+ * Every distinct solution string for three or four card values and a target, in a fixed order (sorted permutations,
  * operators in `+ - * /` order, the seven bracket patterns). Empty when the hand is unsolvable.
  */
 export function solve(values: readonly number[], target = 24): string[] {
@@ -144,7 +148,7 @@ export function solve(values: readonly number[], target = 24): string[] {
   const sols: string[] = [];
   const seen = new Set<string>();
   for (const perm of distinctPermutations(values)) {
-    for (const t of templates()) {
+    for (const t of templates(values.length)) {
       if (!evalRpn(t.rpn, perm, target)) continue;
       const s = t.parts.map((p) => (typeof p === "number" ? String(perm[p]) : p)).join("");
       if (!seen.has(s)) {

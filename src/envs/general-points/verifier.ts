@@ -104,7 +104,7 @@ export function scoreFormula(input: ScoreInput): ScoreResult {
   const unused = [...avail.entries()].filter(([n, c]) => c > (used.get(n) ?? 0)).map(([n]) => n);
   if (unused.length > 0) add(GP_REWARDS.INCORRECT_NUMBER, `you didn't use numbers: ${pyIntList(unused)}`);
   if (reward !== 0) return finish(reward, messages);
-  // 5. evaluate exactly (only four numbers can reach this point)
+  // 5. evaluate exactly (only the hand's numbers can reach this point)
   const ev = evaluateFormula(tokens);
   if (ev.ok) {
     if (fractionEquals(ev.value, target)) {
@@ -144,7 +144,7 @@ export type VerifyResult = ScoreResult & { parsed: ParsedAnswer; recognizedCorre
 
 /** Verify a raw model answer against a hand. Never throws, for any string. */
 export function verifyAnswer(hand: Hand, answer: string, opts: VerifyOptions = {}): VerifyResult {
-  const parsed = parseAnswer(typeof answer === "string" ? answer : String(answer));
+  const parsed = parseAnswer(typeof answer === "string" ? answer : String(answer), hand.cards.length);
   let recognizedCorrectly: boolean | null = null;
   if (opts.vision || opts.recognized !== undefined) {
     const rec = opts.recognized !== undefined ? [...opts.recognized].map(String) : parsed.cards;
