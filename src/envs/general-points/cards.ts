@@ -54,9 +54,19 @@ export function cardValue(rank: Rank, rule: Rule): number {
   return rule === "id" ? Math.min(rank, 10) : rank;
 }
 
+/**
+ * How the prompt words the ID rule: `paper` as the released code ("... count as '10'"), or `uniform`, the OOD rule's
+ * words with the ID values ("... count as '10', '10', and '10' respectively"; our option for small models), so the two
+ * prompts differ only in the three values and have the same length.
+ */
+export type RuleWording = "paper" | "uniform";
+export const RULE_WORDINGS: readonly RuleWording[] = ["paper", "uniform"];
+
 /** The rule sentence used twice in the prompt. */
-export function faceCardMessage(rule: Rule): string {
-  return rule === "id" ? "'J', 'Q', and 'K' count as '10'" : "'J', 'Q', and 'K' count as '11', '12', and '13' respectively";
+export function faceCardMessage(rule: Rule, wording: RuleWording = "paper"): string {
+  if (rule === "id" && wording === "paper") return "'J', 'Q', and 'K' count as '10'";
+  const [j, q, k] = [11, 12, 13].map((r) => cardValue(r, rule));
+  return `'J', 'Q', and 'K' count as '${j}', '${q}', and '${k}' respectively`;
 }
 
 /** Which ranks a sampler draws: `id` = 4 uniform ranks; `ood` = at least one face card. */

@@ -12,7 +12,7 @@
  */
 import { Rng } from "../../util/rng.js";
 import type { Env, Observation, StepResult } from "../episode.js";
-import { CARD_COUNTS, dealHand, type CardCount, type Hand, type Rule, type Sampler, type SuitColor } from "./cards.js";
+import { CARD_COUNTS, dealHand, RULE_WORDINGS, type CardCount, type RuleWording, type Hand, type Rule, type Sampler, type SuitColor } from "./cards.js";
 import { expertAnswer, generalPointsPrompt } from "./prompt.js";
 import { renderHand } from "./render.js";
 import { solutionsFor } from "./solver.js";
@@ -42,6 +42,8 @@ export type GeneralPointsOptions = {
   imageSize?: number;
   /** Cards per hand: 4 (paper) or 3 (a smaller search for small models; the prompt says "a set of 3 cards"). */
   cards?: CardCount;
+  /** How the prompt words the ID rule: `paper` (default) or `uniform` (the OOD rule's words with the ID values). */
+  ruleWording?: RuleWording;
 };
 
 /** The GeneralPoints environment; see the file comment. */
@@ -53,12 +55,14 @@ export class GeneralPointsEnv implements Env {
   readonly verifyIter: number;
   readonly imageSize: number;
   readonly cards: CardCount;
+  readonly ruleWording: RuleWording;
   private hand: Hand | null = null;
   private solutions: string[] = [];
   private remaining = 0;
   private solved = false;
   constructor(opts: GeneralPointsOptions = {}) {
-    const { split = "id", variant = "language", target = 24, verifyIter = 5, imageSize = 1200, cards = 4 } = opts;
+    const { split = "id", variant = "language", target = 24, verifyIter = 5, imageSize = 1200, cards = 4, ruleWording = "paper" } = opts;
+    if (!RULE_WORDINGS.includes(ruleWording)) throw new Error(`general-points: ruleWording must be one of ${RULE_WORDINGS.join(", ")}, got ${JSON.stringify(ruleWording)}`);
     if (!(CARD_COUNTS as readonly number[]).includes(cards)) throw new Error(`general-points: cards must be one of ${CARD_COUNTS.join(", ")}, got ${JSON.stringify(cards)}`);
     if (!GP_SPLITS.includes(split)) throw new Error(`general-points: split must be one of ${GP_SPLITS.join(", ")}, got ${JSON.stringify(split)}`);
     if (variant !== "language" && variant !== "vision") throw new Error(`general-points: variant must be "language" or "vision", got ${JSON.stringify(variant)}`);
@@ -70,6 +74,7 @@ export class GeneralPointsEnv implements Env {
     this.verifyIter = verifyIter;
     this.imageSize = imageSize;
     this.cards = cards;
+    this.ruleWording = ruleWording;
   }
   /** The current hand (after `reset`). */
   get currentHand(): Hand {
@@ -86,7 +91,7 @@ export class GeneralPointsEnv implements Env {
     this.solutions = solutionsFor(this.hand.values, this.target);
     this.remaining = this.verifyIter;
     this.solved = false;
-    const text = generalPointsPrompt(this.hand, { variant: this.variant });
+    const text = generalPointsPrompt(this.hand, { variant: this.variant, ruleWording: this.ruleWording });
     return s.vision ? { text, image: renderHand(this.hand.cards, { size: this.imageSize }).toPNG(), kind: "prompt" } : { text, kind: "prompt" };
   }
   step(answerText: string): StepResult {

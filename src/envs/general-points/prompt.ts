@@ -3,7 +3,7 @@
  * the released `Q_GeneralPoint_EQN_L` (language) and `Q_GeneralPoint_EQN_VL` (vision) templates, and the
  * expert answer in the SFT target format (`ResponseEqn`, not strict JSON: single quotes and a trailing comma).
  */
-import { faceCardMessage, type Hand, type Rule } from "./cards.js";
+import { faceCardMessage, type Hand, type Rule, type RuleWording } from "./cards.js";
 
 /** Python list rendering of card names: `['A', '3', 'K', '6']`. */
 export function pythonList(items: readonly (string | number)[]): string {
@@ -14,12 +14,14 @@ export function pythonList(items: readonly (string | number)[]): string {
 export type PromptOptions = {
   /** `language`: the cards are listed in the text; `vision`: the cards are only in the image. */
   variant?: "language" | "vision";
+  /** How the ID rule is worded (default `paper`; see `RuleWording`). */
+  ruleWording?: RuleWording;
 };
 
 /** The task prompt for a hand (the first user message of an episode). */
 export function generalPointsPrompt(hand: Pick<Hand, "names" | "rule" | "target">, opts: PromptOptions = {}): string {
-  const { variant = "language" } = opts;
-  const msg = faceCardMessage(hand.rule);
+  const { variant = "language", ruleWording = "paper" } = opts;
+  const msg = faceCardMessage(hand.rule, ruleWording);
   const t = hand.target;
   const n = hand.names.length;
   const word = n === 3 ? "three" : "four";
@@ -58,6 +60,6 @@ export function expertAnswer(hand: Pick<Hand, "names" | "values" | "target">, fo
 }
 
 /** Rule sentence for a rule (re-exported for callers building their own prompts). */
-export function ruleSentence(rule: Rule): string {
-  return faceCardMessage(rule) + ".";
+export function ruleSentence(rule: Rule, wording: RuleWording = "paper"): string {
+  return faceCardMessage(rule, wording) + ".";
 }

@@ -5,18 +5,19 @@
  */
 import { writeFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { disposeTree } from "../../engine/index.js";
+import { disposeTree, jnn, np, refTree } from "../../engine/index.js";
 import { episodeSeed, type Message } from "../../envs/index.js";
-import { initLM, type LMConfig, type LMParams } from "../../nn/transformer.js";
+import { generate } from "../../nn/generate.js";
+import { initLM, lmForward, type LMConfig, type LMParams } from "../../nn/transformer.js";
 import { loadRunParams } from "../../train/checkpoint.js";
 import type { RunDir } from "../../train/run-dir.js";
 import { Rng } from "../../util/rng.js";
 import { vlSettings, type SftVsRlConfig } from "./config.js";
-import { initValueHead, type VLParams } from "./model.js";
+import { initValueHead, sftExample, type VLParams } from "./model.js";
 import { evaluateLM, type LMEvalResult } from "./rollout.js";
 import type { EvalPoint } from "./summary.js";
 import { gpSpec, SPLITS, type EnvSpec, type EvalSplit, type GPSplit } from "./tasks.js";
-import { PhraseTokenizer, phrasesFor } from "./tokenizer.js";
+import { END, PhraseTokenizer, phrasesFor, renderChat } from "./tokenizer.js";
 import { IMAGE_TOKEN, initVision, type VisionParams } from "./vision.js";
 
 /** Tokenizer (GeneralPoints phrases, plus navigation's when it is trained) and the model config with its vocabulary size. */
@@ -109,4 +110,32 @@ export function evalPoints(run: RunDir, stepKey: "update" | "step"): EvalPoint[]
     .metrics<Record<string, number>>()
     .filter((r) => typeof r.idSuccess === "number")
     .map((r) => ({ flops: r.flops ?? 0, step: r[stepKey] ?? r.step, row: r }));
+}
+
+/**
+ * KL(π ‖ π_init) on ID prompts (issue 24: the distance a branch moved, beside its OOD change): first answers sampled
+ * from `lm` at the evaluation temperature on the first `n` ID episodes' prompts; per answer the sum over its tokens of
+ * log π(a_t) − log π_init(a_t) under the temperature-scaled distributions (the sampling distributions), averaged
+ * over answers (the Monte Carlo estimate of the KL of the answer distributions, in nats).
+ */
+export async function klToInit(lm: LMParams, initLm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: SftVsRlConfig, spec: EnvSpec, n: number): Promise<number> {
+  const env = spec.makeEnv("id", spec.ppo.verifyIter);
+  const prompts = Array.from({ length: n }, (_, i) => renderChat(tok, [{ role: "user", content: env.reset(episodeSeed(cfg.eval.seed, "general-points", "id", i)).text }], model.contextLength - spec.sampling.maxNewTokens));
+  const T = Math.max(cfg.eval.temperature, 1e-6);
+  const out = await generate(lm, model, prompts, { maxNewTokens: spec.sampling.maxNewTokens, temperature: T, rng: Rng.stream(cfg.eval.seed, "kl-to-init"), stopIds: [tok.id(END)], batchedPrefill: true, prefillBucket: 128, prefillChunk: 16 });
+  const L = Math.max(...prompts.map((p, i) => p.length + out.tokens[i].length)) - 1;
+  const rows = prompts.map((p, i) => sftExample(p, out.tokens[i], L));
+  const logp = async (params: LMParams): Promise<Float64Array> => {
+    const x = np.array(Int32Array.from(rows.flatMap((r) => r.x)), { dtype: np.int32 }).reshape([n, L]);
+    const y = np.array(Int32Array.from(rows.flatMap((r) => r.y)), { dtype: np.int32 }).reshape([n, L]);
+    const m = np.array(Float32Array.from(rows.flatMap((r) => r.mask))).reshape([n, L]);
+    const { logits } = lmForward(refTree(params), model, x); // [n, L, V]
+    const lp = jnn.logSoftmax(logits.mul(1 / T), -1).mul(jnn.oneHot(y, model.vocabSize)).sum(-1).mul(m).sum(-1); // [n]
+    return Float64Array.from((await lp.data()) as Float32Array);
+  };
+  const a = await logp(lm);
+  const b = await logp(initLm);
+  let s = 0;
+  for (let i = 0; i < n; i++) s += a[i] - b[i];
+  return s / n;
 }

@@ -7,11 +7,11 @@
  * what differs. Arms `sft-init`/`ppo`/`sft`, `nav-…` and `vl-…`.
  */
 import { disposeTree } from "../../engine/index.js";
-import type { LMConfig } from "../../nn/transformer.js";
+import type { LMConfig, LMParams } from "../../nn/transformer.js";
 import { warmupCosine } from "../../optim/schedule.js";
 import { runArm, type ExperimentContext } from "../../train/experiment.js";
 import { openRun, type RunDir } from "../../train/run-dir.js";
-import { armDir, evalPoints, evaluateSplits, loadArmLM, loadArmVL, writeTranscripts } from "./arms.js";
+import { armDir, evalPoints, evaluateSplits, klToInit, loadArmLM, loadArmVL, writeTranscripts } from "./arms.js";
 import { vlSettings, type SftVsRlConfig } from "./config.js";
 import { trainFlops, type VLParams } from "./model.js";
 import { trainPPO } from "./ppo.js";
@@ -19,13 +19,15 @@ import { expertDataset, runSFT } from "./sft.js";
 import type { EvalRow, TaskSummary } from "./summary.js";
 import { SPLITS, type EnvSpec, type GPSplit } from "./tasks.js";
 import type { PhraseTokenizer } from "./tokenizer.js";
-import { IMAGE_TOKEN, initVision } from "./vision.js";
+import { IMAGE_TOKEN, initVision, type VisionParams } from "./vision.js";
 
 export type Shared = { cfg: SftVsRlConfig; ctx: ExperimentContext; root: RunDir; tok: PhraseTokenizer; model: LMConfig; N: number };
 
 type InitArm = { finalLoss: number; flops: number; meanSeqTokens: number; row: EvalRow };
 
 const pct = (x: number) => (100 * x).toFixed(1);
+/** ID prompts of the KL-to-init estimate. */
+const KL_PROMPTS = 128;
 
 /** Stage 1 (SFT init) and branches B (PPO) and A (SFT at the PPO checkpoints' FLOPs) of one task. */
 export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
@@ -47,6 +49,7 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
   const meanSeq = data.reduce((s, d) => s + d.prompt.length + d.response.length, 0) / data.length;
   const sftStepFlops = (B: number) => trainFlops(N, B * meanSeq);
   const xInit = spec.sftInit.steps * sftStepFlops(spec.sftInit.batchSize);
+  const curveEvery = spec.name === "general-points" ? cfg.sftInit.curveEvery : 0;
   const init = await runArm<InitArm>(ctx, A("sft-init"), spec.sftInit, async (run, resume) => {
     const r = await runSFT({
       run, resume, ctx, arm: A("sft-init"), cfg, model, data,
@@ -57,6 +60,14 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
       lr: (s) => warmupCosine(s, { lr: spec.sftInit.lr, warmupSteps: spec.sftInit.warmupSteps, totalSteps: spec.sftInit.steps, minLrRatio: spec.sftInit.minLrRatio }),
       clip: spec.sftInit.clip,
       T: spec.sftInit.seqLen,
+      // The SFT curve (issue 24): ID and OOD along the init's own steps, on the first `curveEpisodes` episodes.
+      ...(curveEvery > 0
+        ? {
+            evalEvery: curveEvery,
+            evaluate: async (p: LMParams, step: number, vis?: VisionParams) =>
+              step >= spec.sftInit.steps ? {} : { flops: step * sftStepFlops(spec.sftInit.batchSize), ...spec.evalRow(await evaluateSplits(p, model, tok, cfg, { episodes: cfg.sftInit.curveEpisodes, env: spec, vis })) },
+          }
+        : {}),
     });
     const ev = await evaluateSplits(r.params, model, tok, cfg, { keepRecords: 2, env: spec, vis: r.vis });
     writeTranscripts(run, "init", ev, splits);
@@ -65,8 +76,11 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
     return { finalLoss: r.lastLoss, flops: xInit, meanSeqTokens: meanSeq, row: spec.evalRow(ev) };
   });
   const initRow = init.row;
+  const initCurve = curveEvery > 0 ? evalPoints(openRun(dir(A("sft-init"))), "step") : [];
   ctx.log(`${A("sft-init")}: ID ${metric(initRow, "id")} %, OOD ${metric(initRow, "ood")} % (${spec.metric.name}), ID answers parsed ${pct(initRow.idParsed)} %`);
 
+  // KL to the init on ID prompts at every branch checkpoint (GeneralPoints-language; issue 24).
+  const withKL = spec.name === "general-points";
   // ---- branch B: PPO ------------------------------------------------------------------------------------------
   const ppo = await runArm(ctx, A("ppo"), { ppo: spec.ppo, sampling: spec.sampling }, async (run, resume) => {
     const start = spec.image ? loadArmVL(dir(A("sft-init")), model, cfg, false) : { lm: loadArmLM(dir(A("sft-init")), model, cfg.seed, false), vis: undefined };
@@ -78,7 +92,7 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
         if (update === 0) return initRow;
         const ev = await evaluateSplits(lm, model, tok, cfg, { keepRecords: update === spec.ppo.updates ? 2 : 0, env: spec, vis });
         writeTranscripts(run, "final", ev, splits);
-        return spec.evalRow(ev);
+        return { ...spec.evalRow(ev), ...(withKL ? { idKL: await klToInit(lm, start.lm, model, tok, cfg, spec, KL_PROMPTS) } : {}) };
       },
       evalEvery: cfg.eval.every,
       resume,
@@ -101,6 +115,7 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
   const targets = raw.map((t) => Math.max(unit, Math.round(t / unit) * unit));
   const sftSteps = Math.max(...targets, 1);
   const sft = await runArm(ctx, A("sft"), { sft: cfg.sft, steps: sftSteps, evalSteps: targets }, async (run, resume) => {
+    const initLm = withKL ? loadArmLM(dir(A("sft-init")), model, cfg.seed, false) : null;
     const r = await runSFT({
       run, resume, ctx, arm: A("sft"), cfg, model, data,
       initLm: () => loadArmLM(dir(A("sft-init")), model, cfg.seed, false),
@@ -115,9 +130,10 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
         if (!targets.includes(step)) return {};
         const ev = await evaluateSplits(p, model, tok, cfg, { keepRecords: step === sftSteps ? 2 : 0, env: spec, vis });
         writeTranscripts(run, "final", ev, splits);
-        return { flops: step * perStep, ...spec.evalRow(ev) };
+        return { flops: step * perStep, ...spec.evalRow(ev), ...(initLm ? { idKL: await klToInit(p, initLm, model, tok, cfg, spec, KL_PROMPTS) } : {}) };
       },
     });
+    if (initLm) disposeTree(initLm);
     disposeTree(r.params);
     if (r.vis) disposeTree(r.vis);
     return { steps: sftSteps, flops: sftSteps * perStep, finalLoss: r.lastLoss };
@@ -137,7 +153,7 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
     trainingRuleKey: spec.trainingRuleKey,
     trainingRuleText: spec.trainingRuleText,
     paper: spec.paper,
-    init: { flops: init.flops, finalLoss: init.finalLoss, meanSeqTokens: init.meanSeqTokens, row: initRow },
+    init: { flops: init.flops, steps: spec.sftInit.steps, finalLoss: init.finalLoss, meanSeqTokens: init.meanSeqTokens, row: initRow, curve: initCurve },
     ppo: { updates: ppo.updates, flops: ppo.flops, status: ppo.status, points: ppoPoints },
     sft: { steps: sft.steps, flops: sft.flops, finalLoss: sft.finalLoss, points: sftPoints },
   };

@@ -19,7 +19,27 @@ export const GATE = {
   navRelative: 0.5,
   /** Card recognition the SFT init must have on visual OOD before "SFT lowers it" can be tested. */
   initRecognition: 0.1,
+  /** Stage 0 (the "pretrained model") evaluates two-operand expressions at least this often (greedy probes). */
+  stage0Arithmetic: 0.9,
+  /** Stage 0 writes the numbers of 3 cards under a stated rule (random face values) at least this often. */
+  stage0Rule: 0.9,
+  /** Stage 0 solves plain-format make-24 at least this often under the ID rule and under the OOD rule. */
+  stage0Make24: 0.5,
 } as const;
+
+/**
+ * The stage-0 gates of GeneralPoints (issue 24): the pretrained model has the skills the OOD claims presuppose (it
+ * reads a stated rule and solves make-24 under the OOD rule in plain text). A run from before 3-card hands lacks the
+ * make-24 probes: those gates are then unmeasured.
+ */
+export function stage0Gates(s0: { arithmeticAccuracy: number; ruleReadingAccuracy: number; make24IdSolved?: number; make24OodSolved?: number }): Gate[] {
+  return [
+    gate("stage 0: two-operand expressions evaluated", s0.arithmeticAccuracy, ">=", GATE.stage0Arithmetic),
+    gate("stage 0: card numbers under a stated rule", s0.ruleReadingAccuracy, ">=", GATE.stage0Rule),
+    gate("stage 0: plain make-24 solved, ID rule", s0.make24IdSolved ?? null, ">=", GATE.stage0Make24),
+    gate("stage 0: plain make-24 solved, OOD rule", s0.make24OodSolved ?? null, ">=", GATE.stage0Make24),
+  ];
+}
 
 /** "SFT lowers": a drop counts fully once it is at least this share of the init's own rate (smaller: partly). */
 export const DROP_SHARE = 0.25;

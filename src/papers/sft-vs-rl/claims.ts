@@ -5,11 +5,13 @@
  * adds visual OOD and card recognition (`vl-claims.ts`); GeneralPoints adds "PPO without SFT fails" (§5.4).
  * Gates (issue 24): the OOD claims presuppose an SFT init that plays the format (>= 95 % of ID answers parse) and
  * has OOD skill to lose or gain (GP: >= 10 % OOD success; navigation: >= 50 % of first OOD answers in the relative
- * action space); a failed gate gives "not testable" with its value.
+ * action space); GeneralPoints' OOD claims also presuppose the stage-0 skills (two-operand arithmetic and card
+ * numbers under a stated rule >= 90 %, plain make-24 >= 50 % under both rules); a failed gate gives "not testable"
+ * with its value.
  */
 import { defineClaim, gate, judge, type ClaimResult, type ClaimSpec, type Gate } from "../../train/claims.js";
 import { differenceTest } from "../../train/stats.js";
-import { estimate, floorOf, GATE, judgeChange, keepsOrRaisesRule, lowersRule, meanOf, measuredGate, parseGate, pooledChange, pooledRate, raisesRule, ROWS, type Pooled } from "./claim-rules.js";
+import { estimate, floorOf, GATE, judgeChange, stage0Gates, keepsOrRaisesRule, lowersRule, meanOf, measuredGate, parseGate, pooledChange, pooledRate, raisesRule, ROWS, type Pooled } from "./claim-rules.js";
 import type { ExperimentEnv } from "./config.js";
 import { taskRuns, type NoSftSummary, type SftVsRlSummary, type TaskSummary } from "./summary.js";
 import { PAPER_GP_L, PAPER_GP_VL, PAPER_VIRL_L } from "./tasks.js";
@@ -90,7 +92,7 @@ export const NO_SFT_CLAIM = defineClaim({
 const { init, ppo, sft } = ROWS;
 
 /** The five rule-split claims of a task's runs (GP-L and GP-VL: success; navigation: per-step accuracy). */
-export function ruleClaims(runs: readonly TaskSummary[], specs: RuleClaims, oodGate: Gate): ClaimResult[] {
+export function ruleClaims(runs: readonly TaskSummary[], specs: RuleClaims, oodGate: Gate, extraOodGates: Gate[] = []): ClaimResult[] {
   const { key: k, seKey: se } = runs[0].metric;
   const word = runs[0].metric.name;
   const ch = (split: string, from: typeof init, to: typeof init, control: typeof init) => pooledChange(runs, `${split}${k}`, `${split}${se}`, from, to, control);
@@ -101,10 +103,11 @@ export function ruleClaims(runs: readonly TaskSummary[], specs: RuleClaims, oodG
   const idSft = ch("id", init, sft, init);
   const initOod = 100 * meanOf(runs, (t) => t.init.row[`ood${k}`]);
   const pg = parseGate(runs);
+  const og = [...extraOodGates, oodGate, pg];
   return [
-    judgeChange(specs.oodRl, oodRl, [oodGate, pg], () => keepsOrRaisesRule(oodRl, idRl, `OOD ${word}, PPO branch minus SFT init`)),
-    judgeChange(specs.oodSft, oodSft, [oodGate, pg], () => lowersRule(oodSft, initOod, `OOD ${word}, SFT branch minus SFT init (init ${initOod.toFixed(1)} %)`)),
-    judgeChange(specs.oodGap, gap, [oodGate, pg], () => raisesRule(gap, `OOD ${word}, PPO branch minus SFT branch at equal FLOPs`)),
+    judgeChange(specs.oodRl, oodRl, og, () => keepsOrRaisesRule(oodRl, idRl, `OOD ${word}, PPO branch minus SFT init`)),
+    judgeChange(specs.oodSft, oodSft, og, () => lowersRule(oodSft, initOod, `OOD ${word}, SFT branch minus SFT init (init ${initOod.toFixed(1)} %)`)),
+    judgeChange(specs.oodGap, gap, og, () => raisesRule(gap, `OOD ${word}, PPO branch minus SFT branch at equal FLOPs`)),
     judgeChange(specs.idRl, idRl, [pg], () => raisesRule(idRl, `ID ${word}, PPO branch minus SFT init`)),
     judgeChange(specs.idSft, idSft, [pg], () => raisesRule(idSft, `ID ${word}, SFT branch minus SFT init`)),
   ];
@@ -148,15 +151,15 @@ export function noSftClaim(gp: readonly TaskSummary[], runs: readonly NoSftSumma
   });
 }
 
-/** The specs and OOD gate of each task. */
-function taskClaims(env: ExperimentEnv, runs: readonly TaskSummary[]): ClaimResult[] {
+/** The specs and OOD gates of each task (GeneralPoints' OOD claims also presuppose stage 0's skills). */
+function taskClaims(env: ExperimentEnv, runs: readonly TaskSummary[], s0: Gate[]): ClaimResult[] {
   if (env === "navigation") {
     const g = gate("SFT init: first OOD answers in the relative action space", meanOf(runs, (t) => t.init.row.oodPromptSpace), ">=", GATE.navRelative);
     return ruleClaims(runs, VIRL_L_CLAIMS, g);
   }
   const g = gate("SFT init: rule-OOD success", meanOf(runs, (t) => t.init.row.oodSuccess), ">=", GATE.initOod);
-  if (env === "general-points") return ruleClaims(runs, GP_L_CLAIMS, g);
-  return [...ruleClaims(runs, GP_VL_CLAIMS, g), ...vlClaims(runs)];
+  if (env === "general-points") return ruleClaims(runs, GP_L_CLAIMS, g, s0);
+  return [...ruleClaims(runs, GP_VL_CLAIMS, g, s0), ...vlClaims(runs)];
 }
 
 /** Every claim of a run, for the tasks it trained (pure). */
@@ -165,7 +168,7 @@ export function sftVsRlClaims(s: SftVsRlSummary): ClaimResult[] {
   for (const env of s.envs) {
     const runs = taskRuns(s, env);
     if (runs.length === 0) continue;
-    out.push(...taskClaims(env, runs));
+    out.push(...taskClaims(env, runs, stage0Gates(s.stage0)));
     if (env === "general-points") out.push(noSftClaim(runs, s.noSft));
   }
   return out;

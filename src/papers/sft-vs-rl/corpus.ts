@@ -4,15 +4,23 @@
  * and JSON; it can therefore read a new rule stated in the prompt (§5.1: the OOD rule J/Q/K = 11/12/13). A tiny LM
  * trained from scratch has none of that, so stage 0 teaches the skills (spec §1.7 item 4, §1.8) without the task:
  *
- * 1. Arithmetic: `Value: 3*12-13=23` — expressions of 2-3 numbers in 1..13 (brackets as in the solver's
- *    patterns) and their exact integer values (non-integer results are skipped).
- * 2. Rule binding: a rule sentence in the prompt's wording with *random* face-card values (`'J', 'Q', and 'K' count
- *    as '7'` or `... count as '4', '12', and '9' respectively`), a card list, and a JSON-like record with the cards,
- *    their numbers under that rule and a random formula over them with its true value. The ID rule (10) and the OOD
- *    rule (11/12/13) are two members of this family, neither favoured.
- * 3. Plain records: `{ "cards": [...], "number": [...] }` lists without a rule (Ace = 1, digits = themselves).
+ * 1. Arithmetic: `Value: 12*2=24`, one to four facts per document, mostly two operands over 1..13 (integer
+ *    results only).
+ * 2. Rule application: a rule sentence in the task prompt's own words with *random* face-card values (`'J', 'Q', and
+ *    'K' count as '7'` or `... count as '4', '12', and '9' respectively`), 2-5 cards (most with a J, Q or K) and
+ *    their numbers (`Numbers: [...]`). The ID rule (10) and the OOD rule (11/12/13) are two members of this
+ *    family, neither favoured, so the OOD prompt's rule is familiar language.
+ * 3. Make-24 worked solutions in plain text (not the task's JSON): a random rule, 3 cards whose numbers reach 24,
+ *    the numbers, and the solver's first solution (`Make 24: (9-7)*12=24`; the line's lead varies: `Solution: `,
+ *    `Formula: `, `Answer: `).
  *
- * What stage 0 never contains: the GeneralPoints task prompt, the target 24 as a goal, or chat turns.
+ * Record shapes vary (rule before or after the cards, distractor lines, the hand restated after filler lines at a
+ * varying distance), so no prompt shape or length is fixed; the numbers always follow a card list directly, as the
+ * task's "number" field follows its "cards" field. Sized by pilots (issue 24: a 0.46 M model learns all three skills
+ * in 2,000 steps).
+ *
+ * What stage 0 never contains: the GeneralPoints task prompt or any of its template lines, the JSON answer, or chat
+ * turns (tested).
  *
  * When the experiment also trains navigation (`envs` includes "navigation"), a share of the documents teaches the
  * navigation skills (spec §1.7 item 8), again without the task (no task prompt, no observation/action history, no
@@ -33,7 +41,7 @@
  * Documents are separated by a blank line. Everything is generated from a host `Rng`.
  */
 import { Rng } from "../../util/rng.js";
-import { ABSOLUTE_DIRECTIONS, buildCity, CITY_SEEDS, evaluateFormula, formatFraction, RELATIVE_DIRECTIONS } from "../../envs/index.js";
+import { ABSOLUTE_DIRECTIONS, buildCity, CITY_SEEDS, evaluateFormula, formatFraction, GP_REWARDS, isSolvable, RELATIVE_DIRECTIONS, scoreFormula, solutionsFor } from "../../envs/index.js";
 
 const CARD = ["A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K"];
 const OPS = ["+", "-", "*", "/"];
@@ -68,13 +76,25 @@ export function withValue(expr: string): string | null {
 /** A rule: values of J, Q, K and its sentence in the prompt's wording. */
 export type CardRule = { face: [number, number, number]; sentence: string };
 
+/** The task prompt's rule sentence for face values: one value for all three, or three values "respectively". */
+export function ruleSentenceFor(face: readonly [number, number, number]): string {
+  return face[0] === face[1] && face[1] === face[2] ? `'J', 'Q', and 'K' count as '${face[0]}'` : `'J', 'Q', and 'K' count as '${face[0]}', '${face[1]}', and '${face[2]}' respectively`;
+}
+
+/** The ID rule (J, Q, K = 10) and the OOD rule (11, 12, 13) of the task, as two members of the family. */
+export const TASK_RULES: Record<"id" | "ood", CardRule> = {
+  id: { face: [10, 10, 10], sentence: ruleSentenceFor([10, 10, 10]) },
+  ood: { face: [11, 12, 13], sentence: ruleSentenceFor([11, 12, 13]) },
+};
+
+/** A random rule: a third of the time one value for all three face cards, else three values (each uniform in 1..13). */
 export function randomRule(rng: Rng): CardRule {
-  if (rng.next() < 0.5) {
+  if (rng.next() < 1 / 3) {
     const v = 1 + rng.int(13);
-    return { face: [v, v, v], sentence: `'J', 'Q', and 'K' count as '${v}'` };
+    return { face: [v, v, v], sentence: ruleSentenceFor([v, v, v]) };
   }
   const f: [number, number, number] = [1 + rng.int(13), 1 + rng.int(13), 1 + rng.int(13)];
-  return { face: f, sentence: `'J', 'Q', and 'K' count as '${f[0]}', '${f[1]}', and '${f[2]}' respectively` };
+  return { face: f, sentence: ruleSentenceFor(f) };
 }
 
 export function cardNumber(rank: number, rule: CardRule | null): number {
@@ -84,33 +104,86 @@ export function cardNumber(rank: number, rule: CardRule | null): number {
 
 const pyList = (xs: readonly (string | number)[]) => "[" + xs.map((x) => (typeof x === "number" ? String(x) : `'${x}'`)).join(", ") + "]";
 
-function arithmeticDoc(rng: Rng): string {
+/** `n` ranks; with `face`, at least one J/Q/K (as the task's OOD sampler deals), else uniform in 1..13. */
+function dealRanks(rng: Rng, n: number, face: boolean): number[] {
+  const ranks = Array.from({ length: face ? n - 1 : n }, () => 1 + rng.int(13));
+  if (face) ranks.splice(rng.int(n), 0, 11 + rng.int(3));
+  return ranks;
+}
+
+/** One fact `Value: a op b=r` over 1..13 (integer results only); one in five has three operands. */
+function arithmeticFact(rng: Rng): string {
   for (;;) {
-    const n = rng.next() < 0.6 ? 2 : 3; // short expressions: the skill, not a calculator
+    const n = rng.next() < 0.8 ? 2 : 3;
     const nums = Array.from({ length: n }, () => 1 + rng.int(13));
     const s = withValue(randomExpression(rng, nums));
     if (s) return `Value: ${s}`;
   }
 }
 
-function ruleDoc(rng: Rng, withRule: boolean): string {
-  const rule = withRule ? randomRule(rng) : null;
-  for (;;) {
-    const n = 2 + rng.int(4);
-    // Face cards are over-represented so the rule matters in most documents.
-    const ranks = Array.from({ length: n }, () => (rng.next() < 0.4 ? 11 + rng.int(3) : 1 + rng.int(13)));
-    const nums = ranks.map((r) => cardNumber(r, rule));
-    const s = withValue(randomExpression(rng, nums));
-    if (!s) continue;
-    const lines: string[] = [];
-    if (rule) lines.push(`Rule: ${rule.sentence}.`);
-    lines.push(`[Input]\nCards: ${pyList(ranks.map((r) => CARD[r - 1]))}`);
-    lines.push("{", `  "cards": ${pyList(ranks.map((r) => CARD[r - 1]))},`, `  "number": ${pyList(nums)},`, `  "formula": "${s}",`, "}");
-    return lines.join("\n");
-  }
+/** One to four arithmetic facts, one per line. */
+function arithmeticDoc(rng: Rng): string {
+  return Array.from({ length: 1 + rng.int(4) }, () => arithmeticFact(rng)).join("\n");
 }
 
-// ---- navigation skills -----------------------------------------------------------------------------------------
+/** Lines unrelated to the answer, so no document shape is fixed (distractor text). */
+function distractor(rng: Rng): string {
+  const u = rng.next();
+  if (u < 0.4) return arithmeticFact(rng);
+  if (u < 0.7) return "Each card must be used once.";
+  const d = 2 + rng.int(9);
+  return `Note: 'A' counts as 1 and '${d}' counts as ${d}.`
+}
+
+/**
+ * The lines of a card record: the rule sentence (with random values, or none), the cards, and optional distractor
+ * lines, in a varied order (the rule before or after the cards). The numbers always follow a card list directly (as
+ * in the task's answer, where "number" follows "cards"): when anything stands between, the record restates the hand
+ * (`Hand: [...]`), and half the other records do so after 0-2 filler lines and maybe the rule again, so copying a
+ * list or a rule from further back, at a distance that varies, is practised too (the task's answer copies its cards
+ * from the prompt).
+ */
+function recordHead(rng: Rng, rule: CardRule | null, ranks: readonly number[]): string[] {
+  const cards = pyList(ranks.map((r) => CARD[r - 1]));
+  const lines = [`Cards: ${cards}`];
+  if (rule) lines.splice(rng.next() < 0.75 ? 0 : 1, 0, `Rule: ${rule.sentence}.`);
+  if (rng.next() < 0.3) lines.splice(rng.int(lines.length + 1), 0, distractor(rng));
+  const echo = !lines[lines.length - 1].startsWith("Cards: ") || rng.next() < 0.5;
+  if (echo) {
+    for (let k = rng.int(3); k > 0; k--) lines.push(distractor(rng));
+    if (rule && rng.next() < 0.5) lines.push(`Rule: ${rule.sentence}.`);
+    lines.push(`Hand: ${cards}`);
+  }
+  return lines;
+}
+
+/**
+ * How a worked solution line starts: varied, as text in the wild is, so the solutions are not tied to one key (the
+ * task's JSON answer has its own, `"formula": "`, which stage 0 never writes). Probes use the first.
+ */
+export const SOLUTION_LEADS = ["Make 24: ", "Solution: ", "Formula: ", "Answer: "] as const;
+
+/** Rule application: a rule with random face values, 2-5 cards (most with a face card), and their numbers. */
+function ruleDoc(rng: Rng): string {
+  const rule = rng.next() < 0.9 ? randomRule(rng) : null;
+  const ranks = dealRanks(rng, 2 + rng.int(4), rule !== null && rng.next() < 0.8);
+  return [...recordHead(rng, rule, ranks), `Numbers: ${pyList(ranks.map((r) => cardNumber(r, rule)))}`].join("\n");
+}
+
+/**
+ * A make-24 worked solution in plain text under a random rule: 3 cards (at least one face card 70 % of the time) whose
+ * numbers reach 24, their numbers, and the solver's first solution. Unsolvable deals are redrawn, as the task does.
+ */
+function make24Doc(rng: Rng): string {
+  for (;;) {
+    const rule = randomRule(rng);
+    const ranks = dealRanks(rng, 3, rng.next() < 0.7);
+    const nums = ranks.map((r) => cardNumber(r, rule));
+    const sols = solutionsFor(nums, 24);
+    if (sols.length === 0) continue;
+    return [...recordHead(rng, rule, ranks), `Numbers: ${pyList(nums)}`, `${rng.pick(SOLUTION_LEADS)}${sols[0]}=24`].join("\n");
+  }
+}
 
 const REL_DEGREES: Record<(typeof RELATIVE_DIRECTIONS)[number], number> = { left: -90, right: 90, "slightly left": -45, "slightly right": 45 };
 const compass8 = (i: number) => ABSOLUTE_DIRECTIONS[((i % 8) + 8) % 8];
@@ -224,22 +297,22 @@ export function navigationDocument(rng: Rng): string {
 }
 
 /** Mixture weights of the document kinds; `navigation` (absent or 0: GeneralPoints only) adds navigation skills. */
-export type CorpusMix = { arithmetic: number; rule: number; plain: number; navigation?: number };
-export const DEFAULT_MIX: CorpusMix = { arithmetic: 0.25, rule: 0.65, plain: 0.1 };
+export type CorpusMix = { arithmetic: number; rule: number; make24: number; navigation?: number };
+export const DEFAULT_MIX: CorpusMix = { arithmetic: 0.25, rule: 0.3, make24: 0.45 };
 
 /** The mix for a set of environments: GeneralPoints' mix, plus a `share` of navigation documents when trained. */
 export function mixFor(envs: readonly string[], share: number): CorpusMix {
   if (!envs.includes("navigation")) return DEFAULT_MIX;
-  const gp = DEFAULT_MIX.arithmetic + DEFAULT_MIX.rule + DEFAULT_MIX.plain;
+  const gp = DEFAULT_MIX.arithmetic + DEFAULT_MIX.rule + DEFAULT_MIX.make24;
   return { ...DEFAULT_MIX, navigation: (gp * share) / (1 - share) };
 }
 
-/** One stage-0 document. With `mix.navigation` absent or 0 this draws exactly what it drew before navigation. */
+/** One stage-0 document. */
 export function stage0Document(rng: Rng, mix: CorpusMix = DEFAULT_MIX): string {
-  const u = rng.next() * (mix.arithmetic + mix.rule + mix.plain + (mix.navigation ?? 0));
+  const u = rng.next() * (mix.arithmetic + mix.rule + mix.make24 + (mix.navigation ?? 0));
   if (u < mix.arithmetic) return arithmeticDoc(rng);
-  if (u < mix.arithmetic + mix.rule) return ruleDoc(rng, true);
-  if (u < mix.arithmetic + mix.rule + mix.plain) return ruleDoc(rng, false);
+  if (u < mix.arithmetic + mix.rule) return ruleDoc(rng);
+  if (u < mix.arithmetic + mix.rule + mix.make24) return make24Doc(rng);
   return navigationDocument(rng);
 }
 
@@ -268,19 +341,46 @@ export function arithmeticProbes(rng: Rng, n: number): { prompt: string; answer:
   return out;
 }
 
-/** Probes for rule reading: a rule and cards; the answer is the "number" list. */
-export function ruleProbes(rng: Rng, n: number): { prompt: string; answer: string }[] {
-  const out: { prompt: string; answer: string }[] = [];
+export type Probe = { prompt: string; answer: string };
+
+/**
+ * Probes for rule reading: a rule (random values, or the task's `id`/`ood` rule) and 3 cards with at least one face
+ * card; the answer is the numbers list.
+ */
+export function ruleProbes(rng: Rng, n: number, which: "random" | "id" | "ood" = "random"): Probe[] {
+  const out: Probe[] = [];
   for (let i = 0; i < n; i++) {
-    const rule = randomRule(rng);
-    const ranks = Array.from({ length: 4 }, () => (rng.next() < 0.5 ? 11 + rng.int(3) : 1 + rng.int(13)));
-    const names = pyList(ranks.map((r) => CARD[r - 1]));
-    out.push({
-      prompt: `Rule: ${rule.sentence}.\n[Input]\nCards: ${names}\n{\n  "cards": ${names},\n  "number": [`,
-      answer: ranks.map((r) => cardNumber(r, rule)).join(", ") + "]",
-    });
+    const rule = which === "random" ? randomRule(rng) : TASK_RULES[which];
+    const ranks = dealRanks(rng, 3, true);
+    out.push({ prompt: `Rule: ${rule.sentence}.\nCards: ${pyList(ranks.map((r) => CARD[r - 1]))}\nNumbers: [`, answer: ranks.map((r) => cardNumber(r, rule)).join(", ") + "]" });
   }
   return out;
+}
+
+/**
+ * Make-24 probes in the plain stage-0 format under the task's ID or OOD rule, dealt as the task deals (ID: uniform
+ * ranks; OOD: at least one face card; solvable under the rule). The prompt stops at `Numbers: [`; `values` are the
+ * numbers under the rule (the model must write them, then a formula that reaches 24 with exactly them).
+ */
+export function make24Probes(rng: Rng, n: number, which: "id" | "ood"): (Probe & { values: number[] })[] {
+  const out: (Probe & { values: number[] })[] = [];
+  const rule = TASK_RULES[which];
+  while (out.length < n) {
+    const ranks = dealRanks(rng, 3, which === "ood");
+    const values = ranks.map((r) => cardNumber(r, rule));
+    if (!isSolvable(values, 24)) continue;
+    out.push({ prompt: `Rule: ${rule.sentence}.\nCards: ${pyList(ranks.map((r) => CARD[r - 1]))}\nNumbers: [`, answer: values.join(", ") + "]", values });
+  }
+  return out;
+}
+
+/** Whether a greedy completion of a make-24 probe (from after `Numbers: [`) writes the numbers and a formula reaching 24 with them. */
+export function make24Solved(completion: string, values: readonly number[]): boolean {
+  const m = /^([^\]\n]*)\]\nMake 24: ([^\n=]*)=24/.exec(completion);
+  if (!m) return false;
+  const nums = m[1].split(",").map((x) => Number(x.trim()));
+  if (nums.length !== values.length || nums.some((v, i) => v !== values[i])) return false;
+  return scoreFormula({ formula: m[2], values, solutions: [], target: 24 }).reward === GP_REWARDS.CORRECT_SOLUTION;
 }
 
 /**

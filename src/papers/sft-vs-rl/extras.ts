@@ -24,7 +24,7 @@ export async function runNoSft(sh: Shared): Promise<NoSftSummary> {
     const evalId = async (lm: typeof initLm) => gpEvalRow(await evaluateSplits(lm, model, tok, cfg, { episodes: small, splits: ["id"] }));
     const r = await trainPPO({
       run, ppo: cfg.ppo, sampling: cfg.sampling, model, tok, nParams: N, seed: cfg.seed, updates, initLm,
-      makeEnv: () => gpEnv("id", cfg.ppo.verifyIter),
+      makeEnv: () => gpEnv("id", cfg.ppo.verifyIter, cfg.cards, cfg.ruleWording),
       evaluate: async (lm, update) => (update === 0 || update === updates ? evalId(lm) : {}),
       evalEvery: updates,
       resume, signal: ctx.signal, onProgress: (e) => ctx.onProgress(e, "ppo-no-sft"),
@@ -63,7 +63,7 @@ export async function runVerifySweep(sh: Shared): Promise<SweepSummary[]> {
         const initLm = loadArmLM(armDir(root, "sft-init"), model, cfg.seed, false);
         const r = await trainPPO({
           run, ppo: { ...cfg.ppo, verifyIter: k }, sampling: cfg.sampling, model, tok, nParams: N, seed: cfg.seed, updates, initLm,
-          makeEnv: () => gpEnv("id", k),
+          makeEnv: () => gpEnv("id", k, cfg.cards, cfg.ruleWording),
           evaluate: async (lm, update) => (update === updates ? gpEvalRow(await evaluateSplits(lm, model, tok, cfg, { splits: ["ood"], verifyIter: 5 })) : {}),
           evalEvery: updates,
           resume, signal: ctx.signal, onProgress: (e) => ctx.onProgress(e, `ppo-verify-${k}`),

@@ -5,10 +5,10 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { disposeTree, initEngine, jnn, np, refTree, type Array } from "../../engine/index.js";
-import { GeneralPointsEnv } from "../../envs/index.js";
+import { checkSolution, GeneralPointsEnv, isSolvable } from "../../envs/index.js";
 import { generate, greedyFull } from "../../nn/generate.js";
 import { defaultLMConfig, initLM, lmForward, type LMConfig } from "../../nn/transformer.js";
-import { arithmeticProbes, randomExpression, ruleProbes, stage0Corpus, withValue } from "./corpus.js";
+import { arithmeticProbes, make24Probes, make24Solved, ruleProbes, stage0Corpus, withValue } from "./corpus.js";
 import { gae, initValueHead, keySplitWeights, normalizeAdvantages, ppoLoss, sftExample, sftLoss, valueHead, valueHeadHost, valueHeadToHost, weightedLogProb } from "./model.js";
 import { ppoLr } from "./ppo.js";
 import { answerTokens, END, GP_PHRASES, PhraseTokenizer, renderChat } from "./tokenizer.js";
@@ -55,20 +55,70 @@ describe("phrase tokenizer and chat rendering", () => {
 });
 
 describe("stage-0 corpus", () => {
-  it("writes true values and rule-consistent numbers, and never the task prompt", () => {
-    const rng = new Rng(1, "t");
-    const text = stage0Corpus(rng, 20_000);
-    expect(text).not.toContain("points card game");
-    for (const m of text.matchAll(/Value: ([^\n]+)=(-?\d+)\n/g)) expect(withValue(m[1])).toBe(`${m[1]}=${m[2]}`);
-    expect(randomExpression(new Rng(2), [1, 2, 3, 4]).replace(/[()]/g, "")).toMatch(/^1[-+*/]2[-+*/]3[-+*/]4$/);
-    const p = ruleProbes(new Rng(3), 20);
-    for (const q of p) {
-      const face = /count as '(\d+)'(?:, '(\d+)', and '(\d+)')?/.exec(q.prompt)!;
-      const vals = face[2] ? [face[1], face[2], face[3]].map(Number) : [Number(face[1]), Number(face[1]), Number(face[1])];
-      const cards = /Cards: \[([^\]]+)\]/.exec(q.prompt)![1].split(", ").map((c) => c.replace(/'/g, ""));
-      const expect_ = cards.map((c) => (c === "J" ? vals[0] : c === "Q" ? vals[1] : c === "K" ? vals[2] : c === "A" ? 1 : Number(c)));
-      expect(q.answer).toBe(expect_.join(", ") + "]");
+  const faceValues = (text: string): number[] => {
+    const face = /count as '(\d+)'(?:, '(\d+)', and '(\d+)')?/.exec(text)!;
+    return face[2] ? [face[1], face[2], face[3]].map(Number) : [Number(face[1]), Number(face[1]), Number(face[1])];
+  };
+  const numbersOf = (cards: string[], vals: number[] | null) => cards.map((c) => (c === "J" || c === "Q" || c === "K" ? (vals ? vals["JQK".indexOf(c)] : { J: 11, Q: 12, K: 13 }[c]!) : c === "A" ? 1 : Number(c)));
+  const listOf = (s: string) => s.split(", ").map((c) => c.replace(/'/g, ""));
+  const text = stage0Corpus(new Rng(1, "t"), 60_000);
+  const docs = text.split("\n\n").filter((d) => d.length > 0);
+
+  it("never holds the task: no task prompt, template line, JSON answer or chat turn", () => {
+    for (const split of ["id", "ood"] as const) {
+      for (let i = 0; i < 20; i++) {
+        const env = new GeneralPointsEnv({ split, cards: 3 });
+        const prompt = env.reset(i).text;
+        expect(docs).not.toContain(prompt);
+        for (const line of prompt.split("\n").filter((l) => l.length > 12 && !l.startsWith("Cards: ["))) expect(text).not.toContain(line);
+      }
     }
+    expect(text).not.toContain("points card game");
+    expect(text).not.toContain('"number"');
+    expect(text).not.toContain("<|");
+  });
+  it("writes true values, rule-consistent numbers right after a card list, and make-24 solutions that reach 24", () => {
+    let make24 = 0;
+    for (const m of text.matchAll(/Value: ([^\n]+)=(-?\d+)(?=\n|$)/g)) expect(withValue(m[1])).toBe(`${m[1]}=${m[2]}`);
+    for (const d of docs) {
+      const lines = d.split("\n");
+      const ni = lines.findIndex((l) => l.startsWith("Numbers: ["));
+      if (ni < 0) continue;
+      const prev = /^(?:Cards|Hand): \[([^\]]+)\]$/.exec(lines[ni - 1]);
+      expect(prev, d).not.toBeNull();
+      const cards = listOf(prev![1]);
+      const rule = lines.find((l) => l.startsWith("Rule: "));
+      const want = numbersOf(cards, rule ? faceValues(rule) : [11, 12, 13]);
+      expect(lines[ni]).toBe(`Numbers: [${want.join(", ")}]`);
+      const mk = lines[ni + 1];
+      if (mk !== undefined) {
+        const f = /^(?:Make 24|Solution|Formula|Answer): (.+)=24$/.exec(mk)!;
+        expect(checkSolution(f[1])).toBe(true);
+        expect([...f[1].matchAll(/\d+/g)].map((x) => Number(x[0])).sort((a, b) => a - b)).toEqual([...want].sort((a, b) => a - b));
+        make24++;
+      }
+    }
+    expect(make24).toBeGreaterThan(docs.length / 4);
+    // Prompt shapes vary: the rule before and after the cards, restated hands, distractor lines.
+    expect(docs.some((d) => /^Cards: .*\nRule: /m.test(d))).toBe(true);
+    expect(docs.some((d) => d.includes("Hand: ["))).toBe(true);
+    expect(docs.some((d) => d.includes("Each card must be used once."))).toBe(true);
+  });
+  it("probes: rule answers follow the stated rule; make-24 probes are solvable and graded exactly", () => {
+    for (const which of ["random", "id", "ood"] as const) {
+      for (const q of ruleProbes(new Rng(3), 20, which)) {
+        const cards = listOf(/Cards: \[([^\]]+)\]/.exec(q.prompt)![1]);
+        expect(cards.some((c) => "JQK".includes(c))).toBe(true);
+        expect(q.answer).toBe(numbersOf(cards, faceValues(q.prompt)).join(", ") + "]");
+        if (which === "ood") expect(q.prompt).toContain("count as '11', '12', and '13' respectively");
+      }
+    }
+    const p = make24Probes(new Rng(5), 10, "ood");
+    for (const q of p) expect(isSolvable(q.values)).toBe(true);
+    const v = [6, 4, 12];
+    expect(make24Solved("6, 4, 12]\nMake 24: 4*(12-6)=24\n", v)).toBe(true);
+    expect(make24Solved("6, 4, 10]\nMake 24: 4*(12-6)=24\n", v)).toBe(false);
+    expect(make24Solved("6, 4, 12]\nMake 24: 4*12-6=24\n", v)).toBe(false);
     expect(arithmeticProbes(new Rng(4), 5).every((a) => /^-?\d+$/.test(a.answer))).toBe(true);
   });
 });

@@ -23,7 +23,7 @@
  *
  * Everything here is pure: arrays in, arrays out; host-side helpers take plain numbers.
  */
-import { np, jnn, refTree, type Array } from "../../engine/index.js";
+import { np, jnn, lax, refTree, type Array } from "../../engine/index.js";
 import { KeyGen, normalInit } from "../../nn/init.js";
 import { linear, type Linear } from "../../nn/linear.js";
 import { lmForward, paramCount, type LMConfig, type LMParams } from "../../nn/transformer.js";
@@ -171,7 +171,12 @@ export function normalizeAdvantages(adv: readonly number[]): number[] {
 }
 
 /** PPO hyper-parameters used inside the loss. */
-export type PPOLossConfig = { clip: number; valueLossCoef: number; temperature: number; ratioCap: number };
+/**
+ * `clip`: the ratio clip; `valueClip`: the clip of the value change around the rollout's value (the released trainer
+ * reuses `clip`, 0.1, default here too); `valueOnly`: a value warm-up step (the policy term is dropped and the value
+ * head reads the trunk's hidden state through a stop-gradient, so only the value head moves).
+ */
+export type PPOLossConfig = { clip: number; valueLossCoef: number; temperature: number; ratioCap: number; valueClip?: number; valueOnly?: boolean };
 
 /**
  * PPO minibatch loss. Inputs (all consumed):
@@ -187,7 +192,8 @@ export function ppoLoss(p: PolicyParams, cfg: LMConfig, c: PPOLossConfig, x: Arr
   const V = logits.shape[2];
   const logpTok = jnn.logSoftmax(logits.mul(1 / c.temperature), -1).mul(jnn.oneHot(y, V)).sum(-1); // [B, T]
   const logp = logpTok.mul(w).sum(-1); // [B]
-  const hLast = hidden!.mul(last.reshape([...last.shape, 1])).sum(1); // [B, D]
+  const hLast0 = hidden!.mul(last.reshape([...last.shape, 1])).sum(1); // [B, D]
+  const hLast = c.valueOnly ? lax.stopGradient(hLast0) : hLast0;
   const value = valueHead(p.value, hLast); // [B]
 
   const logRatio = logp.sub(oldLogp); // [B]
@@ -199,14 +205,15 @@ export function ppoLoss(p: PolicyParams, cfg: LMConfig, c: PPOLossConfig, x: Arr
   const surr = np.where(anyHuge, surr2.ref, np.minimum(surr1, surr2)); // [B]
   const policyLoss = surr.mean().neg();
 
-  const vClipped = oldValue.ref.add(np.clip(value.ref.sub(oldValue), -c.clip, c.clip));
+  const vc = c.valueClip ?? c.clip;
+  const vClipped = oldValue.ref.add(np.clip(value.ref.sub(oldValue), -vc, vc));
   const vl1 = np.square(value.sub(returns.ref));
   const vl2 = np.square(vClipped.sub(returns));
   const valueLoss = np.maximum(vl1, vl2).mean().mul(0.5);
 
   const clipFrac = np.abs(ratio.sub(1)).greater(c.clip).astype(np.float32).mean();
   const approxKL = logRatio.neg().mean();
-  const loss = policyLoss.ref.add(valueLoss.ref.mul(c.valueLossCoef));
+  const loss = c.valueOnly ? valueLoss.ref.mul(c.valueLossCoef) : policyLoss.ref.add(valueLoss.ref.mul(c.valueLossCoef));
   return [loss, [policyLoss, valueLoss, clipFrac, approxKL]];
 }
 

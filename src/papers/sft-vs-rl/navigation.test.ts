@@ -5,7 +5,6 @@
  * prompts, prompts + answers within the context, expert SFT data that parses and is correct, prompt shortening,
  * and the first-answer tags.
  */
-import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ABSOLUTE_DIRECTIONS, episodeSeed, NavigationEnv, readField, RELATIVE_DIRECTIONS, verifyNavigation } from "../../envs/index.js";
 import { applyOverrides, validateConfig } from "../../train/config.js";
@@ -16,7 +15,6 @@ import { expertDataset, setup } from "./experiment.js";
 import { fitNavigationPrompt, navAnswerTags, navEnv, navSpec } from "./tasks.js";
 import { GP_PHRASES, PhraseTokenizer, phrasesFor, renderChat } from "./tokenizer.js";
 
-const sha = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
 
 describe("config: the envs switch", () => {
   const withSet = (...sets: string[]) => validateConfig(sftVsRlSchema, applyOverrides(sftVsRlPresets.quick, sets));
@@ -32,15 +30,12 @@ describe("config: the envs switch", () => {
     expect(() => withSet("envs=navigation,navigation")).toThrow(/config: envs is "navigation,navigation"/);
     expect(() => withSet("envs=navigation", "navigation.sftInit.seqLen=300")).toThrow(/config: navigation\.sftInit\.seqLen is 300; expected a value <= model\.contextLength/);
   });
-  it("keeps quick GeneralPoints-only with the numbers it had before navigation existed; tiny and full run both", () => {
+  it("keeps quick GeneralPoints-only (3-card hands); tiny and full run every task", () => {
     const q = sftVsRlPresets.quick;
     expect(q.envs).toEqual(["general-points"]);
-    const { envs, navigation, env, ...rest } = q;
-    void envs;
-    void navigation;
-    expect(env).toBeUndefined();
-    // sha256 of the quick preset (without `env`/`envs`/`navigation`) as it was before this change.
-    expect(sha(JSON.stringify(rest))).toBe("28a3fcd91cc6eae5");
+    expect(q.env).toBeUndefined();
+    expect(q.cards).toBe(3);
+    expect(sftVsRlPresets.full.cards).toBe(4);
     expect(sftVsRlPresets.tiny.envs).toEqual(["general-points", "navigation", "general-points-vl"]);
     expect(sftVsRlPresets.full.envs).toEqual(["general-points", "navigation", "general-points-vl"]);
     expect(setup(q).model.vocabSize).toBe(256 + GP_PHRASES.length);
@@ -56,13 +51,12 @@ describe("config: the envs switch", () => {
 });
 
 describe("stage-0 corpus with navigation skills", () => {
-  it("is unchanged for GeneralPoints-only configs (same hash and first document as before navigation)", () => {
+  it("holds no navigation document for GeneralPoints-only configs, and is a function of its seed", () => {
     const gpOnly = stage0Corpus(Rng.stream(0, "stage0-corpus"), 20_000, mixFor(["general-points"], 0.35));
     expect(mixFor(["general-points"], 0.35)).toBe(DEFAULT_MIX);
-    // Golden values recorded with the corpus code before navigation documents existed.
-    expect(sha(gpOnly)).toBe("89b8419dd0ade0b6");
-    expect(gpOnly.length).toBe(20040);
-    expect(gpOnly.startsWith("Value: 5+10=15\n\n[Input]\nCards: ['8', '3']\n")).toBe(true);
+    expect(gpOnly).not.toMatch(/^(Compass|Moves|Order|Walk): /m);
+    expect(stage0Corpus(Rng.stream(0, "stage0-corpus"), 20_000, DEFAULT_MIX)).toBe(gpOnly);
+    expect(stage0Corpus(Rng.stream(1, "stage0-corpus"), 20_000, DEFAULT_MIX)).not.toBe(gpOnly);
   });
   it("holds compass, action-space and street documents in the planned share, correct, and never the task", () => {
     const text = stage0Corpus(Rng.stream(0, "stage0-corpus"), 60_000, mixFor(["general-points", "navigation"], 0.35));

@@ -213,11 +213,12 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
     run.appendMetrics({ step: 0, update: 0, flops: 0, ...lastEval });
     emit({ kind: "eval", step: 0, total: o.updates, metrics: lastEval });
   }
-  const lossCfg = { clip: ppo.clip, valueLossCoef: ppo.valueLossCoef, temperature: Math.max(o.sampling.temperature, 1e-6), ratioCap: ppo.ratioCap };
-  const step = makeAccumulatingStep(
-    (p, b) => ppoLoss(p, model, lossCfg, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9]),
-    { adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 }, clip: ppo.maxGradNorm, decayMask: defaultDecayMask(params) },
-  );
+  const lossCfg = { clip: ppo.clip, valueClip: ppo.valueClip, valueLossCoef: ppo.valueLossCoef, temperature: Math.max(o.sampling.temperature, 1e-6), ratioCap: ppo.ratioCap };
+  const stepOpts = { adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 }, clip: ppo.maxGradNorm, decayMask: defaultDecayMask(params) };
+  const step = makeAccumulatingStep((p, b) => ppoLoss(p, model, lossCfg, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9]), stepOpts);
+  // Value warm-up (our addition, off in the released settings): the first updates fit only the value head.
+  const warmCfg = { ...lossCfg, valueOnly: true };
+  const warmStep = ppo.valueWarmupUpdates > 0 ? makeAccumulatingStep((p, b) => ppoLoss(p, model, warmCfg, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9]), stepOpts) : null;
   const state = initRolloutState(o.makeEnv, ppo.slots, (ep) => seedOf(nextEpisode + ep));
   state.nextEpisode += nextEpisode;
   try {
@@ -244,7 +245,8 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
           const mbSamples = order.slice(m * mb, (m + 1) * mb).map((i) => samples[i]).sort((a, b) => a.seq.length - b.seq.length);
           const micro: Array[][] = [];
           for (let k = 0; k < mbSamples.length; k += ppo.microBatch) micro.push(minibatchArrays(mbSamples.slice(k, k + ppo.microBatch), model.contextLength, o.vision?.imageId));
-          const out = await step.step(params, opt, micro, lr, update * ppo.epochs * ppo.minibatches + n + 1);
+          const warm = warmStep !== null && update < ppo.valueWarmupUpdates;
+          const out = await (warm ? warmStep : step).step(params, opt, micro, lr, update * ppo.epochs * ppo.minibatches + n + 1);
           const loss = Number((await out.loss.data())[0]);
           const gn = Number((await out.gradNorm.data())[0]);
           const aux: number[] = [];
@@ -296,6 +298,7 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
     }
   } finally {
     step.dispose();
+    warmStep?.dispose();
   }
   disposeTree(params.value);
   disposeTree(opt);

@@ -37,12 +37,26 @@ function taskSections(run: RunDir, t: TaskSummary): Section[] {
       spec: lineChartSpec({ title: `${t.label} ${splitName} ${gp ? "success" : t.metric.name}`, series: [series("RL (PPO)", t.ppo.points), series("SFT", t.sft.points)], xLabel: "FLOPs of the branch", yLabel: t.metric.name, points: true }),
     };
   });
+  // The SFT curve: success along SFT steps from the stage-0 model on (the init's own evaluations, its final row, then
+  // the SFT branch's checkpoints), where OOD tends to peak early (issue 24).
+  if (gp && !vl && t.init.curve && t.init.curve.length > 0 && t.init.steps !== undefined) {
+    const s0 = t.init.steps;
+    const pts = [...t.init.curve.map((p) => ({ step: p.step, row: p.row })), { step: s0, row: t.init.row }, ...t.sft.points.filter((p) => p.step > 0).map((p) => ({ step: s0 + p.step, row: p.row }))];
+    const line = (split: string, name: string) => ({ name, points: pts.map((p) => [p.step, p.row[`${split}${k}`]] as [number, number]) });
+    charts.push({
+      kind: "chart",
+      name: "success-vs-sft-steps",
+      caption: `ID and rule-OOD success along SFT steps (the init's evaluations on ${t.init.curve.length ? "fewer" : "the"} episodes, then the SFT branch; the init ends at step ${s0}). OOD rule-following on face cards: ${pts.map((p) => `${p.step}: ${pct(p.row.oodPromptRule)} %`).join(", ")}`,
+      spec: lineChartSpec({ title: `${t.label}: success along SFT steps`, series: [line("id", "ID"), line("ood", "rule OOD")], xLabel: "SFT steps from the stage-0 model", yLabel: "success rate", points: true }),
+    });
+  }
   const tr = t.trainingRuleKey;
   const headers = gp
-    ? ["branch", "FLOPs of the branch", "ID success %", "OOD success %", "OOD answers on training rule %"]
+    ? ["branch", "FLOPs of the branch", "ID success %", "OOD success %", "OOD answers on training rule %", "OOD answers on the prompt's rule %", "KL to the init on ID prompts (nats)"]
     : ["branch", "FLOPs of the branch", "ID per-step accuracy %", "OOD per-step accuracy %", "OOD first turns in the absolute space %"];
   const vlCols = (p: EvalPoint) => (vl ? [pm(p.row.visSuccess, p.row.visStdErr), pct(p.row.idRecognition), pct(p.row.visRecognition)] : []);
-  const rows = (pts: EvalPoint[], name: string) => pts.map((p) => [name, p.flops.toExponential(2), pm(p.row[`id${k}`], p.row[`id${se}`]), pm(p.row[`ood${k}`], p.row[`ood${se}`]), pct(p.row[tr]), ...vlCols(p)]);
+  const gpCols = (p: EvalPoint) => (gp ? [pct(p.row.oodPromptRule), p.step === 0 ? "0" : p.row.idKL === undefined ? "" : p.row.idKL.toFixed(3)] : []);
+  const rows = (pts: EvalPoint[], name: string) => pts.map((p) => [name, p.flops.toExponential(2), pm(p.row[`id${k}`], p.row[`id${se}`]), pm(p.row[`ood${k}`], p.row[`ood${se}`]), pct(p.row[tr]), ...gpCols(p), ...vlCols(p)]);
   const hdr = vl ? [...headers, "visual-OOD success %", "ID card recognition %", "visual-OOD card recognition %"] : headers;
   const samples: Block[] = [];
   for (const [arm, prefix] of [[t.arms.init, "init"], [t.arms.ppo, "final"], [t.arms.sft, "final"]] as const) {

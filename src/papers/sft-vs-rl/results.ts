@@ -10,6 +10,7 @@ import { finalRow, type SftVsRlSummary, type TaskSummary } from "./summary.js";
 const pct = (x: number | undefined) => (100 * Number(x)).toFixed(1);
 const pm = (p: number | undefined, se: number | undefined) => `${pct(p)} ± ${pct(se)}`;
 const signed = (x: number) => `${x >= 0 ? "+" : ""}${pct(x)}`;
+const cap = (x: string) => x.charAt(0).toUpperCase() + x.slice(1);
 const signedPts = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;
 export const fmtFlops = (x: number): string => `${x.toExponential(2)} FLOPs`;
 
@@ -65,7 +66,11 @@ function taskLines(t: TaskSummary, s: SftVsRlSummary, verdicts: VerdictsFile, pr
   lines.push("", `${t.trainingRuleText}: init ${pct(init[tr])} %, after RL ${pct(rl[tr])} %, after SFT ${pct(sf[tr])} % (the paper's memorization signature).`);
   const s0 = s.stage0;
   const parse = `SFT init: ID answers parsed ${pct(init.idParsed)} %${gp ? `, OOD success ${pct(init.oodSuccess)} %` : `, first OOD answers in the relative action space ${pct(init.oodPromptSpace)} %`}.`;
-  if (gp) lines.push(`Stage 0: expression accuracy ${pct(s0.arithmeticAccuracy)} %, rule reading ${pct(s0.ruleReadingAccuracy)} % (greedy, ${s0.probes} probes each). ${parse}`);
+  if (gp) {
+    const m24 = s0.make24IdSolved === undefined ? "" : `, under the ID / OOD rule sentence ${pct(s0.ruleIdAccuracy)} / ${pct(s0.ruleOodAccuracy)} %; plain-format make-24 solved ${pct(s0.make24IdSolved)} % (ID rule) / ${pct(s0.make24OodSolved)} % (OOD rule)`;
+    lines.push(`Stage 0 (greedy, ${s0.probes} probes each; gates 90 / 90 / 50 %): two-operand expressions ${pct(s0.arithmeticAccuracy)} %, card numbers under a stated rule ${pct(s0.ruleReadingAccuracy)} %${m24}. ${parse}`);
+    lines.push(`${cap(t.title)} ID first answers following the stated rule ${pct(init.idPromptRule)} %, OOD ${pct(init.oodPromptRule)} % at the SFT init; after RL ${pct(rl.oodPromptRule)} %, after SFT ${pct(sf.oodPromptRule)} % on OOD (every OOD hand holds a J, Q or K, so this is rule-following on face cards, apart from arithmetic success).`);
+  }
   else lines.push(`Stage 0 navigation skills: action-space reading ${pct(s0.actionSpaceAccuracy)} % (about 50 % if the listed directions are ignored), compass turns ${pct(s0.compassAccuracy)} % (greedy, ${s0.probes} probes each). ${parse}`);
   if (t.env === "general-points") {
     for (const n of s.noSft)

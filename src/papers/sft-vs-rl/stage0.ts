@@ -15,42 +15,73 @@ import { trainLoop } from "../../train/loop.js";
 import { makeTrainStep } from "../../train/step.js";
 import { Rng } from "../../util/rng.js";
 import type { SftVsRlConfig } from "./config.js";
-import { actionSpaceProbes, arithmeticProbes, compassProbes, mixFor, ruleProbes, stage0Corpus } from "./corpus.js";
+import { actionSpaceProbes, arithmeticProbes, compassProbes, make24Probes, make24Solved, mixFor, ruleProbes, stage0Corpus, type Probe } from "./corpus.js";
 import type { Stage0Summary } from "./summary.js";
 import type { PhraseTokenizer } from "./tokenizer.js";
 
-type Probe = { prompt: string; answer: string };
+/** The stage-0 skill probes (greedy): shares in [0, 1]. */
+export type Stage0Probes = {
+  /** Two-operand expression values. */
+  arithmetic: number;
+  /** Card numbers under a stated rule with random values (3 cards, at least one face card). */
+  rule: number;
+  /** The same under the task's ID rule (10) and OOD rule (11/12/13). */
+  ruleId: number;
+  ruleOod: number;
+  /** Plain-format make-24 (numbers then a formula reaching 24) under the ID and the OOD rule, hands dealt as the task deals. */
+  make24Id: number;
+  make24Ood: number;
+  actionSpace?: number;
+  compass?: number;
+  examples: string[];
+};
 
 /**
- * Greedy-completion probes of the stage-0 model: expression values and rule reading; with navigation also
- * action-space reading (which of a turn sentence's two directions the listed action space allows) and compass turns.
+ * Greedy-completion probes of a stage-0 model: expression values, rule reading (random, ID and OOD rules) and plain
+ * make-24; with navigation also action-space reading (which of a turn sentence's two directions the listed action
+ * space allows) and compass turns.
  */
-async function stage0Probes(lm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: SftVsRlConfig): Promise<{ arithmetic: number; rule: number; actionSpace?: number; compass?: number; examples: string[] }> {
+export async function stage0Probes(lm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: Pick<SftVsRlConfig, "seed" | "envs"> & { stage0: { probes: number } }): Promise<Stage0Probes> {
   const rng = Rng.stream(cfg.seed, "stage0-probes");
-  const score = async (probes: Probe[]) => {
-    const prompts = probes.map((p) => tok.encode(p.prompt));
-    let ok = 0;
-    const ex: string[] = [];
-    for (let i = 0; i < prompts.length; i += 64) {
-      const chunk = prompts.slice(i, i + 64);
-      const r = await generate(lm, model, chunk, { maxNewTokens: 16, temperature: 0, batchedPrefill: true, prefillBucket: 32, stopWhen: (g) => /[\n\]]/.test(tok.decode(g)) });
-      r.tokens.forEach((t, k) => {
-        const got = tok.decode(t).split("\n")[0];
-        const p = probes[i + k];
-        const want = p.answer;
-        if (got === want || (got.startsWith(want) && /^\D?$/.test(got.slice(want.length)))) ok++;
-        if (ex.length < 6) ex.push(`${p.prompt.split("\n").slice(-1)[0]}${got}    (expected ${want})`);
-      });
+  const n = cfg.stage0.probes;
+  const complete = async (prompts: string[], maxNewTokens: number, stop: RegExp): Promise<string[]> => {
+    const out: string[] = [];
+    const ids = prompts.map((p) => tok.encode(p));
+    for (let i = 0; i < ids.length; i += 64) {
+      const r = await generate(lm, model, ids.slice(i, i + 64), { maxNewTokens, temperature: 0, batchedPrefill: true, prefillBucket: 32, stopWhen: (g) => stop.test(tok.decode(g)) });
+      for (const t of r.tokens) out.push(tok.decode(t));
     }
-    return { acc: ok / probes.length, ex };
+    return out;
   };
-  const a = await score(arithmeticProbes(rng, cfg.stage0.probes));
-  const r = await score(ruleProbes(rng, cfg.stage0.probes));
-  if (!cfg.envs.includes("navigation")) return { arithmetic: a.acc, rule: r.acc, examples: [...a.ex, ...r.ex] };
+  const examples: string[] = [];
+  const score = async (probes: Probe[]) => {
+    const got = await complete(probes.map((p) => p.prompt), 16, /[\n\]]/);
+    let ok = 0;
+    got.forEach((g0, k) => {
+      const g = g0.split("\n")[0];
+      const want = probes[k].answer;
+      if (g === want || (g.startsWith(want) && /^\D?$/.test(g.slice(want.length)))) ok++;
+      if (k < 3) examples.push(`${probes[k].prompt.split("\n").slice(-1)[0]}${g}    (expected ${want})`);
+    });
+    return ok / probes.length;
+  };
+  const make24 = async (which: "id" | "ood") => {
+    const probes = make24Probes(rng, n, which);
+    const got = await complete(probes.map((p) => p.prompt), 24, /Make 24: [^\n]*\n/);
+    got.slice(0, 3).forEach((g, k) => examples.push(`${probes[k].prompt.split("\n").slice(-2).join(" / ")}${g.trim().replace(/\n/g, " / ")}`));
+    return got.filter((g, k) => make24Solved(g, probes[k].values)).length / n;
+  };
+  const base = {
+    arithmetic: await score(arithmeticProbes(rng, n)),
+    rule: await score(ruleProbes(rng, n)),
+    ruleId: await score(ruleProbes(rng, n, "id")),
+    ruleOod: await score(ruleProbes(rng, n, "ood")),
+    make24Id: await make24("id"),
+    make24Ood: await make24("ood"),
+  };
+  if (!cfg.envs.includes("navigation")) return { ...base, examples };
   const nrng = Rng.stream(cfg.seed, "stage0-probes-navigation");
-  const s = await score(actionSpaceProbes(nrng, cfg.stage0.probes));
-  const c = await score(compassProbes(nrng, cfg.stage0.probes));
-  return { arithmetic: a.acc, rule: r.acc, actionSpace: s.acc, compass: c.acc, examples: [...a.ex, ...r.ex, ...s.ex, ...c.ex] };
+  return { ...base, actionSpace: await score(actionSpaceProbes(nrng, n)), compass: await score(compassProbes(nrng, n)), examples };
 }
 
 /** Pretrain (or keep) the stage-0 model in arm `stage0` and probe its skills. One stage-0 model serves every task. */
@@ -107,6 +138,10 @@ export async function runStage0(cfg: SftVsRlConfig, ctx: ExperimentContext, tok:
       corpusBytesPerToken: text.length / ids.length,
       arithmeticAccuracy: probes.arithmetic,
       ruleReadingAccuracy: probes.rule,
+      ruleIdAccuracy: probes.ruleId,
+      ruleOodAccuracy: probes.ruleOod,
+      make24IdSolved: probes.make24Id,
+      make24OodSolved: probes.make24Ood,
       ...nav,
       probes: cfg.stage0.probes,
       tokensPerSec: res.tokensPerSec,

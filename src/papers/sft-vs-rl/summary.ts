@@ -25,6 +25,11 @@ export type Stage0Summary = {
   /** Share of probes answered exactly: two-operand expression values, card numbers under a stated rule. */
   arithmeticAccuracy: number;
   ruleReadingAccuracy: number;
+  /** Card numbers under the task's ID and OOD rule sentences; plain-format make-24 solved under each (absent in runs before 3-card hands). */
+  ruleIdAccuracy?: number;
+  ruleOodAccuracy?: number;
+  make24IdSolved?: number;
+  make24OodSolved?: number;
   /** With navigation: which direction of a turn sentence the listed action space allows; compass turns. */
   actionSpaceAccuracy?: number;
   compassAccuracy?: number;
@@ -52,8 +57,11 @@ export type TaskSummary = {
   trainingRuleText: string;
   /** The paper's rule-OOD numbers in % (and GP-VL's visual OOD). */
   paper: { init: number; rl: number; sft: number; visual?: { init: number; rl: number; sft: number } };
-  /** The SFT init: its FLOPs (6N·D), final loss, mean expert sequence length and evaluation row. */
-  init: { flops: number; finalLoss: number; meanSeqTokens: number; row: EvalRow };
+  /**
+   * The SFT init: its FLOPs (6N·D), steps, final loss, mean expert sequence length and evaluation row; `curve`: its
+   * evaluations along its own steps (fewer episodes; GeneralPoints with `sftInit.curveEvery`), empty otherwise.
+   */
+  init: { flops: number; steps?: number; finalLoss: number; meanSeqTokens: number; row: EvalRow; curve?: EvalPoint[] };
   /** Branch B (PPO): updates, FLOPs of the branch alone, and its checkpoints (update 0 = the init). */
   ppo: { updates: number; flops: number; status: string; points: EvalPoint[] };
   /** Branch A (more SFT): steps, FLOPs of the branch alone, and its checkpoints at the PPO checkpoints' FLOPs (step 0 = the init). */

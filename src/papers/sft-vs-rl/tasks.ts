@@ -25,6 +25,8 @@ import {
   parseAnswer,
   readField,
   RELATIVE_DIRECTIONS,
+  type CardCount,
+  type RuleWording,
   type Env,
   type Observation,
   type StepResult,
@@ -53,9 +55,9 @@ export const PAPER_VIRL_L = { init: 80.8, rl: 91.8, sft: 1.3 } as const;
 
 // ---- GeneralPoints ----------------------------------------------------------------------------------------------
 
-/** The environment of a split (language variant). */
-export function gpEnv(split: EvalSplit, verifyIter: number): Env {
-  return new GeneralPointsEnv({ split, variant: "language", verifyIter });
+/** The environment of a split (language variant), with `cards` cards per hand (paper: 4). */
+export function gpEnv(split: EvalSplit, verifyIter: number, cards: CardCount = 4, ruleWording: RuleWording = "paper"): Env {
+  return new GeneralPointsEnv({ split, variant: "language", verifyIter, cards, ruleWording });
 }
 
 /** Tags for the first answer of a GP episode: parsed, and which rule its "number" list follows. */
@@ -305,7 +307,7 @@ export function gpSpec(cfg: SftVsRlConfig): EnvSpec {
     sampling: cfg.sampling,
     sftInit: cfg.sftInit,
     episodes: cfg.eval.episodes,
-    makeEnv: gpEnv,
+    makeEnv: (split, verifyIter) => gpEnv(split, verifyIter, cfg.cards, cfg.ruleWording),
     answerTags: gpAnswerTags,
     evalRow: gpEvalRow,
     metric: { key: "Success", seKey: "StdErr", name: "success rate" },

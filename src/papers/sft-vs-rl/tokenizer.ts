@@ -6,8 +6,10 @@
  * the model reads the exact prompt/answer text through a *phrase tokenizer*: the 256 byte tokens plus a fixed list
  * of multi-byte phrases (template lines, JSON keys, verifier messages, quoted card names), matched greedily
  * longest-first, exactly as a BPE would merge frequent strings. Decoding concatenates; encode∘decode is the
- * identity on any text. The rule-specific part of the prompt ("count as '10'" vs "count as '11', '12', and '13'
- * respectively") stays at the level of digits and small glue phrases, so the rule is read, not looked up.
+ * identity on any text. Whole numbers 10..169 are single tokens (as in BPE vocabularies of real LLMs), so a card
+ * value or a two-operand result is one token. The rule-specific part of the prompt ("count as '10'" vs "count as
+ * '11', '12', and '13' respectively") stays at the level of number tokens and small glue phrases, so the rule is
+ * read, not looked up as one token.
  *
  * Chat rendering (the released code's message list, no system role): `<|user|>` text `<|end|>` `<|assistant|>`
  * answer `<|end|>` ... ending with `<|assistant|>` for generation. Deviation (stated in the README): when the
@@ -21,7 +23,13 @@ export const USER = "<|user|>\n";
 export const ASSISTANT = "<|assistant|>\n";
 export const END = "<|end|>\n";
 
-/** Phrases of the GeneralPoints prompt, answer and verifier messages, and of the stage-0 corpus. */
+/**
+ * Phrases of the GeneralPoints prompt, answer and verifier messages, and of the stage-0 corpus. Every list of cards or
+ * numbers opens with its own `[` token and closes with its own `]` (the answer's key phrases stop before and start
+ * after them, as the prompt's `Cards: ` and stage 0's `Numbers: ` do), so copying the prompt's cards into the answer
+ * can match on content (the token after the earlier `[`) instead of on a distance, which differs between prompts,
+ * and the k-th number stands as far from the k-th card in the answer as in stage 0's records.
+ */
 export const GP_PHRASES: readonly string[] = [
   USER,
   ASSISTANT,
@@ -43,9 +51,9 @@ export const GP_PHRASES: readonly string[] = [
   "', '",
   "', and '",
   "' respectively",
-  '{\n  "cards": [',
-  '],\n  "number": [',
-  '],\n  "formula": "',
+  '{\n  "cards": ',
+  ',\n  "number": ',
+  ',\n  "formula": "',
   '",\n}',
   ", ",
   ...["A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K"].map((c) => `'${c}'`),
@@ -66,6 +74,23 @@ export const GP_PHRASES: readonly string[] = [
   "step_limit_reached",
   "Rule: ",
   "Value: ",
+  // The 3-card variant of the template (the quick preset's hand size).
+  " points card game player. You will receive a set of 3 cards.\n",
+  '{\n  "cards": [x, y, z], where ',
+  '  "number": [a, b, c], where a, b, and c are the numbers on the cards,\n',
+  // Stage-0 record lines (plain text, not the task's JSON).
+  "Cards: ",
+  "Hand: ",
+  "\nNumbers: ",
+  "\nMake 24: ",
+  "\nSolution: ",
+  "\nFormula: ",
+  "\nAnswer: ",
+  "Each card must be used once.",
+  "Note: 'A' counts as 1 and '",
+  // Whole numbers 10..169 (every card value, target and two-operand result), as a BPE merges frequent numbers;
+  // 1..9 are single bytes already.
+  ...Array.from({ length: 160 }, (_, i) => String(10 + i)),
 ];
 
 /** Most rail points of a route (1 + maxLegs·(5 + 1) with the env's default 4 legs): the history's `O_k: `/`A_k: ` phrases go this far. */
