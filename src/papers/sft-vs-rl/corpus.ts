@@ -8,11 +8,11 @@
  *    results only).
  * 2. Rule application: a rule sentence in the task prompt's own words with *random* face-card values (`'J', 'Q', and
  *    'K' count as '7'` or `... count as '4', '12', and '9' respectively`), 2-5 cards (most with a J, Q or K) and
- *    their numbers (`Numbers: [...]`). The ID rule (10) and the OOD rule (11/12/13) are two members of this
+ *    their numbers (`number: [...]`). The ID rule (10) and the OOD rule (11/12/13) are two members of this
  *    family, neither favoured, so the OOD prompt's rule is familiar language.
  * 3. Make-24 worked solutions in plain text (not the task's JSON): a random rule, 3 cards whose numbers reach 24,
- *    the numbers, and the solver's first solution (`Make 24: (9-7)*12=24`; the line's lead varies: `Solution: `,
- *    `Formula: `, `Answer: `).
+ *    the numbers, and the solver's first solution in quotes (`formula: "(9-7)*12=24"`; the lead varies: `Make 24: `,
+ *    `Solution: `).
  *
  * Record shapes vary (rule before or after the cards, distractor lines, the hand restated after filler lines at a
  * varying distance), so no prompt shape or length is fixed; the numbers always follow a card list directly, as the
@@ -139,7 +139,7 @@ function distractor(rng: Rng): string {
  * The lines of a card record: the rule sentence (with random values, or none), the cards, and optional distractor
  * lines, in a varied order (the rule before or after the cards). The numbers always follow a card list directly (as
  * in the task's answer, where "number" follows "cards"): when anything stands between, the record restates the hand
- * (`Hand: [...]`), and half the other records do so after 0-2 filler lines and maybe the rule again, so copying a
+ * (`cards: [...]`, the answer's key word), and half the other records do so after 0-2 filler lines and maybe the rule again, so copying a
  * list or a rule from further back, at a distance that varies, is practised too (the task's answer copies its cards
  * from the prompt).
  */
@@ -152,7 +152,7 @@ function recordHead(rng: Rng, rule: CardRule | null, ranks: readonly number[]): 
   if (echo) {
     for (let k = rng.int(3); k > 0; k--) lines.push(distractor(rng));
     if (rule && rng.next() < 0.5) lines.push(`Rule: ${rule.sentence}.`);
-    lines.push(`Hand: ${cards}`);
+    lines.push(`cards: ${cards}`);
   }
   return lines;
 }
@@ -161,13 +161,13 @@ function recordHead(rng: Rng, rule: CardRule | null, ranks: readonly number[]): 
  * How a worked solution line starts: varied, as text in the wild is, so the solutions are not tied to one key (the
  * task's JSON answer has its own, `"formula": "`, which stage 0 never writes). Probes use the first.
  */
-export const SOLUTION_LEADS = ["Make 24: ", "Solution: ", "Formula: ", "Answer: "] as const;
+export const SOLUTION_LEADS = ["formula: ", "Make 24: ", "Solution: "] as const;
 
 /** Rule application: a rule with random face values, 2-5 cards (most with a face card), and their numbers. */
 function ruleDoc(rng: Rng): string {
   const rule = rng.next() < 0.9 ? randomRule(rng) : null;
   const ranks = dealRanks(rng, 2 + rng.int(4), rule !== null && rng.next() < 0.8);
-  return [...recordHead(rng, rule, ranks), `Numbers: ${pyList(ranks.map((r) => cardNumber(r, rule)))}`].join("\n");
+  return [...recordHead(rng, rule, ranks), `number: ${pyList(ranks.map((r) => cardNumber(r, rule)))}`].join("\n");
 }
 
 /**
@@ -181,7 +181,7 @@ function make24Doc(rng: Rng): string {
     const nums = ranks.map((r) => cardNumber(r, rule));
     const sols = solutionsFor(nums, 24);
     if (sols.length === 0) continue;
-    return [...recordHead(rng, rule, ranks), `Numbers: ${pyList(nums)}`, `${rng.pick(SOLUTION_LEADS)}${sols[0]}=24`].join("\n");
+    return [...recordHead(rng, rule, ranks), `number: ${pyList(nums)}`, `${rng.pick(SOLUTION_LEADS)}"${sols[0]}=24"`].join("\n");
   }
 }
 
@@ -352,14 +352,14 @@ export function ruleProbes(rng: Rng, n: number, which: "random" | "id" | "ood" =
   for (let i = 0; i < n; i++) {
     const rule = which === "random" ? randomRule(rng) : TASK_RULES[which];
     const ranks = dealRanks(rng, 3, true);
-    out.push({ prompt: `Rule: ${rule.sentence}.\nCards: ${pyList(ranks.map((r) => CARD[r - 1]))}\nNumbers: [`, answer: ranks.map((r) => cardNumber(r, rule)).join(", ") + "]" });
+    out.push({ prompt: `Rule: ${rule.sentence}.\nCards: ${pyList(ranks.map((r) => CARD[r - 1]))}\nnumber: [`, answer: ranks.map((r) => cardNumber(r, rule)).join(", ") + "]" });
   }
   return out;
 }
 
 /**
  * Make-24 probes in the plain stage-0 format under the task's ID or OOD rule, dealt as the task deals (ID: uniform
- * ranks; OOD: at least one face card; solvable under the rule). The prompt stops at `Numbers: [`; `values` are the
+ * ranks; OOD: at least one face card; solvable under the rule). The prompt stops at `number: [`; `values` are the
  * numbers under the rule (the model must write them, then a formula that reaches 24 with exactly them).
  */
 export function make24Probes(rng: Rng, n: number, which: "id" | "ood"): (Probe & { values: number[] })[] {
@@ -369,14 +369,14 @@ export function make24Probes(rng: Rng, n: number, which: "id" | "ood"): (Probe &
     const ranks = dealRanks(rng, 3, which === "ood");
     const values = ranks.map((r) => cardNumber(r, rule));
     if (!isSolvable(values, 24)) continue;
-    out.push({ prompt: `Rule: ${rule.sentence}.\nCards: ${pyList(ranks.map((r) => CARD[r - 1]))}\nNumbers: [`, answer: values.join(", ") + "]", values });
+    out.push({ prompt: `Rule: ${rule.sentence}.\nCards: ${pyList(ranks.map((r) => CARD[r - 1]))}\nnumber: [`, answer: values.join(", ") + "]", values });
   }
   return out;
 }
 
-/** Whether a greedy completion of a make-24 probe (from after `Numbers: [`) writes the numbers and a formula reaching 24 with them. */
+/** Whether a greedy completion of a make-24 probe (from after `number: [`) writes the numbers, then a solution line (any lead) reaching 24 with them. */
 export function make24Solved(completion: string, values: readonly number[]): boolean {
-  const m = /^([^\]\n]*)\]\nMake 24: ([^\n=]*)=24/.exec(completion);
+  const m = /^([^\]\n]*)\]\n(?:formula|Make 24|Solution): "([^\n="]*)=24"/.exec(completion);
   if (!m) return false;
   const nums = m[1].split(",").map((x) => Number(x.trim()));
   if (nums.length !== values.length || nums.some((v, i) => v !== values[i])) return false;

@@ -82,17 +82,17 @@ describe("stage-0 corpus", () => {
     for (const m of text.matchAll(/Value: ([^\n]+)=(-?\d+)(?=\n|$)/g)) expect(withValue(m[1])).toBe(`${m[1]}=${m[2]}`);
     for (const d of docs) {
       const lines = d.split("\n");
-      const ni = lines.findIndex((l) => l.startsWith("Numbers: ["));
+      const ni = lines.findIndex((l) => l.startsWith("number: ["));
       if (ni < 0) continue;
-      const prev = /^(?:Cards|Hand): \[([^\]]+)\]$/.exec(lines[ni - 1]);
+      const prev = /^(?:Cards|cards): \[([^\]]+)\]$/.exec(lines[ni - 1]);
       expect(prev, d).not.toBeNull();
       const cards = listOf(prev![1]);
       const rule = lines.find((l) => l.startsWith("Rule: "));
       const want = numbersOf(cards, rule ? faceValues(rule) : [11, 12, 13]);
-      expect(lines[ni]).toBe(`Numbers: [${want.join(", ")}]`);
+      expect(lines[ni]).toBe(`number: [${want.join(", ")}]`);
       const mk = lines[ni + 1];
       if (mk !== undefined) {
-        const f = /^(?:Make 24|Solution|Formula|Answer): (.+)=24$/.exec(mk)!;
+        const f = /^(?:formula|Make 24|Solution): "(.+)=24"$/.exec(mk)!;
         expect(checkSolution(f[1])).toBe(true);
         expect([...f[1].matchAll(/\d+/g)].map((x) => Number(x[0])).sort((a, b) => a - b)).toEqual([...want].sort((a, b) => a - b));
         make24++;
@@ -101,7 +101,7 @@ describe("stage-0 corpus", () => {
     expect(make24).toBeGreaterThan(docs.length / 4);
     // Prompt shapes vary: the rule before and after the cards, restated hands, distractor lines.
     expect(docs.some((d) => /^Cards: .*\nRule: /m.test(d))).toBe(true);
-    expect(docs.some((d) => d.includes("Hand: ["))).toBe(true);
+    expect(docs.some((d) => d.includes("\ncards: ["))).toBe(true);
     expect(docs.some((d) => d.includes("Each card must be used once."))).toBe(true);
   });
   it("probes: rule answers follow the stated rule; make-24 probes are solvable and graded exactly", () => {
@@ -116,9 +116,11 @@ describe("stage-0 corpus", () => {
     const p = make24Probes(new Rng(5), 10, "ood");
     for (const q of p) expect(isSolvable(q.values)).toBe(true);
     const v = [6, 4, 12];
-    expect(make24Solved("6, 4, 12]\nMake 24: 4*(12-6)=24\n", v)).toBe(true);
-    expect(make24Solved("6, 4, 10]\nMake 24: 4*(12-6)=24\n", v)).toBe(false);
-    expect(make24Solved("6, 4, 12]\nMake 24: 4*12-6=24\n", v)).toBe(false);
+    expect(make24Solved("6, 4, 12]\nMake 24: \"4*(12-6)=24\"\n", v)).toBe(true);
+    expect(make24Solved("6, 4, 10]\nMake 24: \"4*(12-6)=24\"\n", v)).toBe(false);
+    expect(make24Solved("6, 4, 12]\nMake 24: \"4*12-6=24\"\n", v)).toBe(false);
+    expect(make24Solved("6, 4, 12]\nSolution: \"4*(12-6)=24\"\n", v)).toBe(true);
+    expect(make24Solved("6, 4, 12]\nformula: \"4*(12-6)=24\"\n", v)).toBe(true);
     expect(arithmeticProbes(new Rng(4), 5).every((a) => /^-?\d+$/.test(a.answer))).toBe(true);
   });
 });

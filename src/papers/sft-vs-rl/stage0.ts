@@ -67,7 +67,7 @@ export async function stage0Probes(lm: LMParams, model: LMConfig, tok: PhraseTok
   };
   const make24 = async (which: "id" | "ood") => {
     const probes = make24Probes(rng, n, which);
-    const got = await complete(probes.map((p) => p.prompt), 24, /Make 24: [^\n]*\n/);
+    const got = await complete(probes.map((p) => p.prompt), 24, /(?:formula|Make 24|Solution): [^\n]*\n/);
     got.slice(0, 3).forEach((g, k) => examples.push(`${probes[k].prompt.split("\n").slice(-2).join(" / ")}${g.trim().replace(/\n/g, " / ")}`));
     return got.filter((g, k) => make24Solved(g, probes[k].values)).length / n;
   };

@@ -25,10 +25,11 @@ export const END = "<|end|>\n";
 
 /**
  * Phrases of the GeneralPoints prompt, answer and verifier messages, and of the stage-0 corpus. Every list of cards or
- * numbers opens with its own `[` token and closes with its own `]` (the answer's key phrases stop before and start
- * after them, as the prompt's `Cards: ` and stage 0's `Numbers: ` do), so copying the prompt's cards into the answer
- * can match on content (the token after the earlier `[`) instead of on a distance, which differs between prompts,
- * and the k-th number stands as far from the k-th card in the answer as in stage 0's records.
+ * numbers opens with its own `[` token and closes with its own `]`, so copying the prompt's cards into the answer can
+ * match on content (the token after the earlier `[`) instead of on a distance, which differs between prompts, and
+ * the k-th number stands as far from the k-th card in the answer as in stage 0's records. The answer's keys share
+ * their key-word tokens (`cards`, `number`, `formula`) with stage 0's plain records, and its formula stands between
+ * two `"` tokens, as stage 0's quoted solutions do.
  */
 export const GP_PHRASES: readonly string[] = [
   USER,
@@ -44,17 +45,24 @@ export const GP_PHRASES: readonly string[] = [
   "[Input]\nCards: ",
   "[Output]\n",
   '{\n  "cards": [x, y, z, w], where ',
-  '  "number": [a, b, c, d], where a, b, c, and d are the numbers on the cards,\n',
+  // With the comma that ends the line before, so the answer's shorter `,\n  "number": ` phrase cannot split it.
+  ',\n  "number": [a, b, c, d], where a, b, c, and d are the numbers on the cards,\n',
   "  \"formula\": 'an equation that equals ",
   "',\n}",
   "'J', 'Q', and 'K' count as '",
   "', '",
   "', and '",
   "' respectively",
-  '{\n  "cards": ',
-  ',\n  "number": ',
-  ',\n  "formula": "',
-  '",\n}',
+  // The answer's JSON keys are a quote-and-brace phrase, the key word, and a colon phrase, as a BPE splits them; the
+  // key words are the same tokens as stage 0's plain `cards: [...]`, `number: [...]` and `formula: ...` lines.
+  '{\n  "',
+  ',\n  "',
+  '": ',
+  "cards",
+  "number",
+  "formula",
+  ": ",
+  ',\n}',
   ", ",
   ...["A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K"].map((c) => `'${c}'`),
   "You failed this trial because ",
@@ -77,15 +85,11 @@ export const GP_PHRASES: readonly string[] = [
   // The 3-card variant of the template (the quick preset's hand size).
   " points card game player. You will receive a set of 3 cards.\n",
   '{\n  "cards": [x, y, z], where ',
-  '  "number": [a, b, c], where a, b, and c are the numbers on the cards,\n',
+  ',\n  "number": [a, b, c], where a, b, and c are the numbers on the cards,\n',
   // Stage-0 record lines (plain text, not the task's JSON).
   "Cards: ",
-  "Hand: ",
-  "\nNumbers: ",
-  "\nMake 24: ",
-  "\nSolution: ",
-  "\nFormula: ",
-  "\nAnswer: ",
+  "Make 24: ",
+  "Solution: ",
   "Each card must be used once.",
   "Note: 'A' counts as 1 and '",
   // Whole numbers 10..169 (every card value, target and two-operand result), as a BPE merges frequent numbers;
