@@ -276,7 +276,8 @@ export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = 
     // 48 new tokens: the longest 3-card answer is about 36 tokens with <|end|> (32 cut formulas off in a run).
     sampling: { ...base.sampling, maxNewTokens: 48 },
     eval: { ...base.eval, episodes: 500, batch: 250, every: 6 },
-    extras: { noSftUpdates: 4, verifyIters: [], sweepUpdates: 0 },
+    // No PPO-without-SFT arm at quick: from the stage-0 model it ran out of wasm memory (4 GiB) in its first rollout.
+    extras: { noSftUpdates: 0, verifyIters: [], sweepUpdates: 0 },
   },
   full: {
     ...base,
