@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatEval, latestVal } from "./progress.js";
-import { suiteEtaSeconds } from "../suite/budget.js";
+import { EXPECTED_MINUTES, suiteEtaSeconds } from "../suite/budget.js";
 
 describe("readable evaluation lines", () => {
   it("keeps the few metrics that matter, rounded, and says how many more there are", () => {
@@ -20,10 +20,10 @@ describe("readable evaluation lines", () => {
 describe("suite ETA", () => {
   const entries = (s: [string, string, number][]) => s.map(([name, status, wallSeconds]) => ({ name, status, wallSeconds }));
   it("sums the remaining entries' estimates, scaled by how finished ones compared with theirs", () => {
-    // quick: lm 4.9 min, fp4-training 3.9, over-tokenized 3.5
-    const e = entries([["lm", "completed", 2 * 4.9 * 60], ["fp4-training", "running", 0], ["over-tokenized", "pending", 0]]);
-    // lm took twice its estimate: scale 2; fp4 has run 60 s of its 2 x 3.9 min.
-    expect(suiteEtaSeconds("quick", e, { name: "fp4-training", seconds: 60 })).toBeCloseTo(2 * 3.9 * 60 - 60 + 2 * 3.5 * 60, 6);
+    const q = EXPECTED_MINUTES.quick!;
+    const e = entries([["lm", "completed", 2 * q.lm * 60], ["fp4-training", "running", 0], ["over-tokenized", "pending", 0]]);
+    // lm took twice its estimate: scale 2; fp4 has run 60 s of its 2 x estimate.
+    expect(suiteEtaSeconds("quick", e, { name: "fp4-training", seconds: 60 })).toBeCloseTo(2 * q["fp4-training"] * 60 - 60 + 2 * q["over-tokenized"] * 60, 6);
     expect(suiteEtaSeconds("quick", e.map((x) => ({ ...x, status: "completed" })), null)).toBe(0);
     expect(suiteEtaSeconds("full", e, null)).toBeNull();
   });
