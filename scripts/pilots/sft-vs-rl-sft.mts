@@ -1,4 +1,4 @@
-// Pilot driver for issue 24: SFT init from a stage-0 checkpoint, ID/OOD success at the steps in AT. Usage: AT=25,50 npx tsx scripts/pilots/sft-vs-rl-sft.mts CKPT D L LR B EPISODES.
+// Pilot driver for issue 24: SFT init from a stage-0 checkpoint, ID/OOD success at the steps in AT. Usage: [CARDS=4] [T=96] AT=25,50 npx tsx scripts/pilots/sft-vs-rl-sft.mts CKPT D L LR B EPISODES.
 import { disposeTree, initEngine, np } from "../../src/engine/index.js";
 import { initLM, type LMParams } from "../../src/nn/transformer.js";
 import { adamwInit, defaultDecayMask } from "../../src/optim/adamw.js";
@@ -14,11 +14,12 @@ const [ck, d, L, lr, B, episodes] = process.argv.slice(2);
 const checkpoints = (process.env.AT ?? "0,25,50,100,200,400").split(",").map(Number);
 await initEngine();
 const q = sftVsRlPresets.quick;
-const cfg = { ...q, eval: { ...q.eval, episodes: +episodes } };
+const cfg = { ...q, cards: (process.env.CARDS === "4" ? 4 : q.cards) as 3 | 4, eval: { ...q.eval, episodes: +episodes } };
 const { tok, model } = setup(cfg);
 const spec = gpSpec(cfg);
 const data = expertDataset(cfg, tok, model.contextLength - spec.sampling.maxNewTokens, spec);
-const T = 80;
+const T = +(process.env.T ?? 80);
+console.log(`expert pairs ${data.length}, longest ${Math.max(...data.map((e) => e.prompt.length + e.response.length))} tokens, longest answer ${Math.max(...data.map((e) => e.response.length))}`);
 const ex = data.map((e) => sftExample(e.prompt, e.response, T));
 let params = loadCheckpoint(ck, { params: initLM(model, 0) }).trees.params as LMParams;
 const mask = defaultDecayMask(params);
