@@ -1,5 +1,5 @@
 // Pilot driver for issue 24: SFT init from a stage-0 checkpoint, ID/OOD success at the steps in AT. Usage: [CARDS=4] [T=96] AT=25,50 npx tsx scripts/pilots/sft-vs-rl-sft.mts CKPT D L LR B EPISODES.
-import { disposeTree, initEngine, np } from "../../src/engine/index.js";
+import { initEngine, np } from "../../src/engine/index.js";
 import { initLM, type LMParams } from "../../src/nn/transformer.js";
 import { adamwInit, defaultDecayMask } from "../../src/optim/adamw.js";
 import { makeTrainStep } from "../../src/train/step.js";
@@ -10,7 +10,7 @@ import { setup, evaluateSplits } from "../../src/papers/sft-vs-rl/arms.js";
 import { expertDataset } from "../../src/papers/sft-vs-rl/sft.js";
 import { sftExample, sftLoss } from "../../src/papers/sft-vs-rl/model.js";
 import { gpEvalRow, gpSpec } from "../../src/papers/sft-vs-rl/tasks.js";
-const [ck, d, L, lr, B, episodes] = process.argv.slice(2);
+const [ck, _d, _L, lr, B, episodes] = process.argv.slice(2);
 const checkpoints = (process.env.AT ?? "0,25,50,100,200,400").split(",").map(Number);
 await initEngine();
 const q = sftVsRlPresets.quick;
