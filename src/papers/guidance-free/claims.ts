@@ -190,6 +190,7 @@ function familyGates(key: PartKey, p: PartSummary | undefined, per: MatchAtW[], 
 }
 
 const num = (x: number) => (Math.abs(x) >= 1 ? x.toFixed(3) : x.toPrecision(3));
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const listOf = (per: MatchAtW[]) => per.map((m) => `w=${m.w}: ${num(m.gap)} vs floor ${m.floor === null ? "-" : num(m.floor)}${m.decided ? "" : " (guidance moves CFG less than the floor: not deciding)"}`).join(", ");
 
 /** The per-w rule shared by the match, functional and fine-tune claims; only deciding scales count. */
@@ -243,10 +244,10 @@ function finetuneClaim(s: GuidanceFreeSummary, key: PartKey): ClaimResult {
     ours: w.ours,
     floor: w.floor,
     rule: () => {
-      const what = `GFT fine-tuned for ${ft?.steps} steps (${num(100 * (fraction ?? NaN))} % of pre-training) at β = 1/w`;
+      const what = `GFT fine-tuned for ${ft?.steps} steps (${pct(fraction ?? NaN)} of pre-training) at β = 1/w`;
       const r = perWRule(per, what);
       const first = firstMatch(f);
-      const when = first ? ` The curve first reached the floor at every deciding w after ${first.step} steps (${num(100 * first.fraction)} % of pre-training).` : "";
+      const when = first ? ` The curve first reached the floor at every deciding w after ${first.step} steps (${pct(first.fraction)} of pre-training).` : "";
       if (r.verdict === "reproduced" && (!first || first.fraction > QUICK_FRACTION)) return { verdict: "partly", why: `${r.why}${when} That is more than ${100 * QUICK_FRACTION} % of pre-training, not a few per cent.` };
       return { verdict: r.verdict, why: `${r.why}${when}` };
     },
