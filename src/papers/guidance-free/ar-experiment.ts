@@ -69,7 +69,7 @@ export async function arPart(ctx: ExperimentContext, cfg: GuidanceFreeConfig): P
   const valTok = quantize(data.val.images, ac.levels);
   const probeIdx: number[] = [];
   const perClass = Math.max(1, Math.floor(ac.functionalInputs / K));
-  for (let k = 0; k < K; k++) for (let i = 0, c = 0; i < data.val.labels.length && c < perClass; i++) if (data.val.labels[i] === k) (probeIdx.push(i), c++);
+  for (let k = 0; k < K; k++) probeIdx.push(...data.val.labels.reduce<number[]>((acc, l, i) => (l === k && acc.length < perClass ? [...acc, i] : acc), []));
   const probeTok = new Int32Array(probeIdx.length * T);
   probeIdx.forEach((j, i) => probeTok.set(valTok.subarray(j * T, (j + 1) * T), i * T));
   const cfgs = loadCFGs();
