@@ -13,7 +13,7 @@ import { Rng } from "../../util/rng.js";
 import { initClassifier, makeClassifierEval, type ClassifierConfig } from "./classifier.js";
 import type { DigitSet } from "./data.js";
 import { digitGridPNG } from "./images.js";
-import { balancedSubset, guidanceFor, imageMetrics, loadArm, perClassLabels } from "./train-arms.js";
+import { balancedSubset, guidanceFor, imageMetrics, loadArm, perClassLabels, type SeededModel } from "./train-arms.js";
 import type { EvalSummary, Family, SampleRow } from "./summary.js";
 
 /** How a family's models sample: a compile-only warm-up call, then full sampling to images in [0, 1]. */
@@ -36,7 +36,7 @@ export async function evaluateDigitSamplers<P>(
     perClass: number;
     knnK: number;
     guidance: number[];
-    models: () => { family: Family; params: P }[];
+    models: () => SeededModel<P>[];
     sampler: () => ImageSampler<P>;
   },
 ): Promise<EvalSummary> {
@@ -51,20 +51,21 @@ export async function evaluateDigitSamplers<P>(
   const models = o.models();
   const sampler = o.sampler();
   // Warm-up: compile the jitted sampling steps at the evaluation batch shape, so timings exclude compilation.
-  for (const { family, params } of models) {
+  for (const { family, params } of models.filter((m, i) => models.findIndex((x) => x.family === m.family) === i)) {
     for (const w of [1, 2]) await sampler.warm(params, family, w, labels);
   }
   const rows: SampleRow[] = [];
   const grids = new Map<string, Float32Array>();
   for (const w of o.guidance) {
-    for (const { family, params } of models) {
+    for (const { family, trainSeed, params } of models) {
       const g = guidanceFor(family, w);
       const t0 = performance.now();
-      const r = await sampler.sample(params, family, w, labels, Rng.stream(o.seed, `${o.prefix}-sample:${family}:${w}`));
+      const r = await sampler.sample(params, family, w, labels, Rng.stream(trainSeed, `${o.prefix}-sample:${family}:${w}`));
       const ms = (performance.now() - t0) / labels.length;
-      grids.set(`${family}@${w}`, r.images);
+      // The grids show the first model of each family.
+      if (!grids.has(`${family}@${w}`)) grids.set(`${family}@${w}`, r.images);
       const m = await imageMetrics(cp, o.ccfg, evalFn, r.images, labels, realFeatures, o.knnK);
-      rows.push({ family, trainSeed: o.seed, w, beta: g.kind === "gft" ? g.beta : null, nfe: r.nfe, msPerSample: ms, samples: labels.length, ...m });
+      rows.push({ family, trainSeed, w, beta: g.kind === "gft" ? g.beta : null, nfe: r.nfe, msPerSample: ms, samples: labels.length, ...m });
       if (ctx.signal.aborted) break;
     }
   }

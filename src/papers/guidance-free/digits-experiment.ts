@@ -10,7 +10,7 @@ import { linearVPSchedule, makeGuidedEps, sampleDDIM, type DenoiserConfig, type 
 import type { ClassifierConfig } from "./classifier.js";
 import { loadDigits } from "./data.js";
 import { guidanceFor, loadDiffusionModels, trainClassifierArm, trainDiffusionBaseArms, type DiffusionSetup } from "./train-arms.js";
-import { trainDiffusionFinetune } from "./finetune-experiment.js";
+import { finetuneAndProbeDiffusion } from "./finetune-experiment.js";
 import { evaluateDigitSamplers, type ImageSampler } from "./digit-eval.js";
 import type { PartSummary } from "./summary.js";
 
@@ -41,7 +41,7 @@ export async function digitsPart(ctx: ExperimentContext, cfg: GuidanceFreeConfig
     },
   };
   const arms = await trainDiffusionBaseArms(ctx, cfg, setup);
-  const ft = await trainDiffusionFinetune(ctx, cfg, setup);
+  const { ft, functional } = await finetuneAndProbeDiffusion(ctx, cfg, setup, { ddimSteps: dc.sample.ddimSteps, guidance: dc.sample.guidance, inputs: dc.functionalInputs });
   if (ft) arms.gftFinetune = ft;
   const sampler = (): ImageSampler<DenoiserParams> => {
     const ge = makeGuidedEps(dcfg);
@@ -72,5 +72,5 @@ export async function digitsPart(ctx: ExperimentContext, cfg: GuidanceFreeConfig
       sampler,
     }),
   );
-  return { arms, classifier, eval: evalSummary };
+  return { arms, classifier, eval: evalSummary, functional };
 }

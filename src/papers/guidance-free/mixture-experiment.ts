@@ -15,8 +15,8 @@ import { linearVPSchedule, makeGuidedEps, sampleDDIM, type DenoiserConfig, type 
 import { classPosterior, ringMixture, sampleGrid, sampleMixture, tiltedGrid, type Grid, type RingMixture } from "./data.js";
 import { mmd2, precisionRecall } from "./metrics.js";
 import { scatterPanelPNG } from "./images.js";
-import { guidanceFor, loadDiffusionModels, perClassLabels, trainDiffusionBaseArms, type DiffusionSetup } from "./train-arms.js";
-import { trainDiffusionFinetune } from "./finetune-experiment.js";
+import { guidanceFor, loadDiffusionModels, perClassLabels, trainDiffusionBaseArms, type DiffusionSetup, type SeededModel } from "./train-arms.js";
+import { finetuneAndProbeDiffusion } from "./finetune-experiment.js";
 import type { EvalSummary, Family, PartSummary, SampleRow } from "./summary.js";
 
 const rowsOf = (x: Float32Array, d: number, from: number, to: number) => x.subarray(from * d, to * d);
@@ -41,10 +41,10 @@ export async function mixturePart(ctx: ExperimentContext, cfg: GuidanceFreeConfi
     },
   };
   const arms = await trainDiffusionBaseArms(ctx, cfg, setup);
-  const ft = await trainDiffusionFinetune(ctx, cfg, setup);
+  const { ft, functional } = await finetuneAndProbeDiffusion(ctx, cfg, setup, { ddimSteps: mc.sample.ddimSteps, guidance: mc.sample.guidance, inputs: mc.functionalInputs });
   if (ft) arms.gftFinetune = ft;
   const evalSummary = await runArm(ctx, "mixture-eval", { mixture: mc, gft: cfg.gft }, async (run) => mixtureEval(ctx, cfg, mix, dcfg, schedule, run));
-  return { arms, eval: evalSummary };
+  return { arms, eval: evalSummary, functional };
 }
 
 async function mixtureEval(ctx: ExperimentContext, cfg: GuidanceFreeConfig, mix: RingMixture, dcfg: DenoiserConfig, schedule: VPSchedule, run: RunDir): Promise<EvalSummary> {
@@ -62,29 +62,37 @@ async function mixtureEval(ctx: ExperimentContext, cfg: GuidanceFreeConfig, mix:
     for (let k = 0; k < K; k++) parts.set(sampleGrid(tiltedGrid(mix, k, w, grid), grid, n, rng), k * n * 2);
     tilted.set(w, parts);
   }
-  const perClassMMD = (a: Float32Array, b: Float32Array) => {
+  // MMD² per class, averaged; either side may pool several sample sets of the same classes (their mixture).
+  const classRows = (xs: Float32Array | Float32Array[], k: number) => {
+    const list = Array.isArray(xs) ? xs : [xs];
+    const pooled = new Float32Array(list.length * n * 2);
+    list.forEach((x, i) => pooled.set(rowsOf(x, 2, k * n, (k + 1) * n), i * n * 2));
+    return pooled;
+  };
+  const perClassMMD = (a: Float32Array | Float32Array[], b: Float32Array | Float32Array[]) => {
     let s = 0;
-    for (let k = 0; k < K; k++) s += mmd2(rowsOf(a, 2, k * n, (k + 1) * n), rowsOf(b, 2, k * n, (k + 1) * n), 2, bw);
+    for (let k = 0; k < K; k++) s += mmd2(classRows(a, k), classRows(b, k), 2, bw);
     return s / K;
   };
   const models = loadDiffusionModels(ctx, cfg, "mixture", dcfg, mc.finetune.steps > 0);
   const ge = makeGuidedEps(dcfg);
   const samples = new Map<string, Float32Array>();
   const rows: SampleRow[] = [];
-  const families: { family: Family; params: DenoiserParams }[] = [...models];
-  families.splice(1, 0, { family: "CFG (resampled)", params: models[0].params });
+  const families: SeededModel<DenoiserParams>[] = [...models];
+  families.splice(1, 0, { family: "CFG (resampled)", trainSeed: models[0].trainSeed, params: models[0].params });
+  const key = (f: Family, seed: number, w: number) => `${f}#${seed}@${w}`;
   // Warm-up: compile each model's jitted ε functions at the evaluation batch shape, so timings exclude compilation.
   for (const { family, params } of models) {
     for (const w of [1, 2]) await sampleDDIM(params, dcfg, schedule, { labels, ddimSteps: 1, guidance: guidanceFor(family, w), rng: new Rng(1), guidedEps: ge });
   }
   for (const w of mc.sample.guidance) {
-    for (const { family, params } of families) {
+    for (const { family, trainSeed, params } of families) {
       if (family === "CFG (resampled)" && w === 1) continue;
       const g = guidanceFor(family, w);
       const t0 = performance.now();
-      const r = await sampleDDIM(params, dcfg, schedule, { labels, ddimSteps: mc.sample.ddimSteps, guidance: g, rng: Rng.stream(cfg.seed, `mixture-sample:${streamName(family)}:${w}`), guidedEps: ge });
+      const r = await sampleDDIM(params, dcfg, schedule, { labels, ddimSteps: mc.sample.ddimSteps, guidance: g, rng: Rng.stream(trainSeed, `mixture-sample:${streamName(family)}:${w}`), guidedEps: ge });
       const ms = (performance.now() - t0) / labels.length;
-      samples.set(`${family}@${w}`, r.x);
+      samples.set(key(family, trainSeed, w), r.x);
       let hit = 0;
       let conf = 0;
       for (let i = 0; i < labels.length; i++) {
@@ -102,7 +110,7 @@ async function mixtureEval(ctx: ExperimentContext, cfg: GuidanceFreeConfig, mix:
       }
       rows.push({
         family,
-        trainSeed: cfg.seed,
+        trainSeed,
         w,
         beta: g.kind === "gft" ? g.beta : null,
         nfe: r.nfe,
@@ -117,17 +125,24 @@ async function mixtureEval(ctx: ExperimentContext, cfg: GuidanceFreeConfig, mix:
       if (ctx.signal.aborted) break;
     }
   }
-  // Distances between samplers at equal guidance: the primary test.
-  const ref = (w: number) => samples.get(`CFG@${w}`)!;
-  for (const row of rows) row.mmdToCFG = row.family === "CFG" ? 0 : perClassMMD(samples.get(`${row.family}@${row.w}`)!, ref(row.w));
-  for (const row of rows) row.mmdCondToCFG = perClassMMD(samples.get("CFG@1")!, ref(row.w));
+  // Distances between samplers at equal guidance: the primary test. GFT against the pooled samples of the two
+  // trained CFG models; each CFG model against the other (the floor); the resampled CFG model against the first.
+  const cfgSeeds = models.filter((m) => m.family === "CFG").map((m) => m.trainSeed);
+  const cfgAt = (w: number, seeds = cfgSeeds) => seeds.map((sd) => samples.get(key("CFG", sd, w))!);
+  for (const row of rows) {
+    const x = samples.get(key(row.family, row.trainSeed, row.w))!;
+    if (row.family === "CFG") row.mmdToCFG = perClassMMD(x, cfgAt(row.w, cfgSeeds.filter((sd) => sd !== row.trainSeed)));
+    else if (row.family === "CFG (resampled)") row.mmdToCFG = perClassMMD(x, cfgAt(row.w, [row.trainSeed]));
+    else row.mmdToCFG = perClassMMD(x, cfgAt(row.w));
+    row.mmdCondToCFG = perClassMMD(cfgAt(1), cfgAt(row.w));
+  }
   ge.dispose();
   for (const m of models) disposeTree(m.params);
 
   // Picture: one row per w (CFG, GFT scratch, GFT fine-tuned, exact tilted law), points coloured by class.
   const panelCols = ["CFG", "GFT scratch", ...(mc.finetune.steps > 0 ? ["GFT fine-tuned"] : []), "exact tilted"];
   const panels = mc.sample.guidance.map((w) =>
-    panelCols.map((c) => ({ title: c === "exact tilted" ? `tilted w=${w}` : `${c.replace("GFT fine-tuned", "GFT ft")} w=${w}`, points: c === "exact tilted" ? tilted.get(w)! : samples.get(`${c}@${w}`)!, labels })),
+    panelCols.map((c) => ({ title: c === "exact tilted" ? `tilted w=${w}` : `${c.replace("GFT fine-tuned", "GFT ft")} w=${w}`, points: c === "exact tilted" ? tilted.get(w)! : samples.get(key(c as Family, cfg.seed, w))!, labels })),
   );
   writeFileSync(join(run.samplesDir, "mixture-samples.png"), scatterPanelPNG(panels, K, mc.metrics.gridExtent));
   return { rows, perClass: n };

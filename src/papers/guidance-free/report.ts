@@ -13,8 +13,8 @@ import { verdictBlocks, verdictTableMarkdown } from "../../report/verdicts.js";
 import { openRun, type RunDir } from "../../train/run-dir.js";
 import type { VerdictsFile } from "../../train/claims.js";
 import type { GuidanceFreeConfig } from "./config.js";
-import { guidanceBenefit, matchByW, nfeRatios } from "./claims.js";
-import { byFamily, type Family, type GuidanceFreeSummary, type PartKey, type PartSummary, type SampleRow } from "./summary.js";
+import { firstMatch, guidanceBenefit, matchByW, nfeRatios } from "./claims.js";
+import { byFamily, meanOf, type Family, type GuidanceFreeSummary, type PartKey, type PartSummary, type SampleRow } from "./summary.js";
 
 // Paper numbers (arXiv 2501.15420 v1, Tables 2 and 4; FID-50K on ImageNet 256×256).
 const PAPER_TABLE2: [string, number, number, number][] = [
@@ -75,10 +75,10 @@ function samplePNGs(run: RunDir, arm: string): Block[] {
 }
 
 const beta = (r: SampleRow) => (r.beta === null ? "-" : r.beta);
-const mixtureHeaders = ["sampler", "w", "β", "NFE", "ms/sample", "Bayes acc.", "precision", "recall", "MMD² to CFG@w", "MMD² to tilted p_w"];
-const mixtureRow = (r: SampleRow): (string | number)[] => [r.family, r.w, beta(r), r.nfe, r.msPerSample, r.accuracy, r.precision, r.recall, r.family === "CFG" ? "-" : (r.mmdToCFG ?? NaN), r.mmdToTilted ?? NaN];
-const imageHeaders = ["sampler", "w", "β", "NFE", "ms/sample", "FD (FID subst.)", "accuracy", "confidence", "precision", "recall"];
-const imageRow = (r: SampleRow): (string | number)[] => [r.family, r.w, beta(r), r.nfe, r.msPerSample, r.fd ?? NaN, r.accuracy, r.confidence, r.precision, r.recall];
+const mixtureHeaders = ["sampler", "train seed", "w", "β", "NFE", "ms/sample", "Bayes acc.", "precision", "recall", "MMD² to CFG@w (GFT: the CFG pair; CFG: the other CFG model)", "MMD² to tilted p_w"];
+const mixtureRow = (r: SampleRow): (string | number)[] => [r.family, r.trainSeed, r.w, beta(r), r.nfe, r.msPerSample, r.accuracy, r.precision, r.recall, r.mmdToCFG ?? NaN, r.mmdToTilted ?? NaN];
+const imageHeaders = ["sampler", "train seed", "w", "β", "NFE", "ms/sample", "FD (FID subst.)", "accuracy", "confidence", "precision", "recall"];
+const imageRow = (r: SampleRow): (string | number)[] => [r.family, r.trainSeed, r.w, beta(r), r.nfe, r.msPerSample, r.fd ?? NaN, r.accuracy, r.confidence, r.precision, r.recall];
 
 /** The per-w comparison behind the match and fine-tune claims. */
 function matchTable(s: GuidanceFreeSummary, key: PartKey): { headers: string[]; rows: (string | number)[][] } {
@@ -87,20 +87,46 @@ function matchTable(s: GuidanceFreeSummary, key: PartKey): { headers: string[]; 
   const resampled = (w: number) => s[key]?.eval.rows.find((r) => r.family === "CFG (resampled)" && r.w === w)?.mmdToCFG;
   for (const fam of ["GFT scratch", "GFT fine-tuned"] as const) {
     for (const m of matchByW(s, key, fam)) {
-      const row: (string | number)[] = [fam, m.w, m.gap, m.floor ?? "- (one CFG model)", m.movement];
+      const row: (string | number)[] = [fam, m.w, m.gap, m.floor ?? "- (one CFG model)", m.movement, m.decided ? (m.matched ? "within" : "beyond") : "not deciding"];
       if (key === "mixture") row.push(resampled(m.w) ?? "-");
       rows.push(row);
     }
   }
-  const headers = ["GFT model", "w", `${unit} to CFG@w`, `trained-CFG floor (${unit}, CFG seed to seed)`, `${unit} CFG@1 to CFG@w (guidance effect)`];
+  const headers = ["GFT model", "w", `${unit} to the CFG pair at w`, `trained-CFG floor (${unit}, CFG seed to seed)`, `${unit} CFG@1 to CFG@w (guidance effect)`, "at this w"];
   if (key === "mixture") headers.push("MMD² CFG@w resampled (sampling noise only, not a floor)");
   return { headers, rows };
+}
+
+/** The functional test per w: the floor, each GFT model's distance and its ratio to the floor. */
+function functionalTable(p: PartSummary): { headers: string[]; rows: (string | number)[][] } | null {
+  const f = p.functional;
+  if (!f) return null;
+  const ratio = (g: number | undefined, fl: number) => (g === undefined ? "-" : fl > 0 ? g / fl : "-");
+  const rows = f.rows.map((r) => [r.w, r.floor, r.gaps["GFT scratch"] ?? "-", ratio(r.gaps["GFT scratch"], r.floor), r.gaps["GFT fine-tuned"] ?? "-", ratio(r.gaps["GFT fine-tuned"], r.floor), r.movement, r.start]);
+  return { headers: ["w", "floor (CFG seed to seed)", "GFT scratch", "÷ floor", "GFT fine-tuned (end)", "÷ floor", "CFG@1 to CFG@w (guidance effect)", "fine-tuning start"], rows };
+}
+
+/** The fine-tuning curve: distance ÷ floor at each w against the fraction of pre-training steps. */
+function finetuneCurveBlocks(p: PartSummary, title: string): { md: string[]; blocks: Block[] } {
+  const f = p.functional;
+  const curve = f?.finetuneCurve;
+  if (!f || !curve?.length) return { md: [], blocks: [] };
+  const series: Series[] = f.rows.map((r, i) => ({ name: `w = ${r.w}`, points: curve.map((pt) => [100 * pt.fraction, r.floor > 0 ? pt.gaps[i] / r.floor : NaN] as [number, number]) }));
+  const chart: Block = { kind: "chart", name: slug(`${title} fine-tuning curve`), spec: lineChartSpec({ title: `${title}: GFT fine-tuning, functional distance ÷ trained-CFG floor`, series, xLabel: "fine-tuning steps, % of pre-training steps (a GFT update ≈ 4/3 of a CFG update)", yLabel: "distance ÷ floor (≤ 1: matches)", logY: true, points: true }) };
+  // A few points for the table: 0, 1, 2, 5, 10, 20 % and the end.
+  const marks = [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5];
+  const pick = curve.filter((pt, i) => i === curve.length - 1 || marks.some((m) => Math.abs(pt.fraction - m) < 1e-9));
+  const headers = ["fine-tuning steps", "% of pre-training", ...f.rows.map((r) => `w = ${r.w}: distance ÷ floor`)];
+  const rows = pick.map((pt) => [pt.step, 100 * pt.fraction, ...f.rows.map((r, i) => (r.floor > 0 ? pt.gaps[i] / r.floor : NaN))]);
+  const first = firstMatch(f);
+  const text = `Fine-tuning at the pre-training learning rate: ${first ? `within the floor at every deciding w from ${first.step} steps (${fmt(100 * first.fraction, 3)} % of pre-training)` : "never within the floor at every deciding w"}.`;
+  return { md: [text, "", mdTable(headers, rows), ""], blocks: [{ kind: "text", text }, { kind: "table", headers, rows }, chart] };
 }
 
 function benefitText(key: PartKey, p: PartSummary): string {
   const b = guidanceBenefit(key, p);
   const metric = key === "mixture" ? "Bayes accuracy" : "FD";
-  return `CFG's guidance benefit on ${metric}: ${b.benefit === null ? "not measured" : fmt(b.benefit, 4)} at w = ${b.bestW ?? "-"} against w = 1 (noise ${fmt(b.noise, 4)}).`;
+  return `Gate, CFG's guidance benefit on ${metric} (mean of the two CFG models): ${b.benefit === null ? "not measured" : fmt(b.benefit, 4)} at w = ${b.bestW ?? "-"} against w = 1; it must exceed ${fmt(b.noise, 4)} (the larger of the evaluation noise and the CFG seed spread ${fmt(b.spread, 4)}): ${b.benefit !== null && b.benefit > b.noise ? "passed" : "FAILED"}.`;
 }
 
 function partDescription(key: PartKey, cfg: GuidanceFreeConfig): string {
@@ -117,12 +143,24 @@ function partSection(run: RunDir, s: GuidanceFreeSummary, key: PartKey, p: PartS
     ? ` Real-vs-real FD (train subset vs validation, the evaluation's resolution) ${fmt(p.eval.realVsReal.fd, 3)}; classifier validation accuracy ${fmt((p.classifier?.valAccuracy as number) ?? NaN, 3)}. FD is a Fréchet distance in the features of our small MLP classifier (an FID substitute, not comparable to FID values).`
     : "";
   const text = `${partDescription(key, cfg)}.${extra} ${benefitText(key, p)}`;
-  const md = [`### ${title}`, "", text, "", mdTable(mt.headers, mt.rows), "", mdTable(key === "mixture" ? mixtureHeaders : imageHeaders, rows.map(key === "mixture" ? mixtureRow : imageRow)), ""];
+  const md = [`### ${title}`, "", text, "", "Sampling test:", "", mdTable(mt.headers, mt.rows), ""];
   const blocks: Block[] = [{ kind: "text", text }, { kind: "table", headers: mt.headers, rows: mt.rows }];
+  const ft = functionalTable(p);
+  if (ft) {
+    const ftext = `Functional test (${p.functional!.metric}, ${p.functional!.inputs} fixed inputs; distances to the midpoint of the two CFG models; a model like a third CFG seed is expected near 3/4 of the floor):`;
+    md.push(ftext, "", mdTable(ft.headers, ft.rows), "");
+    blocks.push({ kind: "text", text: ftext }, { kind: "table", headers: ft.headers, rows: ft.rows });
+  }
+  const fc = finetuneCurveBlocks(p, title);
+  md.push(...fc.md);
+  blocks.push(...fc.blocks);
+  md.push(mdTable(key === "mixture" ? mixtureHeaders : imageHeaders, rows.map(key === "mixture" ? mixtureRow : imageRow)), "");
   if (key !== "mixture") {
     // Our numbers in the layout of the paper's Table 4 (best FD over w; FD is our substitute, not FID).
-    const best = (f: Family) => (byFamily(rows, f).length ? Math.min(...byFamily(rows, f).map((r) => r.fd ?? NaN)) : "-");
-    const t4 = [[`ours: ${title}`, rows.find((r) => r.family === "CFG" && r.w === 1)?.fd ?? "-", best("CFG"), best("GFT fine-tuned"), best("GFT scratch")]];
+    // FD per w averaged over a family's trained seeds (two for CFG), then the best w.
+    const fdAt = (f: Family, w: number) => meanOf(byFamily(rows, f).filter((r) => r.w === w).map((r) => r.fd ?? NaN));
+    const best = (f: Family) => (byFamily(rows, f).length ? Math.min(...[...new Set(byFamily(rows, f).map((r) => r.w))].map((w) => fdAt(f, w))) : "-");
+    const t4 = [[`ours: ${title} (CFG: mean of 2 seeds)`, fdAt("CFG", 1), best("CFG"), best("GFT fine-tuned"), best("GFT scratch")]];
     const h4 = ["ours (FD, best over w)", "CFG model w/o guidance", "CFG (best w)", "GFT fine-tuned (best β)", "GFT from scratch (best β)"];
     md.push(mdTable(h4, t4), "");
     blocks.push({ kind: "table", headers: h4, rows: t4 });
@@ -144,7 +182,7 @@ function partSection(run: RunDir, s: GuidanceFreeSummary, key: PartKey, p: PartS
     );
   }
   blocks.push(...samplePNGs(run, `${key}-eval`));
-  const lc = lossChart(run, [`${key}-cfg`, `${key}-gft-scratch`, `${key}-gft-finetune`], `${title}: training loss`);
+  const lc = lossChart(run, [`${key}-cfg`, `${key}-cfg-seed2`, `${key}-gft-scratch`, `${key}-gft-finetune`], `${title}: training loss`);
   if (lc) blocks.push(lc);
   return { md, section: { heading: title, blocks } };
 }

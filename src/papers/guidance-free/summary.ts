@@ -31,14 +31,46 @@ export type SampleRow = {
   confidence: number;
   precision: number;
   recall: number;
-  /** 2-D: MMD² (averaged over classes) to the reference CFG model at the same w (0 for that model). */
+  /**
+   * 2-D: MMD² (averaged over classes) at the same w: for a GFT model, to the pooled samples of the trained CFG
+   * models (their midpoint); for a CFG model, to the other trained CFG model (the floor); for the resampled CFG
+   * model, to the first CFG model.
+   */
   mmdToCFG?: number;
-  /** 2-D: MMD² between the reference CFG model at w = 1 and at w (how far guidance moves the samples). */
+  /** 2-D: MMD² between the pooled CFG models at w = 1 and at w (how far guidance moves the samples). */
   mmdCondToCFG?: number;
   /** 2-D: MMD² to the exact tilted law p(x|c)^w p(x)^{1-w}. */
   mmdToTilted?: number;
   /** Digits: Fréchet distance in the classifier's features to the real validation set (FID substitute). */
   fd?: number;
+};
+
+/**
+ * The functional test at one guided scale w (issue 21): distances on fixed inputs (diffusion: ε mean squared
+ * difference; autoregressive: per-token KL) to the midpoint of the two trained CFG models at w.
+ */
+export type FunctionalAtW = {
+  w: number;
+  /** Distance between the two independently trained CFG models at w (the floor). */
+  floor: number;
+  /** Distance of the CFG midpoint at w = 1 (no guidance) to the midpoint at w: how far guidance moves the output. */
+  movement: number;
+  /** Distance of the first CFG model unguided (the fine-tuning start) to the midpoint at w. */
+  start: number;
+  /** Distance of each GFT model at β = 1/w to the midpoint at w. */
+  gaps: Partial<Record<Family, number>>;
+};
+
+/** One point of the fine-tuning curve: the functional distance at each w after `step` fine-tuning steps. */
+export type FinetunePoint = { step: number; fraction: number; gaps: number[] };
+
+export type FunctionalSummary = {
+  metric: string;
+  /** Fixed inputs the test ran on. */
+  inputs: number;
+  rows: FunctionalAtW[];
+  /** Fine-tuning curve (step 0 = the CFG model with a zero β projection); `fraction` = steps / CFG pre-training steps. */
+  finetuneCurve?: FinetunePoint[];
 };
 
 export type EvalSummary = {
@@ -51,11 +83,13 @@ export type EvalSummary = {
 
 /** One family of the experiment (2-D mixture, digits diffusion, digits autoregressive). */
 export type PartSummary = {
-  /** Training arms: `cfg`, `gftScratch`, `gftFinetune` (when fine-tuning is on). */
+  /** Training arms: `cfg`, `cfgSeed2` (the second CFG model), `gftScratch`, `gftFinetune` (when fine-tuning is on). */
   arms: Record<string, TrainArmSummary>;
   /** Digits: the classifier whose features give the FID substitute. */
   classifier?: TrainArmSummary;
   eval: EvalSummary;
+  /** The noise-free functional test (issue 21). */
+  functional?: FunctionalSummary;
 };
 
 export type PartKey = "mixture" | "digits" | "ar";

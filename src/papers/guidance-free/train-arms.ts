@@ -36,6 +36,8 @@ export type TrainSpec<P> = {
   seed: number;
   tokensPerStep: number;
   extra?: (params: P) => Promise<Record<string, number>>;
+  /** Run `extra` every this many steps (default: only at the end) and keep every result in the summary's `evalCurve`. */
+  evalEvery?: number;
 };
 
 /** Train a model with `spec.lossFn` in arm `arm` through `trainLoop`; returns the arm's summary. */
@@ -49,6 +51,8 @@ export async function trainArm<P extends object>(ctx: ExperimentContext, arm: st
     // The params types have optional fields, which jax-js's JsTree type does not describe: `never` stands for them.
     const trainStep = makeTrainStep<never>(spec.lossFn as never, { adamw: { beta1: t.beta1, beta2: t.beta2, eps: 1e-8, weightDecay: t.weightDecay }, clip: t.clip, decayMask: mask });
     const rngs = Object.fromEntries(spec.rngNames.map((n) => [n, Rng.stream(spec.seed, `${arm}:${n}`)]));
+    // Evaluations along the run (a resumed run keeps only those after the resume point).
+    const evalCurve: ({ step: number } & Record<string, number>)[] = [];
     const res = await trainLoop<never>({
       run,
       totalSteps: t.steps,
@@ -61,8 +65,14 @@ export async function trainArm<P extends object>(ctx: ExperimentContext, arm: st
       lr: lrFn(t),
       rngs,
       tokensPerStep: spec.tokensPerStep,
-      evalEvery: t.steps,
-      evaluate: spec.extra ? (p) => spec.extra!(p as P) : undefined,
+      evalEvery: spec.evalEvery ?? t.steps,
+      evaluate: spec.extra
+        ? async (p, step) => {
+            const m = await spec.extra!(p as P);
+            evalCurve.push({ step, ...m });
+            return m;
+          }
+        : undefined,
       checkpointEvery: t.checkpointEvery,
       resume,
       signal: ctx.signal,
@@ -71,7 +81,7 @@ export async function trainArm<P extends object>(ctx: ExperimentContext, arm: st
     trainStep.dispose();
     disposeTree(res.params);
     disposeTree(res.opt);
-    return { arm, steps: res.step, finalLoss: res.lastLoss, trainSeconds: res.trainSeconds, msPerStep: (1000 * res.trainSeconds) / Math.max(res.step, 1), params: nParams, ...res.lastEval };
+    return { arm, steps: res.step, finalLoss: res.lastLoss, trainSeconds: res.trainSeconds, msPerStep: (1000 * res.trainSeconds) / Math.max(res.step, 1), params: nParams, ...res.lastEval, ...(spec.evalEvery ? { evalCurve } : {}) };
   });
 }
 
@@ -101,24 +111,48 @@ export function diffusionCommon(cfg: GuidanceFreeConfig, s: DiffusionSetup) {
   return { train: s.part.train, nextBatch, rngNames: ["data", "noise"], seed: cfg.seed, tokensPerStep: B };
 }
 
-/** The CFG model and GFT from scratch of a diffusion family, equal steps and data. */
+/**
+ * The seed of the second, independently trained CFG model (other init and data streams): the floor of every
+ * "GFT matches CFG" comparison is the distance between the two CFG models.
+ */
+export const secondSeed = (seed: number) => seed + 1;
+/** Arm name of a family's second CFG model. */
+export const cfgSeed2Arm = (prefix: string) => `${prefix}-cfg-seed2`;
+
+/** The two CFG models and GFT from scratch of a diffusion family, equal steps and data stream (per seed). */
 export async function trainDiffusionBaseArms(ctx: ExperimentContext, cfg: GuidanceFreeConfig, s: DiffusionSetup): Promise<Record<string, TrainArmSummary>> {
   const common = diffusionCommon(cfg, s);
   const armCfg = { model: s.dcfg, train: s.part.train, gft: cfg.gft };
+  const s2 = secondSeed(cfg.seed);
   return {
     cfg: await trainArm<DenoiserParams>(ctx, `${s.prefix}-cfg`, armCfg, { ...common, init: () => initDenoiser(s.dcfg, cfg.seed, "none"), lossFn: diffusionLoss("cfg", s.dcfg, cfg) }),
+    cfgSeed2: await trainArm<DenoiserParams>(ctx, cfgSeed2Arm(s.prefix), { ...armCfg, seed: s2 }, { ...common, seed: s2, init: () => initDenoiser(s.dcfg, s2, "none"), lossFn: diffusionLoss("cfg", s.dcfg, cfg) }),
     gftScratch: await trainArm<DenoiserParams>(ctx, `${s.prefix}-gft-scratch`, armCfg, { ...common, init: () => initDenoiser(s.dcfg, cfg.seed, "scratch"), lossFn: diffusionLoss("gft", s.dcfg, cfg) }),
   };
 }
 
-/** The trained diffusion models of a family, in sampling order. */
-export function loadDiffusionModels(ctx: ExperimentContext, cfg: GuidanceFreeConfig, prefix: string, dcfg: DenoiserConfig, withFinetune: boolean) {
-  const models: { family: Family; params: DenoiserParams }[] = [
-    { family: "CFG", params: loadArm(ctx, `${prefix}-cfg`, initDenoiser(dcfg, cfg.seed, "none")) },
-    { family: "GFT scratch", params: loadArm(ctx, `${prefix}-gft-scratch`, initDenoiser(dcfg, cfg.seed, "scratch")) },
+/** A trained model of a family with the seed it was trained with. */
+export type SeededModel<P> = { family: Family; trainSeed: number; params: P };
+
+/** The two trained CFG models of a diffusion family (first: the config seed). */
+export function loadDiffusionCFGs(ctx: ExperimentContext, cfg: GuidanceFreeConfig, prefix: string, dcfg: DenoiserConfig): SeededModel<DenoiserParams>[] {
+  const s2 = secondSeed(cfg.seed);
+  return [
+    { family: "CFG", trainSeed: cfg.seed, params: loadArm(ctx, `${prefix}-cfg`, initDenoiser(dcfg, cfg.seed, "none")) },
+    { family: "CFG", trainSeed: s2, params: loadArm(ctx, cfgSeed2Arm(prefix), initDenoiser(dcfg, s2, "none")) },
   ];
-  if (withFinetune) models.push({ family: "GFT fine-tuned", params: loadArm(ctx, `${prefix}-gft-finetune`, initDenoiser(dcfg, cfg.seed, "zero")) });
+}
+
+/** The trained GFT models of a diffusion family (from scratch, then fine-tuned when it was trained). */
+export function loadDiffusionGFTs(ctx: ExperimentContext, cfg: GuidanceFreeConfig, prefix: string, dcfg: DenoiserConfig, withFinetune: boolean): SeededModel<DenoiserParams>[] {
+  const models: SeededModel<DenoiserParams>[] = [{ family: "GFT scratch", trainSeed: cfg.seed, params: loadArm(ctx, `${prefix}-gft-scratch`, initDenoiser(dcfg, cfg.seed, "scratch")) }];
+  if (withFinetune) models.push({ family: "GFT fine-tuned", trainSeed: cfg.seed, params: loadArm(ctx, `${prefix}-gft-finetune`, initDenoiser(dcfg, cfg.seed, "zero")) });
   return models;
+}
+
+/** The trained diffusion models of a family, in sampling order (the two CFG models, GFT scratch, GFT fine-tuned). */
+export function loadDiffusionModels(ctx: ExperimentContext, cfg: GuidanceFreeConfig, prefix: string, dcfg: DenoiserConfig, withFinetune: boolean): SeededModel<DenoiserParams>[] {
+  return [...loadDiffusionCFGs(ctx, cfg, prefix, dcfg), ...loadDiffusionGFTs(ctx, cfg, prefix, dcfg, withFinetune)];
 }
 
 /** The guidance a family uses at scale w: CFG two passes at w (w = 1: the conditional model), GFT one pass at β = 1/w. */
