@@ -373,6 +373,9 @@ function alphaOrderClaim(s: FP4TrainingSummary, cfg: FP4TrainingConfig): ClaimRe
   });
 }
 
+/** The seed of the fp32 model whose activations the Table 1 analogues capture (the run's, the first fp32 arm). */
+const fidelitySeed = (s: FP4TrainingSummary): number[] => completed(s, "fp32").slice(0, 1).map((a) => a.seed);
+
 /** The activation widths the clamp sees (captured, or from the config: d and the FFN's width). */
 function activationWidths(s: FP4TrainingSummary, cfg: FP4TrainingConfig): number[] {
   return s.fidelityWidths.length ? s.fidelityWidths : [cfg.model.dModel, cfg.model.dModel * cfg.model.mlpRatio];
@@ -388,7 +391,7 @@ function table1Claim(s: FP4TrainingSummary, cfg: FP4TrainingConfig): ClaimResult
   const label = (r: FidelityRow) => (r.clamp ? `${r.compensate ? "clamp + comp" : "clamp"} ${r.quantile}` : "no clamp");
   return judge(spec, {
     gates: [gate("ordering steps the captured row widths can show", s.fidelity ? active.length - 1 : null, ">=", 2)],
-    ours: gain === null ? null : { value: gain, se: null, seeds: [...new Set(completed(s, "fp32").map((a) => a.seed))], unit: "dB" },
+    ours: gain === null ? null : { value: gain, se: null, seeds: fidelitySeed(s), unit: "dB" },
     floor: null,
     rule: () => {
       const none = active.find((r) => !r.clamp);
@@ -418,7 +421,7 @@ function mechanismSnrClaim(s: FP4TrainingSummary, cfg: FP4TrainingConfig): Claim
   const full = MECHANISM_GAIN_FRACTION * PAPER_OCC_GAIN_DB;
   return judge(spec, {
     gates: [gate(`the injection creates an outlier: direct-cast SNR, natural minus injected activations (dB)`, injectionDropDb(s), ">=", MIN_OUTLIER_GAIN_DB)],
-    ours: gain === null ? null : { value: gain, se: null, seeds: [...new Set(completed(s, "fp32").map((a) => a.seed))].slice(0, 1), unit: "dB" },
+    ours: gain === null ? null : { value: gain, se: null, seeds: fidelitySeed(s), unit: "dB" },
     floor: null,
     rule: () => {
       const row = (clamp: boolean) => s.mechanism!.fidelity.find((r) => !r.extra && r.granularity === "token" && r.clamp === clamp && (!clamp || (r.compensate && r.quantile === cfg.fp4.quantile)));

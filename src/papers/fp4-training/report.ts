@@ -190,7 +190,8 @@ export async function writeFP4Report(run: RunDir, summary: FP4TrainingSummary, v
   ];
   const gap = (series: { name: string; points: [number, number][] }[]) => {
     const base = new Map(series.find((c) => c.name === "fp32")?.points ?? []);
-    return series.filter((c) => c.name !== "fp32").map((c) => ({ name: c.name, points: c.points.filter(([x]) => base.has(x)).map(([x, y]) => [x, y - base.get(x)!] as [number, number]) }));
+    // The mechanism arms train a shorter schedule: their gap to fp32 at a step would mix in the schedules.
+    return series.filter((c) => c.name !== "fp32" && !c.name.startsWith("mechanism-")).map((c) => ({ name: c.name, points: c.points.filter(([x]) => base.has(x)).map(([x, y]) => [x, y - base.get(x)!] as [number, number]) }));
   };
   if (arms.some((a) => a.arm === "fp32") && arms.length > 1) {
     charts.push(
