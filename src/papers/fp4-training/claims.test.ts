@@ -10,12 +10,13 @@ import type { ArmSummary, FidelityRow, FP4TrainingSummary } from "./summary.js";
 /** Four validation batches around `level`, alternating ±`jitter` (the jitter sets the paired SE). */
 const batches = (level: number, jitter = 0) => [level + jitter, level - jitter, level + jitter, level - jitter];
 
-function arm(name: ArmName, level: number | "diverged", o: { seed?: number; jitter?: number } = {}): ArmSummary {
+function arm(name: ArmName, level: number | "diverged", o: { seed?: number; jitter?: number; injected?: boolean } = {}): ArmSummary {
   const div = level === "diverged";
   const b = div ? [] : batches(level, o.jitter ?? 0);
   return {
     arm: name,
     seed: o.seed ?? 0,
+    injected: o.injected ?? false,
     description: name,
     status: div ? "diverged" : "completed",
     steps: div ? 6 : 10,
@@ -44,8 +45,20 @@ const OUTLIERS = fid([8, 14, 15, 18, 21]);
 /** Activations without outliers (the quick run's numbers: OCC gains under 1 dB). */
 const NO_OUTLIERS = fid([18.47, 18.47, 18.47, 19.39, 20.26]);
 
-function summary(arms: ArmSummary[], o: { bigram?: number; fidelity?: FidelityRow[] | null; widths?: number[] } = {}): FP4TrainingSummary {
-  return { arms, bigramValLoss: o.bigram ?? 3.0, bigramAlpha: 0.01, fidelity: o.fidelity === undefined ? OUTLIERS : o.fidelity, fidelityWidths: o.widths ?? [1024, 4096], trainSecondsAllArms: 0 };
+/** The mechanism test's rows: the issue's quick check (direct cast 8.5 dB, OCC at 0.99 19.4 dB). */
+const INJECTED = fid([8.5, 8.5, 8.5, 19.4, 21]);
+
+function summary(arms: ArmSummary[], o: { bigram?: number; fidelity?: FidelityRow[] | null; widths?: number[]; injected?: FidelityRow[] | null } = {}): FP4TrainingSummary {
+  const inj = o.injected === undefined ? INJECTED : o.injected;
+  return {
+    arms,
+    bigramValLoss: o.bigram ?? 3.0,
+    bigramAlpha: 0.01,
+    fidelity: o.fidelity === undefined ? OUTLIERS : o.fidelity,
+    fidelityWidths: o.widths ?? [1024, 4096],
+    mechanism: inj ? { factor: 16, channel: 0, fidelity: inj } : null,
+    trainSecondsAllArms: 0,
+  };
 }
 
 const CFG: FP4TrainingConfig = fp4TrainingPresets.full; // every arm configured
@@ -223,18 +236,66 @@ describe("claim: Table 1 fidelity ordering", () => {
   });
 });
 
+describe("mechanism test: SNR with an injected outlier channel", () => {
+  const id = "mechanism-outlier-snr";
+  // The natural activations: no clamp at 18.47 dB (NO_OUTLIERS), so the injection's drop is 18.47 − direct.
+  const v = (direct: number, occ: number) => claim(summary([fp32()], { fidelity: NO_OUTLIERS, injected: fid([direct, direct, direct, occ, occ + 1]) }), id);
+  it("reaches every verdict", () => {
+    const r = v(8.5, 19.4);
+    expect(r.kind).toBe("mechanism");
+    expect(r.verdict).toBe("reproduced");
+    expect(r.ours!.value).toBeCloseTo(10.9, 12);
+    expect(r.why).toMatch(/8\.50 dB cast directly, 19\.40 dB with clamp \+ compensation at α 0\.99/);
+    expect(v(8.5, 12).verdict).toBe("partly"); // +3.5 dB: below half the paper's 10.07
+    expect(v(8.5, 9).verdict).toBe("not reproduced"); // +0.5 dB
+    expect(v(8.5, 6).verdict).toBe("opposite");
+  });
+  it("is not testable when the injection made no outlier, or nothing was measured", () => {
+    const r = v(17, 19.4);
+    expect(r.verdict).toBe("not testable");
+    expect(r.why).toMatch(/the injection creates an outlier: direct-cast SNR, natural minus injected activations \(dB\): 1\.47/);
+    expect(claim(summary([fp32()], { injected: null }), id).verdict).toBe("not testable");
+  });
+});
+
+describe("mechanism test: training with the outlier channel", () => {
+  const id = "mechanism-outlier-training";
+  const mech = (name: ArmName, level: number | "diverged", jitter = 0) => arm(name, level, { injected: true, jitter });
+  const v = (direct: number | "diverged", occ: number | "diverged", o: Parameters<typeof summary>[1] = {}) => claim(summary([fp32(), mech("w8a4-direct", direct), mech("w8a4-occ-0.99", occ, 0.005)], o), id);
+  it("reaches every verdict", () => {
+    expect(v(2.3, 2.05).verdict).toBe("reproduced"); // +0.25 >= 0.1 x margin
+    expect(v(2.3, 2.05).kind).toBe("mechanism");
+    expect(v(2.09, 2.05).verdict).toBe("partly");
+    expect(v(2.052, 2.05).verdict).toBe("not reproduced");
+    expect(v(1.95, 2.05).verdict).toBe("opposite");
+    expect(v("diverged", 2.05).verdict).toBe("reproduced");
+    expect(v(2.05, "diverged").verdict).toBe("opposite");
+  });
+  it("is not testable without outliers, margin or arms; paper-setting arms do not count", () => {
+    expect(v(2.3, 2.05, { injected: NO_OUTLIERS }).why).toMatch(/outlier-channel activations: SNR gain/);
+    expect(v(2.3, 2.05, { bigram: 2.2 }).verdict).toBe("not testable");
+    const plain = claim(summary([fp32(), arm("w8a4-direct", 2.3), arm("w8a4-occ-0.99", 2.05)]), id);
+    expect(plain.verdict).toBe("not testable");
+    expect(plain.why).toMatch(/outlier-channel arms trained/);
+  });
+  it("the injected arms do not feed the paper-setting W8A4 claim", () => {
+    const s = summary([fp32(), mech("w8a4-direct", "diverged"), mech("w8a4-occ-0.99", 2.05)]);
+    expect(claim(s, "w8a4-direct-diverges").verdict).toBe("not testable");
+  });
+});
+
 describe("the claim list", () => {
   it("judges the claims whose arms the run has, each with a schema-valid result", () => {
     const main = fp4TrainingPresets.quick;
     const s = summary([fp32(), arm("w4a4-direct", 2.2), arm("w4a4-dge-occ", 2.02), arm("w4a4-dge-occ-tensor", 2.05)]);
-    expect(fp4Claims(s, main).map((c) => c.id)).toEqual(["fp4-close-to-fp32", "direct-cast-worse", "tensor-scaling-worse", "table1-fidelity-order"]);
+    expect(fp4Claims(s, main).map((c) => c.id)).toEqual(["fp4-close-to-fp32", "direct-cast-worse", "table1-fidelity-order", "mechanism-outlier-snr", "mechanism-outlier-training"]);
     expect(fp4Claims(s, CFG).map((c) => c.id)).toEqual(Object.values(FP4_CLAIMS).map((c) => c.id));
     const file = parseVerdicts({ experiment: "fp4-training", preset: "full", smokeTest: false, createdAt: "2026-01-01T00:00:00Z", gitCommit: null, claims: fp4Claims(s, CFG) });
-    expect(file.claims.length).toBe(10);
+    expect(file.claims.length).toBe(12);
   });
   it("reads the README's quick run (margin 0.10) as not testable for every loss claim", () => {
-    const quick = summary([arm("fp32", 2.3446), arm("w4a4-direct", 2.3482), arm("w4a4-dge-occ", 2.3726), arm("w4a4-dge-occ-tensor", 2.3706)], { bigram: 2.4464, fidelity: NO_OUTLIERS, widths: [128, 512] });
+    const quick = summary([arm("fp32", 2.3446), arm("w4a4-direct", 2.3482), arm("w4a4-dge", 2.3737), arm("w4a4-dge-occ", 2.3726)], { bigram: 2.4464, fidelity: NO_OUTLIERS, widths: [128, 512] });
     const v = fp4Claims(quick, fp4TrainingPresets.quick);
-    expect(v.map((c) => c.verdict)).toEqual(["not testable", "not testable", "not testable", "partly"]);
+    expect(v.map((c) => c.verdict)).toEqual(["not testable", "not testable", "partly", "reproduced", "not testable"]);
   });
 });

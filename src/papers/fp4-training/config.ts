@@ -35,6 +35,15 @@ export const ARM_NAMES = [
 ] as const;
 export type ArmName = (typeof ARM_NAMES)[number];
 
+/**
+ * The arms the mechanism test may train with the injected outlier channel: activations cast
+ * directly or with OCC, weights in FP8 (the paper's W8A4 ablation, Fig. 6c). FP8 weights keep the
+ * weight row the injection divides by 16, which per-channel FP4 scales would mostly round to zero,
+ * so the comparison isolates the activation quantizer, the one OCC is for.
+ */
+export const MECHANISM_ARMS = ["w8a4-direct", "w8a4-occ-0.99"] as const satisfies readonly ArmName[];
+export type MechanismArm = (typeof MECHANISM_ARMS)[number];
+
 /** What each arm means, for the report. */
 export const ARM_DESCRIPTIONS: Record<ArmName, string> = {
   fp32: "float32 everywhere (the paper's BF16 baseline)",
@@ -71,6 +80,25 @@ export const fp4TrainingSchema = z
     train: zodParts.optim,
     /** Which arms to run (identical init, data order and seed). */
     arms: z.array(z.enum(ARM_NAMES)).min(1),
+    /**
+     * The fp32 arm trained again with each of these seeds (its init and data order; the split
+     * stays the run seed's), for the noise floor: the spread between independently trained models.
+     */
+    floorSeeds: z.array(zodParts.seed),
+    /**
+     * The mechanism test: one activation channel scaled by `factor` at every quantized linear, the
+     * matching weight row divided by it (the fp32 function is unchanged). Its Table 1 analogue is
+     * measured on the fp32 model's activations; `arms` are trained with the outlier channel.
+     */
+    mechanism: z
+      .object({
+        factor: z.number().positive(),
+        channel: z.number().int().min(0),
+        arms: z.array(z.enum(MECHANISM_ARMS)),
+        /** Training steps of the mechanism arms (a shorter run than the main arms; same schedule shape). */
+        steps: zodParts.posInt,
+      })
+      .strict(),
     fp4: z
       .object({
         format: z.enum(FP4_FORMATS),
@@ -145,6 +173,12 @@ export function armLinearConfig(arm: ArmName, fp4: FP4TrainingConfig["fp4"]): FP
 
 /** The notes' §1.9 arms. */
 const MAIN_ARMS: ArmName[] = ["fp32", "w4a4-direct", "w4a4-dge-occ", "w4a4-dge-occ-tensor"];
+/**
+ * The quick preset's arms: fp32, the direct cast and the method. Fewer arms trained further (a
+ * margin of >= 0.5 nats/byte over the bigram) beat many barely trained ones; `full` (or `--set
+ * arms=[...]`) adds DGE only, OCC only and the granularity and sweep arms.
+ */
+const QUICK_ARMS: ArmName[] = ["fp32", "w4a4-direct", "w4a4-dge-occ"];
 /** The method taken apart (DGE only, OCC only): `--set arms=[...]` with these, see the README. */
 export const DECOMPOSITION_ARMS: ArmName[] = ["w4a4-direct", "w4a4-dge", "w4a4-occ", "w4a4-dge-occ"];
 
@@ -169,29 +203,34 @@ const base: FP4TrainingConfig = {
     checkpointEvery: 250,
   },
   arms: [...ARM_NAMES],
+  floorSeeds: [1],
+  mechanism: { factor: 16, channel: 0, arms: [...MECHANISM_ARMS], steps: 2000 },
   fp4: { format: "e2m1", pow2Scale: false, k: 5, dgeCap: 3, quantile: 0.99, sites: [...FP4_SITES] },
   fidelity: { batches: 4, quantiles: [0.999, 0.99, 0.97] },
 };
 
 /**
- * `tiny` for tests (seconds), `quick` for the main job (about 7 minutes on an idle 2-core machine:
- * a 2-layer model, context 64, 400 steps, the four arms of the notes' §1.9), `full` for the
- * notes' §1.9 run (4 layers, context 128, 2,000 steps, every arm including the DGE-k and OCC-α
- * sweeps).
+ * `tiny` for tests (seconds); `quick` for the main job (about 8.5 minutes on an idle 2-core
+ * machine: a 2-layer model, context 64, 1,000 steps at the LM's peak lr 3e-3, fp32 / direct cast /
+ * the method, fp32 again with a second seed for the floor, and the mechanism test's two arms for
+ * 400 steps; sized by the pilot in the README); `full` for the notes' §1.9 run (4 layers, context
+ * 128, 2,000 steps, every arm including the DGE-k and OCC-α sweeps).
  */
 export const fp4TrainingPresets: Record<"tiny" | "quick" | "full", FP4TrainingConfig> = {
   tiny: {
     ...base,
     model: { ...base.model, dModel: 32, nLayers: 1, nHeads: 2, contextLength: 32 },
-    train: { ...base.train, steps: 12, batchSize: 4, warmupSteps: 2, evalEvery: 6, evalBatches: 1, checkpointEvery: 6 },
+    train: { ...base.train, steps: 12, batchSize: 4, warmupSteps: 2, evalEvery: 6, evalBatches: 2, checkpointEvery: 6 },
     arms: MAIN_ARMS,
+    mechanism: { ...base.mechanism, steps: 6 },
     fidelity: { ...base.fidelity, batches: 1 },
   },
   quick: {
     ...base,
     model: { ...base.model, nLayers: 2, contextLength: 64 },
-    train: { ...base.train, steps: 400, warmupSteps: 20, evalEvery: 100, evalBatches: 8, checkpointEvery: 100 },
-    arms: MAIN_ARMS,
+    train: { ...base.train, steps: 1000, lr: 3e-3, warmupSteps: 50, evalEvery: 200, evalBatches: 16, checkpointEvery: 200 },
+    arms: QUICK_ARMS,
+    mechanism: { ...base.mechanism, steps: 400 },
     fidelity: { ...base.fidelity, batches: 2 },
   },
   full: base,

@@ -38,20 +38,23 @@ describe("config and arms", () => {
 });
 
 describe("the experiment, tiny preset", () => {
-  it("runs the four main arms, the bigram and the Table 1 analogue through the runner, writes verdicts and the report, and keeps finished arms on a rerun", async () => {
+  it("runs the four main arms, fp32 again for the floor, the mechanism arms, the bigram and both Table 1 analogues through the runner, writes verdicts and the report, and keeps finished arms on a rerun", async () => {
     const root = tmp("tf-fp4-");
     const cfg = pickPreset(fp4TrainingPresets, "tiny") as FP4TrainingConfig;
     const run = createRun({ experiment: "fp4-training", seed: cfg.seed, config: cfg, root, extraMeta: { preset: "tiny" } });
     const out = await runExperiment(fp4TrainingExperiment, cfg, quietContext(run));
     expect(out.status).toBe("completed");
     const s = out.summary!;
-    expect(s.arms.map((a) => a.arm)).toEqual(["fp32", "w4a4-direct", "w4a4-dge-occ", "w4a4-dge-occ-tensor"]);
+    expect(s.arms.map((a) => a.dir)).toEqual(["fp32", "w4a4-direct", "w4a4-dge-occ", "w4a4-dge-occ-tensor", "fp32-seed1", "mechanism-w8a4-direct", "mechanism-w8a4-occ-0.99"]);
+    expect(s.arms.map((a) => a.seed)).toEqual([0, 0, 0, 0, 1, 0, 0]);
+    expect(s.arms.map((a) => a.injected)).toEqual([false, false, false, false, false, true, true]);
+    // A second seed is another model: another init and data order, the same validation batches.
+    expect(s.arms[4].valLoss).not.toBe(s.arms[0].valLoss);
     for (const a of s.arms) {
       expect(a.status).toBe("completed");
-      expect(a.steps).toBe(cfg.train.steps);
+      expect(a.steps).toBe(a.injected ? cfg.mechanism.steps : cfg.train.steps);
       expect(Number.isFinite(a.valLoss)).toBe(true);
       expect(Number.isFinite(a.finalTrainLoss)).toBe(true);
-      expect(a.seed).toBe(cfg.seed);
       // The per-batch losses are the logged validation loss, summed in the same order.
       expect(a.valBatchLosses.length).toBe(cfg.train.evalBatches);
       expect(a.valBatchLosses.reduce((x, y) => x + y, 0) / a.valBatchLosses.length).toBe(a.valLoss);
@@ -61,7 +64,7 @@ describe("the experiment, tiny preset", () => {
     expect(s.bigramValLoss).toBe(bigramLoss(data.train, data.val, 256).nll);
     expect(typeof s.wallSeconds).toBe("number");
     // Same init and data: the first step's loss is the same in every arm up to quantization.
-    const first = s.arms.map((a) => JSON.parse(readFileSync(join(run.dir, "arms", a.arm, "metrics.jsonl"), "utf8").split("\n")[0]).loss as number);
+    const first = s.arms.filter((a) => a.seed === 0).map((a) => JSON.parse(readFileSync(join(run.dir, "arms", a.dir!, "metrics.jsonl"), "utf8").split("\n")[0]).loss as number);
     for (const l of first) expect(Math.abs(l - first[0])).toBeLessThan(0.05);
     expect(s.fidelity).not.toBeNull();
     expect(s.fidelity!.map((r) => [r.clamp, r.compensate, r.quantile])).toEqual([
@@ -80,10 +83,15 @@ describe("the experiment, tiny preset", () => {
       expect(r.tensors).toBe(cfg.fidelity.batches * cfg.model.nLayers * 4);
     }
     expect(s.fidelityWidths).toEqual([32, 128]);
+    // The mechanism test's table: the same rows, the direct cast's SNR lowered by the outlier channel.
+    expect(s.mechanism!.fidelity.length).toBe(s.fidelity!.length);
+    expect(s.mechanism!.fidelity[0].snrDb).toBeLessThan(s.fidelity![0].snrDb);
     for (const f of ["report.html", "report.md", "results.md", "summary.json", "verdicts.json"]) expect(existsSync(join(run.dir, f))).toBe(true);
     const verdicts = parseVerdicts(JSON.parse(readFileSync(join(run.dir, "verdicts.json"), "utf8")));
     expect(verdicts.smokeTest).toBe(true);
-    expect(verdicts.claims.map((c) => c.id)).toEqual(["fp4-close-to-fp32", "direct-cast-worse", "tensor-scaling-worse", "table1-fidelity-order"]);
+    expect(verdicts.claims.map((c) => c.id)).toEqual(["fp4-close-to-fp32", "direct-cast-worse", "tensor-scaling-worse", "table1-fidelity-order", "mechanism-outlier-snr", "mechanism-outlier-training"]);
+    expect(verdicts.claims.map((c) => c.kind)).toEqual(["claim", "claim", "claim", "claim", "mechanism", "mechanism"]);
+    expect(verdicts.claims[0].floor).not.toBeNull(); // two fp32 seeds
     // Twelve steps leave fp32 far from a 0.5-nat margin over the bigram: every loss claim is not testable.
     for (const c of verdicts.claims.slice(0, 3)) expect(c.verdict).toBe("not testable");
     expect(existsSync(join(run.dir, "wall.json"))).toBe(false);
@@ -93,10 +101,13 @@ describe("the experiment, tiny preset", () => {
     expect(results).toMatch(/LLaMA-2 1\.3B \| 2\.4900 \| 2\.5500/);
     expect(results).toMatch(/92\.19%/);
     expect(results).toMatch(/smoke test/);
+    expect(results).toMatch(/Mechanism test \(reported apart from the claims above\)/);
+    expect(results).toMatch(/\| w8a4-direct \(outlier channel\) \| 0 \| 6 \|/);
+    expect(results).toMatch(/simulated quantisation/);
     // A rerun keeps every finished arm.
     const logs2: string[] = [];
     const s2: FP4TrainingSummary = await runFP4Training(cfg, { ...quietContext(run), log: (m: string) => logs2.push(m) });
-    expect(logs2.filter((m) => /already completed, kept/.test(m)).length).toBe(4);
+    expect(logs2.filter((m) => /already completed, kept/.test(m)).length).toBe(7);
     expect(s2.arms.map((a) => a.valLoss)).toEqual(s.arms.map((a) => a.valLoss));
     expect(s2.arms.map((a) => a.valBatchLosses)).toEqual(s.arms.map((a) => a.valBatchLosses));
   }, 300_000);

@@ -27,7 +27,9 @@ import { Rng } from "../../util/rng.js";
 import { ARM_DESCRIPTIONS, armLinearConfig, type ArmName, type FP4TrainingConfig } from "./config.js";
 import { fp4LinearFn } from "./model.js";
 import { captureActivations, fidelityTable } from "./activation-fidelity.js";
-import type { ArmSummary, FidelityRow, FP4TrainingSummary } from "./summary.js";
+import { injectIntoRows, injectOutlierChannel, type OutlierInjection } from "./outliers.js";
+import type { ArmSummary, FidelityRow, FP4TrainingSummary, MechanismSummary } from "./summary.js";
+import { denseLinear } from "../../nn/linear.js";
 
 type Data = { train: Int32Array; val: Int32Array };
 
@@ -44,7 +46,31 @@ export function modelConfig(cfg: FP4TrainingConfig): LMConfig {
   return { ...cfg.model, vocabSize: 256 };
 }
 
-/** Train one arm in its run directory through the foundation loop. */
+/** The mechanism test's injection for a config (every quantized site). */
+export function mechanismInjection(cfg: FP4TrainingConfig): OutlierInjection {
+  return { channel: cfg.mechanism.channel, factor: cfg.mechanism.factor, sites: cfg.fp4.sites };
+}
+
+/**
+ * The config the mechanism arms train with: `mechanism.steps` steps with the same schedule shape
+ * (warm-up, cosine to the same floor), evaluated at the end on the same validation batches.
+ */
+export function mechanismConfig(cfg: FP4TrainingConfig): FP4TrainingConfig {
+  const steps = cfg.mechanism.steps;
+  const every = Math.min(cfg.train.evalEvery, steps);
+  return { ...cfg, train: { ...cfg.train, steps, warmupSteps: Math.min(cfg.train.warmupSteps, Math.max(1, Math.floor(steps / 10))), evalEvery: every, checkpointEvery: Math.min(cfg.train.checkpointEvery, steps) } };
+}
+
+/** The directory name of an arm: `fp32`, `fp32-seed1` (a floor seed), `mechanism-w8a4-direct`. */
+export function armDirName(arm: ArmName, seed: number, runSeed: number, injected: boolean): string {
+  return `${injected ? "mechanism-" : ""}${arm}${seed !== runSeed ? `-seed${seed}` : ""}`;
+}
+
+/**
+ * Train one arm in its run directory through the foundation loop. `seed` (default: the run's)
+ * sets the init and the data order; the train/validation split and the validation batches are
+ * the run's in every arm. `injected`: the mechanism test's outlier channel at every quantized site.
+ */
 export async function trainArm(opts: {
   run: RunDir;
   resume: boolean;
@@ -53,17 +79,22 @@ export async function trainArm(opts: {
   cfg: FP4TrainingConfig;
   arm: ArmName;
   data: Data;
+  seed?: number;
+  injected?: boolean;
 }): Promise<ArmSummary> {
   const { run, cfg, arm, data } = opts;
+  const seed = opts.seed ?? cfg.seed;
+  const injected = opts.injected ?? false;
   const model = modelConfig(cfg);
   const tc = cfg.train;
   const B = tc.batchSize;
   const T = model.contextLength;
   const lin = armLinearConfig(arm, cfg.fp4);
-  const linearFn = lin ? fp4LinearFn(lin) : undefined;
+  const plainFn = lin ? fp4LinearFn(lin) : undefined;
+  const linearFn = injected ? injectOutlierChannel(plainFn ?? denseLinear, mechanismInjection(cfg)) : plainFn;
   const lossFn = (p: LMParams, x: Array, y: Array) => crossEntropy(lmForward(p, model, x, { linearFn }).logits, y);
 
-  const probe = initLM(model, cfg.seed);
+  const probe = initLM(model, seed);
   const nParams = paramCount(probe);
   const mask = defaultDecayMask(probe);
   disposeTree(probe);
@@ -90,11 +121,11 @@ export async function trainArm(opts: {
       run,
       totalSteps: tc.steps,
       init: () => {
-        const params = initLM(model, cfg.seed); // the same init in every arm
+        const params = initLM(model, seed); // the same init in every arm of one seed
         return { params, opt: adamwInit(params) };
       },
       trainStep,
-      rngs: { data: Rng.stream(cfg.seed, "data") }, // the same batches in every arm
+      rngs: { data: Rng.stream(seed, "data") }, // the same batches in every arm of one seed
       nextBatch: (_step, rngs) => toArrays(randomCropBatch(data.train, B, T, rngs.data)),
       lr: (s) => warmupCosine(s, { lr: tc.lr, warmupSteps: tc.warmupSteps, totalSteps: tc.steps, minLrRatio: tc.minLrRatio }),
       tokensPerStep: B * T,
@@ -136,8 +167,10 @@ export async function trainArm(opts: {
   const sorted = stepMs.slice(3).sort((a, b) => a - b);
   return {
     arm,
-    seed: cfg.seed,
-    description: ARM_DESCRIPTIONS[arm],
+    seed,
+    injected,
+    dir: armDirName(arm, seed, cfg.seed, injected),
+    description: injected ? `${ARM_DESCRIPTIONS[arm]}; mechanism test: channel ${cfg.mechanism.channel} x${cfg.mechanism.factor}, weight row /${cfg.mechanism.factor}` : ARM_DESCRIPTIONS[arm],
     status,
     steps,
     divergedAtStep,
@@ -152,20 +185,29 @@ export async function trainArm(opts: {
 
 /**
  * Run every arm (through the runner's `runArm`: a finished arm is kept, an interrupted one resumes),
- * fit the bigram baseline on the same split, then the Table 1 analogue on the fp32 model.
+ * the fp32 arm again for each floor seed, the mechanism test's arms with the outlier channel; fit
+ * the bigram baseline on the same split; then the Table 1 analogue on the fp32 model's activations,
+ * as they are and with the outlier channel.
  */
 export async function runFP4Training(cfg: FP4TrainingConfig, ctx: ExperimentContext): Promise<FP4TrainingSummary> {
   const data = loadData(cfg);
   const model = modelConfig(cfg);
   const arms: ArmSummary[] = [];
-  for (const arm of cfg.arms) {
-    ctx.log(`arm ${arm}: ${ARM_DESCRIPTIONS[arm]}`);
-    arms.push(await runArm(ctx, arm, { ...cfg, arms: [arm] }, (run, resume) => trainArm({ run, resume, signal: ctx.signal, onProgress: (e) => ctx.onProgress(e, arm), cfg, arm, data })));
-  }
+  const train = async (arm: ArmName, seed: number, injected: boolean) => {
+    const name = armDirName(arm, seed, cfg.seed, injected);
+    const c = injected ? mechanismConfig(cfg) : cfg;
+    ctx.log(`arm ${name}: ${ARM_DESCRIPTIONS[arm]}${seed !== cfg.seed ? ` (seed ${seed})` : ""}${injected ? " (mechanism test: outlier channel)" : ""}`);
+    const armCfg = { ...c, arms: [arm], armSeed: seed, injected };
+    arms.push(await runArm(ctx, name, armCfg, (run, resume) => trainArm({ run, resume, signal: ctx.signal, onProgress: (e) => ctx.onProgress(e, name), cfg: c, arm, data, seed, injected })));
+  };
+  for (const arm of cfg.arms) await train(arm, cfg.seed, false);
+  if (cfg.arms.includes("fp32")) for (const seed of cfg.floorSeeds.filter((x) => x !== cfg.seed)) await train("fp32", seed, false);
+  for (const arm of cfg.mechanism.arms) await train(arm, cfg.seed, true);
   // Host arithmetic on the token arrays: no tensor, no random stream, so no trained number moves.
   const bigram = bigramLoss(data.train, data.val, 256);
 
   let fid: FidelityRow[] | null = null;
+  let mechanism: MechanismSummary | null = null;
   const widths = new Set<number>();
   const fp32Dir = ctx.run.path("arms", "fp32");
   if (cfg.fidelity.batches > 0 && cfg.arms.includes("fp32") && latestCheckpoint(fp32Dir)) {
@@ -177,6 +219,9 @@ export async function runFP4Training(cfg: FP4TrainingConfig, ctx: ExperimentCont
     disposeTree(params);
     for (const a of acts) widths.add(a.cols);
     fid = await fidelityTable(acts, cfg.fidelity.quantiles, cfg.fp4);
+    ctx.log(`mechanism test: the same activations with channel ${cfg.mechanism.channel} x${cfg.mechanism.factor}`);
+    const injectedActs = acts.map((a) => injectIntoRows(a, cfg.mechanism));
+    mechanism = { factor: cfg.mechanism.factor, channel: cfg.mechanism.channel, fidelity: await fidelityTable(injectedActs, cfg.fidelity.quantiles, cfg.fp4) };
   }
 
   return {
@@ -185,6 +230,7 @@ export async function runFP4Training(cfg: FP4TrainingConfig, ctx: ExperimentCont
     bigramAlpha: bigram.alpha,
     fidelity: fid,
     fidelityWidths: [...widths].sort((a, b) => a - b),
+    mechanism,
     trainSecondsAllArms: arms.reduce((s, a) => s + a.trainSeconds, 0),
   };
 }

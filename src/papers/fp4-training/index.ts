@@ -14,9 +14,10 @@ export { fidelity, nonzeroFraction, type Fidelity } from "./metrics.js";
 export { ARM_NAMES, ARM_DESCRIPTIONS, armLinearConfig, fp4TrainingPresets, fp4TrainingSchema, type ArmName, type FP4TrainingConfig } from "./config.js";
 export { runFP4Training, trainArm } from "./experiment.js";
 export { captureActivations, fidelityTable } from "./activation-fidelity.js";
-export { fp4Claims, FP4_CLAIMS, MARGIN_FRACTION, MIN_MARGIN, trainedMargin } from "./claims.js";
+export { injectOutlierChannel, injectIntoRows, type OutlierInjection } from "./outliers.js";
+export { fp4Claims, FP4_CLAIMS, MARGIN_FRACTION, MIN_MARGIN, trainedMargin, seedFloor } from "./claims.js";
 export { writeFP4Report } from "./report.js";
-export { PAPER as FP4_PAPER, type ArmSummary, type FidelityRow, type FP4TrainingSummary } from "./summary.js";
+export { PAPER as FP4_PAPER, type ArmSummary, type FidelityRow, type FP4TrainingSummary, type MechanismSummary } from "./summary.js";
 
 export const fp4TrainingExperiment: Experiment<FP4TrainingConfig, FP4TrainingSummary> = {
   name: "fp4-training",

@@ -12,7 +12,7 @@ import { verdictBlocks, verdictTableMarkdown } from "../../report/verdicts.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import type { VerdictsFile } from "../../train/claims.js";
 import { openRun, type RunDir } from "../../train/run-dir.js";
-import { ARM_DESCRIPTIONS, fp4TrainingPresets, type FP4TrainingConfig } from "./config.js";
+import { fp4TrainingPresets, type FP4TrainingConfig } from "./config.js";
 import { MARGIN_FRACTION, MIN_MARGIN, MIN_OUTLIER_GAIN_DB, seedFloor, trainedMargin } from "./claims.js";
 import { PAPER, type ArmSummary, type FidelityRow, type FP4TrainingSummary } from "./summary.js";
 
@@ -31,38 +31,76 @@ function smooth(points: [number, number][], w = 25): [number, number][] {
   });
 }
 
+/** The arm's label and directory: `fp32`, `fp32-seed1`, `mechanism-w8a4-direct`. */
+const label = (a: ArmSummary) => a.dir ?? a.arm;
+
 function curves(run: RunDir, arms: ArmSummary[], key: string, smoothed: boolean): { name: string; points: [number, number][] }[] {
   return arms.map((a) => {
-    const rows = openRun(run.path("arms", a.arm)).metrics<Record<string, number>>();
+    const rows = openRun(run.path("arms", label(a))).metrics<Record<string, number>>();
     const pts = rows.filter((r) => typeof r[key] === "number" && Number.isFinite(r[key])).map((r) => [r.step, r[key]] as [number, number]);
-    return { name: a.arm, points: smoothed ? smooth(pts) : pts };
+    return { name: label(a), points: smoothed ? smooth(pts) : pts };
   });
 }
 
 /**
- * The final-loss table rows (arm, seed, status, train loss, val loss, gap to fp32, ms/step, relative
- * cost), then the bigram baseline on the same validation split.
+ * The final-loss table rows (arm, seed, steps, status, train loss, val loss, gap to the fp32 run of
+ * the same seed and steps, ms/step, relative cost), then the bigram baseline on the same
+ * validation split. The mechanism arms (outlier channel) come last; their gap is to fp32 only when
+ * they trained as many steps.
  */
 export function finalLossRows(summary: FP4TrainingSummary): (string | number)[][] {
   const { arms } = summary;
   const fp32 = find(arms, "fp32");
-  const gapTo = (v: number) => (fp32 && ok(fp32) ? signed(v - fp32.valLoss) : "-");
+  const gapTo = (a: { valLoss: number; seed?: number; steps?: number }) => {
+    const ref = arms.find((r) => r.arm === "fp32" && !r.injected && (a.seed === undefined || r.seed === a.seed));
+    return ref && ok(ref) && (a.steps === undefined || a.steps === ref.steps) ? signed(a.valLoss - ref.valLoss) : "-";
+  };
+  const order = [...arms.filter((a) => !a.injected), ...arms.filter((a) => a.injected)];
   return [
-    ...arms.map((a) => [
-      a.arm,
+    ...order.map((a) => [
+      a.injected ? `${a.arm} (outlier channel)` : label(a),
       a.seed,
+      a.steps,
       a.status === "diverged" ? `diverged at step ${a.divergedAtStep}` : a.status,
       a.finalTrainLoss,
       a.valLoss,
-      a.arm !== "fp32" ? gapTo(a.valLoss) : "-",
+      a.arm !== "fp32" ? gapTo(a) : "-",
       Number.isFinite(a.msPerStep) ? Math.round(a.msPerStep) : "-",
       fp32 && Number.isFinite(fp32.msPerStep) && Number.isFinite(a.msPerStep) ? `${(a.msPerStep / fp32.msPerStep).toFixed(2)}x` : "-",
     ]),
-    [`bigram (add-α ${summary.bigramAlpha})`, "-", "fitted", "-", summary.bigramValLoss, gapTo(summary.bigramValLoss), "-", "-"],
+    [`bigram (add-α ${summary.bigramAlpha})`, "-", "-", "fitted", "-", summary.bigramValLoss, fp32 && ok(fp32) ? signed(summary.bigramValLoss - fp32.valLoss) : "-", "-", "-"],
   ];
 }
 
-const FINAL_HEADERS = ["arm", "seed", "status", "final train loss", "val loss", "val gap to fp32", "ms/step", "step time vs fp32"];
+const FINAL_HEADERS = ["arm", "seed", "steps", "status", "final train loss", "val loss", "val gap to fp32", "ms/step", "step time vs fp32 (simulated FP4)"];
+
+/** What the step-time column means (the same words in the report and results.md). */
+const STEP_TIME_NOTE =
+  "Step times are simulated quantisation: every FP4 arm does the float32 matmul plus the quantizers, so it costs more than fp32 here; the paper's speed-up (3.12x theoretical, 2.95x with DGE and OCC, App. B) needs FP4 tensor cores.";
+
+/**
+ * The Table 1 analogue beside the mechanism test's: per setting, the SNR of the natural
+ * activations, of the same activations with the outlier channel, and the paper's.
+ */
+export function mechanismFidelityRows(summary: FP4TrainingSummary): (string | number)[][] {
+  const fid = summary.fidelity ?? [];
+  const inj = summary.mechanism?.fidelity ?? [];
+  return fid.map((r, i) => {
+    const p = r.extra ? undefined : PAPER.table1.find((x) => x.clamp === r.clamp && x.comp === r.compensate && x.quantile === r.quantile);
+    const m = inj[i];
+    return [
+      r.granularity,
+      r.clamp ? (r.compensate ? "clamp + comp" : "clamp only") : "no clamp",
+      r.quantile ?? "-",
+      r.snrDb.toFixed(2),
+      m ? m.snrDb.toFixed(2) : "-",
+      m && m.clamp ? `${(m.residualDensity * 100).toFixed(2)}%` : "-",
+      p ? p.snr.toFixed(2) : r.extra ? "(not in the paper)" : "-",
+    ];
+  });
+}
+
+const MECH_FID_HEADERS = ["scales", "setting", "α", "SNR (dB), our activations", "SNR (dB), one channel x16 (mechanism test)", "ΔA non-zeros (x16)", "paper SNR (LLaMA-1.3B)"];
 
 function paperLossRows(): (string | number)[][] {
   return PAPER.finalLoss.map((r) => [r.model, r.bf16, r.fp4, signed(r.fp4 - r.bf16)]);
@@ -111,7 +149,7 @@ function setFlags(cfg: FP4TrainingConfig, preset: string): string {
 /** The trained margin and the units the claims use, in one sentence (numbers from the summary). */
 export function marginText(summary: FP4TrainingSummary): string {
   const m = trainedMargin(summary);
-  const fp32 = summary.arms.filter((a) => a.arm === "fp32" && a.status === "completed");
+  const fp32 = summary.arms.filter((a) => a.arm === "fp32" && !a.injected && a.status === "completed");
   const floor = seedFloor(summary);
   const bigram = `The bigram baseline (add-α ${summary.bigramAlpha}, counts from the training split) scores ${fmt(summary.bigramValLoss)} nats/byte on the validation split`;
   if (m === null) return `${bigram}; without a trained fp32 arm there is no margin, so no loss claim can be judged.`;
@@ -120,11 +158,18 @@ export function marginText(summary: FP4TrainingSummary): string {
       ? `"Close to fp32" and "a difference that matters" are ${MARGIN_FRACTION} x M = ${fmt(MARGIN_FRACTION * m)}; an effect counts beyond max(2 SE of the paired validation batches, the fp32 seed spread).`
       : `That is below the ${MIN_MARGIN} the loss claims need to show a gap, so they are not testable.`;
   return [
-    `${bigram}, fp32 ${fmt(summary.bigramValLoss - m)}: a trained margin M = ${fmt(m)}${m >= MIN_MARGIN ? ` (the claims need M >= ${MIN_MARGIN})` : ""}.`,
+    `${bigram}, fp32 ${fmt(summary.bigramValLoss - m)}${fp32.length > 1 ? ` (mean of seeds ${fp32.map((a) => `${a.seed}: ${fmt(a.valLoss)}`).join(", ")})` : ""}: a trained margin M = ${fmt(m)}${m >= MIN_MARGIN ? ` (the claims need M >= ${MIN_MARGIN})` : ""}.`,
     units,
-    floor === null ? `One fp32 seed (${fp32.map((a) => a.seed).join(", ")}): no seed floor.` : `Seed floor: the spread of ${fp32.length} fp32 seeds, ${fmt(floor)}.`,
-    `Claims about clamping need activation outliers: OCC raising the Table 1 analogue's SNR by >= ${MIN_OUTLIER_GAIN_DB} dB.`,
+    floor === null ? `One fp32 seed (${fp32.map((a) => a.seed).join(", ")}): no seed floor.` : `Seed floor: the spread of ${fp32.length} independently trained fp32 seeds (init and data order), ${fmt(floor)}.`,
+    `Claims about clamping need activation outliers: OCC raising the Table 1 analogue's SNR by >= ${MIN_OUTLIER_GAIN_DB} dB. The mechanism test (below, apart from these claims) creates them on purpose.`,
   ].join(" ");
+}
+
+/** What the mechanism test does, in one paragraph (numbers from the config). */
+export function mechanismText(cfg: FP4TrainingConfig): string {
+  const m = cfg.mechanism;
+  const arms = m.arms.length ? ` The arms ${m.arms.join(" and ")} train ${m.steps} steps with the injection (FP8 weights keep the divided row; the activations go to FP4); with it, fp32 is the fp32 arm exactly.` : "";
+  return `At every quantized linear, activation channel ${m.channel} is multiplied by ${m.factor} and the matching weight row divided by ${m.factor}: the fp32 network computes the same function bit for bit, and only a quantizer sees the outlier (large LLMs grow such channels; this model has none of its own). The SNR columns quantize the fp32 model's captured activations with and without the outlier.${arms}`;
 }
 
 /** Write report.html, report.md and results.md into the experiment's run directory (the runner calls it). */
@@ -145,7 +190,8 @@ export async function writeFP4Report(run: RunDir, summary: FP4TrainingSummary, v
   ];
   const gap = (series: { name: string; points: [number, number][] }[]) => {
     const base = new Map(series.find((c) => c.name === "fp32")?.points ?? []);
-    return series.filter((c) => c.name !== "fp32").map((c) => ({ name: c.name, points: c.points.filter(([x]) => base.has(x)).map(([x, y]) => [x, y - base.get(x)!] as [number, number]) }));
+    // The mechanism arms train a shorter schedule: their gap to fp32 at a step would mix in the schedules.
+    return series.filter((c) => c.name !== "fp32" && !c.name.startsWith("mechanism-")).map((c) => ({ name: c.name, points: c.points.filter(([x]) => base.has(x)).map(([x, y]) => [x, y - base.get(x)!] as [number, number]) }));
   };
   if (arms.some((a) => a.arm === "fp32") && arms.length > 1) {
     charts.push(
@@ -153,15 +199,18 @@ export async function writeFP4Report(run: RunDir, summary: FP4TrainingSummary, v
       { kind: "chart", name: "fp4-val-gap", spec: lineChartSpec({ title: "Validation loss minus fp32's", series: gap(val), xLabel: "step", yLabel: "nats/byte", points: true }) },
     );
   }
-  const armTable: Block = { kind: "table", headers: ["arm", "what it is"], rows: arms.map((a) => [a.arm, ARM_DESCRIPTIONS[a.arm]]) };
+  const armTable: Block = { kind: "table", headers: ["arm", "what it is"], rows: arms.map((a) => [label(a), a.description]) };
+  const paperClaims: VerdictsFile = { ...verdicts, claims: verdicts.claims.filter((c) => c.kind !== "mechanism") };
+  const mechClaims: VerdictsFile = { ...verdicts, claims: verdicts.claims.filter((c) => c.kind === "mechanism") };
   const sections = [
     { heading: "Setup", blocks },
-    { heading: "Verdicts", blocks: [...verdictBlocks(verdicts), { kind: "text" as const, text: marginText(summary) }] },
+    { heading: "Verdicts (the paper's setting)", blocks: [...verdictBlocks(paperClaims), { kind: "text" as const, text: marginText(summary) }] },
     { heading: "Loss curves", blocks: charts },
     {
       heading: "Final losses",
       blocks: [
         { kind: "table" as const, headers: FINAL_HEADERS, rows: finalLossRows(summary), caption: "This run (step times: wall clock on this machine, same run)" },
+        { kind: "text" as const, text: STEP_TIME_NOTE },
         { kind: "table" as const, headers: ["paper model (100B tokens)", "BF16", "FP4 (DGE + OCC)", "gap"], rows: paperLossRows(), caption: "The paper, §4.2 / Fig. 5" },
         armTable,
       ],
@@ -178,6 +227,17 @@ export async function writeFP4Report(run: RunDir, summary: FP4TrainingSummary, v
   } else {
     sections.push({ heading: "Table 1 analogue: fidelity of FP4 activations", blocks: [{ kind: "text", text: "Not measured: it needs the fp32 arm and `fidelity.batches` > 0." }] });
   }
+  const mech = summary.mechanism ?? null;
+  if (mech || mechClaims.claims.length) {
+    sections.push({
+      heading: "Mechanism test: an outlier channel injected on purpose",
+      blocks: [
+        { kind: "text", text: mechanismText(cfg) },
+        ...(mech ? [{ kind: "table" as const, headers: MECH_FID_HEADERS, rows: mechanismFidelityRows(summary), caption: "The Table 1 analogue beside the same activations with the outlier channel; paper: LLaMA-1.3B." }] : []),
+        ...verdictBlocks(mechClaims),
+      ],
+    });
+  }
   const doc: ReportDoc = { title: "FP4 training (arXiv 2501.17116): fp32 vs FP4 arms", subtitle: `Run ${run.dir}, created ${meta.createdAt}`, sections };
   await writeReport(doc, run.dir);
 
@@ -192,7 +252,13 @@ export async function writeFP4Report(run: RunDir, summary: FP4TrainingSummary, v
     md(["model", "BF16", "FP4 (DGE + OCC)", "gap"], paperLossRows()),
     "",
   ];
+  results.push(STEP_TIME_NOTE, "");
   if (fid) results.push(`Table 1 analogue (activations of the trained fp32 model, widths ${summary.fidelityWidths.join(" / ")}; paper: LLaMA-1.3B):`, "", md(FID_HEADERS, fidelityRows(fid)), "");
-  results.push("Claims:", "", marginText(summary), "", verdictTableMarkdown(verdicts), "");
+  results.push("Claims (the paper's setting):", "", marginText(summary), "", verdictTableMarkdown(paperClaims), "");
+  if (mech || mechClaims.claims.length) {
+    results.push("Mechanism test (reported apart from the claims above):", "", mechanismText(cfg), "");
+    if (mech) results.push(md(MECH_FID_HEADERS, mechanismFidelityRows(summary)), "");
+    if (mechClaims.claims.length) results.push(verdictTableMarkdown(mechClaims), "");
+  }
   writeFileAtomic(run.path("results.md"), results.join("\n"));
 }

@@ -10,6 +10,10 @@ export type ArmSummary = {
   arm: ArmName;
   /** The seed of the arm's init and data order (one per independently trained model). */
   seed: number;
+  /** Trained with the mechanism test's outlier channel (absent in summaries written before it). */
+  injected?: boolean;
+  /** The arm's directory under `<run>/arms/` (absent in older summaries: the arm's name). */
+  dir?: string;
   description: string;
   status: "completed" | "interrupted" | "diverged";
   steps: number;
@@ -48,6 +52,12 @@ export type FidelityRow = {
   extra: boolean;
 };
 
+export type MechanismSummary = {
+  factor: number;
+  channel: number;
+  fidelity: FidelityRow[];
+};
+
 export type FP4TrainingSummary = {
   [k: string]: unknown;
   /** One entry per trained model (arm and seed), in the order they ran. */
@@ -63,6 +73,11 @@ export type FP4TrainingSummary = {
   fidelity: FidelityRow[] | null;
   /** The widths c of the captured activation rows (the clamp's quantile index depends on them). */
   fidelityWidths: number[];
+  /**
+   * The mechanism test's Table 1 analogue: the same captured activations with one channel scaled
+   * by `factor` (null when the fidelity table is not measured).
+   */
+  mechanism?: MechanismSummary | null;
   /** Sum of the arms' training-step time (excludes evaluation and compilation). */
   trainSecondsAllArms: number;
   /** Added by the runner: wall time of the experiment over every invocation. */
