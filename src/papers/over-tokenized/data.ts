@@ -43,8 +43,9 @@ export function evalCrops(tokens: Int32Array, B: number, T: number, n: number): 
 }
 
 /**
- * Trivial baselines of a study: `uniform` = ln(symbols); unigram = cross-entropy of the held-out
- * targets (every token after the first) under add-one unigram frequencies of the training split.
+ * Trivial baselines of a study: `uniform` = ln(symbols); unigram and bigram = cross-entropy of the
+ * held-out targets (every token after the first) under add-one unigram frequencies, and add-one
+ * previous-token frequencies, of the training split.
  */
 export function trivialBaselines(data: StudyData, vocabSize: number, symbols: number): TrivialBaselines {
   const counts = new Float64Array(vocabSize).fill(1);
@@ -52,13 +53,22 @@ export function trivialBaselines(data: StudyData, vocabSize: number, symbols: nu
   const total = counts.reduce((a, b) => a + b, 0);
   let nll = 0;
   for (let i = 1; i < data.val.length; i++) nll -= Math.log(counts[data.val[i]] / total);
-  return { uniform: Math.log(symbols), unigram: nll / Math.max(1, data.val.length - 1) };
+  const pair = new Float64Array(vocabSize * vocabSize).fill(1);
+  const row = new Float64Array(vocabSize).fill(vocabSize);
+  for (let i = 1; i < data.train.length; i++) {
+    pair[data.train[i - 1] * vocabSize + data.train[i]]++;
+    row[data.train[i - 1]]++;
+  }
+  let nll2 = 0;
+  for (let i = 1; i < data.val.length; i++) nll2 -= Math.log(pair[data.val[i - 1] * vocabSize + data.val[i]] / row[data.val[i - 1]]);
+  const n = Math.max(1, data.val.length - 1);
+  return { uniform: Math.log(symbols), unigram: nll / n, bigram: nll2 / n };
 }
 
 /** The cfg3f data: sentences sampled once from the seed, split by sentence. */
 export function cfgData(c: OverTokenizedExperimentConfig) {
   const rng = Rng.stream(c.seed, "cfg3f");
-  const sentences = Array.from({ length: c.cfg.sentences }, () => sampleCfg3f(rng));
+  const sentences = Array.from({ length: c.cfg.sentences }, () => sampleCfg3f(rng, c.cfg.root));
   const nVal = Math.max(1, Math.round(sentences.length * c.cfg.valFraction));
   const val = sentences.slice(0, nVal);
   const train = sentences.slice(nVal);
