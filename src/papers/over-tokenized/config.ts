@@ -49,6 +49,8 @@ export const overTokenizedSchema = z
          * gives sentences that fit a 64-token context (issue 19).
          */
         root: z.number().int().min(7).max(22),
+        /** Crops start at a sentence's BOS (the model sees every sentence of a crop from its start), not anywhere. */
+        alignCrops: z.boolean(),
         /** Sentences sampled once from cfg3f (the paper: 20M). */
         sentences: zodParts.posInt,
         valFraction: z.number().gt(0).lt(0.5),
@@ -125,6 +127,7 @@ const base: OverTokenizedExperimentConfig = {
   cfg: {
     enabled: true,
     root: 16,
+    alignCrops: true,
     sentences: 20000,
     valFraction: 0.05,
     model: { ...defaultLMConfig, vocabSize: CFG_VOCAB, dModel: 64, nLayers: 4, nHeads: 4, contextLength: 128 },

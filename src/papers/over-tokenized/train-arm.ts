@@ -132,7 +132,7 @@ export async function trainArm(opts: {
     store,
   });
   const logitsFn = makeLogitsFn(cfg, geo, store);
-  const evalSet = evalCrops(data.val, B, T, tc.evalBatches);
+  const evalSet = evalCrops(data.val, B, T, tc.evalBatches, data.valStarts);
   const V = lm.vocabSize;
   let cropLosses: number[] = [];
   const evalLoss = async (params: OverTokenizedParams): Promise<number> => {
@@ -157,7 +157,7 @@ export async function trainArm(opts: {
     trainStep,
     rngs: { data: Rng.stream(seed, `data:${opts.study}`) },
     nextBatch: (_step, rngs) => {
-      const { x, ys: ahead } = cropBatch(data.train, B, T, H, rngs.data);
+      const { x, ys: ahead } = cropBatch(data.train, B, T, H, rngs.data, data.trainStarts);
       const ys = jv ? [ahead[0], jointTargets(ahead, jv)] : ahead;
       const idx = geo ? overEncodingIndices(x, B, T, V, geo) : [];
       return prepare(x, ys, idx, B, T);
