@@ -178,3 +178,21 @@ describe("cfg3f entropy floor", () => {
     expect(mean).toBeLessThan(45);
   });
 });
+
+describe("BOS-aligned cfg3f crops", () => {
+  it("start every training and evaluation crop at a BOS", async () => {
+    const { cropBatch, evalCrops, positionsOf } = await import("./data.js");
+    const { cfgStream, CFG_BOS } = await import("./cfg3f.js");
+    const rng = new Rng(5, "crops");
+    const stream = cfgStream(Array.from({ length: 200 }, () => sampleCfg3f(rng, 16)));
+    const starts = positionsOf(stream, CFG_BOS);
+    expect(starts.length).toBe(200);
+    const T = 64;
+    const { x, ys } = cropBatch(stream, 8, T, 3, rng, starts);
+    for (let b = 0; b < 8; b++) {
+      expect(x[b * T]).toBe(CFG_BOS);
+      expect(ys[0][b * T]).toBe(x[b * T + 1]);
+    }
+    for (const c of evalCrops(stream, 4, T, 3, starts)) for (let b = 0; b < 4; b++) expect(c.x[b * T]).toBe(CFG_BOS);
+  });
+});
