@@ -11,7 +11,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
   quick: {
     lm: 4.1,
     "fp4-training": 8.8,
-    "over-tokenized": 2.8,
+    "over-tokenized": 7.5,
     "mixture-of-mamba": 5.4,
     "guidance-free": 7,
     omni: 13.6,

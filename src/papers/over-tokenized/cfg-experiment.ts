@@ -6,7 +6,8 @@
  * baselines of the held-out split, and a grammar check of sampled completions.
  */
 import type { ExperimentContext } from "../../train/experiment.js";
-import { CFG_VOCAB } from "./cfg3f.js";
+import { Rng } from "../../util/rng.js";
+import { CFG_VOCAB, cfg3fEntropyFloor } from "./cfg3f.js";
 import type { OverTokenizedExperimentConfig } from "./config.js";
 import { cfgData, trivialBaselines } from "./data.js";
 import { studyArm } from "./train-arm.js";
@@ -17,8 +18,12 @@ const CFG_TERMINALS = 3;
 
 export async function runCfgStudy(c: OverTokenizedExperimentConfig, ctx: ExperimentContext): Promise<{ arms: ArmResult[]; baselines: TrivialBaselines }> {
   const { data, valSentences } = cfgData(c);
-  const gen = { sentences: valSentences.slice(0, c.cfg.generation.prompts), cut: c.cfg.generation.cut, temperature: c.cfg.generation.temperature };
+  const gen = { sentences: valSentences.slice(0, c.cfg.generation.prompts), cut: c.cfg.generation.cut, temperature: c.cfg.generation.temperature, root: c.cfg.root };
   const arms: ArmResult[] = [];
   for (const spec of c.cfg.arms) arms.push(await studyArm(ctx, c, "cfg", spec, c.cfg.model, c.cfg.train, data, gen));
-  return { arms, baselines: trivialBaselines(data, CFG_VOCAB, CFG_TERMINALS) };
+  const base = c.cfg.arms.find((a) => !a.oe && !a.od && !a.mtp);
+  for (let k = 1; base && k <= c.cfg.extraBaselineSeeds; k++) arms.push(await studyArm(ctx, c, "cfg", base, c.cfg.model, c.cfg.train, data, gen, c.seed + k));
+  const f = cfg3fEntropyFloor(Rng.stream(c.seed, "cfg3f-floor"), c.cfg.root, c.cfg.floorSamples);
+  const entropyFloor = { perToken: f.perToken, se: f.se, samples: f.samples, meanLength: f.meanLength, root: c.cfg.root };
+  return { arms, baselines: { ...trivialBaselines(data, CFG_VOCAB, CFG_TERMINALS), entropyFloor } };
 }

@@ -90,3 +90,61 @@ export function cfgStream(sentences: number[][]): Int32Array {
   }
   return out;
 }
+
+/**
+ * Probability that `symbol` generates exactly `seq` (inside algorithm; every alternative of a
+ * nonterminal has probability 1/#alternatives, as `sampleCfg3f` draws them). Sums over every
+ * derivation, so an ambiguous sentence gets the total probability of its parses. 0 for a
+ * sequence the symbol does not derive.
+ */
+export function cfg3fProbability(seq: ArrayLike<number>, symbol = CFG3F_ROOT): number {
+  const n = seq.length;
+  for (let i = 0; i < n; i++) if (!isTerminal(seq[i])) return 0;
+  if (!CFG3F_RULES[symbol] && !isTerminal(symbol)) throw new Error(`cfg3f: unknown symbol ${symbol}`);
+  const memo = new Map<number, Map<number, number>>();
+  // For (sym, i): end -> probability that sym generates seq[i..end).
+  const ends = (sym: number, i: number): Map<number, number> => {
+    if (isTerminal(sym)) return i < n && seq[i] === sym ? new Map([[i + 1, 1]]) : new Map();
+    const key = sym * (n + 1) + i;
+    const hit = memo.get(key);
+    if (hit) return hit;
+    const alts = CFG3F_RULES[sym];
+    const out = new Map<number, number>();
+    for (const alt of alts) {
+      let frontier = new Map([[i, 1 / alts.length]]);
+      for (const s of alt) {
+        const next = new Map<number, number>();
+        for (const [j, pj] of frontier) for (const [e, pe] of ends(s, j)) next.set(e, (next.get(e) ?? 0) + pj * pe);
+        frontier = next;
+        if (!frontier.size) break;
+      }
+      for (const [e, p] of frontier) out.set(e, (out.get(e) ?? 0) + p);
+    }
+    memo.set(key, out);
+    return out;
+  };
+  return ends(symbol, 0).get(n) ?? 0;
+}
+
+/**
+ * The entropy floor of the cfg3f token stream `BOS s EOS BOS s EOS ...` (sentences drawn
+ * independently from `symbol`): the stream's entropy per token is H(S) / (E|S| + 2), where H(S)
+ * is the entropy of the sentence distribution (EOS and the next BOS carry no information beyond
+ * the sentence itself). H(S) = E[−ln P(S)] is estimated by Monte Carlo over `samples` sentences with
+ * exact P(S) (inside algorithm), so `se` is the Monte-Carlo standard error of the per-token floor
+ * (E|S| is taken from the same sample). No model that sees the whole past can go below it; a
+ * model whose context starts mid-sentence sits above it.
+ */
+export function cfg3fEntropyFloor(rng: Rng, symbol: number, samples: number): { perToken: number; se: number; sentenceEntropy: number; meanLength: number; samples: number } {
+  const nll: number[] = [];
+  let len = 0;
+  for (let k = 0; k < samples; k++) {
+    const s = sampleCfg3f(rng, symbol);
+    len += s.length;
+    nll.push(-Math.log(cfg3fProbability(s, symbol)));
+  }
+  const meanLength = len / samples;
+  const h = nll.reduce((a, b) => a + b, 0) / samples;
+  const sd = Math.sqrt(nll.reduce((a, b) => a + (b - h) ** 2, 0) / Math.max(1, samples - 1));
+  return { perToken: h / (meanLength + 2), se: sd / Math.sqrt(samples) / (meanLength + 2), sentenceEntropy: h, meanLength, samples };
+}

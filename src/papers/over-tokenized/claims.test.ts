@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { verdictsFileSchema, type ClaimResult } from "../../train/claims.js";
-import { compareArms, overTokenizedClaims, MIN_ROWS_HIT, PAPER_OE_FRACTION, TRAINED_BELOW_UNIGRAM } from "./claims.js";
+import { compareArms, overTokenizedClaims, MIN_ROWS_HIT, PAPER_OE_FRACTION, PAPER_OT_OF_OE, TRAINED_BELOW_UNIGRAM } from "./claims.js";
 import type { ArmResult, ArmRole, OverTokenizedSummary, SweepFit, Throughput } from "./summary.js";
 
 // Synthetic summaries: every claim's rule is driven to each verdict it can give.
@@ -33,8 +33,9 @@ function arm(p: { arm: string; role: ArmRole; valLoss: number; study?: "cfg" | "
 const base = (valLoss: number, seed = 0) => arm({ arm: "baseline", role: "baseline", valLoss, seed, noise: 0 });
 const oe = (m: number, valLoss: number, seed = 0) => arm({ arm: `oe-m${m}`, role: "oe", m, valLoss, seed });
 
-const TEXT_TRIVIAL = { uniform: Math.log(256), unigram: 3.0 };
-const CFG_TRIVIAL = { uniform: Math.log(3), unigram: 1.1 };
+const TEXT_TRIVIAL = { uniform: Math.log(256), unigram: 3.0, bigram: 2.5 };
+// Gate: (bigram − loss) / (bigram − floor) >= 0.3, so a baseline at 0.9 passes (0.51) and one at 1.07 fails (0.10).
+const CFG_TRIVIAL = { uniform: Math.log(3), unigram: 1.25, bigram: 1.11, entropyFloor: { perToken: 0.7, se: 0.003, samples: 2000, meanLength: 40, root: 16 } };
 const FIT: SweepFit = { points: 4, valSlope: -0.05, valSlopeSE: 0.005, valIntercept: 2.2, valR2: 0.95, trainSlope: -0.05, trainIntercept: 2.2, trainR2: 0.95 };
 const PURE = [1021, 4093, 16381, 65521].map((m) => ({ m, rowsHitFraction: 0.95, ngramsPerHitRow: 3 }));
 const INTERLEAVED = (changes: number[]): Throughput => ({ method: "interleaved", baselineTokensPerSec: 1000, oe: changes.map((c, i) => ({ arm: `oe-m${i}`, m: i, tokensPerSec: 1000 * (1 + c), change: c })) });
@@ -52,7 +53,7 @@ const text = (arms: ArmResult[], p: Partial<OverTokenizedSummary> = {}) => summa
 describe("over-tokenized claims", () => {
   it("are six, schema-valid in a verdicts file, and an empty summary makes every one not testable", () => {
     const claims = overTokenizedClaims(summary({ fit: null, hashPurity: [], throughput: null, cfgBaselines: null, textBaselines: null }));
-    expect(claims.map((c) => c.id)).toEqual(["oe-text", "oe-log-linear-m", "oe-throughput", "oe-cfg3f", "od-cfg3f-small", "od-cfg3f-large"]);
+    expect(claims.map((c) => c.id)).toEqual(["oe-text", "oe-log-linear-m", "oe-throughput", "ot-text", "oe-cfg3f", "od-cfg3f-small", "od-cfg3f-large"]);
     for (const c of claims) expect(c.verdict, c.id).toBe("not testable");
     expect(() => verdictsFileSchema.parse({ experiment: "over-tokenized", preset: "quick", smokeTest: false, createdAt: "x", gitCommit: null, claims })).not.toThrow();
   });
@@ -144,6 +145,29 @@ describe("over-tokenized claims", () => {
     });
   });
 
+  describe("ot-text (Table 5)", () => {
+    const id = "ot-text";
+    const ot = (valLoss: number, seed = 0) => arm({ arm: "ot-m509", role: "ot", m: 509, valLoss, seed });
+    it("reproduced when OT is lower beyond the noise by at least half the paper's OT/OE share of the OE gain", () => {
+      const c = claim(text([base(2.0), oe(509, 1.9), ot(1.92)]), id);
+      expect(c.verdict).toBe("reproduced");
+      expect(c.ours?.value).toBeCloseTo(-0.08, 12);
+    });
+    it("partly when OT is lower beyond the noise but by less than that", () => {
+      const small = 0.25 * PAPER_OT_OF_OE * 0.1; // a quarter of the paper's share of OE's 0.1 gain, beyond 2 SE (~0.0025)
+      expect(claim(text([base(2.0), oe(509, 1.9), ot(2.0 - small)]), id).verdict).toBe("partly");
+    });
+    it("opposite when OT is higher beyond the noise; not reproduced within it", () => {
+      expect(claim(text([base(2.0), oe(509, 1.9), ot(2.1)]), id).verdict).toBe("opposite");
+      expect(claim(text([base(2.0), oe(509, 1.9), ot(1.9995)]), id).verdict).toBe("not reproduced");
+    });
+    it("not testable without an OT arm, without an OE arm at its m, or with an untrained baseline", () => {
+      expect(claim(text([base(2.0), oe(509, 1.9)]), id).verdict).toBe("not testable");
+      expect(claim(text([base(2.0), oe(251, 1.9), ot(1.9)]), id).verdict).toBe("not testable");
+      expect(claim(text([base(2.95), oe(509, 1.9), ot(1.9)]), id).verdict).toBe("not testable");
+    });
+  });
+
   describe("oe-cfg3f (Fig. 2, input)", () => {
     const id = "oe-cfg3f";
     const cfg = (b: number, o: number) => summary({ cfgArms: [arm({ arm: "baseline", role: "baseline", valLoss: b, study: "cfg", noise: 0 }), arm({ arm: "oe-3gram", role: "oe", valLoss: o, study: "cfg", m: 127 })] });
@@ -152,11 +176,13 @@ describe("over-tokenized claims", () => {
       expect(claim(cfg(0.9, 1.0), id).verdict).toBe("opposite");
       expect(claim(cfg(0.9, 0.9005), id).verdict).toBe("not reproduced");
     });
-    it("not testable when the baseline sits near the unigram loss (barely trained)", () => {
+    it("not testable when the baseline sits near the bigram loss (barely trained), or without the entropy floor", () => {
       const c = claim(cfg(1.07, 0.8), id);
       expect(c.verdict).toBe("not testable");
-      expect(c.why).toMatch(/unigram/);
+      expect(c.why).toMatch(/bigram loss to the grammar's entropy floor/);
       expect(c.ours?.value).toBeCloseTo(-0.27, 12);
+      const noFloor = { ...cfg(0.9, 0.8), cfgBaselines: { ...CFG_TRIVIAL, entropyFloor: undefined } };
+      expect(claim(noFloor, id).verdict).toBe("not testable");
     });
   });
 
@@ -165,12 +191,16 @@ describe("over-tokenized claims", () => {
       arm({ arm: `baseline${suffix}`, role: "baseline", valLoss: 0.9, study: "cfg", noise: 0, lmParams }),
       arm({ arm: `od-2gram${suffix}`, role: "od", valLoss: od, study: "cfg", lmParams, odHead: head }),
     ];
-    it("not testable with our factorised (MTP) head, whatever the losses say", () => {
+    it("not testable with a factorised (MTP) head in the OD role, whatever the losses say", () => {
       for (const od of [1.0, 0.8]) {
         const c = claim(summary({ cfgArms: cfgArms(od, "factorised") }), "od-cfg3f-small");
         expect(c.verdict).toBe("not testable");
         expect(c.why).toMatch(/joint n-gram output head/);
       }
+    });
+    it("a labelled MTP-approximation arm beside the joint head does not decide the claim", () => {
+      const mtp = arm({ arm: "mtp-2gram", role: "mtp-approx", valLoss: 0.5, study: "cfg", odHead: "factorised" });
+      expect(claim(summary({ cfgArms: [...cfgArms(1.0, "joint"), mtp] }), "od-cfg3f-small").verdict).toBe("reproduced");
     });
     it("small: reproduced (hurts) / opposite (helps) / not reproduced with a joint head", () => {
       expect(claim(summary({ cfgArms: cfgArms(1.0, "joint") }), "od-cfg3f-small").verdict).toBe("reproduced");

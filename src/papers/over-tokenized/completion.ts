@@ -42,14 +42,14 @@ export function makeLogitsFn(cfg: OverTokenizedConfig, geo: OverEncodingGeometry
  * Grammar check of completions (cfg3f): each held-out sentence loses its last `cut` terminals;
  * the model samples from its raw next-token distribution (sliding window of T tokens, zero-padded
  * n-gram keys before the window as in training) until EOS or `2·cut` tokens; the fraction of
- * completed sentences that cfg3f derives is returned (-1 for no sentences).
+ * completed sentences that `root` (default cfg3f's root) derives is returned (-1 for no sentences).
  */
 export async function completionAccuracy(
   logitsFn: LogitsFn,
   params: OverTokenizedParams,
   lm: LMConfig,
   sentences: number[][],
-  opts: { cut: number; temperature: number; rng: Rng },
+  opts: { cut: number; temperature: number; rng: Rng; root?: number },
 ): Promise<number> {
   if (!sentences.length) return -1;
   const T = lm.contextLength;
@@ -79,7 +79,7 @@ export async function completionAccuracy(
   }
   let ok = 0;
   seqs.forEach((s, b) => {
-    if (ended[b] && cfg3fDerives(s.slice(1))) ok++;
+    if (ended[b] && cfg3fDerives(s.slice(1), opts.root)) ok++;
   });
   return ok / B;
 }

@@ -27,7 +27,7 @@
  * table, so no key ever overflows 2^53 (or int32 on the device). Everything here is pure: no
  * randomness except through a seed, no I/O.
  */
-import { np, crossEntropy, type Array } from "../../engine/index.js";
+import { np, lax, crossEntropy, type Array } from "../../engine/index.js";
 import { KeyGen } from "../../nn/init.js";
 import { initEmbedding, unembed, type Embedding } from "../../nn/embedding.js";
 import { initLinear, linear, type Linear } from "../../nn/linear.js";
@@ -49,13 +49,31 @@ export type OverEncodingConfig = {
   m: number;
   /** Reject m sharing a factor with V (the paper's §4.2 / Table 4 shows that hurts); false for that ablation. */
   requireCoprime: boolean;
+  /**
+   * Row of an n-gram: "mod" (default) is the paper's `x^(-n) mod (m+2t)` (Eq. 3); "mix" first
+   * scrambles the n-gram through a 32-bit mixing hash (`mixRow`), so a small vocabulary's n-grams
+   * spread over every row of a table instead of the structured subset `key mod m` reaches (issue 19).
+   */
+  hash?: "mod" | "mix";
 };
 
 export type OverDecodingConfig = {
-  /** Predict tokens up to n ahead (n = 2: one extra head for x_{t+2}). */
+  /** Predict tokens up to n ahead (n = 2: one extra head for x_{t+2}; n = 3: the next 3-gram). */
   n: number;
-  /** Weight λ of every extra head's cross-entropy (Table 10: 0.1 to 1.0). */
+  /** Weight λ of every extra head's cross-entropy (Table 10: 0.1 to 1.0); the joint head ignores it. */
   lambda: number;
+  /**
+   * "factorised" (default): Appendix C's product decomposition, extra next-j-token heads, an MTP
+   * approximation. "joint": §3.1 / Fig. 2's n-gram output vocabulary: one softmax over the next
+   * n-gram as a single class, plain cross-entropy; inference marginalises it to the next token.
+   */
+  head?: "factorised" | "joint";
+  /**
+   * Joint head: tokens that end an n-gram class (BOS/EOS). The class of position t is the next
+   * token if it is one of these, else the run of up to n next tokens before the first of these
+   * (cfg3f: 2 + 3 + 9 + 27 = 41 classes, the paper's "2 + Σ 3^i").
+   */
+  specials?: number[];
 };
 
 export type MTPConfig = {
@@ -80,6 +98,8 @@ export type OverEncodingGeometry = {
   moduli: number[];
   /** gram[t] = i, the n-gram order table t embeds (t = (i-2)k + j). */
   gram: number[];
+  /** How an n-gram picks its row (see OverEncodingConfig.hash). */
+  hash: "mod" | "mix";
 };
 
 function gcd(a: number, b: number): number {
@@ -103,7 +123,7 @@ export function overEncodingGeometry(oe: OverEncodingConfig, vocabSize: number, 
     bad("m", `must be coprime with the vocabulary size ${vocabSize} (gcd ${gcd(oe.m, vocabSize)}); pick a prime such as 65521, or set oe.requireCoprime=false for the collision ablation`);
   }
   const gram = Array.from({ length: count }, (_, t) => 2 + Math.floor(t / oe.k));
-  return { count, width: dModel / count, moduli, gram };
+  return { count, width: dModel / count, moduli, gram, hash: oe.hash ?? "mod" };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -128,6 +148,20 @@ export function overEncodingIndices(ids: Int32Array, B: number, T: number, vocab
   for (let i = 0; i < ids.length; i++) {
     if (!(ids[i] >= 0 && ids[i] < vocabSize)) throw new Error(`overEncodingIndices: token ${ids[i]} at position ${i} is outside [0, ${vocabSize})`);
   }
+  if (geo.hash === "mix") {
+    return geo.moduli.map((M, t) => {
+      const n = geo.gram[t];
+      const out = new Int32Array(B * T);
+      const gram = new Array<number>(n);
+      for (let b = 0; b < B; b++) {
+        for (let i = 0; i < T; i++) {
+          for (let j = 0; j < n; j++) gram[j] = i - j >= 0 ? ids[b * T + i - j] : 0;
+          out[b * T + i] = mixRow(gram, M);
+        }
+      }
+      return out;
+    });
+  }
   return geo.moduli.map((M, t) => {
     const n = geo.gram[t];
     const pw: number[] = [1 % M]; // V^j mod M
@@ -142,6 +176,28 @@ export function overEncodingIndices(ids: Int32Array, B: number, T: number, vocab
     }
     return out;
   });
+}
+
+/** murmur3's 32-bit finaliser: every input bit flips about half the output bits. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Row in [0, M) of the n-gram `gram` (gram[0] the current token, gram[j] the token j back, 0
+ * before the start): the tokens folded oldest first into a 32-bit state through `fmix32`, then
+ * reduced mod M. Deterministic, defined for any n and V < 2^31, and well mixed over a small
+ * vocabulary (bytes, cfg3f's 5 tokens).
+ */
+export function mixRow(gram: readonly number[], M: number): number {
+  let h = 0x9e3779b9 ^ gram.length;
+  for (let j = gram.length - 1; j >= 0; j--) h = fmix32((h ^ gram[j]) + Math.imul(j + 1, 0x27d4eb2f));
+  return h % M;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,7 +250,8 @@ export function initOverTokenized(cfg: OverTokenizedConfig, seed: number, opts: 
   if (cfg.od) {
     if (!Number.isInteger(cfg.od.n) || cfg.od.n < 2) throw new Error(`od.n: must be an integer >= 2, got ${cfg.od.n}`);
     const kg = new KeyGen(seed, "over-decoding");
-    p.od = Array.from({ length: cfg.od.n - 1 }, (_, j) => initEmbedding(kg, `heads.${j + 2}`, V, D));
+    if (isJointOD(cfg)) p.od = [initEmbedding(kg, "joint", odJointVocab(cfg).classes, D)];
+    else p.od = Array.from({ length: cfg.od.n - 1 }, (_, j) => initEmbedding(kg, `heads.${j + 2}`, V, D));
   }
   if (cfg.mtp) {
     const kg = new KeyGen(seed, "mtp");
@@ -248,6 +305,100 @@ export function horizon(cfg: OverTokenizedConfig): number {
   return Math.max(1, cfg.od?.n ?? 1, cfg.mtp ? 2 : 1);
 }
 
+/** Is the OD head the joint n-gram output vocabulary? */
+export const isJointOD = (cfg: OverTokenizedConfig): boolean => cfg.od?.head === "joint";
+
+/** Target arrays in the batch: y_1..y_H, or for the joint head [y_1, joint class]. */
+export function targetCount(cfg: OverTokenizedConfig): number {
+  return isJointOD(cfg) ? 2 : horizon(cfg);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Joint n-gram output vocabulary (over-decoding as in §3.1 / Fig. 2)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The joint output vocabulary: one class per special token, then every run of 1..n non-special
+ * tokens (runs of length L after those of length < L; the first token the most significant digit).
+ * `first[c]` is the next token class c stands for, which is all inference keeps.
+ */
+export type JointVocab = { n: number; specials: number[]; alphabet: number[]; classes: number; first: Int32Array };
+
+export function jointVocab(vocabSize: number, n: number, specials: readonly number[]): JointVocab {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`od.n: must be a positive integer, got ${n}`);
+  const sp = [...new Set(specials)].sort((a, b) => a - b);
+  for (const t of sp) if (!(Number.isInteger(t) && t >= 0 && t < vocabSize)) throw new Error(`od.specials: token ${t} is outside [0, ${vocabSize})`);
+  const alphabet = Array.from({ length: vocabSize }, (_, i) => i).filter((t) => !sp.includes(t));
+  const K = alphabet.length;
+  let classes = sp.length;
+  for (let L = 1; L <= n; L++) classes += K ** L;
+  const first = new Int32Array(classes);
+  sp.forEach((t, i) => (first[i] = t));
+  let off = sp.length;
+  for (let L = 1; L <= n; L++) {
+    const size = K ** L;
+    for (let r = 0; r < size; r++) first[off + r] = alphabet[Math.floor(r / K ** (L - 1))];
+    off += size;
+  }
+  return { n, specials: sp, alphabet, classes, first };
+}
+
+/**
+ * Joint class of every position from its next n tokens ys[0..n-1] (int32 [B·T] each): the special
+ * token's class when y_1 is special, else the run y_1..y_L of non-special tokens (L <= n, cut at
+ * the first special).
+ */
+export function jointTargets(ys: readonly Int32Array[], jv: JointVocab): Int32Array {
+  if (ys.length < jv.n) throw new Error(`jointTargets: need ${jv.n} target arrays, got ${ys.length}`);
+  const K = jv.alphabet.length;
+  const digit = new Map(jv.alphabet.map((t, i) => [t, i]));
+  const spIdx = new Map(jv.specials.map((t, i) => [t, i]));
+  const offsets: number[] = [0, jv.specials.length];
+  for (let L = 1; L <= jv.n; L++) offsets.push(offsets[L] + K ** L);
+  const out = new Int32Array(ys[0].length);
+  for (let i = 0; i < out.length; i++) {
+    const s = spIdx.get(ys[0][i]);
+    if (s !== undefined) {
+      out[i] = s;
+      continue;
+    }
+    let r = 0;
+    let L = 0;
+    while (L < jv.n) {
+      const d = digit.get(ys[L][i]);
+      if (d === undefined) break;
+      r = r * K + d;
+      L++;
+    }
+    out[i] = offsets[L] + r;
+  }
+  return out;
+}
+
+/** [C, V] one-hot of each joint class's next token (marginalisation matrix). */
+export function jointMarginalMatrix(jv: JointVocab, vocabSize: number): Float32Array {
+  const a = new Float32Array(jv.classes * vocabSize);
+  jv.first.forEach((t, c) => (a[c * vocabSize + t] = 1));
+  return a;
+}
+
+/**
+ * Next-token logits from joint-class logits z [..., C]: log Σ_{c: first(c) = v} exp z_c for every
+ * token v (normalised later by the softmax of whoever reads them). Consumes z.
+ */
+export function marginalLogits(z: Array, jv: JointVocab, vocabSize: number): Array {
+  const A = np.array(jointMarginalMatrix(jv, vocabSize)).reshape([jv.classes, vocabSize]);
+  const m = np.max(z.ref, -1, { keepdims: true });
+  const p = np.exp(z.sub(m.ref)); // [..., C], max 1
+  return np.log(np.matmul(p, A).add(1e-30)).add(m);
+}
+
+/** The joint vocabulary of an OD config (V from the LM). */
+export function odJointVocab(cfg: OverTokenizedConfig): JointVocab {
+  if (!cfg.od) throw new Error("odJointVocab: no over-decoding config");
+  return jointVocab(cfg.lm.vocabSize, cfg.od.n, cfg.od.specials ?? []);
+}
+
 /**
  * The batch as device arrays, in this order: x int32 [B, T]; targets y_1..y_H int32 [B, T]
  * (y_j[i] = token i + j); then one int32 [B, T] row-index array per hashed table.
@@ -255,7 +406,7 @@ export function horizon(cfg: OverTokenizedConfig): number {
 export type OverTokenizedBatch = { x: Array; ys: Array[]; idx: Array[] };
 
 export function unpackBatch(cfg: OverTokenizedConfig, batch: Array[]): OverTokenizedBatch {
-  const H = horizon(cfg);
+  const H = targetCount(cfg);
   const nT = cfg.oe ? cfg.oe.k * (cfg.oe.n - 1) : 0;
   if (batch.length !== 1 + H + nT) throw new Error(`over-tokenized batch: expected ${1 + H + nT} arrays (x, ${H} targets, ${nT} index arrays), got ${batch.length}`);
   return { x: batch[0], ys: batch.slice(1, 1 + H), idx: batch.slice(1 + H) };
@@ -294,11 +445,23 @@ export function overTokenizedLoss(p: OverTokenizedParams, cfg: OverTokenizedConf
   }
   const e = cfg.mtp && inputEmbeds ? inputEmbeds.ref : null;
   const out = lmForward({ ...p.lm, wte: { table: wte.ref } }, cfg.lm, inputEmbeds ? null : x, { inputEmbeds, returnHidden: needHidden });
-  const ce1 = crossEntropy(out.logits, ys[0]);
+  const ce1 = crossEntropy(out.logits, isJointOD(cfg) ? ys[0].ref : ys[0]);
   let loss = ce1.ref;
   const aux: Array[] = [ce1];
   const h = out.hidden;
-  if (cfg.od && p.od) {
+  if (isJointOD(cfg) && p.od) {
+    // Joint n-gram output (§3.1): plain CE over the classes replaces the next-token CE; the
+    // next-token CE of the marginal is reported as nextTokenLoss (not trained on).
+    const jv = odJointVocab(cfg);
+    const z = np.matmul(h!.ref, p.od[0].table.transpose()); // [B, T, C]
+    const ceJoint = crossEntropy(z.ref, ys[1].ref);
+    const ceNext = crossEntropy(marginalLogits(z, jv, cfg.lm.vocabSize), ys[0]);
+    loss.dispose();
+    aux[0].dispose();
+    loss = ceJoint.ref;
+    aux[0] = lax.stopGradient(ceNext);
+    aux.push(ceJoint);
+  } else if (cfg.od && p.od) {
     p.od.forEach((head, j) => {
       const logits = np.matmul(h!.ref, head.table.transpose()); // [B, T, V]
       const ce = crossEntropy(logits, ys[j + 1].ref);
@@ -324,24 +487,33 @@ export function overTokenizedLoss(p: OverTokenizedParams, cfg: OverTokenizedConf
 /** Names of the aux values `overTokenizedLoss` returns, in order. */
 export function auxNames(cfg: OverTokenizedConfig): string[] {
   const names = ["nextTokenLoss"];
-  if (cfg.od) for (let j = 2; j <= cfg.od.n; j++) names.push(`odLoss${j}`);
+  if (isJointOD(cfg)) names.push("odJointLoss");
+  else if (cfg.od) for (let j = 2; j <= cfg.od.n; j++) names.push(`odLoss${j}`);
   if (cfg.mtp) names.push("mtpLoss");
   return names;
 }
 
-/** Next-token logits [B, T, V] for inference (OD and MTP heads are training-only). Consumes its arguments. */
+/**
+ * Next-token logits [B, T, V] for inference. The factorised OD and MTP heads are training-only; a
+ * joint OD head is the model's output, marginalised to the next token (§3.1). Consumes its arguments.
+ */
 export function overTokenizedLogits(p: OverTokenizedParams, cfg: OverTokenizedConfig, tables: Array[], x: Array, idx: Array[]): Array {
   const wte = p.lm.wte.table;
-  p.od?.forEach((e) => e.table.dispose());
+  const joint = isJointOD(cfg) && p.od ? p.od[0].table : null;
+  if (!joint) p.od?.forEach((e) => e.table.dispose());
   if (p.mtp) for (const leaf of Object.values(p.mtp).flatMap(leaves)) leaf.dispose();
+  let emb: Array | undefined;
   if (!p.oe) {
     for (const t of [...tables, ...idx]) t.dispose();
-    return lmForward({ ...p.lm, wte: { table: wte } }, cfg.lm, x).logits;
+  } else {
+    const tabs = p.oe.tables ? p.oe.tables.map((e) => e.table) : tables;
+    if (p.oe.tables) for (const t of tables) t.dispose();
+    emb = overEncode(wte.ref, x, tabs, p.oe.projs, idx); // consumes x
   }
-  const tabs = p.oe.tables ? p.oe.tables.map((e) => e.table) : tables;
-  if (p.oe.tables) for (const t of tables) t.dispose();
-  const emb = overEncode(wte.ref, x, tabs, p.oe.projs, idx);
-  return lmForward({ ...p.lm, wte: { table: wte } }, cfg.lm, null, { inputEmbeds: emb }).logits;
+  const out = lmForward({ ...p.lm, wte: { table: wte } }, cfg.lm, emb ? null : x, { inputEmbeds: emb, returnHidden: joint !== null });
+  if (!joint) return out.logits;
+  out.logits.dispose();
+  return marginalLogits(np.matmul(out.hidden!, joint.transpose()), odJointVocab(cfg), cfg.lm.vocabSize);
 }
 
 function leaves(t: unknown): Array[] {

@@ -47,10 +47,23 @@ function accuracyText(a: ArmResult): string {
   return `${a.completionAccuracy.toFixed(3)} ± ${binomialSE(Math.round(a.completionAccuracy * a.completionN), a.completionN).toFixed(3)} (n = ${a.completionN})`;
 }
 
-export function cfgRows(arms: ArmResult[]): (string | number)[][] {
-  return arms.map((a) => [a.arm, a.seed, a.lmParams, a.oeTableParams + a.otherParams, a.finalTrainLoss, a.valLoss, deltaText(arms, a), accuracyText(a), Math.round(a.tokensPerSec)]);
+const HEAD_LABEL: Record<string, string> = { joint: "joint 3-gram output (OD)", factorised: "factorised next-2-token heads (MTP approximation, not OD)" };
+
+export function cfgRows(arms: ArmResult[], floor?: number): (string | number)[][] {
+  return arms.map((a) => [
+    a.arm,
+    a.odHead ? HEAD_LABEL[a.odHead] : a.role,
+    a.seed,
+    a.lmParams,
+    a.oeTableParams + a.otherParams,
+    a.finalTrainLoss,
+    a.valLoss,
+    floor !== undefined && Number.isFinite(a.valLoss) ? (a.valLoss - floor).toFixed(4) : "-",
+    deltaText(arms, a),
+    accuracyText(a),
+  ]);
 }
-const cfgHeaders = ["arm", "seed", "LM params", "extra params", "train loss (last 10%)", "held-out loss", "Δ vs baseline ± SE", "completion accuracy ± SE", "tokens/s"];
+const cfgHeaders = ["arm", "what", "seed", "LM params", "extra params", "train loss (last 10%)", "held-out loss", "held-out − entropy floor", "Δ vs baseline ± SE", "completion accuracy ± SE"];
 
 export function textRows(arms: ArmResult[]): (string | number)[][] {
   return arms.map((a) => {
@@ -60,8 +73,13 @@ export function textRows(arms: ArmResult[]): (string | number)[][] {
 }
 const textHeaders = ["arm", "seed", "m", "OE table params", "train loss (last 10%)", "held-out loss (nats/byte)", "Δ vs baseline ± SE", "tokens/s", "tokens/s vs baseline"];
 
-const baselinesText = (b: TrivialBaselines | null, what: string, unit: string) =>
-  b ? `Trivial baselines on the held-out split: uniform over ${what} ${b.uniform.toFixed(4)}, unigram (fitted on the training split) ${b.unigram.toFixed(4)} ${unit}.` : "";
+const baselinesText = (b: TrivialBaselines | null, what: string, unit: string) => {
+  if (!b) return "";
+  const bigram = typeof b.bigram === "number" ? `, bigram ${b.bigram.toFixed(4)}` : "";
+  const f = b.entropyFloor;
+  const floor = f ? ` The grammar's entropy floor (sentences from nonterminal ${f.root}, mean ${f.meanLength.toFixed(1)} terminals; H(S)/(E|S| + 2), exact sentence probabilities, Monte Carlo over ${f.samples} sentences): ${f.perToken.toFixed(4)} ± ${f.se.toFixed(4)} ${unit}; a model whose 64-token window starts mid-sentence cannot reach it.` : "";
+  return `Trivial baselines on the held-out split: uniform over ${what} ${b.uniform.toFixed(4)}, unigram ${b.unigram.toFixed(4)}${bigram} ${unit} (add-one frequencies of the training split).${floor}`;
+};
 
 /** Write report.html, report.md and results.md into the run directory. */
 export async function writeOverTokenizedReport(run: RunDir, s: OverTokenizedSummary, verdicts: VerdictsFile, c: OverTokenizedExperimentConfig): Promise<void> {
@@ -76,8 +94,8 @@ export async function writeOverTokenizedReport(run: RunDir, s: OverTokenizedSumm
 
   if (s.cfgArms.length) {
     const m = c.cfg.model;
-    const setting = `cfg3f, ${c.cfg.sentences} sentences (${Math.round(c.cfg.valFraction * 100)}% held out), GPT d=${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, context ${m.contextLength}, ${c.cfg.train.steps} steps of batch ${c.cfg.train.batchSize}; completion: last ${c.cfg.generation.cut} terminals of ${c.cfg.generation.prompts} held-out sentences sampled at temperature ${c.cfg.generation.temperature}. The OD arm is a factorised next-2-token head (an MTP approximation), not the paper's joint n-gram output head.`;
-    const rows = cfgRows(s.cfgArms);
+    const setting = `cfg3f rooted at nonterminal ${c.cfg.root}, ${c.cfg.sentences} sentences (${Math.round(c.cfg.valFraction * 100)}% held out), GPT d=${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, context ${m.contextLength}, ${c.cfg.train.steps} steps of batch ${c.cfg.train.batchSize}; completion: last ${c.cfg.generation.cut} terminals of ${c.cfg.generation.prompts} held-out sentences sampled at temperature ${c.cfg.generation.temperature} from the next-token distribution (the OD arm's joint distribution marginalised), checked by the grammar's parser. The OD arm predicts the next 3-gram as one of 41 classes; a factorised next-2-token arm, where present, is App. C's MTP approximation and decides no claim.`;
+    const rows = cfgRows(s.cfgArms, s.cfgBaselines?.entropyFloor?.perToken);
     const triv = baselinesText(s.cfgBaselines, "the 3 terminals", "nats/token");
     const paper = "Paper (Fig. 2, curves only, no table): a 3-gram input improves generation accuracy for both the 2.4M and the 85M model; a 3-gram output helps the 85M model and hurts the 2.4M one.";
     results.push("", `#### (A) cfg3f: input vs output vocabulary (paper §3.1, Fig. 2)`, "", setting, "", md(cfgHeaders, rows), "", triv, "", paper);
@@ -93,15 +111,20 @@ export async function writeOverTokenizedReport(run: RunDir, s: OverTokenizedSumm
 
   if (s.textArms.length) {
     const m = c.text.model;
-    const setting = `Byte-level LM on ${c.text.file ?? c.text.corpus} (V = 256), d=${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, context ${m.contextLength}, ${c.text.train.steps} steps of batch ${c.text.train.batchSize}; OE arms n = ${c.text.n}, k = ${c.text.k}.`;
+    const setting = `Byte-level LM on ${c.text.file ?? c.text.corpus} (V = 256), d=${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, context ${m.contextLength}, ${c.text.train.steps} steps of batch ${c.text.train.batchSize}; OE arms n = ${c.text.n}, k = ${c.text.k}, hash ${c.text.hash}.`;
     const rows = textRows(s.textArms);
     const f = s.fit;
     const fitText = f
       ? `Least-squares fit over the OE arms: held-out L = ${f.valIntercept.toFixed(4)} ${f.valSlope < 0 ? "−" : "+"} ${Math.abs(f.valSlope).toFixed(4)}·log10 m (slope SE ${Number.isFinite(f.valSlopeSE) ? f.valSlopeSE.toFixed(4) : "n/a"}, R² ${f.valR2.toFixed(3)}, ${f.points} points); training L = ${f.trainIntercept.toFixed(4)} ${f.trainSlope < 0 ? "−" : "+"} ${Math.abs(f.trainSlope).toFixed(4)}·log10 m (R² ${f.trainR2.toFixed(3)}). Paper (Fig. 5, ${PAPER.fig5.setting}): L = ${PAPER.fig5.intercept} − ${Math.abs(PAPER.fig5.slope)}·log10 m.`
       : "Fewer than two OE arms: no fit.";
-    const purityHeaders = ["m", "rows hit (smallest over tables)", "distinct training n-grams per hit row (largest)"];
-    const purityRows = s.hashPurity.map((h) => [h.m, `${(100 * h.rowsHitFraction).toFixed(1)}%`, Number.isFinite(h.ngramsPerHitRow) ? h.ngramsPerHitRow.toFixed(2) : "-"]);
-    const tp = s.throughput ? `Throughput (${s.throughput.method}): tokens/s of the OE arms against the baseline: ${s.throughput.oe.map((x) => `m = ${x.m} ${(100 * x.change).toFixed(1)}%`).join(", ")}. Arms trained one after another on a shared machine do not measure the paper's overhead; bench/over-tokenized.ts interleaves the steps in one process.` : "";
+    const purityHeaders = ["m", "hash", "distinct training n-grams", "rows hit (smallest over tables)", "distinct training n-grams per hit row (largest)"];
+    const purityRows = s.hashPurity.map((h) => [h.m, h.hash ?? "mod", h.distinctNgrams ?? "-", `${(100 * h.rowsHitFraction).toFixed(1)}%`, Number.isFinite(h.ngramsPerHitRow) ? h.ngramsPerHitRow.toFixed(2) : "-"]);
+    const t = s.throughput;
+    const tp = !t
+      ? ""
+      : t.method === "interleaved"
+        ? `Throughput, one process, ${t.steps ?? "?"} steps of each model interleaved: baseline ${Math.round(t.baselineTokensPerSec)} tokens/s; ${t.oe.map((x) => `OE m = ${x.m} ${Math.round(x.tokensPerSec)} tokens/s (${(100 * x.change).toFixed(1)}% by median step, ${typeof x.changeOfMin === "number" ? (100 * x.changeOfMin).toFixed(1) : "?"}% by fastest step)`).join(", ")}. Paper (Table 6): ${PAPER.table6.olmoe13b}% and ${PAPER.table6.olmoe7b}%.`
+        : `Throughput (${t.method}): tokens/s of the OE arms against the baseline: ${t.oe.map((x) => `m = ${x.m} ${(100 * x.change).toFixed(1)}%`).join(", ")}. Arms trained one after another on a shared machine do not measure the paper's overhead.`;
     const triv = baselinesText(s.textBaselines, "256 bytes", "nats/byte");
     results.push("", `#### (B) m-sweep: loss against log10 m (paper §4.2, Fig. 5)`, "", setting, "", md(textHeaders, rows), "", triv, "", fitText, "", "Hash purity of the swept tables on the training bytes:", "", md(purityHeaders, purityRows), "", tp, "",
       "Paper, for scale: OLMoE-1.3B 2.554 → 2.472 with OE-12.8M (Table 1); 2-gram only: m = 3.2M 2.511, m = 12.8M 2.493 (Table 2); throughput −4.63% (1.3B) and −8.3% (7B) (Table 6).");

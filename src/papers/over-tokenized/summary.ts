@@ -5,8 +5,11 @@
  */
 import { meanSE } from "../../train/stats.js";
 
-/** What an arm adds to the baseline LM: nothing, over-encoding, over-decoding, OE + MTP, or a mix. */
-export type ArmRole = "baseline" | "oe" | "od" | "ot" | "other";
+/**
+ * What an arm adds to the baseline LM: nothing, over-encoding, over-decoding (the joint n-gram
+ * output head), the factorised next-j-token head (an MTP approximation, App. C), OE + MTP, or a mix.
+ */
+export type ArmRole = "baseline" | "oe" | "od" | "mtp-approx" | "ot" | "other";
 
 export type ArmResult = {
   [k: string]: unknown;
@@ -48,6 +51,13 @@ export type TrivialBaselines = {
   uniform: number;
   /** Unigram frequencies of the training split (add-one), scored on the held-out targets. */
   unigram: number;
+  /** Bigram (previous token) frequencies of the training split (add-one), scored on the held-out targets. */
+  bigram: number;
+  /**
+   * cfg3f only: the grammar's entropy per token of the sentence stream (a lower bound on any
+   * model's loss), a Monte-Carlo estimate over `samples` sentences with exact probabilities, and its SE.
+   */
+  entropyFloor?: { perToken: number; se: number; samples: number; meanLength: number; root: number };
 };
 
 /** Least-squares line of loss against log10 m over the swept OE arms. */
@@ -63,9 +73,13 @@ export type SweepFit = {
   trainR2: number;
 };
 
-/** How well the hash `key mod (m + 2t)` spreads the training data's n-grams over each table's rows. */
+/** How well the hash spreads the training data's n-grams over each table's rows. */
 export type HashPurity = {
   m: number;
+  /** "mod" (the paper's key mod m) or "mix" (a mixing hash first). */
+  hash?: "mod" | "mix";
+  /** Distinct training n-grams of the largest order. */
+  distinctNgrams?: number;
   /** Smallest fraction of a table's rows that some training n-gram maps to (over the arm's tables). */
   rowsHitFraction: number;
   /** Largest mean number of distinct training n-grams per hit row (over the arm's tables). */
@@ -80,7 +94,9 @@ export type Throughput = {
    */
   method: "sequential arms" | "interleaved";
   baselineTokensPerSec: number;
-  oe: { arm: string; m: number; tokensPerSec: number; change: number }[];
+  /** Interleaved only: steps timed per model, and the fastest step's ratio (OE / baseline tokens/s − 1). */
+  steps?: number;
+  oe: { arm: string; m: number; tokensPerSec: number; change: number; changeOfMin?: number }[];
 };
 
 export type OverTokenizedSummary = {

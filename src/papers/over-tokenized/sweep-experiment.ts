@@ -10,6 +10,7 @@ import type { ArmSpec, OverTokenizedExperimentConfig } from "./config.js";
 import { textData, trivialBaselines } from "./data.js";
 import { overEncodingGeometry, overEncodingIndices } from "./model.js";
 import { studyArm } from "./train-arm.js";
+import { measureThroughput } from "./throughput.js";
 import { sweepArms, type ArmResult, type HashPurity, type SweepFit, type Throughput, type TrivialBaselines } from "./summary.js";
 
 const BYTES = 256;
@@ -80,7 +81,7 @@ export function hashPurity(tokens: Int32Array, vocabSize: number, dModel: number
     rowsHitFraction = Math.min(rowsHitFraction, n / geo.moduli[t]);
     ngramsPerHitRow = Math.max(ngramsPerHitRow, ngrams(geo.gram[t]) / n);
   });
-  return { m: oe.m, rowsHitFraction, ngramsPerHitRow };
+  return { m: oe.m, hash: oe.hash ?? "mod", distinctNgrams: ngrams(oe.n), rowsHitFraction, ngramsPerHitRow };
 }
 
 /** Tokens/s of each swept OE arm against the baseline of the same seed (null without a baseline). */
@@ -98,19 +99,35 @@ export type SweepResult = { arms: ArmResult[]; baselines: TrivialBaselines; fit:
 export async function runSweepStudy(c: OverTokenizedExperimentConfig, ctx: ExperimentContext): Promise<SweepResult> {
   const data = textData(c);
   const lm = { ...c.text.model, vocabSize: BYTES };
-  const oeOf = (m: number) => ({ n: c.text.n, k: c.text.k, m, requireCoprime: true });
+  const oeOf = (m: number) => ({ n: c.text.n, k: c.text.k, m, requireCoprime: true, hash: c.text.hash });
   const arms: ArmResult[] = [];
   for (const m of c.text.mValues) {
     const spec: ArmSpec = m === 0 ? { name: "baseline", oe: null, od: null, mtp: null } : { name: `oe-m${m}`, oe: oeOf(m), od: null, mtp: null };
     arms.push(await studyArm(ctx, c, "text", spec, lm, c.text.train, data));
   }
   for (const spec of c.text.extraArms) arms.push(await studyArm(ctx, c, "text", spec, lm, c.text.train, data));
+  const base: ArmSpec = { name: "baseline", oe: null, od: null, mtp: null };
+  for (let k = 1; k <= c.text.extraBaselineSeeds; k++) arms.push(await studyArm(ctx, c, "text", base, lm, c.text.train, data, undefined, c.seed + k));
+  const swept = c.text.mValues.filter((m) => m > 0);
+  let throughput = sweepThroughput(arms, "sequential arms");
+  if (c.text.throughput && swept.length && !ctx.signal?.aborted) {
+    // OE's cost measured in one process, baseline and OE steps interleaved (the sparse path's cost does not grow with m).
+    const mMax = Math.max(...swept);
+    ctx.log(`throughput: baseline vs OE m = ${mMax}, steps interleaved in one process`);
+    const t = c.text.throughput;
+    const r = await measureThroughput({ lm, oes: [oeOf(mMax)], tableUpdate: c.tableUpdate, tokens: data.train, batchSize: c.text.train.batchSize, rounds: t.rounds, perRound: t.perRound, warmup: t.warmup, seed: c.seed });
+    throughput = {
+      method: "interleaved",
+      baselineTokensPerSec: r.baseline.tokensPerSec,
+      steps: t.rounds * t.perRound,
+      oe: r.oe.map((o) => ({ arm: `oe-m${o.m}`, m: o.m, tokensPerSec: o.tokensPerSec, change: o.tokensPerSec / r.baseline.tokensPerSec - 1, changeOfMin: r.baseline.minMs / o.minMs - 1 })),
+    };
+  }
   return {
     arms,
     baselines: trivialBaselines(data, BYTES, BYTES),
     fit: sweepFit(arms),
-    hashPurity: c.text.mValues.filter((m) => m > 0).map((m) => hashPurity(data.train, BYTES, lm.dModel, oeOf(m))),
-    // Arms train one after another in the run, so their wall-clock rates are compared as measured.
-    throughput: sweepThroughput(arms, "sequential arms"),
+    hashPurity: swept.map((m) => hashPurity(data.train, BYTES, lm.dModel, oeOf(m))),
+    throughput,
   };
 }

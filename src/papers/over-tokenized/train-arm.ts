@@ -22,6 +22,9 @@ import { completionAccuracy, makeLogitsFn } from "./completion.js";
 import {
   auxNames,
   horizon,
+  isJointOD,
+  jointTargets,
+  odJointVocab,
   initOverEncodingTables,
   initOverTokenized,
   overEncodingGeometry,
@@ -35,7 +38,7 @@ import type { ArmResult, ArmRole } from "./summary.js";
 
 export type OptimConfig = OverTokenizedExperimentConfig["cfg"]["train"];
 /** cfg3f completion check: held-out sentences, terminals cut, sampling temperature. */
-export type GenerationSpec = { sentences: number[][]; cut: number; temperature: number };
+export type GenerationSpec = { sentences: number[][]; cut: number; temperature: number; root: number };
 
 /** The model config of an arm. */
 export function armModelConfig(lm: LMConfig, arm: ArmSpec): OverTokenizedConfig {
@@ -46,7 +49,7 @@ export function armModelConfig(lm: LMConfig, arm: ArmSpec): OverTokenizedConfig 
 export function armRole(arm: ArmSpec): ArmRole {
   if (!arm.oe && !arm.od && !arm.mtp) return "baseline";
   if (arm.oe && !arm.od && !arm.mtp) return "oe";
-  if (!arm.oe && arm.od && !arm.mtp) return "od";
+  if (!arm.oe && arm.od && !arm.mtp) return arm.od.head === "joint" ? "od" : "mtp-approx";
   if (arm.oe && !arm.od && arm.mtp) return "ot";
   return "other";
 }
@@ -98,6 +101,7 @@ export async function trainArm(opts: {
   const B = tc.batchSize;
   const T = lm.contextLength;
   const H = horizon(cfg);
+  const jv = isJointOD(cfg) ? odJointVocab(cfg) : null;
 
   // Parameter bookkeeping and the decay mask from a probe (tables counted from the geometry).
   const probe = initOverTokenized(cfg, seed, { tablesOnDevice: false });
@@ -128,7 +132,7 @@ export async function trainArm(opts: {
     store,
   });
   const logitsFn = makeLogitsFn(cfg, geo, store);
-  const evalSet = evalCrops(data.val, B, T, tc.evalBatches);
+  const evalSet = evalCrops(data.val, B, T, tc.evalBatches, data.valStarts);
   const V = lm.vocabSize;
   let cropLosses: number[] = [];
   const evalLoss = async (params: OverTokenizedParams): Promise<number> => {
@@ -153,7 +157,8 @@ export async function trainArm(opts: {
     trainStep,
     rngs: { data: Rng.stream(seed, `data:${opts.study}`) },
     nextBatch: (_step, rngs) => {
-      const { x, ys } = cropBatch(data.train, B, T, H, rngs.data);
+      const { x, ys: ahead } = cropBatch(data.train, B, T, H, rngs.data, data.trainStarts);
+      const ys = jv ? [ahead[0], jointTargets(ahead, jv)] : ahead;
       const idx = geo ? overEncodingIndices(x, B, T, V, geo) : [];
       return prepare(x, ys, idx, B, T);
     },
@@ -175,7 +180,7 @@ export async function trainArm(opts: {
   const gen = opts.generation;
   const measureCompletion = gen !== undefined && result.status === "completed" && gen.sentences.length > 0;
   const acc = measureCompletion
-    ? await completionAccuracy(logitsFn, result.params, lm, gen.sentences, { cut: gen.cut, temperature: gen.temperature, rng: Rng.stream(seed, "generation") })
+    ? await completionAccuracy(logitsFn, result.params, lm, gen.sentences, { cut: gen.cut, temperature: gen.temperature, root: gen.root, rng: Rng.stream(seed, "generation") })
     : -1;
   trainStep.dispose();
   logitsFn.dispose();
@@ -189,7 +194,7 @@ export async function trainArm(opts: {
     study: opts.study,
     seed,
     role: armRole(arm),
-    odHead: arm.od ? "factorised" : null,
+    odHead: arm.od ? (arm.od.head ?? "factorised") : null,
     m: arm.oe?.m ?? 0,
     status: result.status,
     steps: result.step,
@@ -212,7 +217,11 @@ function medianRate(rates: number[]): number | null {
   return r.length ? r[Math.floor(r.length / 2)] : null;
 }
 
-/** Train (or keep, or resume) arm `<study>-<spec.name>` of the experiment through the runner's `runArm`. */
+/**
+ * Train (or keep, or resume) arm `<study>-<spec.name>` of the experiment through the runner's
+ * `runArm`; a seed other than the run's (extra baseline seeds, for the floor) gets its own arm
+ * directory `<study>-<spec.name>-seed<seed>` and keeps the arm name in the result.
+ */
 export function studyArm(
   ctx: ExperimentContext,
   c: OverTokenizedExperimentConfig,
@@ -222,10 +231,11 @@ export function studyArm(
   train: OptimConfig,
   data: StudyData,
   generation?: GenerationSpec,
+  seed = c.seed,
 ): Promise<ArmResult> {
-  const name = `${study}-${spec.name}`;
+  const name = `${study}-${spec.name}${seed === c.seed ? "" : `-seed${seed}`}`;
   ctx.log(`arm ${name}`);
-  return runArm(ctx, name, { study, arm: spec, model: lm, train, tableUpdate: c.tableUpdate, seed: c.seed }, (run, resume) =>
-    trainArm({ run, resume, signal: ctx.signal, onProgress: (e) => ctx.onProgress(e, name), study, arm: spec, lm, train, data, seed: c.seed, tableUpdate: c.tableUpdate, generation }),
+  return runArm(ctx, name, { study, arm: spec, model: lm, train, tableUpdate: c.tableUpdate, seed }, (run, resume) =>
+    trainArm({ run, resume, signal: ctx.signal, onProgress: (e) => ctx.onProgress(e, name), study, arm: spec, lm, train, data, seed, tableUpdate: c.tableUpdate, generation }),
   );
 }
