@@ -9,7 +9,7 @@
 import { defineClaim, directionRule, gate, judge, type ClaimResult, type Gate, type RuleVerdict } from "../../train/claims.js";
 import { diffSE, differenceTest } from "../../train/stats.js";
 import type { OmniExperimentConfig } from "./config.js";
-import type { OmniSummary, StageSummary, TokenizerSeedRun } from "./summary.js";
+import type { JudgeSummary, OmniSummary, StageSummary, TokenizerSeedRun } from "./summary.js";
 import { overSeeds, ratioEstimate, rateSE, type Combined } from "./estimates.js";
 
 /** Gate thresholds, fixed before any run: a model must clearly leave its trivial baseline. */
@@ -18,6 +18,7 @@ export const COST_SHARE = 0.25; // T2's extra mel L1 counts as small up to 1/4 o
 export const TEXT_LM_MIN_ACC = 0.3; // written QA: 3x chance (10 %)
 export const ASR_MIN_WORD_ACC = 0.8; // issue 17's gates for the speech claim
 export const S2T_MIN_ACC = 0.4;
+export const JUDGE_MIN_ACC = 0.95; // the digit-word judge's held-out-voice accuracy before its scores are read
 
 export const RVQ_LAYERS_CLAIM = defineClaim({
   id: "rvq-layers-refine",
@@ -239,10 +240,21 @@ function speechOutClaim(s: OmniSummary, cfg: OmniExperimentConfig): ClaimResult 
     floor: c.floor,
     rule: () => {
       const d = directionRule({ effect: c.value, se: c.se, floor: c.floor ?? undefined, expect: "lower", what: `s→s (text part) minus s→t accuracy on ${last.nSpokenQuestions} spoken questions` });
-      const audio = Number.isFinite(last.s2sAudioAcc) ? ` The generated audio, transcribed by the T2 probe, is right ${(100 * last.s2sAudioAcc).toFixed(1)} % of the time (not judged: that recogniser's own accuracy on spoken answers is not measured).` : "";
+      const audio = Number.isFinite(last.s2sAudioAcc) ? judgeNote(s.judge, last.s2sAudioAcc) : "";
       return { verdict: d.verdict, why: d.why + audio + seedNote(c) };
     },
   });
+}
+
+/** The spoken answers' score as the judge hears them, with the judge's own held-out-voice accuracy (its ceiling). */
+export function judgeNote(j: JudgeSummary | undefined, acc: number): string {
+  const pctText = (x: number) => `${(100 * x).toFixed(1)} %`;
+  if (!j || !Number.isFinite(j.heldOutAcc)) return ` The generated audio is classified right ${pctText(acc)} of the time by a judge whose own accuracy on held-out voices is not measured (not read).`;
+  const trusted = j.heldOutAcc >= JUDGE_MIN_ACC;
+  return (
+    ` The generated audio is classified right ${pctText(acc)} of the time by the digit-word judge, whose accuracy on ${j.heldOutN} digit words of held-out voices is ${pctText(j.heldOutAcc)}` +
+    (trusted ? ` (its ceiling; at least ${pctText(JUDGE_MIN_ACC)}, so the score is read).` : ` (below the ${pctText(JUDGE_MIN_ACC)} it needs, so the score is not read).`)
+  );
 }
 
 /** Judge every omni claim on a summary (pure: no I/O, no tensors). */
