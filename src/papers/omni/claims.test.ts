@@ -45,7 +45,7 @@ const OLD_JOINT: StageSpec = {
   mix: { caption: 1, asr: 1, tts: 1, "sqa-st": 1, "sqa-ss": 1, omni: 1 },
 };
 
-type Over = { judge?: OmniSummary["judge"]; T1?: number[]; T2?: number[]; cer?: Record<string, number>; final?: Partial<StageSummary>; s2?: Partial<StageSummary>; noReplay?: Partial<StageSummary> | null; today?: boolean; textLmAcc?: number };
+type Over = { sanity?: { trueNll: number; shuffledNll: number; n: number } | null; judge?: OmniSummary["judge"]; T1?: number[]; T2?: number[]; cer?: Record<string, number>; final?: Partial<StageSummary>; s2?: Partial<StageSummary>; noReplay?: Partial<StageSummary> | null; today?: boolean; textLmAcc?: number };
 
 /** A summary whose every gate passes unless `o` says otherwise; `today: true` gives today's staging arms. */
 function summary(o: Over = {}): OmniSummary {
@@ -54,7 +54,7 @@ function summary(o: Over = {}): OmniSummary {
   return {
     data: { utterances: 436, speechSeconds: 600, evalUtterances: U },
     textLm: { status: "completed", steps: 600, params: 1e5, finalLoss: 1, textNll: 1, textQaAcc: o.textLmAcc ?? 0.7, textQaN: 128 },
-    tokenizers: { T1: tok(o.T1 ?? falling(0.3, 0.2)), T2: tok(o.T2 ?? falling(0.31, 0.21)) },
+    tokenizers: { T1: tok(o.T1 ?? falling(0.3, 0.2)), T2: { ...tok(o.T2 ?? falling(0.31, 0.21)), ...("sanity" in o ? (o.sanity ? { transcriptSanity: o.sanity } : {}) : { transcriptSanity: { trueNll: 1.2, shuffledNll: 3.5, n: 96 } }) } },
     tokenizerBaseline: { meanFrameL1: 0.5, evalFrames: FRAMES },
     probes: Object.fromEntries(Object.entries(cer).map(([k, v]) => [k, probe(v, Number(k.split("-k")[1]))])),
     probeBaseline: { constantText: "the cat", constantCer: 0.7 },
@@ -134,6 +134,16 @@ describe("omni claims: every verdict each rule can give", () => {
     expect(r.verdict).toBe("not reproduced");
   });
 
+  it("the tokenizer semantics claims need the frozen LM to read the codes (shuffled prefixes cost >= 1 nat per token)", () => {
+    for (const id of ["transcript-loss-semantics", "semantics-in-first-layers"]) {
+      const weak = verdictOf(summary({ sanity: { trueNll: 2.9, shuffledNll: 3.4, n: 96 } }), id);
+      expect(weak.verdict).toBe("not testable");
+      expect(weak.why).toContain("frozen-LM sanity (T2): transcript NLL per token, shuffled minus true codes: 0.500 (needs >= 1)");
+      expect(verdictOf(summary({ sanity: null }), id).verdict).toBe("not testable");
+    }
+    expect(verdictOf(summary({ sanity: null }), "rvq-layers-refine").verdict).toBe("reproduced");
+  });
+
   it("the words sit in T2's first layer(s)", () => {
     const id = "semantics-in-first-layers";
     expect(verdictOf(summary(), id).verdict).toBe("reproduced");
@@ -173,6 +183,7 @@ describe("omni claims: every verdict each rule can give", () => {
     expect(chance.verdict).toBe("not testable");
     expect(chance.why).toContain("S1 ASR word accuracy, held-out voices: not measured");
     expect(chance.why).toContain("s→t accuracy, held-out voices (chance 0.1): 0.125 (needs >= 0.400)");
+    expect(chance.why).toContain("Tried so far:");
     expect(verdictOf(summary({ final: { asrWordAcc: 0.7 } }), id).verdict).toBe("not testable");
   });
 

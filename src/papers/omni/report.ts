@@ -87,8 +87,12 @@ function tokenizerTable(cfg: OmniExperimentConfig, s: OmniSummary): { headers: s
   return { headers, rows };
 }
 
+const sanityText = (s: OmniSummary) => {
+  const x = s.tokenizers.T2.transcriptSanity;
+  return x ? ` Frozen-LM sanity check (T2): transcript loss ${f3(x.trueNll)} nats per token with the true codes, ${f3(x.shuffledNll)} with another utterance's codes (${x.n} held-out utterances).` : "";
+};
 const baselineText = (s: OmniSummary) =>
-  `Trivial baselines on the same held-out set: mel L1 of the mean training frame ${f3(s.tokenizerBaseline.meanFrameL1)}; CER of the best constant transcript ("${s.probeBaseline.constantText}") ${pct(s.probeBaseline.constantCer)}.`;
+  `Trivial baselines on the same held-out set: mel L1 of the mean training frame ${f3(s.tokenizerBaseline.meanFrameL1)}; CER of the best constant transcript ("${s.probeBaseline.constantText}") ${pct(s.probeBaseline.constantCer)}.` + sanityText(s);
 
 /** Audio or image blocks from files the experiment wrote (missing files are skipped). */
 function fileBlocks(run: RunDir, files: SampleFile[], kind: "audio" | "image"): Block[] {

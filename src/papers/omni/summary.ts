@@ -29,6 +29,8 @@ export type TokArmSummary = {
   /** The same per held-out utterance: [k − 1][utterance] (frame counts in `TokenizerBaseline`). */
   reconL1PerUtterance: number[][];
   usage: { used: number; perplexity: number }[];
+  /** T2 only: the frozen LM's transcript loss per token on held-out speech with the true codes vs another utterance's codes. */
+  transcriptSanity?: { trueNll: number; shuffledNll: number; n: number };
   bitrate: number;
   frameRate: number;
 };
