@@ -18,12 +18,10 @@ const tok = loadTokenizer(cfg, data, "T2", run.path("arms", "tokenizer-T2"));
 const idx = data.utts.flatMap((u, i) => (u.role === "answer" ? [i] : []));
 const codes = await encodeAll(tok, tokConfig(cfg, "T2"), data, idx, cfg.tokenizer.train.batchSize);
 const P = makePools(data, cfg, new Map(idx.map((u, i) => [u, codes[i]])));
-for (const layers of [1, 2, 8])
-  for (const [steps, lr] of [
-    [400, 4],
-    [1500, 8],
-  ]) {
-    const { summary } = buildJudge({ ...cfg, judge: { layers, steps, lr, l2: 1e-4 } }, data, P);
-    console.log(`layers ${layers} steps ${steps} lr ${lr}: train ${(100 * summary.trainAcc).toFixed(1)} % of ${summary.trainN}, held-out voices ${(100 * summary.heldOutAcc).toFixed(1)} % of ${summary.heldOutN}`);
-  }
+for (const layers of [1, 2])
+  for (const segments of [1, 2, 3])
+    for (const [steps, lr] of [[1500, 8]]) {
+      const { summary } = buildJudge({ ...cfg, judge: { layers, segments, steps, lr, l2: 1e-4 } }, data, P);
+      console.log(`layers ${layers} segments ${segments} steps ${steps} lr ${lr}: train ${(100 * summary.trainAcc).toFixed(1)} % of ${summary.trainN}, held-out voices ${(100 * summary.heldOutAcc).toFixed(1)} % of ${summary.heldOutN}`);
+    }
 process.exit(0);

@@ -4,7 +4,7 @@ import { judgeAccuracy, judgeFeatures, judgePredict, trainJudge } from "./judge.
 import type { Codes } from "./sequences.js";
 
 const sizes = [16, 8, 4, 4, 4, 4, 4, 4];
-const cfg = { codebookSizes: sizes, layers: 2, steps: 300, lr: 4, l2: 1e-4 };
+const cfg = { codebookSizes: sizes, layers: 2, segments: 1, steps: 300, lr: 4, l2: 1e-4 };
 
 /** An utterance of class `c`: mostly codes 2c, 2c+1 on layer 1, random elsewhere, a class-free length. */
 function utt(c: number, rng: Rng, noise = 0.2): Codes {
@@ -20,6 +20,15 @@ describe("digit-word judge", () => {
     expect(x[16 + 1]).toBe(0.5);
     expect(x[16 + 2]).toBe(0.5);
     expect(x[24]).toBeCloseTo(2 / 12.5, 12);
+  });
+
+  it("features with segments: one histogram block per part of the utterance, in time order", () => {
+    const f = (c: number) => Int32Array.from([c, 0, 0, 0, 0, 0, 0, 0]);
+    const x = judgeFeatures([f(1), f(1), f(5), f(5)], { ...cfg, layers: 1, segments: 2 });
+    expect(x.length).toBe(2 * 16 + 1);
+    expect(x[1]).toBe(1);
+    expect(x[16 + 5]).toBe(1);
+    expect(x[5]).toBe(0);
   });
 
   it("learns separable classes and scores unseen utterances of them near 100 %", () => {

@@ -1,7 +1,7 @@
 /**
  * The judge of spoken answers: a 10-way digit-word classifier on the tokenizer's codes. Features
- * are the bag of codes of the first `layers` RVQ layers (each layer's code histogram divided by the
- * number of frames, with K_i bins) plus the utterance's length in frames; the classifier is a
+ * are the bags of codes of the first `layers` RVQ layers in `segments` successive parts of the
+ * utterance (each a code histogram divided by the part's frames) plus its length; the classifier is a
  * multinomial logistic regression trained by full-batch gradient descent (plain host code, no
  * tensors: it is small and deterministic). It learns from digit words spoken by training voices
  * and is scored on digit words spoken by held-out voices; that accuracy is the ceiling of any
@@ -9,24 +9,31 @@
  */
 import type { Codes } from "./sequences.js";
 
-export type JudgeConfig = { codebookSizes: number[]; layers: number; steps: number; lr: number; l2: number };
+export type JudgeConfig = { codebookSizes: number[]; layers: number; segments: number; steps: number; lr: number; l2: number };
 export type DigitJudge = { cfg: JudgeConfig; w: Float64Array; b: Float64Array; nFeat: number; nClass: number };
 
-/** Feature vector of one utterance's codes. */
-export function judgeFeatures(codes: Codes, cfg: Pick<JudgeConfig, "codebookSizes" | "layers">): Float64Array {
+/**
+ * Feature vector of one utterance's codes: for each of `segments` equal parts of the utterance (in
+ * time order), the histogram of each read layer's codes divided by the part's frames; then seconds.
+ */
+export function judgeFeatures(codes: Codes, cfg: Pick<JudgeConfig, "codebookSizes" | "layers" | "segments">): Float64Array {
   const sizes = cfg.codebookSizes.slice(0, cfg.layers);
   const n = sizes.reduce((a, b) => a + b, 0);
-  const x = new Float64Array(n + 1);
-  const T = Math.max(1, codes.length);
-  for (const frame of codes) {
-    let off = 0;
+  const S = cfg.segments;
+  const x = new Float64Array(S * n + 1);
+  const T = codes.length;
+  const count = new Float64Array(S);
+  codes.forEach((_, t) => count[Math.min(S - 1, Math.floor((t * S) / Math.max(1, T)))]++);
+  codes.forEach((frame, t) => {
+    const seg = Math.min(S - 1, Math.floor((t * S) / Math.max(1, T)));
+    let off = seg * n;
     sizes.forEach((K, l) => {
       const c = frame[l];
-      if (c >= 0 && c < K) x[off + c] += 1 / T;
+      if (c >= 0 && c < K) x[off + c] += 1 / count[seg];
       off += K;
     });
-  }
-  x[n] = codes.length / 12.5; // seconds
+  });
+  x[S * n] = T / 12.5; // seconds
   return x;
 }
 

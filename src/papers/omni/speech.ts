@@ -96,6 +96,8 @@ export type SpeechPlanConfig = {
   questionRepeats: number;
   /** Training voices speaking each digit word (the speech-out targets). */
   answerVoices: number;
+  /** Times each answer voice speaks each digit word (repeats after the first draw their prosody from their own stream). */
+  answerRepeats: number;
   /** Times each held-out voice speaks each digit word (the judge's held-out test set; 0: none). */
   heldOutAnswerRepeats: number;
   /** Spoken questions per held-out voice in evaluation (held-out and training questions, half each). */
@@ -149,6 +151,11 @@ export function planSpeech(cfg: SpeechPlanConfig, seed: number): UttSpec[] {
     out.push({ ...prosody(v), text: IMAGE_QUESTION, role: "image-question", split: "eval" });
     for (let r = 0; r < cfg.heldOutAnswerRepeats; r++) for (const d of DIGITS) out.push({ ...prosody(v), text: d, role: "answer", split: "eval" });
   }
+  // Further spoken digit words of the training voices (the judge's training data), from their own
+  // stream so the rest of the plan (and its cached WAVs) does not change with their number.
+  const more = Rng.stream(seed, "speech-plan:answers");
+  for (let r = 1; r < cfg.answerRepeats; r++)
+    for (const v of answerVoices) for (const d of DIGITS) out.push({ voice: v, speed: 140 + more.int(51), pitch: 30 + more.int(41), text: d, role: "answer", split: "train" });
   return out;
 }
 
