@@ -96,7 +96,7 @@ const quick: OmniExperimentConfig = {
     trainQuestions: 96,
     questionRepeats: 12,
     answerVoices: 12,
-    answerRepeats: 3,
+    answerRepeats: 5,
     heldOutAnswerRepeats: 2,
     evalQuestionsPerVoice: 52,
     maxSeconds: 2.4,
@@ -105,7 +105,7 @@ const quick: OmniExperimentConfig = {
     cacheDir: null,
   },
   digits: { trainPerDigit: 300, testPerDigit: 30 },
-  judge: { layers: 2, segments: 2, steps: 1500, lr: 8, l2: 1e-4 },
+  judge: { layers: 3, segments: 2, steps: 1500, lr: 8, l2: 1e-4 },
   textLm: {
     model: { ...defaultLMConfig, vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, contextLength: 48, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 8 / 3 },
     train: { steps: 600, batchSize: 32, lr: 3e-3, warmupSteps: 30 },
