@@ -14,7 +14,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "over-tokenized": 7.5,
     "mixture-of-mamba": 5.4,
     "guidance-free": 7,
-    omni: 13.6,
+    omni: 26,
     "sft-vs-rl": 40,
   },
   full: null,

@@ -3,7 +3,7 @@ import { parseVerdicts, type ClaimResult } from "../../train/claims.js";
 import { omniPresets } from "./config.js";
 import { omniClaims } from "./claims.js";
 import { overSeeds, ratioEstimate } from "./estimates.js";
-import { JOINT_STAGE, PAPER_STAGES, stageGroupLr, type StageSpec } from "./stages.js";
+import { jointStage, PAPER_STAGES, stageGroupLr, withoutReplay, type StageSpec } from "./stages.js";
 import type { OmniSummary, ProbeSummary, StageSummary, TokArmSummary } from "./summary.js";
 
 const cfg = omniPresets.quick; // probes on 1 and 8 layers, seed 0
@@ -35,10 +35,17 @@ function stage(spec: StageSpec, o: Partial<StageSummary> = {}): StageSummary {
   };
 }
 
-/** A data-matched joint control with text replay at S1's largest LM learning rate (what issue 17 builds). */
-const MATCHED_JOINT: StageSpec = { ...JOINT_STAGE, paperLr: { lm: 1e-5, vision: 1e-5, projector: 1e-5, audioEmbed: 1e-5, audioHead: 1e-5 }, mix: { ...JOINT_STAGE.mix, text: 4 } };
+/** The data-matched joint control the experiment trains (S1's union mix, S1's largest rates). */
+const MATCHED_JOINT: StageSpec = jointStage(PAPER_STAGES, cfg.omni.stageSteps);
+/** The joint stage before issue 17: no text data and a larger LM rate than any S1 stage. */
+const OLD_JOINT: StageSpec = {
+  name: "joint",
+  paperName: "(ablation) one joint stage, no replay",
+  paperLr: { lm: 1e-4, vision: 1e-4, projector: 1e-4, audioEmbed: 1e-4, audioHead: 1e-4 },
+  mix: { caption: 1, asr: 1, tts: 1, "sqa-st": 1, "sqa-ss": 1, omni: 1 },
+};
 
-type Over = { T1?: number[]; T2?: number[]; cer?: Record<string, number>; final?: Partial<StageSummary>; s2?: Partial<StageSummary>; noReplay?: Partial<StageSummary> | null; today?: boolean; textLmAcc?: number };
+type Over = { sanity?: { trueNll: number; shuffledNll: number; n: number } | null; judge?: OmniSummary["judge"]; T1?: number[]; T2?: number[]; cer?: Record<string, number>; final?: Partial<StageSummary>; s2?: Partial<StageSummary>; noReplay?: Partial<StageSummary> | null; today?: boolean; textLmAcc?: number };
 
 /** A summary whose every gate passes unless `o` says otherwise; `today: true` gives today's staging arms. */
 function summary(o: Over = {}): OmniSummary {
@@ -47,13 +54,14 @@ function summary(o: Over = {}): OmniSummary {
   return {
     data: { utterances: 436, speechSeconds: 600, evalUtterances: U },
     textLm: { status: "completed", steps: 600, params: 1e5, finalLoss: 1, textNll: 1, textQaAcc: o.textLmAcc ?? 0.7, textQaN: 128 },
-    tokenizers: { T1: tok(o.T1 ?? falling(0.3, 0.2)), T2: tok(o.T2 ?? falling(0.31, 0.21)) },
+    tokenizers: { T1: tok(o.T1 ?? falling(0.3, 0.2)), T2: { ...tok(o.T2 ?? falling(0.31, 0.21)), ...("sanity" in o ? (o.sanity ? { transcriptSanity: o.sanity } : {}) : { transcriptSanity: { trueNll: 1.2, shuffledNll: 3.5, n: 96 } }) } },
     tokenizerBaseline: { meanFrameL1: 0.5, evalFrames: FRAMES },
     probes: Object.fromEntries(Object.entries(cer).map(([k, v]) => [k, probe(v, Number(k.split("-k")[1]))])),
     probeBaseline: { constantText: "the cat", constantCer: 0.7 },
+    judge: "judge" in o ? o.judge : { layers: 2, trainAcc: 1, trainN: 120, heldOutAcc: 0.975, heldOutN: 80 },
     s1,
-    s2: o.today ? stage(JOINT_STAGE, { textQaAcc: 0, ...o.s2 }) : stage(MATCHED_JOINT, { textQaAcc: 0.2, ...o.s2 }),
-    ...(o.today || o.noReplay === null ? {} : { s1NoReplay: stage(PAPER_STAGES[6], { textQaAcc: 0.3, ...o.noReplay }) }),
+    s2: o.today ? stage(OLD_JOINT, { textQaAcc: 0, ...o.s2 }) : stage(MATCHED_JOINT, { textQaAcc: 0.2, ...o.s2 }),
+    ...(o.today || o.noReplay === null ? {} : { s1NoReplay: stage(withoutReplay(PAPER_STAGES[6]), { textQaAcc: 0.3, ...o.noReplay }) }),
     paramGroups: [],
     samples: { audio: [], generated: [], digits: null },
   };
@@ -126,6 +134,16 @@ describe("omni claims: every verdict each rule can give", () => {
     expect(r.verdict).toBe("not reproduced");
   });
 
+  it("the tokenizer semantics claims need the frozen LM to read the codes (shuffled prefixes cost >= 1 nat per token)", () => {
+    for (const id of ["transcript-loss-semantics", "semantics-in-first-layers"]) {
+      const weak = verdictOf(summary({ sanity: { trueNll: 2.9, shuffledNll: 3.4, n: 96 } }), id);
+      expect(weak.verdict).toBe("not testable");
+      expect(weak.why).toContain("frozen-LM sanity (T2): transcript NLL per token, shuffled minus true codes: 0.500 (needs >= 1)");
+      expect(verdictOf(summary({ sanity: null }), id).verdict).toBe("not testable");
+    }
+    expect(verdictOf(summary({ sanity: null }), "rvq-layers-refine").verdict).toBe("reproduced");
+  });
+
   it("the words sit in T2's first layer(s)", () => {
     const id = "semantics-in-first-layers";
     expect(verdictOf(summary(), id).verdict).toBe("reproduced");
@@ -165,6 +183,17 @@ describe("omni claims: every verdict each rule can give", () => {
     expect(chance.verdict).toBe("not testable");
     expect(chance.why).toContain("S1 ASR word accuracy, held-out voices: not measured");
     expect(chance.why).toContain("s→t accuracy, held-out voices (chance 0.1): 0.125 (needs >= 0.400)");
+    expect(chance.why).toContain("Tried so far:");
     expect(verdictOf(summary({ final: { asrWordAcc: 0.7 } }), id).verdict).toBe("not testable");
+  });
+
+  it("reads the spoken answers' judge score only when the judge is right on >= 95 % of held-out voices' digit words", () => {
+    const id = "speech-out-below-in";
+    const good = verdictOf(summary({ final: { s2sAudioAcc: 0.42 } }), id).why;
+    expect(good).toContain("classified right 42.0 %");
+    expect(good).toContain("is 97.5 % (its ceiling");
+    const weak = verdictOf(summary({ judge: { layers: 2, trainAcc: 1, trainN: 120, heldOutAcc: 0.8, heldOutN: 80 } }), id).why;
+    expect(weak).toContain("below the 95.0 % it needs, so the score is not read");
+    expect(verdictOf(summary({ judge: undefined }), id).why).toContain("not measured (not read)");
   });
 });

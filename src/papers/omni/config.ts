@@ -21,6 +21,8 @@ export const omniSchema = z
         trainQuestions: posInt,
         questionRepeats: posInt,
         answerVoices: posInt,
+        answerRepeats: posInt,
+        heldOutAnswerRepeats: z.number().int().min(0),
         evalQuestionsPerVoice: posInt,
         maxSeconds: z.number().positive().max(10),
         trainVoices: z.number().int().min(1).max(12),
@@ -30,6 +32,8 @@ export const omniSchema = z
       })
       .strict(),
     digits: z.object({ trainPerDigit: posInt, testPerDigit: posInt }).strict(),
+    /** The digit-word judge of spoken answers (`judge.ts`): RVQ layers read, time segments, gradient steps, rate, L2. */
+    judge: z.object({ layers: z.number().int().min(1).max(16), segments: posInt, steps: posInt, lr: z.number().positive(), l2: z.number().min(0) }).strict(),
     textLm: z.object({ model: zodParts.lmModel, train, /** Sequence length of text-only batches (sentences are short). */ seqLen: posInt }).strict(),
     tokenizer: z
       .object({
@@ -90,15 +94,18 @@ const quick: OmniExperimentConfig = {
     evalStatements: 40,
     heldOutQuestions: 32,
     trainQuestions: 96,
-    questionRepeats: 1,
-    answerVoices: 6,
-    evalQuestionsPerVoice: 16,
+    questionRepeats: 12,
+    answerVoices: 12,
+    answerRepeats: 5,
+    heldOutAnswerRepeats: 2,
+    evalQuestionsPerVoice: 52,
     maxSeconds: 2.4,
     trainVoices: 12,
     heldOutVoices: 4,
     cacheDir: null,
   },
   digits: { trainPerDigit: 300, testPerDigit: 30 },
+  judge: { layers: 3, segments: 2, steps: 1500, lr: 8, l2: 1e-4 },
   textLm: {
     model: { ...defaultLMConfig, vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, contextLength: 48, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 8 / 3 },
     train: { steps: 600, batchSize: 32, lr: 3e-3, warmupSteps: 30 },
@@ -144,7 +151,7 @@ const quick: OmniExperimentConfig = {
 export const omniPresets: Record<"tiny" | "quick" | "full", OmniExperimentConfig> = {
   tiny: {
     ...quick,
-    speech: { ...quick.speech, nMels: 32, trainStatements: 8, evalStatements: 4, heldOutQuestions: 4, trainQuestions: 4, answerVoices: 1, evalQuestionsPerVoice: 2, trainVoices: 2, heldOutVoices: 1, questionRepeats: 1 },
+    speech: { ...quick.speech, nMels: 32, trainStatements: 8, evalStatements: 4, heldOutQuestions: 4, trainQuestions: 4, answerVoices: 1, evalQuestionsPerVoice: 2, trainVoices: 2, heldOutVoices: 1, questionRepeats: 1, answerRepeats: 1, heldOutAnswerRepeats: 1 },
     digits: { trainPerDigit: 4, testPerDigit: 2 },
     textLm: { model: { ...quick.textLm.model, dModel: 32, nLayers: 1, nHeads: 2 }, train: { steps: 4, batchSize: 8, lr: 3e-3, warmupSteps: 1 }, seqLen: 16 },
     tokenizer: { ...quick.tokenizer, width: 16, encLayers: 1, decLayers: 1, heads: 2, codebookSizes: [16, 8, 8, 4, 4, 4, 4, 4], postnetChannels: 8, postnetLayers: 2, groups: 2, train: { steps: 4, batchSize: 4, lr: 2e-3, warmupSteps: 1 } },

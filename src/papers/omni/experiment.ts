@@ -8,9 +8,11 @@
  *   2. tokenizer-T1 (reconstruction only) and tokenizer-T2 (+ frozen-LM transcript loss): the
  *               12.5 Hz 8-layer RVQ tokenizer                        (`tokenizer-experiment.ts`)
  *   3. probe-<T>-k<n>: a recogniser on the first n layers' codes (CER) (`probe-experiment.ts`)
- *   4. s1-*     the paper's stages in order, each starting from the previous one; s2-joint: one
- *               joint stage from the text LM. Both read T2's codes     (`stage-experiment.ts`)
- *   5. samples  WAVs and a digit grid for the report                             (`samples.ts`)
+ *   4. judge    a digit-word classifier on T2's codes, scored on held-out voices  (`judge.ts`)
+ *   5. s1-*     the paper's stages in order, each starting from the previous one; s1nr-*: the
+ *               same stages without text replay; s2-joint: one joint stage from the text LM on
+ *               the union of S1's data. All read T2's codes             (`stage-experiment.ts`)
+ *   6. samples  WAVs and a digit grid for the report                             (`samples.ts`)
  *
  * `run` returns the summary (`summary.ts`); the claims (`claims.ts`) and the report (`report.ts`)
  * read it. The runner owns status, wall time, summary.json, verdicts.json and the report.
@@ -22,21 +24,44 @@ import { runArm, type ExperimentContext } from "../../train/experiment.js";
 import type { OmniExperimentConfig } from "./config.js";
 import { initOmni, PARAM_GROUPS } from "./model.js";
 import type { Codes } from "./sequences.js";
-import { JOINT_STAGE, PAPER_STAGES } from "./stages.js";
+import { jointStage, PAPER_STAGES, withoutReplay, type StageSpec } from "./stages.js";
+import { judgeAccuracy, judgePredict, trainJudge, type DigitJudge } from "./judge.js";
+import { DIGITS } from "./world.js";
 import type { TokParams } from "./tokenizer.js";
-import { dataSummary, lmConfigOf, makePools, omniConfigOf, prepareOmniData } from "./prepare.js";
+import { dataSummary, lmConfigOf, makePools, omniConfigOf, prepareOmniData, type OmniData, type Pools } from "./prepare.js";
 import { trainTextLM } from "./text-lm.js";
 import { encodeAll, loadTokenizer, meanFrameBaseline, tokConfig, trainTokenizer, type TokArm } from "./tokenizer-experiment.js";
-import { constantTranscriptBaseline, makeRecogniser, trainProbe } from "./probe-experiment.js";
+import { constantTranscriptBaseline, trainProbe } from "./probe-experiment.js";
 import { trainStage } from "./stage-experiment.js";
 import { generatedSamples, writeAudioSamples, writeDigitGrid } from "./samples.js";
-import type { OmniSummary, ProbeSummary, StageSummary, TokArmSummary } from "./summary.js";
+import type { JudgeSummary, OmniSummary, ProbeSummary, StageSummary, TokArmSummary } from "./summary.js";
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const ARMS_T = ["T1", "T2"] as const;
 
 /** The arm name of S1's stage `i` (0-based). */
 export const s1ArmName = (i: number) => `s1-${i + 1}-${PAPER_STAGES[i].name}`;
+/** The arm name of stage `i` of S1 without text replay. */
+export const noReplayArmName = (i: number) => `s1nr-${i + 1}-${PAPER_STAGES[i].name}`;
+
+/** How many leading stages two schedules share exactly (same mix; they then share arms). */
+export function sharedPrefix(a: StageSpec[], b: StageSpec[]): number {
+  let i = 0;
+  while (i < Math.min(a.length, b.length) && JSON.stringify(a[i]) === JSON.stringify(b[i])) i++;
+  return i;
+}
+
+/** Train the digit-word judge on training voices' answers; score it on held-out voices' digit words. */
+export function buildJudge(cfg: OmniExperimentConfig, data: OmniData, P: Pools): { judge: DigitJudge; summary: JudgeSummary } {
+  const labelled = (role: string) => (P.byRole[role] ?? []).map((u) => ({ codes: P.codes.get(u)!, label: DIGITS.indexOf(data.utts[u].text as (typeof DIGITS)[number]) }));
+  const train = labelled("answer");
+  const test = labelled("eval-answer");
+  const jcfg = { ...cfg.judge, codebookSizes: cfg.tokenizer.codebookSizes };
+  const judge = trainJudge(train, DIGITS.length, jcfg);
+  const tr = judgeAccuracy(judge, train);
+  const te = judgeAccuracy(judge, test);
+  return { judge, summary: { layers: jcfg.layers, trainAcc: tr.acc, trainN: tr.n, heldOutAcc: te.n ? te.acc : NaN, heldOutN: te.n } };
+}
 
 export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext): Promise<OmniSummary> {
   const run = ctx.run;
@@ -68,26 +93,42 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
       ctx.log(`${label}: held-out CER ${pct(probes[label].cer)}`);
     }
 
-  // Staging study: S1 (the paper's seven stages) and S2 (one joint stage), on T2's codes. The T2
-  // all-layer probe, reloaded from its arm, transcribes the generated speech.
+  // The judge of spoken answers: a digit-word classifier on T2's codes (training voices), scored on
+  // digit words spoken by held-out voices.
   const P = makePools(data, cfg, allCodes.T2);
-  const recognise = makeRecogniser(cfg, data, armDir);
+  const { judge: digitJudge, summary: judgeSummary } = buildJudge(cfg, data, P);
+  ctx.log(`judge: digit words of held-out voices classified ${pct(judgeSummary.heldOutAcc)} right (${judgeSummary.heldOutN} utterances)`);
+  const recognise = async (codes: Codes[]) => judgePredict(digitJudge, codes).map((d) => DIGITS[d]);
+
+  // Staging study on T2's codes: S1 (the paper's seven stages), S1 without text replay (the same
+  // stages, pure text removed; stages without text are shared with S1), and S2 (one joint stage
+  // on the union of S1's data, S1's total steps).
   const tokT2 = { p: tokParams.T2, cfg: tokConfig(cfg, "T2") };
   const ocfg = omniConfigOf(cfg, data);
   const freshOmni = () => initOmni(ocfg, loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), cfg.seed);
-  const s1: Record<string, StageSummary> = {};
-  for (const [i, stage] of PAPER_STAGES.entries()) {
-    const label = s1ArmName(i);
-    const from = i > 0 ? s1ArmName(i - 1) : null;
-    const steps = cfg.omni.stageSteps[stage.name];
-    const last = i === PAPER_STAGES.length - 1;
-    s1[stage.name] = await runArm(ctx, label, { stage, steps }, (r) =>
-      trainStage(cfg, data, P, stage, steps, () => (from ? loadRunParams(armDir(from), freshOmni()) : freshOmni()), r, ctx, label, last ? tokT2 : null, recognise),
-    );
-    ctx.log(`${label}: text NLL ${s1[stage.name].textNll.toFixed(3)}, s->t ${pct(s1[stage.name].s2tAcc)}, caption ${pct(s1[stage.name].captionAcc)}`);
-  }
-  const jointSteps = cfg.omni.jointSteps || PAPER_STAGES.reduce((s, st) => s + cfg.omni.stageSteps[st.name], 0);
-  const s2 = await runArm(ctx, "s2-joint", { stage: JOINT_STAGE, steps: jointSteps }, (r) => trainStage(cfg, data, P, JOINT_STAGE, jointSteps, freshOmni, r, ctx, "s2-joint", tokT2, recognise));
+  const steps = cfg.omni.stageSteps;
+  const nStages = PAPER_STAGES.length;
+  const chain = async (stages: StageSpec[], name: (i: number) => string, withSamples: boolean): Promise<Record<string, StageSummary>> => {
+    const out: Record<string, StageSummary> = {};
+    for (const [i, stage] of stages.entries()) {
+      const from = i > 0 ? name(i - 1) : null;
+      const last = i === nStages - 1;
+      out[stage.name] = await runArm(ctx, name(i), { stage, steps: steps[stage.name] }, (r) =>
+        trainStage(cfg, data, P, stage, steps[stage.name], () => (from ? loadRunParams(armDir(from), freshOmni()) : freshOmni()), r, ctx, name(i), last ? tokT2 : null, last && withSamples ? recognise : null),
+      );
+      ctx.log(`${name(i)}: written QA ${pct(out[stage.name].textQaAcc)}, s->t ${pct(out[stage.name].s2tAcc)}, caption ${pct(out[stage.name].captionAcc)}`);
+    }
+    return out;
+  };
+  const s1 = await chain(PAPER_STAGES, s1ArmName, true);
+  const noReplay = PAPER_STAGES.map(withoutReplay);
+  const shared = sharedPrefix(PAPER_STAGES, noReplay);
+  const s1NoReplayStages = await chain(noReplay, (i) => (i < shared ? s1ArmName(i) : noReplayArmName(i)), false);
+  const s1NoReplay = s1NoReplayStages[PAPER_STAGES[nStages - 1].name];
+  const joint = jointStage(PAPER_STAGES, steps);
+  const jointSteps = cfg.omni.jointSteps || PAPER_STAGES.reduce((a, st) => a + steps[st.name], 0);
+  const s2 = await runArm(ctx, "s2-joint", { stage: joint, steps: jointSteps }, (r) => trainStage(cfg, data, P, joint, jointSteps, freshOmni, r, ctx, "s2-joint", tokT2, null));
+  ctx.log(`s2-joint: written QA ${pct(s2.textQaAcc)}, s->t ${pct(s2.s2tAcc)}; s1 without replay: written QA ${pct(s1NoReplay.textQaAcc)}`);
 
   // Listening and viewing material for the report.
   const finalS1 = s1[PAPER_STAGES[PAPER_STAGES.length - 1].name];
@@ -104,7 +145,9 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
     tokenizerBaseline: meanFrameBaseline(data),
     probes,
     probeBaseline: constantTranscriptBaseline(data),
+    judge: judgeSummary,
     s1,
+    s1NoReplay,
     s2,
     paramGroups: PARAM_GROUPS,
     samples,

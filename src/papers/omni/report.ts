@@ -61,9 +61,17 @@ function stageRows(s: OmniSummary): (string | number)[][] {
     const e = s.s1[st.name];
     if (e) rows.push(row(`S1 ${st.name}`, e, e.trained.join("+")));
   }
-  rows.push(row("S2 joint (no text replay)", s.s2, s.s2.trained.join("+")));
+  if (s.s1NoReplay) rows.push(row("S1 without text replay (final)", s.s1NoReplay, s.s1NoReplay.trained.join("+")));
+  const textShare = s.s2.mix.text ?? 0;
+  rows.push(row(`S2 joint (S1's data, ${pct(textShare)} text)`, s.s2, s.s2.trained.join("+")));
   return rows;
 }
+
+/** The judge of spoken answers, in one sentence (its held-out-voice accuracy is the ceiling of s→s audio). */
+const judgeText = (s: OmniSummary) =>
+  s.judge
+    ? `Judge of spoken answers: a digit-word classifier on the first ${s.judge.layers} RVQ layers' codes, right on ${pct(s.judge.trainAcc)} of ${s.judge.trainN} training-voice digit words and ${pct(s.judge.heldOutAcc)} of ${s.judge.heldOutN} held-out-voice digit words (the ceiling of the s→s audio column).`
+    : "Judge of spoken answers: not measured in this run.";
 
 function tokenizerTable(cfg: OmniExperimentConfig, s: OmniSummary): { headers: string[]; rows: (string | number)[][] } {
   const toks = s.tokenizers;
@@ -79,8 +87,12 @@ function tokenizerTable(cfg: OmniExperimentConfig, s: OmniSummary): { headers: s
   return { headers, rows };
 }
 
+const sanityText = (s: OmniSummary) => {
+  const x = s.tokenizers.T2.transcriptSanity;
+  return x ? ` Frozen-LM sanity check (T2): transcript loss ${f3(x.trueNll)} nats per token with the true codes, ${f3(x.shuffledNll)} with another utterance's codes (${x.n} held-out utterances).` : "";
+};
 const baselineText = (s: OmniSummary) =>
-  `Trivial baselines on the same held-out set: mel L1 of the mean training frame ${f3(s.tokenizerBaseline.meanFrameL1)}; CER of the best constant transcript ("${s.probeBaseline.constantText}") ${pct(s.probeBaseline.constantCer)}.`;
+  `Trivial baselines on the same held-out set: mel L1 of the mean training frame ${f3(s.tokenizerBaseline.meanFrameL1)}; CER of the best constant transcript ("${s.probeBaseline.constantText}") ${pct(s.probeBaseline.constantCer)}.` + sanityText(s);
 
 /** Audio or image blocks from files the experiment wrote (missing files are skipped). */
 function fileBlocks(run: RunDir, files: SampleFile[], kind: "audio" | "image"): Block[] {
@@ -121,9 +133,9 @@ export async function writeOmniReport(run: RunDir, s: OmniSummary, verdicts: Ver
       ],
     },
     {
-      heading: "Staged training S1 vs one joint stage S2",
+      heading: "Staged training S1 vs its controls (S1 without replay, one joint stage S2)",
       blocks: [
-        { kind: "text", text: "Accuracies are of the one-word answer (10 digit words: chance ≈ 10 %). Speech questions are spoken by held-out voices; 'held-out Q' are questions never spoken in training (their text is in the text corpus). s→s text = the text segment the model writes before `<audiogen_start>` (the paper scores s→s on that); s→s audio = the generated answer audio transcribed by the T2 probe recogniser. ASR word accuracy = 1 − word error rate of greedy transcripts (measured for the final S1 model and S2)." },
+        { kind: "text", text: "Accuracies are of the one-word answer (10 digit words: chance ≈ 10 %). Speech questions are spoken by held-out voices; 'held-out Q' are questions never spoken in training (their text is in the text corpus). s→s text = the text segment the model writes before `<audiogen_start>` (the paper scores s→s on that); s→s audio = the generated answer audio as the digit-word judge classifies it (final S1 model only). ASR word accuracy = 1 − word error rate of greedy transcripts (measured for the final models). S1 without text replay: the same stages with pure text removed from every mix; S2: one joint stage from the text LM on the union of S1's data (the same proportions and total steps). " + judgeText(s) },
         { kind: "table", headers: STAGE_HEADERS, rows: stageRows(s) },
       ],
     },
@@ -156,6 +168,8 @@ export async function writeOmniReport(run: RunDir, s: OmniSummary, verdicts: Ver
     "**Stages** (answers are one of 10 digit words; chance ≈ 10 %)",
     "",
     mdTable(STAGE_HEADERS, stageRows(s)),
+    "",
+    judgeText(s),
     "",
   ].join("\n");
   writeFileAtomic(run.path("results.md"), results);

@@ -8,7 +8,8 @@
  * the run directory so a resumed or repeated run does not synthesise it again.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { decodeWav, encodeWav, normalizePeak, resample, trimSilence } from "../../data/audio.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { Rng } from "../../util/rng.js";
@@ -18,7 +19,8 @@ import { fnv1a32Hex } from "../../util/hash.js";
 export const SAMPLE_RATE = 16000;
 
 type ESpeakModule = { FS: { readFile: (p: string) => Uint8Array } };
-type ESpeakFactory = (opts: { arguments: string[]; print?: (s: string) => void; printErr?: (s: string) => void }) => Promise<ESpeakModule>;
+type Instantiate = (imports: WebAssembly.Imports, ok: (inst: WebAssembly.Instance, mod: WebAssembly.Module) => void) => object;
+type ESpeakFactory = (opts: { arguments: string[]; print?: (s: string) => void; printErr?: (s: string) => void; instantiateWasm?: Instantiate }) => Promise<ESpeakModule>;
 
 let factory: ESpeakFactory | null = null;
 
@@ -31,7 +33,23 @@ export async function loadEspeak(): Promise<ESpeakFactory> {
   if (factory) return factory;
   try {
     const mod = (await import("espeak-ng" as string)) as { default: ESpeakFactory };
-    factory = mod.default;
+    const plain = mod.default;
+    // Each utterance runs a fresh module; compiling its 18 MB wasm once (not per utterance) makes
+    // synthesis about a third faster.
+    let compiled: WebAssembly.Module | null = null;
+    try {
+      const wasm = join(dirname(createRequire(import.meta.url).resolve("espeak-ng")), "espeak-ng.wasm");
+      compiled = await WebAssembly.compile(readFileSync(wasm));
+    } catch {
+      compiled = null;
+    }
+    const instantiateWasm: Instantiate | undefined = compiled
+      ? (imports, ok) => {
+          void WebAssembly.instantiate(compiled!, imports).then((inst) => ok(inst, compiled!));
+          return {};
+        }
+      : undefined;
+    factory = (opts) => plain(instantiateWasm ? { ...opts, instantiateWasm } : opts);
   } catch {
     throw new Error(ESPEAK_MISSING);
   }
@@ -74,10 +92,14 @@ export type SpeechPlanConfig = {
   heldOutQuestions: number;
   /** Training-split questions spoken in training (at most 128 − heldOutQuestions). */
   trainQuestions: number;
-  /** How many times each training question is spoken (different voices). */
+  /** How many times each training question is spoken (cycling through the training voices). */
   questionRepeats: number;
   /** Training voices speaking each digit word (the speech-out targets). */
   answerVoices: number;
+  /** Times each answer voice speaks each digit word (repeats after the first draw their prosody from their own stream). */
+  answerRepeats: number;
+  /** Times each held-out voice speaks each digit word (the judge's held-out test set; 0: none). */
+  heldOutAnswerRepeats: number;
   /** Spoken questions per held-out voice in evaluation (held-out and training questions, half each). */
   evalQuestionsPerVoice: number;
   /** Longest utterance in seconds (longer ones are re-spoken faster, then dropped). */
@@ -110,8 +132,10 @@ export function planSpeech(cfg: SpeechPlanConfig, seed: number): UttSpec[] {
   for (const text of trainSt) out.push({ ...prosody(rng.pick(tv)), text, role: "statement", split: "train" });
   const qs = questionSplit(cfg.heldOutQuestions, seed);
   const spokenQ = qs.train.slice(0, cfg.trainQuestions);
+  // Repeat r of question i is spoken by training voice (i + r) mod |voices|: with as many repeats
+  // as voices, every training voice speaks every training question once.
   for (let r = 0; r < cfg.questionRepeats; r++)
-    for (const q of spokenQ) out.push({ ...prosody(rng.pick(tv)), text: q.text, role: "question", split: "train", answer: q.answer, questionSplit: "train" });
+    spokenQ.forEach((q, i) => out.push({ ...prosody(tv[(i + r) % tv.length]), text: q.text, role: "question", split: "train", answer: q.answer, questionSplit: "train" }));
   const answerVoices = rng.shuffle([...tv]).slice(0, Math.min(cfg.answerVoices, tv.length));
   for (const v of answerVoices) for (const d of DIGITS) out.push({ ...prosody(v), text: d, role: "answer", split: "train" });
   for (const v of tv) out.push({ ...prosody(v), text: IMAGE_QUESTION, role: "image-question", split: "train" });
@@ -125,7 +149,13 @@ export function planSpeech(cfg: SpeechPlanConfig, seed: number): UttSpec[] {
     for (const q of ho) out.push({ ...prosody(v), text: q.text, role: "question", split: "eval", answer: q.answer, questionSplit: "heldout" });
     for (const q of tr) out.push({ ...prosody(v), text: q.text, role: "question", split: "eval", answer: q.answer, questionSplit: "train" });
     out.push({ ...prosody(v), text: IMAGE_QUESTION, role: "image-question", split: "eval" });
+    for (let r = 0; r < cfg.heldOutAnswerRepeats; r++) for (const d of DIGITS) out.push({ ...prosody(v), text: d, role: "answer", split: "eval" });
   }
+  // Further spoken digit words of the training voices (the judge's training data), from their own
+  // stream so the rest of the plan (and its cached WAVs) does not change with their number.
+  const more = Rng.stream(seed, "speech-plan:answers");
+  for (let r = 1; r < cfg.answerRepeats; r++)
+    for (const v of answerVoices) for (const d of DIGITS) out.push({ voice: v, speed: 140 + more.int(51), pitch: 30 + more.int(41), text: d, role: "answer", split: "train" });
   return out;
 }
 

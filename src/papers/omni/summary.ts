@@ -29,6 +29,8 @@ export type TokArmSummary = {
   /** The same per held-out utterance: [k − 1][utterance] (frame counts in `TokenizerBaseline`). */
   reconL1PerUtterance: number[][];
   usage: { used: number; perplexity: number }[];
+  /** T2 only: the frozen LM's transcript loss per token on held-out speech with the true codes vs another utterance's codes. */
+  transcriptSanity?: { trueNll: number; shuffledNll: number; n: number };
   bitrate: number;
   frameRate: number;
 };
@@ -85,6 +87,9 @@ export type OmniEval = {
   captionSamples: { label: number; pred: string }[];
 };
 
+/** The digit-word judge of spoken answers: accuracy on training voices and on held-out voices. */
+export type JudgeSummary = { layers: number; trainAcc: number; trainN: number; heldOutAcc: number; heldOutN: number };
+
 /** One trained stage (S1's seven, or S2's joint stage). */
 export type StageSummary = OmniEval & {
   status: string;
@@ -114,9 +119,11 @@ export type OmniSummary = {
   tokenizerBaseline: TokenizerBaseline;
   probes: Record<string, ProbeSummary>;
   probeBaseline: ProbeBaseline;
+  /** Absent in summaries written before issue 17. */
+  judge?: JudgeSummary;
   s1: Record<string, StageSummary>;
   s2: StageSummary;
-  /** S1's stages without text replay (issue 17's second staging control); not trained today. */
+  /** The final stage of S1 without text replay (issue 17's second staging control). */
   s1NoReplay?: StageSummary;
   tokenizerSeeds?: TokenizerSeedRun[];
   stagingSeeds?: StagingSeedRun[];

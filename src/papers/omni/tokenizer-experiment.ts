@@ -6,7 +6,7 @@
  * tokenizer would reach. `encodeAll` / `decodeAll` give every other part its codes and mels.
  */
 import { disposeTree, jit, np, refTree, type Array } from "../../engine/index.js";
-import { initLM } from "../../nn/transformer.js";
+import { initLM, type LMConfig } from "../../nn/transformer.js";
 import { trainLoop } from "../../train/loop.js";
 import { loadRunParams } from "../../train/checkpoint.js";
 import type { ExperimentContext } from "../../train/experiment.js";
@@ -90,6 +90,7 @@ export async function trainTokenizer(cfg: OmniExperimentConfig, data: OmniData, 
   });
   step.dispose();
   const ev = await evalTokenizer(fromGroups(res.params), tcfg, data, B);
+  const sanity = arm === "T2" ? await transcriptSanity(fromGroups(res.params), tcfg, lmCfg, data, B) : undefined;
   disposeTree(res.params);
   disposeTree(res.opt);
   const rows = run.metrics<Record<string, number>>();
@@ -100,6 +101,7 @@ export async function trainTokenizer(cfg: OmniExperimentConfig, data: OmniData, 
     finalMelLoss: lastRow.melLoss ?? NaN,
     transcriptLoss: lastRow.transcriptLoss ?? NaN,
     ...ev,
+    ...(sanity ? { transcriptSanity: sanity } : {}),
     bitrate: rvqBitrate(tcfg.codebookSizes, 100 / DOWNSAMPLE),
     frameRate: 100 / DOWNSAMPLE,
   };
@@ -143,6 +145,44 @@ export async function decodeAll(p: TokParams, tcfg: TokenizerConfig, codes: Code
     chunk.forEach((_, b) => out.push(mel.slice(b * T * M, (b + 1) * T * M)));
   }
   return out;
+}
+
+/**
+ * The frozen-LM sanity check of T2 (issue 17): the transcript loss per token on held-out speech
+ * with each utterance's own codes as the LM's prefix, and with the codes of another utterance of
+ * the batch (rolled by one). If they barely differ, the transcript loss carries no signal about the audio.
+ */
+export async function transcriptSanity(p: TokParams, tcfg: TokenizerConfig, lmCfg: LMConfig, data: OmniData, B: number): Promise<{ trueNll: number; shuffledNll: number; n: number }> {
+  const f = cachedJit(["tok-transcript", tcfg, lmCfg], () =>
+    jit((q: Params, mel: Array, mask100: Array, mask12: Array, textIn: Array, textTgt: Array, textMask: Array, candIdx: Array) => {
+      const o = tokenizerLoss(fromGroups(q), tcfg, lmCfg, { mel, mask100, mask12, textIn, textTgt, textMask, candIdx });
+      o.loss.dispose();
+      o.metrics[0].dispose();
+      o.metrics[1].dispose();
+      disposeTree(o.stats);
+      return o.metrics[2];
+    }),
+  );
+  const utts = data.evalIdx.filter((u) => data.utts[u].role === "statement" || data.utts[u].role === "question");
+  const Kmax = Math.max(...tcfg.codebookSizes);
+  let t = 0;
+  let sh = 0;
+  let batches = 0;
+  for (let i = 0; i + B <= utts.length; i += B) {
+    const idx = utts.slice(i, i + B);
+    const rolled = idx.map((_, b) => idx[(b + 1) % B]);
+    for (const [textIdx, add] of [
+      [idx, (v: number) => (t += v)],
+      [rolled, (v: number) => (sh += v)],
+    ] as const) {
+      const mb = melBatch(data, idx);
+      const tx = transcriptArrays(data, textIdx, TEXT_LEN);
+      const v = (await f(refTree(asGroups(p)), mb.mel, mb.mask100, mb.mask12, tx.textIn, tx.textTgt, tx.textMask, np.array(new Int32Array(Kmax), { dtype: np.int32 })).data()) as Float32Array;
+      add(v[0]);
+    }
+    batches++;
+  }
+  return { trueNll: t / Math.max(1, batches), shuffledNll: sh / Math.max(1, batches), n: batches * B };
 }
 
 /** Held-out mel L1 with the first k = 1..8 layers (pooled over frames, and per utterance), codebook usage. */
