@@ -8,7 +8,7 @@ import type { PresetName } from "../train/experiment.js";
 
 export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null> = {
   tiny: { lm: 0.1, "fp4-training": 0.3, "over-tokenized": 0.3, "mixture-of-mamba": 0.3, "guidance-free": 0.3, omni: 0.8, "sft-vs-rl": 0.8 },
-  quick: { lm: 4.1, "fp4-training": 3.3, "over-tokenized": 2.8, "mixture-of-mamba": 5.4, "guidance-free": 3.9, omni: 13.6, "sft-vs-rl": 40 },
+  quick: { lm: 4.1, "fp4-training": 3.3, "over-tokenized": 2.8, "mixture-of-mamba": 8.2, "guidance-free": 3.9, omni: 13.6, "sft-vs-rl": 40 },
   full: null,
 };
 
