@@ -12,7 +12,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     lm: 4.1,
     "fp4-training": 8.8,
     "over-tokenized": 7.5,
-    "mixture-of-mamba": 5.4,
+    "mixture-of-mamba": 8.2,
     "guidance-free": 7,
     omni: 26,
     "sft-vs-rl": 40,

@@ -337,6 +337,24 @@ export function routingFor(modality: Int32Array, K: number): Routing {
 }
 
 /**
+ * The routing ids of the parameter-matched control `mom-shuffled`: the batch's modality ids in a
+ * random order (a Fisher-Yates permutation of the B·T positions, drawn from `rng`). Every id keeps
+ * its count, so each expert sees exactly as many tokens as under the true routing (same shapes,
+ * FLOPs and parameters), but which expert a token meets no longer says anything about the token.
+ * One draw per batch, used by every block and all four projections.
+ */
+export function shuffledModality(modality: Int32Array, rng: Rng): Int32Array {
+  const out = Int32Array.from(modality);
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = out[i];
+    out[i] = out[j];
+    out[j] = t;
+  }
+  return out;
+}
+
+/**
  * A strip of held-out digits and their VQ reconstructions as RGBA pixels (top row: the digits;
  * bottom row: decoded from their 49 codes), `n` digits spread over the labels.
  */

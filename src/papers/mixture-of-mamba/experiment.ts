@@ -1,13 +1,17 @@
 /**
  * The Mixture-of-Mamba experiment (arXiv 2501.16295, Chameleon setting at CPU scale): dense Mamba
- * vs Mixture-of-Mamba (all four projections split), the single-split ablations and a transformer of
- * about the same size, trained on the same interleaved text + VQ-digit documents in the same order
- * from the same seed. The headline metric is the paper's: the percentage of the dense model's
- * training steps at which a model first reaches the dense model's final loss, per modality (equal
- * FLOPs per step, so the step ratio is the FLOP ratio; `metric.ts`). Training losses are smoothed
- * by a trailing moving average before the comparison; held-out per-modality losses and the
- * unigram / bigram baselines of each modality are reported beside them. The claims are judged in
- * `claims.ts`, the report written by `report.ts` (the runner calls both).
+ * vs Mixture-of-Mamba (all four projections split), the parameter-matched control `mom-shuffled`
+ * (the same experts, routed by modality ids shuffled within each batch), the single-split ablations
+ * and a transformer of about the same size, trained on the same interleaved text + VQ-digit
+ * documents in the same order for a given seed. `seededArms` (dense and mom-all) are trained at
+ * `seeds` independent seeds (init and data order), which gives the claims their noise floor. The
+ * headline metric is the paper's: the percentage of the dense model's training steps at which a
+ * model first reaches the dense model's loss, per modality, read at the end of training and
+ * half-way (equal FLOPs per step, so the step ratio is the FLOP ratio; `metric.ts`). Training losses
+ * are smoothed by a trailing moving average before the comparison; held-out per-modality losses
+ * (mean and standard error over fixed validation batches) and the unigram / bigram baselines of
+ * each modality are reported beside them. The claims are judged in `claims.ts`, the report written
+ * by `report.ts` (the runner calls both).
  */
 import { np, jit, refTree, disposeTree, type Array } from "../../engine/index.js";
 import type { MambaLMConfig, MambaLMParams } from "../../nn/mamba.js";
@@ -21,16 +25,18 @@ import { openRun, type RunDir } from "../../train/run-dir.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { Rng } from "../../util/rng.js";
 import { encodePNG } from "../../data/png.js";
-import { ARMS, type ArmName, type MoMConfig } from "./config.js";
-import { IMAGE, TOKENS_PER_IMAGE, makeBatch, prepareMoMData, routingFor, vqStripRGBA, type HostBatch, type MoMData } from "./data.js";
+import { ARMS, armRunName, type ArmName, type MoMConfig } from "./config.js";
+import { IMAGE, TOKENS_PER_IMAGE, makeBatch, prepareMoMData, routingFor, shuffledModality, vqStripRGBA, type HostBatch, type MoMData } from "./data.js";
 import { SPLIT_ALL, SPLIT_NONE, initMoMLM, modalityLosses, momForward, type SplitFlags } from "./model.js";
-import { CURVE_KEYS, matchTable, smooth, smoothWindow } from "./metric.js";
+import { CURVE_KEYS, matchTable, smooth, smoothWindow, type SeedCurves } from "./metric.js";
 import { modalityBaselines } from "./baselines.js";
 import type { ArmSummary, MoMSummary } from "./summary.js";
 
 export const ARM_SPLITS: Record<Exclude<ArmName, "transformer">, SplitFlags> = {
   dense: SPLIT_NONE,
   "mom-all": SPLIT_ALL,
+  // The parameter-matched control: mom-all's experts; only its routing ids are shuffled (`shuffledModality`).
+  "mom-shuffled": SPLIT_ALL,
   "mom-in": { ...SPLIT_NONE, in: true },
   "mom-x": { ...SPLIT_NONE, x: true },
   "mom-dt": { ...SPLIT_NONE, dt: true },
@@ -72,9 +78,18 @@ export function transformerConfigOf(cfg: MoMConfig, vocabSize: number): LMConfig
   };
 }
 
-/** Device arrays of a host batch: x, y [B, T] int32; perm, inv [B·T] int32; text/image target masks [B, T]. */
-export function batchArrays(b: HostBatch, K = 2): Array[] {
-  const r = routingFor(b.xModality, K);
+/** Named RNG stream of the control's routing ids during training (one shuffle per batch). */
+export const SHUFFLE_STREAM = "mom-shuffled-routing";
+/** Named RNG stream of the control's routing ids on the fixed validation batches. */
+export const SHUFFLE_EVAL_STREAM = "mom-shuffled-eval-routing";
+
+/**
+ * Device arrays of a host batch: x, y [B, T] int32; perm, inv [B·T] int32; text/image target masks
+ * [B, T]. Routing follows `route` (default: each input token's true modality); the per-modality
+ * losses always follow the targets' true modality.
+ */
+export function batchArrays(b: HostBatch, K = 2, route: Int32Array = b.xModality): Array[] {
+  const r = routingFor(route, K);
   const shape = [b.B, b.T];
   const int = (a: Int32Array) => np.array(a, { dtype: np.int32 });
   const maskOf = (m: number) => np.array(Float32Array.from(b.yModality, (v) => (v === m ? 1 : 0))).reshape(shape);
@@ -88,7 +103,7 @@ export function routingCounts(cfg: MoMConfig): number[] {
   return [B * cfg.model.contextLength - img, img];
 }
 
-type AnyParams = MambaLMParams | LMParams;
+export type AnyParams = MambaLMParams | LMParams;
 
 /** The loss of an arm: (params, x, y, perm, inv, maskText, maskImage) → [total, [text, image]]. */
 function armLoss(arm: ArmName, cfg: MoMConfig, vocab: number) {
@@ -111,18 +126,34 @@ function armLoss(arm: ArmName, cfg: MoMConfig, vocab: number) {
   };
 }
 
-function initArm(arm: ArmName, cfg: MoMConfig, vocab: number): AnyParams {
-  if (arm === "transformer") return initLM(transformerConfigOf(cfg, vocab), cfg.seed);
-  return initMoMLM(mambaConfigOf(cfg, vocab), ARM_SPLITS[arm], 2, cfg.seed);
+/** Fresh parameters of an arm at a seed (mom-shuffled: exactly mom-all's). */
+export function initArm(arm: ArmName, cfg: MoMConfig, vocab: number, seed = cfg.seed): AnyParams {
+  if (arm === "transformer") return initLM(transformerConfigOf(cfg, vocab), seed);
+  return initMoMLM(mambaConfigOf(cfg, vocab), ARM_SPLITS[arm], 2, seed);
 }
 
-/** Train one arm (resuming from its checkpoint) and summarise its final losses. */
-async function trainArm(arm: ArmName, cfg: MoMConfig, data: MoMData, run: RunDir, resume: boolean, ctx: ExperimentContext): Promise<ArmSummary> {
+/** The seeds an arm is trained at: `seeds` consecutive ones for `seededArms`, else the config seed. */
+export function armSeeds(arm: ArmName, cfg: MoMConfig): number[] {
+  const n = cfg.seededArms.includes(arm) ? cfg.seeds : 1;
+  return Array.from({ length: n }, (_, i) => cfg.seed + i);
+}
+
+/** Mean and standard error over evaluation batches. */
+function meanAndSE(xs: number[]): [number, number] {
+  const n = xs.length;
+  const m = xs.reduce((a, b) => a + b, 0) / n;
+  if (n < 2) return [m, 0];
+  const v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / (n - 1);
+  return [m, Math.sqrt(v / n)];
+}
+
+/** Train one arm at one seed (resuming from its checkpoint) and summarise its final losses. */
+async function trainArm(arm: ArmName, seed: number, cfg: MoMConfig, data: MoMData, run: RunDir, resume: boolean, ctx: ExperimentContext): Promise<ArmSummary> {
   const V = data.vocab.size;
   const B = cfg.train.batchSize;
   const T = cfg.model.contextLength;
   const lossFn = armLoss(arm, cfg, V);
-  const probe = initArm(arm, cfg, V);
+  const probe = initArm(arm, cfg, V, seed);
   const params = paramCount(probe);
   const decayMask = defaultDecayMask(probe);
   disposeTree(probe);
@@ -136,34 +167,46 @@ async function trainArm(arm: ArmName, cfg: MoMConfig, data: MoMData, run: RunDir
     const [total, [text, image]] = lossFn(p, batch[0], batch[1], batch[2], batch[3], batch[4], batch[5]);
     return np.stack([total, text, image]);
   });
+  // The same validation batches for every arm and seed (drawn from the config seed).
   const evalRng = new Rng(cfg.seed, "mom-eval");
   const evalSet = Array.from({ length: cfg.train.evalBatches }, () => makeBatch(data, "val", B, T, cfg.data.imagesPerSeq, evalRng));
+  const shuffled = arm === "mom-shuffled";
+  const evalRouteRng = new Rng(cfg.seed, SHUFFLE_EVAL_STREAM);
+  const evalRoutes = evalSet.map((b) => (shuffled ? shuffledModality(b.xModality, evalRouteRng) : b.xModality));
+  const rngs: Record<string, Rng> = { data: Rng.stream(seed, "data") };
+  if (shuffled) rngs.routing = Rng.stream(seed, SHUFFLE_STREAM);
   const result = await trainLoop<AnyParams>({
     run,
     totalSteps: cfg.train.steps,
     init: () => {
-      const p = initArm(arm, cfg, V);
+      const p = initArm(arm, cfg, V, seed);
       return { params: p, opt: adamwInit(p) as AdamWState<AnyParams> };
     },
     trainStep,
-    rngs: { data: Rng.stream(cfg.seed, "data") },
-    nextBatch: (_s, rngs) => batchArrays(makeBatch(data, "train", B, T, cfg.data.imagesPerSeq, rngs.data)),
+    rngs,
+    nextBatch: (_s, r) => {
+      const b = makeBatch(data, "train", B, T, cfg.data.imagesPerSeq, r.data);
+      return batchArrays(b, 2, shuffled ? shuffledModality(b.xModality, r.routing) : b.xModality);
+    },
     lr: (s) => warmupCosine(s, { lr: cfg.train.lr, warmupSteps: cfg.train.warmupSteps, totalSteps: cfg.train.steps, minLrRatio: cfg.train.minLrRatio }),
     tokensPerStep: B * T,
     evalEvery: cfg.train.evalEvery,
     evaluate: async (p) => {
-      const acc = [0, 0, 0];
-      for (const b of evalSet) {
-        const v = await evalFn(refTree(p), batchArrays(b)).data();
-        for (let i = 0; i < 3; i++) acc[i] += v[i] / evalSet.length;
+      const per: number[][] = [[], [], []];
+      for (let j = 0; j < evalSet.length; j++) {
+        const v = await evalFn(refTree(p), batchArrays(evalSet[j], 2, evalRoutes[j])).data();
+        for (let i = 0; i < 3; i++) per[i].push(v[i]);
       }
-      return { valLoss: acc[0], valText: acc[1], valImage: acc[2] };
+      const [valLoss, valLossSE] = meanAndSE(per[0]);
+      const [valText, valTextSE] = meanAndSE(per[1]);
+      const [valImage, valImageSE] = meanAndSE(per[2]);
+      return { valLoss, valText, valImage, valLossSE, valTextSE, valImageSE };
     },
     checkpointEvery: cfg.train.checkpointEvery,
     auxNames: ["textLoss", "imageLoss"],
     resume,
     signal: ctx.signal,
-    onProgress: (e) => ctx.onProgress(e, arm),
+    onProgress: (e) => ctx.onProgress(e, armRunName(arm, seed, cfg)),
   });
   trainStep.dispose();
   evalFn.dispose();
@@ -174,7 +217,7 @@ async function trainArm(arm: ArmName, cfg: MoMConfig, data: MoMData, run: RunDir
   const last = (k: string) => smooth(rows.map((r) => r[k]), w).at(-1) ?? NaN;
   return {
     arm,
-    seed: cfg.seed,
+    seed,
     params,
     steps: result.step,
     finalLoss: last("loss"),
@@ -183,6 +226,9 @@ async function trainArm(arm: ArmName, cfg: MoMConfig, data: MoMData, run: RunDir
     valLoss: result.lastEval.valLoss ?? NaN,
     valText: result.lastEval.valText ?? NaN,
     valImage: result.lastEval.valImage ?? NaN,
+    valLossSE: result.lastEval.valLossSE ?? NaN,
+    valTextSE: result.lastEval.valTextSE ?? NaN,
+    valImageSE: result.lastEval.valImageSE ?? NaN,
     trainSeconds: result.trainSeconds,
     secondsPerStep: result.trainSeconds / Math.max(1, result.step),
   };
@@ -203,22 +249,27 @@ export async function runMixtureOfMamba(cfg: MoMConfig, ctx: ExperimentContext):
   });
   const strip = vqStripRGBA(data);
   writeFileAtomic(`${ctx.run.samplesDir}/vq-digits.png`, encodePNG(strip.width, strip.height, strip.rgba));
-  const arms = ARMS.filter((a) => cfg.arms.includes(a));
+  // The arms the claims rest on first (dense, mom-all, the control and every seeded arm, seed by
+  // seed), then the ablations and the reference line.
+  const core = (arm: ArmName) => ["dense", "mom-all", "mom-shuffled"].includes(arm) || cfg.seededArms.includes(arm);
+  const runs = ARMS.filter((a) => cfg.arms.includes(a))
+    .flatMap((arm) => armSeeds(arm, cfg).map((seed) => ({ arm, seed })))
+    .sort((a, b) => Number(!core(a.arm)) - Number(!core(b.arm)) || a.seed - b.seed);
   const summaries: ArmSummary[] = [];
-  for (const arm of arms) {
-    ctx.log(`arm ${arm}`);
-    summaries.push(await runArm(ctx, arm, { ...cfg, arm }, (run, resume) => trainArm(arm, cfg, data, run, resume, ctx)));
+  for (const { arm, seed } of runs) {
+    const name = armRunName(arm, seed, cfg);
+    ctx.log(`arm ${name}`);
+    summaries.push(await runArm(ctx, name, { ...cfg, arm, seed }, (run, resume) => trainArm(arm, seed, cfg, data, run, resume, ctx)));
   }
   const w = smoothWindow(cfg);
-  const curves: Record<string, Record<string, number[]>> = {};
-  for (const arm of arms) {
-    const rows = openRun(ctx.run.path("arms", arm)).metrics<Record<string, number>>();
-    curves[arm] = Object.fromEntries(CURVE_KEYS.map(([, k]) => [k, smooth(rows.map((r) => r[k]), w)]));
-  }
+  const curves: SeedCurves[] = runs.map(({ arm, seed }) => {
+    const rows = openRun(ctx.run.path("arms", armRunName(arm, seed, cfg))).metrics<Record<string, number>>();
+    return { arm, seed, curves: Object.fromEntries(CURVE_KEYS.map(([, k]) => [k, smooth(rows.map((r) => r[k]), w)])) };
+  });
   const counts = routingCounts(cfg);
   return {
     arms: summaries,
-    match: matchTable(curves, cfg.train.steps, cfg.seed),
+    match: matchTable(curves, cfg.train.steps),
     baselines: modalityBaselines(data),
     vq: { codebookSize: cfg.data.codebookSize, valMSE: data.vqValMSE, codesUsed: data.codesUsed },
     imageTokenFraction: counts[1] / (counts[0] + counts[1]),

@@ -38,22 +38,37 @@ export const CURVE_KEYS: [Modality, string][] = [
   ["total", "loss"],
 ];
 
+/** The horizons the metric is read at, as fractions of the training steps (1 = the paper's "final loss"). */
+export const HORIZONS = [0.5, 1] as const;
+
+/** One trained run's smoothed training curves (`curves[key]`, keys of `CURVE_KEYS`). */
+export type SeedCurves = { arm: string; seed: number; curves: Record<string, number[]> };
+
+/** The metric row of one curve against a dense curve, both cut at `n` steps. */
+function matchRow(run: SeedCurves, dense: SeedCurves, modality: Modality, key: string, n: number, horizon: number): MatchRow {
+  const ref = dense.curves[key].slice(0, n);
+  const own = run.curves[key].slice(0, n);
+  const target = ref.at(-1)!;
+  const last = own.at(-1)!;
+  const r = stepsToReach(own, target, n);
+  const back = last > target ? stepsToReach(ref, last, n) : { step: null, pct: null };
+  return { arm: run.arm, seed: run.seed, refSeed: dense.seed, modality, horizon, denseFinal: target, ...r, reverseStep: back.step, reversePct: back.pct };
+}
+
 /**
- * Metric rows: for every non-dense arm and modality, where its smoothed curve reaches dense's final
- * smoothed loss, and (when it ends above it) where dense's curve reaches the arm's final loss.
- * `curves[arm][key]` are the smoothed training curves of one seed's arms.
+ * Metric rows at every horizon: each non-dense run against the dense run of its own seed (the
+ * first dense run when its seed has none), and every dense seed against every other dense seed
+ * (the replicates whose saving is the metric's seed noise). `total` is the training steps.
  */
-export function matchTable(curves: Record<string, Record<string, number[]>>, total: number, seed: number): MatchRow[] {
-  const dense = curves.dense;
+export function matchTable(runs: SeedCurves[], total: number, horizons: readonly number[] = HORIZONS): MatchRow[] {
+  const dense = runs.filter((r) => r.arm === "dense");
+  if (!dense.length) throw new Error("matchTable: no dense run to compare with");
   const out: MatchRow[] = [];
-  for (const arm of Object.keys(curves)) {
-    if (arm === "dense") continue;
-    for (const [modality, key] of CURVE_KEYS) {
-      const target = dense[key].at(-1)!;
-      const own = curves[arm][key].at(-1)!;
-      const r = stepsToReach(curves[arm][key], target, total);
-      const back = own > target ? stepsToReach(dense[key], own, total) : { step: null, pct: null };
-      out.push({ arm, seed, refSeed: seed, modality, denseFinal: target, ...r, reverseStep: back.step, reversePct: back.pct });
+  for (const h of horizons) {
+    const n = Math.max(1, Math.round(h * total));
+    for (const run of runs) {
+      const refs = run.arm === "dense" ? dense.filter((d) => d.seed !== run.seed) : [dense.find((d) => d.seed === run.seed) ?? dense[0]];
+      for (const ref of refs) for (const [modality, key] of CURVE_KEYS) out.push(matchRow(run, ref, modality, key, n, h));
     }
   }
   return out;

@@ -3,7 +3,7 @@ import { mkdtempSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { np, grad, jit, tree, initEngine, type Array } from "../../engine/index.js";
-import { defaultMambaLMConfig, type MambaLMConfig } from "../../nn/mamba.js";
+import { defaultMambaLMConfig, type MambaLMConfig, type MambaLMParams } from "../../nn/mamba.js";
 import { paramCount } from "../../nn/transformer.js";
 import { createRun } from "../../train/run-dir.js";
 import { quietContext, runExperiment } from "../../train/experiment.js";
@@ -11,7 +11,8 @@ import { parseVerdicts } from "../../train/claims.js";
 import { validateConfig } from "../../train/config.js";
 import { Rng } from "../../util/rng.js";
 import { initMoMLM, momForward, routedLinear, SPLIT_ALL, SPLIT_NONE, type RoutingArrays } from "./model.js";
-import { IMAGE, TEXT, TOKENS_PER_IMAGE, kMeans, makeDocument, routingFor, vqDistortion, vocabFor } from "./data.js";
+import { IMAGE, TEXT, TOKENS_PER_IMAGE, kMeans, makeDocument, routingFor, shuffledModality, vqDistortion, vocabFor } from "./data.js";
+import { ARM_SPLITS, SHUFFLE_STREAM, initArm } from "./experiment.js";
 import { matchTable, smooth, stepsSaved, stepsToReach } from "./metric.js";
 import { unigramLoss } from "./baselines.js";
 import { momPresets, momSchema } from "./config.js";
@@ -103,6 +104,21 @@ describe("Mixture-of-Mamba parameters and forward", () => {
     tree.dispose([dense, mom, onlyIn]);
   });
 
+  it("mom-shuffled holds exactly mom-all's parameters (the same experts, the same init)", async () => {
+    const cfg = momPresets.tiny;
+    const V = vocabFor(cfg.data.codebookSize).size;
+    const all = initArm("mom-all", cfg, V);
+    const shuffled = initArm("mom-shuffled", cfg, V);
+    const dense = initArm("dense", cfg, V);
+    expect(ARM_SPLITS["mom-shuffled"]).toEqual(ARM_SPLITS["mom-all"]);
+    expect(paramCount(shuffled)).toBe(paramCount(all));
+    expect(paramCount(shuffled)).toBeGreaterThan(paramCount(dense));
+    const a = await read((all as MambaLMParams).blocks[0].mixer.inProj.w.ref);
+    const b = await read((shuffled as MambaLMParams).blocks[0].mixer.inProj.w.ref);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    tree.dispose([all, shuffled, dense]);
+  });
+
   it("with every token routed to expert 0, MoM computes exactly the dense model", async () => {
     const tokens = Int32Array.from({ length: 2 * 9 }, (_, i) => (i * 7) % 20);
     const tok = () => np.array(tokens, { dtype: np.int32 }).reshape([2, 9]);
@@ -137,6 +153,24 @@ describe("interleaved data", () => {
     expect(Array.from(r.perm)).toEqual([1, 4, 5, 0, 2, 3, 6]);
     for (let i = 0; i < m.length; i++) expect(r.perm[r.inv[i]]).toBe(i);
     expect(() => routingFor(Int32Array.from([0, 2]), 2)).toThrow(/modality id 2 outside 0..1/);
+  });
+
+  it("mom-shuffled's routing ids keep every modality's count but no longer follow the tokens", () => {
+    const m = Int32Array.from({ length: 8 * 112 }, (_, i) => (i % 112 >= 30 && i % 112 < 79 ? IMAGE : TEXT));
+    const a = shuffledModality(m, Rng.stream(0, SHUFFLE_STREAM));
+    const b = shuffledModality(m, Rng.stream(0, SHUFFLE_STREAM));
+    expect(Array.from(a)).toEqual(Array.from(b)); // one named stream: the same ids every time
+    expect(routingFor(a, 2).counts).toEqual(routingFor(m, 2).counts);
+    const moved = a.filter((v, i) => v !== m[i]).length / m.length;
+    const p = 49 / 112;
+    expect(moved).toBeGreaterThan(0.8 * 2 * p * (1 - p)); // an independent draw differs at about 2p(1-p) of the positions
+    expect(moved).toBeLessThan(1.2 * 2 * p * (1 - p));
+    // Redrawn for every batch: the next draw of the stream routes differently.
+    const rng = Rng.stream(0, SHUFFLE_STREAM);
+    const first = shuffledModality(m, rng);
+    const second = shuffledModality(m, rng);
+    expect(first.some((v, i) => v !== second[i])).toBe(true);
+    expect(routingFor(second, 2).counts).toEqual(routingFor(m, 2).counts);
   });
 
   it("documents hold a fixed number of images, each <boi> 49 codes <eoi>, with modality ids", () => {
@@ -193,18 +227,46 @@ describe("metric", () => {
   });
 
   it("match rows measure the saving of a faster arm and the deficit of a slower one", () => {
-    const curves = {
-      dense: { loss: [5, 4, 3, 2], textLoss: [5, 4, 3, 2], imageLoss: [5, 4, 3, 2] },
-      fast: { loss: [4, 2, 1, 1], textLoss: [5, 4, 3, 2], imageLoss: [4, 2, 1, 1] },
-      slow: { loss: [5, 5, 4, 4], textLoss: [5, 5, 4, 4], imageLoss: [5, 5, 4, 4] },
-    };
-    const rows = matchTable(curves, 4, 7);
+    const same = (xs: number[]) => ({ loss: xs, textLoss: xs, imageLoss: xs });
+    const runs = [
+      { arm: "dense", seed: 7, curves: same([5, 4, 3, 2]) },
+      { arm: "fast", seed: 7, curves: { loss: [4, 2, 1, 1], textLoss: [5, 4, 3, 2], imageLoss: [4, 2, 1, 1] } },
+      { arm: "slow", seed: 7, curves: same([5, 5, 4, 4]) },
+    ];
+    const rows = matchTable(runs, 4, [1]);
     const row = (arm: string, m: string) => rows.find((r) => r.arm === arm && r.modality === m)!;
+    expect(rows.every((r) => r.horizon === 1)).toBe(true);
     expect(row("fast", "image")).toMatchObject({ seed: 7, refSeed: 7, denseFinal: 2, step: 2, pct: 50, reverseStep: null });
     expect(stepsSaved(row("fast", "image"))).toBe(50);
     expect(stepsSaved(row("fast", "text"))).toBe(0); // reaches it at the last step: no saving
     expect(row("slow", "image")).toMatchObject({ step: null, pct: null, reverseStep: 2, reversePct: 50 });
     expect(stepsSaved(row("slow", "image"))).toBe(-50);
+  });
+
+  it("reads every horizon; each seed against its own dense seed; dense seeds against each other", () => {
+    const same = (xs: number[]) => ({ loss: xs, textLoss: xs, imageLoss: xs });
+    const runs = [
+      { arm: "dense", seed: 0, curves: same([8, 6, 4, 3, 2, 1]) },
+      { arm: "dense", seed: 1, curves: same([8, 7, 5, 4, 3, 2]) },
+      { arm: "mom-all", seed: 0, curves: same([7, 4, 3, 2, 1, 0.5]) },
+      { arm: "mom-all", seed: 1, curves: same([8, 6, 4, 3, 2, 1]) },
+      { arm: "mom-shuffled", seed: 0, curves: same([8, 6, 4, 3, 2, 1]) },
+    ];
+    const rows = matchTable(runs, 6).filter((r) => r.modality === "total");
+    const at = (arm: string, seed: number, h: number, refSeed?: number) => rows.find((r) => r.arm === arm && r.seed === seed && r.horizon === h && (refSeed === undefined || r.refSeed === refSeed))!;
+    // End: mom-all seed 0 reaches dense seed 0's final 1 at step 5 of 6; seed 1 reaches dense seed 1's 2 at step 5.
+    expect(at("mom-all", 0, 1)).toMatchObject({ refSeed: 0, step: 5 });
+    expect(at("mom-all", 1, 1)).toMatchObject({ refSeed: 1, step: 5 });
+    expect(at("mom-shuffled", 0, 1)).toMatchObject({ refSeed: 0, step: 6, pct: 100 });
+    // Half-way (3 steps): dense seed 0 is at 4 there; mom-all seed 0 reaches 4 at step 2 of 3.
+    expect(at("mom-all", 0, 0.5)).toMatchObject({ denseFinal: 4, step: 2 });
+    expect(at("mom-all", 0, 0.5).pct).toBeCloseTo(200 / 3, 10);
+    // Dense replicates, both ways: seed 1 ends above seed 0 (dense 0 reaches 2 at step 5), seed 0 below seed 1.
+    expect(at("dense", 1, 1, 0)).toMatchObject({ pct: null, reverseStep: 5 });
+    expect(stepsSaved(at("dense", 1, 1, 0))).toBeCloseTo(-100 / 6, 10);
+    expect(stepsSaved(at("dense", 0, 1, 1))).toBeCloseTo(100 / 6, 10);
+    expect(rows.filter((r) => r.arm === "dense" && r.seed === r.refSeed)).toEqual([]);
+    expect(() => matchTable(runs.slice(2), 6)).toThrow(/no dense run/);
   });
 
   it("unigram baseline: the held-out entropy under smoothed training frequencies", () => {
@@ -229,11 +291,13 @@ describe("tiny preset end to end", () => {
       const out = await runExperiment(mixtureOfMambaExperiment, cfg, quietContext(run));
       const s = out.summary!;
       expect(out.status).toBe("completed");
-      expect(s.arms.map((a) => a.arm)).toEqual(["dense", "mom-all", "transformer"]);
+      // The claims' arms first (the dense floor seed among them), then the reference line.
+      expect(s.arms.map((a) => `${a.arm}@${a.seed}`)).toEqual(["dense@0", "mom-all@0", "mom-shuffled@0", "dense@1", "transformer@0"]);
+      expect(existsSync(join(run.dir, "arms", "dense-s1", "metrics.jsonl"))).toBe(true);
       for (const a of s.arms) {
         expect(a.steps).toBe(cfg.train.steps);
-        expect(a.seed).toBe(cfg.seed);
         expect(Number.isFinite(a.valImage) && Number.isFinite(a.valText)).toBe(true);
+        expect(a.valTextSE).toBeGreaterThan(0); // over evalBatches = 2 held-out batches
         expect(a.finalImage).toBeLessThan(Math.log(vocabFor(cfg.data.codebookSize).size)); // learned something
       }
       expect(s.baselines.text.bigram).toBeLessThan(s.baselines.text.unigram);
@@ -241,14 +305,25 @@ describe("tiny preset end to end", () => {
       const momRow = s.arms.find((a) => a.arm === "mom-all")!;
       const denseRow = s.arms.find((a) => a.arm === "dense")!;
       expect(momRow.params).toBeGreaterThan(denseRow.params);
-      expect(s.match.filter((r) => r.arm === "mom-all").map((r) => r.modality).sort()).toEqual(["image", "text", "total"]);
+      expect(s.arms.find((a) => a.arm === "mom-shuffled")!.params).toBe(momRow.params);
+      expect(s.match.filter((r) => r.arm === "mom-all" && r.horizon === 1).map((r) => r.modality).sort()).toEqual(["image", "text", "total"]);
+      expect(s.match.filter((r) => r.arm === "dense").map((r) => `${r.seed}-${r.refSeed}-${r.horizon}`).sort()).toEqual([
+        ...Array(3).fill("0-1-0.5"),
+        ...Array(3).fill("0-1-1"),
+        ...Array(3).fill("1-0-0.5"),
+        ...Array(3).fill("1-0-1"),
+      ]);
+      // Same data order, different routing: the control's first losses differ from mom-all's.
+      const first = (a: string) => JSON.parse(readFileSync(join(run.dir, "arms", a, "metrics.jsonl"), "utf8").split("\n")[0]) as Record<string, number>;
+      expect(first("mom-shuffled").loss).not.toBe(first("mom-all").loss);
       for (const f of ["results.md", "report.html", "report.md", "summary.json", "verdicts.json", "samples/vq-digits.png"]) expect(existsSync(join(run.dir, f)), f).toBe(true);
       const v = parseVerdicts(JSON.parse(readFileSync(join(run.dir, "verdicts.json"), "utf8")));
       expect(v.smokeTest).toBe(true);
       expect(v.claims.map((c) => c.id)).toEqual(["image-steps", "text-steps", "image-gains-more", "beyond-params", "joint-split"]);
       const md = readFileSync(join(run.dir, "results.md"), "utf8");
       expect(md).toContain("42.5%");
-      expect(md).toMatch(/\| image \| 42\.5% \|/);
+      expect(md).toMatch(/\| paper: Mixture-of-Mamba, Chameleon 1\.4B \| end \| 42\.5% \| 65\.4% \|/);
+      expect(md).toMatch(/\| dense seed floor \| end \| ±/);
       expect(md).toContain("smoke test");
       const rows = readFileSync(join(run.dir, "arms", "mom-all", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, number>);
       expect(rows.length).toBe(cfg.train.steps);

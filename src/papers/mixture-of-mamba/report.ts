@@ -12,18 +12,21 @@ import { readVerdicts } from "../../train/experiment.js";
 import { openRun, type RunDir, type RunMeta } from "../../train/run-dir.js";
 import type { VerdictsFile } from "../../train/claims.js";
 import { writeFileAtomic } from "../../util/atomic.js";
-import { momSchema, type MoMConfig } from "./config.js";
-import { smooth, smoothWindow } from "./metric.js";
+import { armRunName, momSchema, type MoMConfig } from "./config.js";
+import { HORIZONS, smooth, smoothWindow, stepsSaved } from "./metric.js";
 import { PAPER, type MatchRow, type MoMSummary } from "./summary.js";
 
 const f4 = (x: number | null | undefined) => (x == null || !Number.isFinite(x) ? "-" : x.toFixed(4));
 const pct = (r: MatchRow | undefined) =>
-  !r ? "-" : r.pct !== null ? `${r.pct.toFixed(1)}%` : r.reversePct !== null ? `not reached (dense reaches its final at ${r.reversePct.toFixed(1)}%)` : "not reached";
+  !r ? "-" : r.pct !== null ? `${r.pct.toFixed(1)}%` : r.reversePct !== null ? `not reached (dense gets there at ${r.reversePct.toFixed(1)}%)` : "not reached";
+const withSE = (m: number, se: number | undefined) => (se !== undefined && Number.isFinite(se) && se > 0 ? `${f4(m)} ± ${f4(se)}` : f4(m));
+const horizonName = (h: number) => (h === 1 ? "end" : `${Math.round(100 * h)}% of training`);
 
 /** The results table (Markdown): our numbers beside the paper's, the baselines, the machine, preset, wall time and verdicts. */
 export function resultsMarkdown(s: MoMSummary, cfg: MoMConfig, meta: RunMeta, verdicts: VerdictsFile | null): string {
   const preset = typeof meta.preset === "string" ? meta.preset : "custom";
   const armsRun = [...new Set(s.arms.map((a) => a.arm))].filter((a) => a !== "dense");
+  const horizons = [...HORIZONS].reverse().filter((h) => s.match.some((r) => r.horizon === h));
   const wall = typeof s.wallSeconds === "number" ? `; wall time ${(s.wallSeconds / 60).toFixed(1)} min` : "";
   const seeds = [...new Set(s.arms.map((a) => a.seed))].join(", ");
   const L: string[] = [];
@@ -36,16 +39,31 @@ export function resultsMarkdown(s: MoMSummary, cfg: MoMConfig, meta: RunMeta, ve
       `${(100 * s.imageTokenFraction).toFixed(0)}% of input tokens are image codes. Parameters: ${s.arms.map((a) => `${a.arm} ${a.params.toLocaleString("en-US")}`).join(", ")}.`,
   );
   L.push("");
-  L.push("**Steps to reach the dense Mamba's final training loss, as a % of the dense run's steps** (smoothed training loss; lower is better; the paper's numbers are at 1.4B parameters):");
+  L.push(
+    "**Steps to reach the dense Mamba's training loss, as a % of the dense run's steps**, read at the end of training (the paper's metric, which the verdicts use) and at 50% of training " +
+      "(smoothed training loss, each seed against the dense run of the same seed, one value per seed; lower is better; the paper's numbers are at 1.4B parameters). " +
+      "The dense rows are one dense seed against another: their distance from 100% is the seed noise, and the floor row is its largest |steps saved| in points:",
+  );
   L.push("");
-  L.push(`| modality | paper (Chameleon, 1.4B) | ${armsRun.join(" | ")} |`);
-  L.push(`|---|---|${armsRun.map(() => "---").join("|")}|`);
-  for (const [m, paper] of [
-    ["image", `${PAPER.chameleonImagePct}%`],
-    ["text", `${PAPER.chameleonTextPct}%`],
-    ["total", "-"],
-  ] as const) {
-    L.push(`| ${m} | ${paper} | ${armsRun.map((a) => s.match.filter((r) => r.arm === a && r.modality === m).map(pct).join(", ") || "-").join(" | ")} |`);
+  const modalities = ["image", "text", "total"] as const;
+  L.push("| arm | read at | image | text | total |");
+  L.push("|---|---|---|---|---|");
+  L.push(`| paper: Mixture-of-Mamba, Chameleon 1.4B | end | ${PAPER.chameleonImagePct}% | ${PAPER.chameleonTextPct}% | - |`);
+  for (const a of ["dense", ...armsRun]) {
+    for (const h of horizons) {
+      const rows = (m: string) => s.match.filter((r) => r.arm === a && r.modality === m && r.horizon === h);
+      if (!rows("total").length) continue;
+      const seeds = [...new Set(rows("total").map((r) => (a === "dense" ? `${r.seed} vs ${r.refSeed}` : String(r.seed))))];
+      const label = `${a} (seed${seeds.length > 1 ? "s" : ""} ${seeds.join(", ")})`;
+      L.push(`| ${label} | ${horizonName(h)} | ${modalities.map((m) => rows(m).map(pct).join(", ")).join(" | ")} |`);
+    }
+  }
+  for (const h of horizons) {
+    const floor = (m: string) => {
+      const reps = s.match.filter((r) => r.arm === "dense" && r.modality === m && r.horizon === h && r.seed !== r.refSeed);
+      return reps.length ? `±${Math.max(...reps.map((r) => Math.abs(stepsSaved(r)))).toFixed(1)} points` : "- (one dense seed)";
+    };
+    L.push(`| dense seed floor | ${horizonName(h)} | ${modalities.map(floor).join(" | ")} |`);
   }
   L.push("");
   L.push(`Other paper settings not run here: Transfusion image ${PAPER.transfusionImagePct}%, three-modality speech ${PAPER.speechPct}%.`);
@@ -56,12 +74,16 @@ export function resultsMarkdown(s: MoMSummary, cfg: MoMConfig, meta: RunMeta, ve
       `image codes unigram ${f4(b.image.unigram)}, bigram ${f4(b.image.bigram)}.`,
   );
   L.push("");
-  L.push(`**Final losses** (training: smoothed over the last ${Math.round(cfg.smoothFraction * 100)}% of steps; held-out: ${cfg.train.evalBatches} batches of validation text and digits):`);
+  L.push(
+    `**Final losses** (training: smoothed over the last ${Math.round(cfg.smoothFraction * 100)}% of steps; held-out: mean ± standard error over ${cfg.train.evalBatches} fixed batches of validation text and digits, the same for every arm and seed):`,
+  );
   L.push("");
   L.push("| arm | seed | params | train text | train image | held-out text | held-out image | held-out total | s/step |");
   L.push("|---|---|---|---|---|---|---|---|---|");
   for (const a of s.arms) {
-    L.push(`| ${a.arm} | ${a.seed} | ${a.params.toLocaleString("en-US")} | ${f4(a.finalText)} | ${f4(a.finalImage)} | ${f4(a.valText)} | ${f4(a.valImage)} | ${f4(a.valLoss)} | ${a.secondsPerStep.toFixed(3)} |`);
+    L.push(
+      `| ${a.arm} | ${a.seed} | ${a.params.toLocaleString("en-US")} | ${f4(a.finalText)} | ${f4(a.finalImage)} | ${withSE(a.valText, a.valTextSE)} | ${withSE(a.valImage, a.valImageSE)} | ${withSE(a.valLoss, a.valLossSE)} | ${a.secondsPerStep.toFixed(3)} |`,
+    );
   }
   if (verdicts) L.push("", verdictTableMarkdown(verdicts));
   return L.join("\n") + "\n";
@@ -69,7 +91,7 @@ export function resultsMarkdown(s: MoMSummary, cfg: MoMConfig, meta: RunMeta, ve
 
 /** Per-modality training curves of every arm (smoothed as the metric smooths them) and the metric as bars. */
 function curveBlocks(run: RunDir, s: MoMSummary, cfg: MoMConfig): Block[] {
-  const arms = [...new Set(s.arms.map((a) => a.arm))].filter((a) => existsSync(run.path("arms", a, "metrics.jsonl")));
+  const arms = s.arms.map((a) => armRunName(a.arm, a.seed, cfg)).filter((a) => existsSync(run.path("arms", a, "metrics.jsonl")));
   const rows = Object.fromEntries(arms.map((a) => [a, openRun(run.path("arms", a)).metrics<Record<string, number>>()]));
   const w = smoothWindow(cfg);
   const blocks: Block[] = [];
@@ -80,7 +102,9 @@ function curveBlocks(run: RunDir, s: MoMSummary, cfg: MoMConfig): Block[] {
     const series = arms.map((a) => ({ name: a, points: smooth(rows[a].map((r) => r[k]), w).map((v, i) => [i + 1, v] as [number, number]) }));
     blocks.push({ kind: "chart", name: `curves-${k}`, spec: lineChartSpec({ title, xLabel: "step", yLabel: "loss (nats/token)", series }) });
   }
-  const bars = s.match.filter((r) => r.modality !== "total" && r.pct !== null).map((r) => ({ label: r.arm, value: r.pct!, group: r.modality }));
+  const bars = s.match
+    .filter((r) => r.modality !== "total" && r.pct !== null && r.horizon === 1 && r.arm !== "dense")
+    .map((r) => ({ label: armRunName(r.arm, r.seed, cfg), value: r.pct!, group: r.modality }));
   if (bars.length) blocks.push({ kind: "chart", name: "steps-to-match", spec: barChartSpec({ title: "% of dense steps to reach dense's final loss", bars, yLabel: "% of steps" }) });
   return blocks;
 }
@@ -100,7 +124,7 @@ export async function writeMoMReport(run: RunDir, summary?: MoMSummary, verdicts
   if (existsSync(png)) {
     sections.push({ heading: "VQ tokens of held-out digits", blocks: [{ kind: "image", name: "vq-digits", png: readFileSync(png), caption: "top: digits; bottom: decoded from their 49 VQ codes" }] });
   }
-  for (const a of [...new Set(s.arms.map((x) => x.arm))]) {
+  for (const a of s.arms.map((x) => armRunName(x.arm, x.seed, cfg))) {
     if (existsSync(run.path("arms", a, "meta.json"))) sections.push(...runSections(openRun(run.path("arms", a)), a).map((x) => ({ ...x, heading: `${a}: ${x.heading}` })));
   }
   const dense = s.arms.find((a) => a.arm === "dense");

@@ -14,7 +14,7 @@ export const PAPER = {
 export type Modality = "total" | "text" | "image";
 
 export type ArmSummary = {
-  /** An arm of `config.ts` (`ARMS`), or a control a later experiment adds (e.g. "mom-shuffled"). */
+  /** An arm of `config.ts` (`ARMS`). */
   arm: string;
   /** The seed the arm was trained with (init and data order). */
   seed: number;
@@ -24,26 +24,34 @@ export type ArmSummary = {
   finalLoss: number;
   finalText: number;
   finalImage: number;
+  /** Held-out losses: the mean over `evalBatches` fixed validation batches, and its standard error over them. */
   valLoss: number;
   valText: number;
   valImage: number;
+  valLossSE: number;
+  valTextSE: number;
+  valImageSE: number;
   trainSeconds: number;
   secondsPerStep: number;
 };
 
 /**
- * The paper's metric for one arm and modality: the first step at which the arm's smoothed
- * training loss reaches the reference (dense) run's final smoothed loss, as a % of the reference
- * run's steps (null: never within the run). When the arm ends above the reference, `reversePct` is
- * the same measure with the roles swapped (the reference reaching the arm's final loss), so a slower
- * arm has a measured deficit rather than just "not reached".
+ * The paper's metric for one arm and modality, read at a horizon (a fraction of the training
+ * steps: 1 is the paper's "final loss", 0.5 the same read half-way): the first step at which the
+ * arm's smoothed training loss reaches the reference (dense) run's smoothed loss at the horizon, as
+ * a % of the horizon's steps (null: never within it). When the arm is above the reference at the
+ * horizon, `reversePct` is the same measure with the roles swapped (the reference reaching the
+ * arm's loss), so a slower arm has a measured deficit rather than just "not reached". A dense row
+ * (seed ≠ refSeed) is a replicate: one dense seed measured against another, the metric's seed noise.
  */
 export type MatchRow = {
   arm: string;
   seed: number;
-  /** The seed of the dense run whose final loss is the target. */
+  /** The seed of the dense run whose loss is the target. */
   refSeed: number;
   modality: Modality;
+  /** The fraction of the training steps the row reads (1 = the end of training). */
+  horizon: number;
   denseFinal: number;
   step: number | null;
   pct: number | null;
