@@ -17,42 +17,19 @@
  * Run alone: `npx tsx bench/over-tokenized.ts`.
  */
 import { pathToFileURL } from "node:url";
-import { np, initEngine, tree, blockUntilReady, type Array, type JsTree } from "../src/engine/index.js";
+import { np, initEngine, type Array } from "../src/engine/index.js";
 import { defaultLMConfig } from "../src/nn/transformer.js";
 import { KeyGen, normalInit } from "../src/nn/init.js";
-import { adamwInit, defaultDecayMask, type AdamWConfig, type AdamWState } from "../src/optim/adamw.js";
-import type { TrainStep } from "../src/train/step.js";
+import { adamwInit, defaultDecayMask, type AdamWConfig } from "../src/optim/adamw.js";
 import type { OverEncodingConfig } from "../src/papers/over-tokenized/model.js";
 import { makeOverTokenizedStep, SparseTableStore } from "../src/papers/over-tokenized/sparse.js";
-import { interleaved, modelRunner } from "../src/papers/over-tokenized/throughput.js";
+import { interleaved, modelRunner, stepOwner } from "../src/papers/over-tokenized/throughput.js";
 import { Rng } from "../src/util/rng.js";
 import type { BenchFigure, BenchFn } from "./types.js";
 
 const adamw: AdamWConfig = { beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1 };
 
 type TableParams = { table?: { table: Array }; proj: { w: Array } };
-
-/** Owns a runner's params and optimizer state: `run(batch)` does one step and waits for every kernel. */
-function stepOwner<P extends JsTree<Array>>(trainStep: TrainStep<P>, params: P, opt: AdamWState<P>) {
-  let s = 0;
-  return {
-    run: async (batch: Array[]): Promise<void> => {
-      const out = trainStep.step(params, opt, batch, 1e-3, ++s);
-      await out.loss.data();
-      out.gradNorm.dispose();
-      out.aux.forEach((a) => a.dispose());
-      await trainStep.afterStep?.();
-      params = out.params;
-      opt = out.opt;
-      await blockUntilReady({ params, opt }); // the update kernels run asynchronously: wait for them
-    },
-    dispose: () => {
-      trainStep.dispose();
-      tree.dispose(params);
-      tree.dispose(opt);
-    },
-  };
-}
 
 /** A single-table step runner (dense or sparse); `step()` returns wall ms of one step. */
 async function tableRunner(M: number, sparse: boolean) {

@@ -27,7 +27,7 @@ import { makeOverTokenizedStep, SparseTableStore } from "./sparse.js";
 const adamw: AdamWConfig = { beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1 };
 
 /** Owns a runner's params and optimizer state: `run(batch)` does one step and waits for every kernel. */
-function stepOwner<P extends JsTree<Array>>(trainStep: TrainStep<P>, params: P, opt: AdamWState<P>) {
+export function stepOwner<P extends JsTree<Array>>(trainStep: TrainStep<P>, params: P, opt: AdamWState<P>) {
   let s = 0;
   return {
     run: async (batch: Array[]): Promise<void> => {
