@@ -1,6 +1,7 @@
 /**
  * How long each suite entry is expected to take, for the suite's ETA. The `quick` minutes are those
- * of the last measured quick suite on a 2-core machine (the README's suite table); `tiny` ones are
+ * measured on an idle 2-core machine, one experiment at a time (each paper README's results block
+ * gives its run's wall time; lm and sft-vs-rl from the README's suite table); `tiny` ones are
  * rough (seconds). A display scales them by how the finished entries compared with their estimate,
  * so a faster or slower machine still gets a sensible ETA. `full` has no estimate.
  */
@@ -10,11 +11,11 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
   tiny: { lm: 0.1, "fp4-training": 0.3, "over-tokenized": 0.3, "mixture-of-mamba": 0.3, "guidance-free": 0.3, omni: 0.8, "sft-vs-rl": 0.8 },
   quick: {
     lm: 4.1,
-    "fp4-training": 8.8,
-    "over-tokenized": 7.5,
-    "mixture-of-mamba": 8.2,
-    "guidance-free": 7,
-    omni: 26,
+    "fp4-training": 9.5,
+    "over-tokenized": 7.6,
+    "mixture-of-mamba": 8.5,
+    "guidance-free": 10.1,
+    omni: 22.4,
     "sft-vs-rl": 40,
   },
   full: null,
