@@ -1,4 +1,4 @@
-// Pilot driver for issue 24 (the README's "How the quick recipe was sized"): stage-0 learning curve with the experiment's probes. Usage: npx tsx scripts/pilots/sft-vs-rl-stage0.mts D L STEPS EVERY B T LR (SAVE=file to keep checkpoints).
+// Pilot driver for issue 24 (the README's "How the quick recipe was sized"): stage-0 learning curve with the experiment's probes. Usage: [CARDS=4] npx tsx scripts/pilots/sft-vs-rl-stage0.mts D L STEPS EVERY B T LR (SAVE=file to keep checkpoints).
 import { crossEntropy, disposeTree, initEngine, np } from "../../src/engine/index.js";
 import { initLM, lmForward, type LMParams } from "../../src/nn/transformer.js";
 import { adamwInit, defaultDecayMask } from "../../src/optim/adamw.js";
@@ -12,9 +12,10 @@ import { stage0Corpus, mixFor } from "../../src/papers/sft-vs-rl/corpus.js";
 import { stage0Probes } from "../../src/papers/sft-vs-rl/stage0.js";
 const [d, L, steps, every, B, T, lr] = process.argv.slice(2).map(Number);
 await initEngine();
-const cfg = { ...sftVsRlPresets.quick, model: { ...sftVsRlPresets.quick.model, dModel: d, nLayers: L, nHeads: d >= 128 ? 4 : 4 } };
+const cards = (process.env.CARDS === "4" ? 4 : 3) as 3 | 4;
+const cfg = { ...sftVsRlPresets.quick, cards, model: { ...sftVsRlPresets.quick.model, dModel: d, nLayers: L, nHeads: d >= 128 ? 4 : 4 } };
 const { tok, model } = setup(cfg);
-const text = stage0Corpus(Rng.stream(0, "stage0-corpus"), Math.ceil((steps * B * T * 2.6) ), mixFor(cfg.envs, 0.35));
+const text = stage0Corpus(Rng.stream(0, "stage0-corpus"), Math.ceil((steps * B * T * 2.6) ), mixFor(cfg.envs, 0.35), cards);
 const ids = Int32Array.from(tok.encode(text));
 console.log(`model d${d} L${L} vocab ${model.vocabSize}; corpus ${text.length} chars ${ids.length} tokens (${(text.length/ids.length).toFixed(2)} c/t); tokens trained ${steps*B*T}`);
 let params = initLM(model, 0);
@@ -33,7 +34,7 @@ for (let s = 0; s < steps; s++) {
   if (!Number.isFinite(lv)) { console.log("NaN: stop"); process.exit(1); }
   if ((s + 1) % every === 0 || s + 1 === steps) {
     const sec = (Date.now() - t0) / 1000;
-    const pr = await stage0Probes(params, model, tok, { seed: 0, envs: cfg.envs, stage0: { probes: 100 } });
+    const pr = await stage0Probes(params, model, tok, { seed: 0, envs: cfg.envs, stage0: { probes: 100 }, cards });
     console.log(`step ${s + 1} ${sec.toFixed(0)}s loss ${(lossAcc / every).toFixed(3)} tok/s ${((s + 1) * B * T / sec).toFixed(0)} | arith ${pr.arithmetic} rule ${pr.rule} ruleId ${pr.ruleId} ruleOod ${pr.ruleOod} m24Id ${pr.make24Id} m24Ood ${pr.make24Ood}`);
     if (s + 1 === steps) console.log(pr.examples.join("\n"));
     if (process.env.SAVE) await saveCheckpoint(process.env.SAVE.replace(".safetensors", `-${s + 1}.safetensors`), { params }, { step: s + 1, state: {} });

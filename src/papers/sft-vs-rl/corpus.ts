@@ -173,11 +173,13 @@ function ruleDoc(rng: Rng): string {
 /**
  * A make-24 worked solution in plain text under a random rule: 3 cards (at least one face card 70 % of the time) whose
  * numbers reach 24, their numbers, and the solver's first solution. Unsolvable deals are redrawn, as the task does.
+ * For a 4-card task (`cards` 4) half the hands hold 3 cards and half 4, so the hand size varies too.
  */
-function make24Doc(rng: Rng): string {
+function make24Doc(rng: Rng, cards: 3 | 4): string {
   for (;;) {
     const rule = randomRule(rng);
-    const ranks = dealRanks(rng, 3, rng.next() < 0.7);
+    const n = cards === 4 && rng.next() < 0.5 ? 4 : 3;
+    const ranks = dealRanks(rng, n, rng.next() < 0.7);
     const nums = ranks.map((r) => cardNumber(r, rule));
     const sols = solutionsFor(nums, 24);
     if (sols.length === 0) continue;
@@ -307,21 +309,21 @@ export function mixFor(envs: readonly string[], share: number): CorpusMix {
   return { ...DEFAULT_MIX, navigation: (gp * share) / (1 - share) };
 }
 
-/** One stage-0 document. */
-export function stage0Document(rng: Rng, mix: CorpusMix = DEFAULT_MIX): string {
+/** One stage-0 document; `cards` is the task's hand size (4: make-24 documents deal 3 or 4 cards). */
+export function stage0Document(rng: Rng, mix: CorpusMix = DEFAULT_MIX, cards: 3 | 4 = 3): string {
   const u = rng.next() * (mix.arithmetic + mix.rule + mix.make24 + (mix.navigation ?? 0));
   if (u < mix.arithmetic) return arithmeticDoc(rng);
   if (u < mix.arithmetic + mix.rule) return ruleDoc(rng);
-  if (u < mix.arithmetic + mix.rule + mix.make24) return make24Doc(rng);
+  if (u < mix.arithmetic + mix.rule + mix.make24) return make24Doc(rng, cards);
   return navigationDocument(rng);
 }
 
-/** About `chars` characters of stage-0 text (documents joined by blank lines). */
-export function stage0Corpus(rng: Rng, chars: number, mix: CorpusMix = DEFAULT_MIX): string {
+/** About `chars` characters of stage-0 text (documents joined by blank lines) for a task of `cards` cards. */
+export function stage0Corpus(rng: Rng, chars: number, mix: CorpusMix = DEFAULT_MIX, cards: 3 | 4 = 3): string {
   const docs: string[] = [];
   let n = 0;
   while (n < chars) {
-    const d = stage0Document(rng, mix);
+    const d = stage0Document(rng, mix, cards);
     docs.push(d);
     n += d.length + 2;
   }
@@ -358,15 +360,15 @@ export function ruleProbes(rng: Rng, n: number, which: "random" | "id" | "ood" =
 }
 
 /**
- * Make-24 probes in the plain stage-0 format under the task's ID or OOD rule, dealt as the task deals (ID: uniform
- * ranks; OOD: at least one face card; solvable under the rule). The prompt stops at `number: [`; `values` are the
+ * Make-24 probes in the plain stage-0 format under the task's ID or OOD rule, dealt as the task deals (`cards` cards;
+ * ID: uniform ranks; OOD: at least one face card; solvable under the rule). The prompt stops at `number: [`; `values` are the
  * numbers under the rule (the model must write them, then a formula that reaches 24 with exactly them).
  */
-export function make24Probes(rng: Rng, n: number, which: "id" | "ood"): (Probe & { values: number[] })[] {
+export function make24Probes(rng: Rng, n: number, which: "id" | "ood", cards: 3 | 4 = 3): (Probe & { values: number[] })[] {
   const out: (Probe & { values: number[] })[] = [];
   const rule = TASK_RULES[which];
   while (out.length < n) {
-    const ranks = dealRanks(rng, 3, which === "ood");
+    const ranks = dealRanks(rng, cards, which === "ood");
     const values = ranks.map((r) => cardNumber(r, rule));
     if (!isSolvable(values, 24)) continue;
     out.push({ prompt: `Rule: ${rule.sentence}.\nCards: ${pyList(ranks.map((r) => CARD[r - 1]))}\nnumber: [`, answer: values.join(", ") + "]", values });

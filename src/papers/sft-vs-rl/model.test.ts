@@ -125,6 +125,38 @@ describe("stage-0 corpus", () => {
   });
 });
 
+describe("stage-0 corpus for a 4-card task", () => {
+  it("keeps the 3-card corpus as it was, and mixes 3- and 4-card make-24 solutions that reach 24 for a 4-card task", () => {
+    expect(stage0Corpus(new Rng(7, "t"), 20_000, undefined, 3)).toBe(stage0Corpus(new Rng(7, "t"), 20_000));
+    const docs = stage0Corpus(new Rng(7, "t"), 80_000, undefined, 4).split("\n\n");
+    const sizes = new Map<number, number>();
+    for (const d of docs) {
+      const lines = d.split("\n");
+      const ni = lines.findIndex((l) => l.startsWith("number: ["));
+      const mk = ni >= 0 ? lines[ni + 1] : undefined;
+      if (mk === undefined) continue;
+      const nums = /^number: \[([^\]]+)\]$/.exec(lines[ni])![1].split(", ").map(Number);
+      const f = /^(?:formula|Make 24|Solution): "(.+)=24"$/.exec(mk)!;
+      expect(checkSolution(f[1]), d).toBe(true);
+      expect([...f[1].matchAll(/\d+/g)].map((x) => Number(x[0])).sort((a, b) => a - b)).toEqual([...nums].sort((a, b) => a - b));
+      sizes.set(nums.length, (sizes.get(nums.length) ?? 0) + 1);
+    }
+    expect(sizes.get(3)).toBeGreaterThan(20);
+    expect(sizes.get(4)).toBeGreaterThan(20);
+    expect([...sizes.keys()].sort()).toEqual([3, 4]);
+  });
+  it("deals 4-card make-24 probes that are solvable under the rule", () => {
+    for (const which of ["id", "ood"] as const) {
+      const p = make24Probes(new Rng(5), 20, which, 4);
+      for (const q of p) {
+        expect(q.values).toHaveLength(4);
+        expect(isSolvable(q.values)).toBe(true);
+        if (which === "ood") expect(q.values.some((v) => v > 10)).toBe(true);
+      }
+    }
+  });
+});
+
 describe("SFT: response-only loss masking", () => {
   it("masks every target that is a prompt token", () => {
     const e = sftExample([10, 11, 12], [20, 21], 6);

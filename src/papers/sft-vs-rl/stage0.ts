@@ -41,7 +41,7 @@ export type Stage0Probes = {
  * make-24; with navigation also action-space reading (which of a turn sentence's two directions the listed action
  * space allows) and compass turns.
  */
-export async function stage0Probes(lm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: Pick<SftVsRlConfig, "seed" | "envs"> & { stage0: { probes: number } }): Promise<Stage0Probes> {
+export async function stage0Probes(lm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: Pick<SftVsRlConfig, "seed" | "envs"> & { stage0: { probes: number }; cards?: 3 | 4 }): Promise<Stage0Probes> {
   const rng = Rng.stream(cfg.seed, "stage0-probes");
   const n = cfg.stage0.probes;
   const complete = async (prompts: string[], maxNewTokens: number, stop: RegExp): Promise<string[]> => {
@@ -66,8 +66,9 @@ export async function stage0Probes(lm: LMParams, model: LMConfig, tok: PhraseTok
     return ok / probes.length;
   };
   const make24 = async (which: "id" | "ood") => {
-    const probes = make24Probes(rng, n, which);
-    const got = await complete(probes.map((p) => p.prompt), 24, /(?:formula|Make 24|Solution): [^\n]*\n/);
+    const cards = cfg.cards ?? 3;
+    const probes = make24Probes(rng, n, which, cards);
+    const got = await complete(probes.map((p) => p.prompt), cards === 4 ? 40 : 24, /(?:formula|Make 24|Solution): [^\n]*\n/);
     got.slice(0, 3).forEach((g, k) => examples.push(`${probes[k].prompt.split("\n").slice(-2).join(" / ")}${g.trim().replace(/\n/g, " / ")}`));
     return got.filter((g, k) => make24Solved(g, probes[k].values)).length / n;
   };
@@ -87,9 +88,11 @@ export async function stage0Probes(lm: LMParams, model: LMConfig, tok: PhraseTok
 /** Pretrain (or keep) the stage-0 model in arm `stage0` and probe its skills. One stage-0 model serves every task. */
 export async function runStage0(cfg: SftVsRlConfig, ctx: ExperimentContext, tok: PhraseTokenizer, model: LMConfig): Promise<Stage0Summary> {
   const withNav = cfg.envs.includes("navigation");
-  const armConfig = withNav ? { ...cfg.stage0, envs: cfg.envs, navigationCorpusShare: cfg.navigation.corpusShare } : cfg.stage0;
+  // A 4-card task changes the corpus and the make-24 probes: the arm's config says so (3 cards: as before).
+  const s0 = cfg.cards === 4 ? { ...cfg.stage0, cards: 4 } : cfg.stage0;
+  const armConfig = withNav ? { ...s0, envs: cfg.envs, navigationCorpusShare: cfg.navigation.corpusShare } : s0;
   return runArm<Stage0Summary>(ctx, "stage0", armConfig, async (run, resume) => {
-    const text = stage0Corpus(Rng.stream(cfg.seed, "stage0-corpus"), cfg.stage0.corpusChars, mixFor(cfg.envs, cfg.navigation.corpusShare));
+    const text = stage0Corpus(Rng.stream(cfg.seed, "stage0-corpus"), cfg.stage0.corpusChars, mixFor(cfg.envs, cfg.navigation.corpusShare), cfg.cards);
     const ids = Int32Array.from(tok.encode(text));
     writeFileSync(`${run.samplesDir}/corpus-head.txt`, text.slice(0, 3000));
     const B = cfg.stage0.batchSize;
