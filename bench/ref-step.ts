@@ -3,7 +3,7 @@
  * vocab 256, AdamW; forward + backward + update + reading the loss back), timed in this process
  * with the thread count fixed by TINYFOUNDRY_THREADS. Prints one JSON line. Run by bench/run.ts.
  */
-import { initEngine, np, crossEntropy, jit, type Array } from "../src/engine/index.js";
+import { initEngine, np, crossEntropy, jit, kernelProfile, type Array } from "../src/engine/index.js";
 import { defaultLMConfig, initLM, lmForward, flopsPerToken, type LMParams } from "../src/nn/transformer.js";
 import { adamwInit, defaultAdamW, defaultDecayMask } from "../src/optim/adamw.js";
 import { makeTrainStep } from "../src/train/step.js";
@@ -30,15 +30,30 @@ const warm = 3;
 const n = Number(process.env.BENCH_STEPS ?? 15);
 const losses: number[] = [];
 let t0 = 0;
-for (let i = 1; i <= warm + n; i++) {
-  if (i === warm + 1) t0 = performance.now();
+let c0 = process.cpuUsage();
+const runStep = async (i: number) => {
   const o = step(params, opt, batch(), 1e-3, i);
   params = o.params;
   opt = o.opt;
   losses.push(Number((await o.loss.data())[0]));
   o.gradNorm.dispose();
+};
+for (let i = 1; i <= warm + n; i++) {
+  if (i === warm + 1) {
+    t0 = performance.now();
+    c0 = process.cpuUsage();
+  }
+  await runStep(i);
 }
 const ms = (performance.now() - t0) / n;
+const cpu = process.cpuUsage(c0);
+// CPU time of every thread of this process per step: on a shared machine it drifts less than
+// wall time (it leaves out the time other processes hold the cores), but it counts spin-waits.
+const cpuMs = (cpu.user + cpu.system) / 1000 / n;
+// One more step under jax-js's kernel trace: how many kernels a step dispatches and, with one
+// thread (where a dispatch runs its kernel before returning), the share of time in matmuls.
+const prof = await kernelProfile(() => runStep(warm + n + 1));
+const peakRssMB = process.resourceUsage().maxRSS / 1024;
 
 // Matmul throughput, same process: [512,512] x [512,512], result reduced so read-back is tiny.
 const a = np.ones([512, 512]);
@@ -55,10 +70,16 @@ console.log(
     threads: info.threads,
     workers: info.workers,
     msPerStep: ms,
+    cpuMsPerStep: cpuMs,
     tokensPerSec: (B * T * 1000) / ms,
     flopsPerStep: flopsPerToken(cfg) * B * T,
     matmulGflops: (2 * 512 ** 3) / (mmMs * 1e6),
     firstLosses: losses.slice(0, 3),
+    dispatchesPerStep: prof.dispatches,
+    kernelsPerStep: prof.kernels,
+    matmulKernelsPerStep: prof.matmuls,
+    matmulShare: prof.matmulShare,
+    peakRssMB,
   }),
 );
 process.exit(0);

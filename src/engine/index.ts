@@ -30,6 +30,7 @@ export type Device = jax.Device;
 export type JsTree<T> = jax.JsTree<T>;
 export { liveBuffers } from "./buffers.js";
 export { flattenNamed, unflattenNamed } from "./named.js";
+export { kernelProfile, isMatmulKernel, type KernelProfile } from "./profile.js";
 
 /**
  * `tree.ref` for typed parameter objects. jax-js's `JsTree` type cannot be checked against a
