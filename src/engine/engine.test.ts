@@ -218,3 +218,47 @@ self.onmessage = (e) => {
     }
   });
 });
+
+describe("relaxed SIMD (fused multiply-add in jax-js's matmuls)", () => {
+  it("is on after the engine starts, on Node 20 too; TINYFOUNDRY_RELAXED_SIMD=0 keeps Node 20's default; workers run the fused kernels", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tf-relaxed-"));
+    const script = join(dir, "fma.mts");
+    // A matmul whose rounding differs between a fused and a separate multiply-add.
+    writeFileSync(
+      script,
+      `import { initEngine, np, jit } from ${JSON.stringify(new URL("./index.ts", import.meta.url).pathname)};
+const info = await initEngine();
+const a = np.sin(np.arange(128 * 96).reshape([128, 96]).astype(np.float32).mul(0.0137));
+const b = np.cos(np.arange(96 * 64).reshape([96, 64]).astype(np.float32).mul(0.0071));
+const c = Array.from(await jit((x, y) => np.matmul(x, y))(a, b).data());
+console.log(JSON.stringify({ relaxed: info.relaxedSimd, threads: info.threads, c }));
+process.exit(0);`,
+    );
+    const run = (threads: string, relaxed?: string) =>
+      JSON.parse(
+        execFileSync("npx", ["tsx", script], {
+          env: { ...process.env, TINYFOUNDRY_THREADS: threads, TINYFOUNDRY_RELAXED_SIMD: relaxed ?? "" },
+          encoding: "utf8",
+        })
+          .trim()
+          .split("\n")
+          .pop()!,
+      ) as { relaxed: boolean; threads: number; c: number[] };
+    const on = run("1");
+    expect(on.relaxed).toBe(true);
+    const two = run("2");
+    expect(two.relaxed).toBe(true);
+    expect(two.threads).toBe(2);
+    // The same instructions on the pool's workers: bit-identical to one thread.
+    expect(two.c).toEqual(on.c);
+    const off = run("1", "0");
+    const node20 = Number(process.versions.node.split(".")[0]) < 22;
+    // Node 22+ has relaxed SIMD without a flag; on Node 20 "0" leaves it off.
+    expect(off.relaxed).toBe(!node20);
+    // Fused or not, the products agree to float32 rounding.
+    let maxRel = 0;
+    for (let i = 0; i < on.c.length; i++) maxRel = Math.max(maxRel, Math.abs(on.c[i] - off.c[i]) / Math.max(1, Math.abs(off.c[i])));
+    expect(maxRel).toBeLessThan(1e-5);
+    if (node20) expect(on.c).not.toEqual(off.c); // the fused path is really taken
+  });
+});

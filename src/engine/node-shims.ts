@@ -14,6 +14,7 @@
  *   goes back to plain `postMessage`); `npm run bench` measures each choice against the default.
  */
 import { cpus } from "node:os";
+import { setFlagsFromString } from "node:v8";
 import { MessageChannel, type MessagePort, Worker as NodeWorker, receiveMessageOnPort } from "node:worker_threads";
 import { parseThreads } from "./threads.js";
 
@@ -397,8 +398,33 @@ function installFloat16Placeholder(): void {
   });
 }
 
+/** A one-function wasm module using `f32x4.relaxed_madd` (the probe jax-js itself validates). */
+const RELAXED_MADD_PROBE = "0061736d0100000001080160037b7b7b017b030201000a0d010b00200020012002fd85020b";
+const validates = (hex: string) => WebAssembly.validate(Uint8Array.from(Buffer.from(hex, "hex")));
+
+/**
+ * Relaxed SIMD (fused multiply-add in jax-js's matmul kernels). Node 22+ has it on; Node 20 has it
+ * behind `--experimental-wasm-relaxed-simd`, a V8 flag that NODE_OPTIONS does not accept and that
+ * a child process does not inherit, so it is set here, in-process, before jax-js probes for it
+ * (its probe result is cached, and kernels are generated on the main thread; V8 flags are
+ * process-wide, so the pool's workers compile the same instructions). `TINYFOUNDRY_RELAXED_SIMD=0`
+ * leaves the runtime's default. Returns whether relaxed SIMD is available afterwards.
+ */
+export function enableRelaxedSimd(): boolean {
+  if (validates(RELAXED_MADD_PROBE)) return true;
+  if (process.env.TINYFOUNDRY_RELAXED_SIMD === "0") return false;
+  setFlagsFromString("--experimental-wasm-relaxed-simd");
+  return validates(RELAXED_MADD_PROBE);
+}
+
+/** Whether this process's wasm has relaxed SIMD (so jax-js emits fused multiply-adds). */
+export function relaxedSimdActive(): boolean {
+  return validates(RELAXED_MADD_PROBE);
+}
+
 const threads = requestedThreads();
 workerChannel(); // a bad value fails at import, before any work
+enableRelaxedSimd();
 installFloat16Placeholder();
 installNavigator(threads);
 installIteratorHelpers();
