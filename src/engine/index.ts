@@ -9,7 +9,7 @@
 import "./node-shims.js";
 import * as jax from "@jax-js/jax";
 import { numpy as np, nn as jnn, lax, random, tree } from "@jax-js/jax";
-import { requestedThreads, workerShimActive } from "./node-shims.js";
+import { requestedThreads, workerShimActive, relaxedSimdActive } from "./node-shims.js";
 import { installBufferCounter } from "./buffers.js";
 
 export { np, jnn, lax, random, tree };
@@ -30,7 +30,8 @@ export type Device = jax.Device;
 export type JsTree<T> = jax.JsTree<T>;
 export { liveBuffers } from "./buffers.js";
 export { flattenNamed, unflattenNamed } from "./named.js";
-export { kernelProfile, isMatmulKernel, type KernelProfile } from "./profile.js";
+export { kernelProfile, isMatmulKernel, jaxPatched, type KernelProfile } from "./profile.js";
+import { jaxPatched } from "./profile.js";
 
 /**
  * `tree.ref` for typed parameter objects. jax-js's `JsTree` type cannot be checked against a
@@ -72,6 +73,10 @@ export type EngineInfo = {
   available: Device[];
   threads: number;
   workers: boolean;
+  /** Whether the installed jax-js carries scripts/patch-jax.mjs (the faster matmul micro-tile). */
+  jaxPatched: boolean;
+  /** Whether wasm relaxed SIMD is on, so jax-js's matmuls use fused multiply-adds (`node-shims.ts`). */
+  relaxedSimd: boolean;
   jaxVersion: string;
 };
 
@@ -95,7 +100,7 @@ export async function initEngine(opts: { device?: Device } = {}): Promise<Engine
   }
   jax.defaultDevice(want);
   await installBufferCounter();
-  info = { device: want, available, threads: requestedThreads(), workers: workerShimActive(), jaxVersion: JAX_VERSION };
+  info = { device: want, available, threads: requestedThreads(), workers: workerShimActive(), relaxedSimd: relaxedSimdActive(), jaxPatched: jaxPatched(), jaxVersion: JAX_VERSION };
   return info;
 }
 

@@ -1,0 +1,100 @@
+/**
+ * scripts/patch-jax.mjs, the install-time patch of jax-js's wasm matmul micro-tile: it applies to
+ * a copy of the installed package, is idempotent, leaves other versions alone, and the patched
+ * kernels give bit-identical results to the unpatched ones on matmul shapes with every kind of tail.
+ */
+import { describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+// @ts-expect-error: a plain .mjs script without type declarations
+import { patchJax, EDITS, MARK } from "../../scripts/patch-jax.mjs";
+
+type Report = { ok: boolean; line: string };
+const patch = patchJax as (dir: string, opts?: { check?: boolean }) => Report;
+const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const installed = dirname(dirname(createRequire(join(repo, "package.json")).resolve("@jax-js/jax")));
+
+function copyJax(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tf-jaxpatch-"));
+  cpSync(join(installed, "package.json"), join(dir, "package.json"));
+  cpSync(join(installed, "dist"), join(dir, "dist"), { recursive: true });
+  return dir;
+}
+
+describe("patch-jax", () => {
+  it("patches a copy once, reports it, and --check tells patched from unpatched", () => {
+    const dir = copyJax();
+    const already = readFileSync(join(dir, "dist", "backend-CnjgxpXq.js"), "utf8").includes(MARK as string);
+    if (!already) expect(patch(dir, { check: true }).ok).toBe(false);
+    const first = patch(dir);
+    expect(first.ok).toBe(true);
+    const again = patch(dir);
+    expect(again.line).toContain("already patched");
+    expect(patch(dir, { check: true }).ok).toBe(true);
+    for (const f of ["backend-CnjgxpXq.js", "backend-TLHPgbCA.cjs"]) {
+      const text = readFileSync(join(dir, "dist", f), "utf8");
+      for (const [line] of EDITS as [string, string, string][]) expect(text.includes(line)).toBe(false);
+      expect(text.split(MARK as string).length - 1).toBe((EDITS as unknown[]).length);
+    }
+  });
+
+  it("leaves another jax-js version alone", () => {
+    const dir = copyJax();
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string };
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ ...pkg, version: "0.2.0" }));
+    const r = patch(dir);
+    expect(r.line).toContain("left unpatched");
+    expect(readFileSync(join(dir, "dist", "backend-CnjgxpXq.js"), "utf8")).toBe(readFileSync(join(installed, "dist", "backend-CnjgxpXq.js"), "utf8"));
+  });
+
+  it("gives bit-identical matmuls and gradients (tails in rows, vectors and k; batched; A·Bᵀ)", () => {
+    const dir = copyJax();
+    patch(dir);
+    const tmp = mkdtempSync(join(tmpdir(), "tf-jaxpatch-run-"));
+    const hook = join(tmp, "hook.mjs");
+    // Resolve "@jax-js/jax" to the patched copy (the installed package is shared and stays as it is).
+    const target = pathToFileURL(join(dir, "dist", "index.js")).href;
+    writeFileSync(
+      hook,
+      `import { register } from "node:module";
+register("data:text/javascript," + encodeURIComponent(\`export async function resolve(s, c, n) { return s === "@jax-js/jax" ? { url: ${JSON.stringify(target)}, shortCircuit: true, format: "module" } : n(s, c); }\`));`,
+    );
+    const script = join(tmp, "sweep.mts");
+    writeFileSync(
+      script,
+      `import { initEngine, np, jit, grad } from ${JSON.stringify(pathToFileURL(join(repo, "src", "engine", "index.ts")).href)};
+await initEngine();
+const arr = (shape, s) => np.sin(np.arange(shape.reduce((a, b) => a * b, 1)).astype(np.float32).mul(s)).reshape(shape);
+const out = [];
+const mm = jit((a, b) => np.matmul(a, b));
+for (const m of [1, 3, 5, 16, 33]) for (const k of [7, 32, 100]) for (const n of [4, 12, 20, 48])
+  out.push(...(await mm(arr([m, k], 0.013), arr([k, n], 0.029)).data()));
+out.push(...(await mm(arr([66, 256], 0.003), arr([256, 136], 0.001)).data()));
+out.push(...(await mm(arr([2, 5, 32], 0.011), arr([2, 32, 20], 0.017)).data()));
+out.push(...(await jit((a, b) => np.matmul(a, b.transpose()))(arr([9, 64], 0.007), arr([24, 64], 0.019)).data()));
+const loss = (w) => np.tanh(np.matmul(arr([18, 40], 0.021), w)).sum();
+out.push(...(await jit(grad(loss))(arr([40, 28], 0.005)).data()));
+let jax = ""; // where "@jax-js/jax" resolves from here: only the hook makes it resolvable from this folder
+try { jax = import.meta.resolve("@jax-js/jax"); } catch {}
+// A large write to a pipe is asynchronous: exit once it is flushed.
+process.stdout.write(JSON.stringify({ jax, n: out.length, out: Array.from(out) }) + "\\n", () => process.exit(0));`,
+    );
+    const run = (extra: string[]) =>
+      JSON.parse(
+        execFileSync(process.execPath, ["--import", "tsx", ...extra, script], { cwd: repo, env: { ...process.env, TINYFOUNDRY_THREADS: "1" }, encoding: "utf8" })
+          .trim()
+          .split("\n")
+          .pop()!,
+      ) as { jax: string; n: number; out: number[] };
+    const patched = run(["--import", hook]);
+    const plain = run([]);
+    expect(patched.jax).toBe(target);
+    expect(plain.jax).not.toBe(target);
+    expect(patched.n).toBeGreaterThan(10000);
+    expect(patched.out).toEqual(plain.out);
+  });
+});
