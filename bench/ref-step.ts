@@ -69,6 +69,9 @@ console.log(
   JSON.stringify({
     threads: info.threads,
     workers: info.workers,
+    relaxedSimd: info.relaxedSimd,
+    jaxPatched: info.jaxPatched,
+    node: process.versions.node,
     msPerStep: ms,
     cpuMsPerStep: cpuMs,
     tokensPerSec: (B * T * 1000) / ms,

@@ -1,6 +1,11 @@
 """The reference training step in PyTorch CPU (the peer to beat), same model and sizes as
 bench/ref-step.ts: GPT, 2 layers, width 128, 4 heads, context 128, batch 16, vocab 256, LayerNorm,
-learned positions, GELU (tanh), tied head, AdamW. Prints one JSON line. Threads from argv[1]."""
+learned positions, GELU (tanh), tied head, AdamW. Prints one JSON line. Threads from argv[1].
+
+With argv[2] == "generate": the twin of bench/generate.ts instead, the same KV-cache sampling loop
+(a cache of 128 slots per layer, one batched prefill of 32 prompts x 64 tokens, then one decode
+step per new token, 64 new tokens sampled at temperature 1 with their log-probabilities), under
+torch.no_grad; new tokens per second, prefill included."""
 import json, math, os, sys, time
 
 # OpenBLAS (which Debian's torch loads when libopenblas0 is installed) starts its own threads;
@@ -66,9 +71,61 @@ class GPT(nn.Module):
         return self.lnf(x) @ self.wte.weight.T
 
 
+def generate_bench():
+    Bg, P, N = 32, 64, 64
+    hd = D // H
+
+    def attn_cached(blk, x, cache, t0):
+        # x: [B, t, D] at positions t0..t0+t-1; writes keys/values into the cache, attends to 0..t0+t-1.
+        b, t, d = x.shape
+        q, k, v = blk.qkv(blk.ln1(x)).view(b, t, 3, H, hd).permute(2, 0, 3, 1, 4)
+        cache[0][:, :, t0 : t0 + t] = k
+        cache[1][:, :, t0 : t0 + t] = v
+        keys, vals = cache[0][:, :, : t0 + t], cache[1][:, :, : t0 + t]
+        s = (q @ keys.transpose(-2, -1)) / math.sqrt(hd)
+        if t > 1:
+            s = s.masked_fill(torch.ones(t, t0 + t, dtype=torch.bool).triu(t0 + 1), float("-inf"))
+        y = (torch.softmax(s, dim=-1) @ vals).transpose(1, 2).reshape(b, t, d)
+        x = x + blk.out(y)
+        return x + blk.down(F.gelu(blk.up(blk.ln2(x)), approximate="tanh"))
+
+    def forward_cached(idx, caches, t0):
+        x = model.wte(idx) + model.wpe(torch.arange(t0, t0 + idx.shape[1]))
+        for blk, c in zip(model.blocks, caches):
+            x = attn_cached(blk, x, c, t0)
+        return model.lnf(x[:, -1]) @ model.wte.weight.T
+
+    def once():
+        prompts = torch.randint(0, V, (Bg, P), generator=g)
+        caches = [(torch.zeros(Bg, H, T, hd), torch.zeros(Bg, H, T, hd)) for _ in model.blocks]
+        logits = forward_cached(prompts, caches, 0)
+        out, lps = [], []
+        for i in range(N):
+            logp = torch.log_softmax(logits, dim=-1)
+            nxt = torch.multinomial(logp.exp(), 1, generator=g)
+            out.append(nxt)
+            lps.append(logp.gather(1, nxt))
+            if i + 1 < N:
+                logits = forward_cached(nxt, caches, P + i)
+        return torch.cat(out, 1)
+
+    with torch.no_grad():
+        once()
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            once()
+            times.append(time.perf_counter() - t0)
+    ms = sorted(times)[1] * 1000
+    print(json.dumps({"threads": threads, "batch": Bg, "promptTokens": P, "newTokens": N, "msPerCall": ms, "tokensPerSec": Bg * N * 1000 / ms, "torch": torch.__version__}))
+
+
 model = GPT()
-opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
 g = torch.Generator().manual_seed(0)
+if len(sys.argv) > 2 and sys.argv[2] == "generate":
+    generate_bench()
+    sys.exit(0)
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
 
 
 def step():
