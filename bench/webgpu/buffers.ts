@@ -10,3 +10,8 @@ export function installBufferCounter(): Promise<void> {
 export function liveBuffers(_device = "wasm"): number {
   throw new Error("liveBuffers: buffers are not counted in the browser page");
 }
+
+/** The page loads jax-js as served; whether it carries the install-time patch is not checked here. */
+export function jaxPatched(): boolean {
+  return false;
+}

@@ -7,7 +7,7 @@
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 type Backend = {
@@ -77,4 +77,16 @@ export function installBufferCounter(): Promise<void> {
 export function liveBuffers(device = "wasm"): number {
   if (!installed) throw new Error("liveBuffers: call `await initEngine()` first");
   return counts.get(device)?.size ?? 0;
+}
+
+/** Whether the installed jax-js's wasm backend carries the install-time patch (`npm install` applies it). */
+export function jaxPatched(): boolean {
+  try {
+    const dist = dirname(createRequire(import.meta.url).resolve("@jax-js/jax"));
+    return readdirSync(dist)
+      .filter((f) => /^backend-.*\.js$/.test(f))
+      .some((f) => readFileSync(join(dist, f), "utf8").includes("/* tinyfoundry patch-jax:"));
+  } catch {
+    return false;
+  }
 }

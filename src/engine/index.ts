@@ -10,7 +10,7 @@ import "./node-shims.js";
 import * as jax from "@jax-js/jax";
 import { numpy as np, nn as jnn, lax, random, tree } from "@jax-js/jax";
 import { requestedThreads, workerShimActive, relaxedSimdActive } from "./node-shims.js";
-import { installBufferCounter } from "./buffers.js";
+import { installBufferCounter, jaxPatched } from "./buffers.js";
 
 export { np, jnn, lax, random, tree };
 // Re-exported one by one with their declared types (a destructured re-export has an inferred type too
@@ -28,10 +28,9 @@ export type Array = np.Array;
 export type DType = np.DType;
 export type Device = jax.Device;
 export type JsTree<T> = jax.JsTree<T>;
-export { liveBuffers } from "./buffers.js";
+export { liveBuffers, jaxPatched } from "./buffers.js";
 export { flattenNamed, unflattenNamed } from "./named.js";
-export { kernelProfile, isMatmulKernel, jaxPatched, type KernelProfile } from "./profile.js";
-import { jaxPatched } from "./profile.js";
+export { kernelProfile, isMatmulKernel, type KernelProfile } from "./profile.js";
 
 /**
  * `tree.ref` for typed parameter objects. jax-js's `JsTree` type cannot be checked against a

@@ -8,9 +8,6 @@
  */
 import { workerShimActive } from "./node-shims.js"; // first: the shims must run before jax-js loads
 import * as jax from "@jax-js/jax";
-import { readFileSync, readdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 
 export type KernelProfile = {
   /** Everything dispatched: kernels plus routines (JS routines such as scatter, sort). */
@@ -83,16 +80,4 @@ export async function kernelProfile(work: () => Promise<void>): Promise<KernelPr
     msMatmul,
     matmulShare: timed && msTotal > 0 ? msMatmul / msTotal : NaN,
   };
-}
-
-/** Whether the installed jax-js's wasm backend carries the install-time patch (`npm install` applies it). */
-export function jaxPatched(): boolean {
-  try {
-    const dist = dirname(createRequire(import.meta.url).resolve("@jax-js/jax"));
-    return readdirSync(dist)
-      .filter((f) => /^backend-.*\.js$/.test(f))
-      .some((f) => readFileSync(join(dist, f), "utf8").includes("/* tinyfoundry patch-jax:"));
-  } catch {
-    return false;
-  }
 }
