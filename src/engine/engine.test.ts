@@ -231,12 +231,12 @@ const info = await initEngine();
 const a = np.sin(np.arange(128 * 96).reshape([128, 96]).astype(np.float32).mul(0.0137));
 const b = np.cos(np.arange(96 * 64).reshape([96, 64]).astype(np.float32).mul(0.0071));
 const c = Array.from(await jit((x, y) => np.matmul(x, y))(a, b).data());
-console.log(JSON.stringify({ relaxed: info.relaxedSimd, threads: info.threads, c }));
-process.exit(0);`,
+// A large write to a pipe is asynchronous: exit once it is flushed.
+process.stdout.write(JSON.stringify({ relaxed: info.relaxedSimd, threads: info.threads, c }) + "\\n", () => process.exit(0));`,
     );
     const run = (threads: string, relaxed?: string) =>
       JSON.parse(
-        execFileSync("npx", ["tsx", script], {
+        execFileSync(process.execPath, ["--import", "tsx", script], {
           env: { ...process.env, TINYFOUNDRY_THREADS: threads, TINYFOUNDRY_RELAXED_SIMD: relaxed ?? "" },
           encoding: "utf8",
         })
