@@ -1,18 +1,26 @@
 #!/usr/bin/env node
 /**
- * Install-time patch of @jax-js/jax 0.1.25 (npm's `postinstall` runs it; idempotent; written so it
- * could be offered upstream as a change of two constants in src/backend/wasm).
+ * Install-time patch of @jax-js/jax 0.1.25 (npm's `postinstall` runs it; idempotent; each edit is
+ * small and written so it could be offered upstream, to src/backend/wasm).
  *
- * jax-js's wasm matmul kernel (its output-vectorised SIMD reduction) computes a micro-tile of
- * TILED_SIMD_MICRO_ROWS rows × TILED_SIMD_MICRO_VECTORS f32x4 vectors per step of k. At 4 × 4 that
- * is 16 f32x4 accumulators, plus the loaded vectors and the splatted scalars of each step: more
- * than the 16 xmm registers V8's x64 code generator allocates from, so accumulators spill to the
- * stack on every step. 2 × 4 keeps 8 accumulators and the operands in registers. Measured on the
- * reference training step (bench/compare.mts: CPU time per step, 1 thread, interleaved rounds,
- * Node 20 with relaxed SIMD, 2-core Xeon with AVX-512): 2 × 4 is 1.18x faster than 4 × 4 (paired
- * 1.15-1.30); 3 × 4 the same within noise, 1 × 4 1.09x, 2 × 8 1.00x; on Node 24 2 × 4 gave 1.11x.
- * Results are bit-identical: the tile only changes which outputs one loop iteration computes, not
- * the order of each output's reduction over k.
+ * 1. Matmul micro-tile. jax-js's wasm matmul kernel (its output-vectorised SIMD reduction)
+ *    computes TILED_SIMD_MICRO_ROWS rows × TILED_SIMD_MICRO_VECTORS f32x4 vectors of outputs per
+ *    step of k. At 4 × 4 that is 16 f32x4 accumulators plus the loaded vectors and splatted
+ *    scalars: more than the 16 xmm registers V8's x64 code generator allocates from, so
+ *    accumulators spill on every step. 2 × 4 keeps 8 accumulators and the operands in registers.
+ *    Measured on the reference training step (bench/compare.mts: CPU time per step, 1 thread,
+ *    interleaved rounds, Node 20 with relaxed SIMD, 2-core Xeon with AVX-512): 1.18x over 4 × 4
+ *    (paired 1.15-1.30); 3 × 4 the same within noise, 1 × 4 1.09x, 2 × 8 1.00x; on Node 24 1.11x.
+ *    Each output still sums over k in the same order.
+ * 2. SIMD reciprocal, exp and log. Element-wise kernels containing a division, exp or log
+ *    (softmax, sigmoid/GELU, norms) were generated as scalar code. With these ops allowed in the
+ *    SIMD path, reciprocal is f32x4.div (the same IEEE division per lane) and exp/log call jax-js's
+ *    own scalar function once per lane, so values are unchanged while loads, index arithmetic and
+ *    the rest of the expression vectorise. Measured as above: 1.05x on top of edit 1 (paired
+ *    1.02-1.06).
+ *
+ * Both keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with the
+ * installed package; the reference step's losses match to the last float32 bit).
  *
  *   node scripts/patch-jax.mjs            patch the @jax-js/jax that this package resolves
  *   node scripts/patch-jax.mjs --check    exit 1 unless it is patched
@@ -28,9 +36,49 @@ import { fileURLToPath } from "node:url";
 
 export const JAX_VERSION = "0.1.25";
 export const MARK = "/* tinyfoundry patch-jax:";
-/** [original line, replacement value, reason]; each must occur exactly once per backend file. */
+/**
+ * Each edit replaces one exact text, which must occur once per backend file; the replacement
+ * carries MARK, so a patched file is recognised and never patched twice.
+ */
 export const EDITS = [
-  ["const TILED_SIMD_MICRO_ROWS = 4;", "2", "2x4 micro-tile: 8 f32x4 accumulators fit the x64 registers"],
+  {
+    name: "matmul micro-tile 2x4",
+    find: "const TILED_SIMD_MICRO_ROWS = 4;",
+    replace: `const TILED_SIMD_MICRO_ROWS = 2; ${MARK} 2x4 micro-tile: 8 f32x4 accumulators fit the x64 registers (was 4) */`,
+  },
+  {
+    // Element-wise kernels with a division, exp or log (softmax, sigmoid/GELU, norms) ran scalar:
+    // f32x4.div is the same IEEE division per lane, and exp/log call the same scalar function
+    // per lane, so values are unchanged while loads, index math and the other arithmetic vectorise.
+    name: "SIMD reciprocal, exp, log",
+    find: '\t"Sqrt",\n\t"Cast",\n\t"Where",',
+    replace: `\t"Sqrt",\n\t"Reciprocal", ${MARK} SIMD reciprocal, exp, log */\n\t"Exp",\n\t"Log",\n\t"Cast",\n\t"Where",`,
+  },
+  {
+    name: "SIMD reciprocal, exp, log (codegen)",
+    find: '\t\t} else if (op === "Sqrt") {\n\t\t\tgen(src[0]);\n\t\t\tcg.f32x4.sqrt();\n\t\t}',
+    replace: [
+      '\t\t} else if (op === "Sqrt") {',
+      "\t\t\tgen(src[0]);",
+      "\t\t\tcg.f32x4.sqrt();",
+      `\t\t} else if (op === "Reciprocal") { ${MARK} SIMD reciprocal, exp, log (codegen) */`,
+      "\t\t\tcg.f32.const(1);",
+      "\t\t\tcg.f32x4.splat();",
+      "\t\t\tgen(src[0]);",
+      "\t\t\tcg.f32x4.div();",
+      '\t\t} else if (op === "Exp" || op === "Log") {',
+      "\t\t\tgen(src[0]);",
+      "\t\t\tconst v = cg.local.declare(cg.f32x4);",
+      "\t\t\tcg.local.tee(v);",
+      "\t\t\tfor (let lane = 0; lane < 4; lane++) {",
+      "\t\t\t\tcg.local.get(v);",
+      "\t\t\t\tcg.f32x4.extract_lane(lane);",
+      '\t\t\t\tcg.call(op === "Exp" ? funcs.exp : funcs.log);',
+      "\t\t\t\tcg.f32x4.replace_lane(lane);",
+      "\t\t\t}",
+      "\t\t}",
+    ].join("\n"),
+  },
 ];
 
 function jaxDir(args) {
@@ -56,17 +104,15 @@ export function patchJax(dir, { check = false } = {}) {
   for (const f of files) {
     const path = join(dir, "dist", f);
     let text = readFileSync(path, "utf8");
-    for (const [line, value, why] of EDITS) {
-      const name = line.slice("const ".length, line.indexOf(" ="));
-      const patched = `const ${name} = ${value}; ${MARK} ${why} (was ${line.slice(line.indexOf("= ") + 2, -1)}) */`;
-      if (text.includes(patched)) {
+    for (const { name, find, replace } of EDITS) {
+      if (text.includes(replace)) {
         already++;
         continue;
       }
-      const n = text.split(line).length - 1;
-      if (n !== 1) throw new Error(`patch-jax: expected one "${line}" in ${f}, found ${n}`);
+      const n = text.split(find).length - 1;
+      if (n !== 1) throw new Error(`patch-jax: expected one match for "${name}" in ${f}, found ${n}`);
       if (check) return { ok: false, line: `patch-jax: ${f} is not patched (${name})` };
-      text = text.replace(line, patched);
+      text = text.replace(find, () => replace);
       changed++;
     }
     if (!check) writeFileSync(path, text);
