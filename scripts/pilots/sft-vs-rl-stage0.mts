@@ -1,5 +1,5 @@
 // Pilot driver for issue 24 (the README's "How the quick recipe was sized"): stage-0 learning curve with the experiment's probes. Usage: [CARDS=4] npx tsx scripts/pilots/sft-vs-rl-stage0.mts D L STEPS EVERY B T LR (SAVE=file to keep checkpoints).
-import { crossEntropy, disposeTree, initEngine, np } from "../../src/engine/index.js";
+import { crossEntropy, initEngine, np } from "../../src/engine/index.js";
 import { initLM, lmForward, type LMParams } from "../../src/nn/transformer.js";
 import { adamwInit, defaultDecayMask } from "../../src/optim/adamw.js";
 import { warmupCosine } from "../../src/optim/schedule.js";

@@ -15,7 +15,7 @@ import { Rng } from "../../util/rng.js";
 import { vlSettings, type SftVsRlConfig } from "./config.js";
 import { initValueHead, sftExample, type VLParams } from "./model.js";
 import { evaluateLM, type LMEvalResult } from "./rollout.js";
-import type { EvalPoint } from "./summary.js";
+import type { EvalPoint, EvalRow } from "./summary.js";
 import { gpSpec, SPLITS, type EnvSpec, type EvalSplit, type GPSplit } from "./tasks.js";
 import { END, PhraseTokenizer, phrasesFor, renderChat } from "./tokenizer.js";
 import { IMAGE_TOKEN, initVision, type VisionParams } from "./vision.js";
@@ -68,7 +68,7 @@ export async function evaluateSplits(
   model: LMConfig,
   tok: PhraseTokenizer,
   cfg: SftVsRlConfig,
-  opts: { episodes?: number; splits?: readonly EvalSplit[]; keepRecords?: number; verifyIter?: number; env?: EnvSpec; vis?: VisionParams } = {},
+  opts: { episodes?: number; splits?: readonly EvalSplit[]; keepRecords?: number; verifyIter?: number; env?: EnvSpec; vis?: VisionParams; temperature?: number } = {},
 ): Promise<SplitResults> {
   const spec = opts.env ?? gpSpec(cfg);
   if (spec.image && !opts.vis) throw new Error(`evaluateSplits: ${spec.label} needs the image encoder (opts.vis)`);
@@ -85,7 +85,7 @@ export async function evaluateSplits(
       makeEnv: () => spec.makeEnv(split, opts.verifyIter ?? spec.ppo.verifyIter),
       seeds: Array.from({ length: n }, (_, i) => episodeSeed(cfg.eval.seed, seedEnv, split, i)),
       batch: cfg.eval.batch,
-      sampling: { ...spec.sampling, temperature: cfg.eval.temperature },
+      sampling: { ...spec.sampling, temperature: opts.temperature ?? cfg.eval.temperature },
       rng: Rng.stream(cfg.eval.seed, spec.evalStream(split)),
       keepRecords: opts.keepRecords ?? 0,
       firstAnswerTags: spec.answerTags,
@@ -93,6 +93,26 @@ export async function evaluateSplits(
     });
   }
   return out;
+}
+
+/**
+ * ID rate sampled at the PPO rollout temperature (issue 24: what PPO optimises; at 3 cards the SFT init solves about
+ * 100 % of ID hands at the evaluation temperature), as `idRollTemp<key>` / `idRollTemp<seKey>` of the task's headline
+ * metric, on the same ID episodes as the evaluation. Equal temperatures: copied from `row` (the same evaluation).
+ */
+export async function rollTempRow(
+  lm: LMParams,
+  model: LMConfig,
+  tok: PhraseTokenizer,
+  cfg: SftVsRlConfig,
+  spec: EnvSpec,
+  row: EvalRow | null,
+  opts: { episodes?: number; vis?: VisionParams } = {},
+): Promise<EvalRow> {
+  const { key, seKey } = spec.metric;
+  const T = spec.sampling.temperature;
+  const r = row && T === cfg.eval.temperature ? row : spec.evalRow(await evaluateSplits(lm, model, tok, cfg, { ...opts, env: spec, splits: ["id"], temperature: T }));
+  return { [`idRollTemp${key}`]: r[`id${key}`], [`idRollTemp${seKey}`]: r[`id${seKey}`] };
 }
 
 function transcript(convs: Message[][]): string {

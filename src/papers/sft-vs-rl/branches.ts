@@ -11,7 +11,7 @@ import type { LMConfig, LMParams } from "../../nn/transformer.js";
 import { warmupCosine } from "../../optim/schedule.js";
 import { runArm, type ExperimentContext } from "../../train/experiment.js";
 import { openRun, type RunDir } from "../../train/run-dir.js";
-import { armDir, evalPoints, evaluateSplits, klToInit, loadArmLM, loadArmVL, writeTranscripts } from "./arms.js";
+import { armDir, evalPoints, evaluateSplits, klToInit, loadArmLM, loadArmVL, rollTempRow, writeTranscripts } from "./arms.js";
 import { vlSettings, type SftVsRlConfig } from "./config.js";
 import { trainFlops, type VLParams } from "./model.js";
 import { trainPPO } from "./ppo.js";
@@ -88,11 +88,17 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
       run, ppo: spec.ppo, sampling: spec.sampling, model, tok, nParams: N, seed: cfg.seed, updates: spec.ppo.updates, initLm: start.lm,
       makeEnv: () => spec.makeEnv("id", spec.ppo.verifyIter),
       ...(spec.image && start.vis ? { vision: { init: start.vis, imageId, image: spec.image } } : {}),
+      // ID sampled at the rollout temperature at the init and the last checkpoint: what "PPO learned" reads (issue 24).
       evaluate: async (lm, update, _flops, vis) => {
-        if (update === 0) return initRow;
+        if (update === 0) return { ...initRow, ...(await rollTempRow(lm, model, tok, cfg, spec, initRow, { vis })) };
         const ev = await evaluateSplits(lm, model, tok, cfg, { keepRecords: update === spec.ppo.updates ? 2 : 0, env: spec, vis });
         writeTranscripts(run, "final", ev, splits);
-        return { ...spec.evalRow(ev), ...(withKL ? { idKL: await klToInit(lm, start.lm, model, tok, cfg, spec, KL_PROMPTS) } : {}) };
+        const row = spec.evalRow(ev);
+        return {
+          ...row,
+          ...(withKL ? { idKL: await klToInit(lm, start.lm, model, tok, cfg, spec, KL_PROMPTS) } : {}),
+          ...(update === spec.ppo.updates ? await rollTempRow(lm, model, tok, cfg, spec, row, { vis }) : {}),
+        };
       },
       evalEvery: cfg.eval.every,
       resume,
@@ -105,6 +111,8 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
     return { updates: r.updates, flops: r.flops, status: r.status };
   });
   const ppoPoints = evalPoints(openRun(dir(A("ppo"))), "update");
+  // The init's ID at the rollout temperature was measured by the PPO arm (its update 0).
+  const initHot = Object.fromEntries(Object.entries(ppoPoints.find((p) => p.step === 0)?.row ?? {}).filter(([k]) => k.startsWith("idRollTemp")));
 
   // ---- branch A: more SFT at the PPO checkpoints' FLOPs -------------------------------------------------------
   const perStep = sftStepFlops(cfg.sft.batchSize);
@@ -153,7 +161,7 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
     trainingRuleKey: spec.trainingRuleKey,
     trainingRuleText: spec.trainingRuleText,
     paper: spec.paper,
-    init: { flops: init.flops, steps: spec.sftInit.steps, finalLoss: init.finalLoss, meanSeqTokens: init.meanSeqTokens, row: initRow, curve: initCurve },
+    init: { flops: init.flops, steps: spec.sftInit.steps, finalLoss: init.finalLoss, meanSeqTokens: init.meanSeqTokens, row: { ...initRow, ...initHot }, curve: initCurve },
     ppo: { updates: ppo.updates, flops: ppo.flops, status: ppo.status, points: ppoPoints },
     sft: { steps: sft.steps, flops: sft.flops, finalLoss: sft.finalLoss, points: sftPoints },
   };

@@ -109,13 +109,31 @@ export function lowersRule(d: Pooled, initRate: number, what: string): { verdict
  * rate's noise (it learned, yet kept OOD); otherwise not reproduced, because an unchanged rate then only shows that
  * the branch changed little.
  */
-export function keepsOrRaisesRule(d: Pooled, learnedId: Pooled, what: string): { verdict: RuleVerdict; why: string } {
+export function keepsOrRaisesRule(d: Pooled, learnedId: Pooled, what: string, learnedWhat = "ID"): { verdict: RuleVerdict; why: string } {
   const t = differenceTest(d.value, d.se, spreadOf(d));
   if (t.significant) return raisesRule(d, what);
   const noise = `max(2 SE ${(2 * d.se).toFixed(1)}, seed spread ${(spreadOf(d) ?? 0).toFixed(1)})`;
   const l = differenceTest(learnedId.value, learnedId.se, spreadOf(learnedId));
-  if (l.direction > 0) return { verdict: "partly", why: `${what}: ${fmt(d.value)} points is within ${noise}, so OOD was kept, not raised, while the branch raised ID by ${fmt(learnedId.value)} points beyond its noise.` };
-  return { verdict: "not reproduced", why: `${what}: ${fmt(d.value)} points is within ${noise}, and the branch did not raise ID beyond its noise either (${fmt(learnedId.value)} points), so "kept" only shows that the branch changed little.` };
+  if (l.direction > 0) return { verdict: "partly", why: `${what}: ${fmt(d.value)} points is within ${noise}, so OOD was kept, not raised, while the branch raised ${learnedWhat} by ${fmt(learnedId.value)} points beyond its noise.` };
+  return { verdict: "not reproduced", why: `${what}: ${fmt(d.value)} points is within ${noise}, and the branch did not raise ${learnedWhat} beyond its noise either (${fmt(learnedId.value)} points), so "kept" only shows that the branch changed little.` };
+}
+
+/**
+ * Row key of the ID rate sampled at the PPO rollout temperature (`idRollTempSuccess`, `idRollTempStdErr`, ...): the
+ * quantity PPO optimises, measured on the same ID episodes as the evaluation-temperature rate.
+ */
+export const rollTempKey = (key: string): string => `idRollTemp${key}`;
+
+/**
+ * Whether the PPO branch learned (issue 24's rule change): the change of the ID rate sampled at the rollout temperature
+ * from the SFT init to the branch's last checkpoint, when every run measured it at both; otherwise (older summaries)
+ * the change of the evaluation-temperature ID rate. At 3 cards the init solves about 100 % of ID hands at the
+ * evaluation temperature (0.2), so only a hotter rate can show what PPO learned in distribution.
+ */
+export function learnedChange(runs: readonly TaskSummary[], key: string, seKey: string): { change: Pooled; what: string } {
+  const hot = pooledChange(runs, rollTempKey(key), rollTempKey(seKey), ROWS.init, ROWS.ppo, ROWS.init);
+  if (measured(hot)) return { change: hot, what: "ID at the rollout temperature" };
+  return { change: pooledChange(runs, `id${key}`, `id${seKey}`, ROWS.init, ROWS.ppo, ROWS.init), what: "ID" };
 }
 
 /** Gates every claim of a task presupposes: the SFT init plays the answer format. */

@@ -18,7 +18,7 @@ const METRIC: Record<ExperimentEnv, TaskSummary["metric"]> = {
 };
 
 /** Rates of one evaluation: id / ood / vis (headline metric), rec (visual-OOD card recognition), and first-answer shares. */
-type Rates = { id: number; ood: number; vis: number; rec: number; idParsed: number; oodPromptSpace: number };
+type Rates = { id: number; ood: number; vis: number; rec: number; idParsed: number; oodPromptSpace: number; hot?: number };
 const TESTABLE: Rates = { id: 0.3, ood: 0.2, vis: 0.25, rec: 0.5, idParsed: 0.99, oodPromptSpace: 0.8 };
 
 function row(env: ExperimentEnv, r: Rates, n: number): EvalRow {
@@ -27,6 +27,10 @@ function row(env: ExperimentEnv, r: Rates, n: number): EvalRow {
   for (const [split, p] of [["id", r.id], ["ood", r.ood], ["vis", r.vis]] as const) {
     out[`${split}${key}`] = p;
     out[`${split}${seKey}`] = se(p, n);
+  }
+  if (r.hot !== undefined) {
+    out[`idRollTemp${key}`] = r.hot;
+    out[`idRollTemp${seKey}`] = se(r.hot, n);
   }
   out.visRecognition = r.rec;
   out.visRecognitionStdErr = se(r.rec, n);
@@ -89,6 +93,14 @@ describe.each(TASKS)("rule-split claims of $env", ({ env, prefix, oodNotTestable
     [`${prefix}-ood-rl`, { ppo: { ood: 0.1 } }, "opposite"],
     [`${prefix}-ood-rl`, { ppo: { ood: 0.2, id: 0.45 } }, "partly"],
     [`${prefix}-ood-rl`, { ppo: { ood: 0.2, id: 0.3 } }, "not reproduced"],
+    // ...where ID was also sampled at the rollout temperature, "learned" reads that rate (issue 24: the evaluation
+    // temperature's ID sits at the ceiling): it rose while ID at the evaluation temperature stayed flat, and vice versa.
+    [`${prefix}-ood-rl`, { init: { hot: 0.6 }, ppo: { ood: 0.2, id: 0.3, hot: 0.75 } }, "partly"],
+    [`${prefix}-ood-rl`, { init: { hot: 0.6 }, ppo: { ood: 0.2, id: 0.45, hot: 0.6 } }, "not reproduced"],
+    [`${prefix}-ood-rl`, { init: { hot: 0.6 }, ppo: { ood: 0.3, hot: 0.6 } }, "reproduced"],
+    [`${prefix}-ood-rl`, { init: { hot: 0.6 }, ppo: { ood: 0.1, hot: 0.75 } }, "opposite"],
+    // Measured at the init only (e.g. a resumed run of older code): falls back to the evaluation temperature's ID.
+    [`${prefix}-ood-rl`, { init: { hot: 0.6 }, ppo: { ood: 0.2, id: 0.45, hot: undefined } }, "partly"],
     // SFT lowers OOD: a full drop, a drop beyond the noise but below a quarter of the init's rate, a rise, no change.
     [`${prefix}-ood-sft`, { sft: { ood: 0.05 } }, "reproduced"],
     [`${prefix}-ood-sft`, { init: { ood: 0.4 }, sft: { ood: 0.35 }, n: 20_000 }, "partly"],
@@ -225,6 +237,37 @@ describe("PPO from stage 0 without SFT fails (§5.4)", () => {
     const c = judge([noSft(0.5, 0.5)]);
     expect(c.verdict).toBe("not testable");
     expect(c.gates.find((g) => !g.passed)!.name).toBe("SFT+PPO ID success above the stage-0 model's (points)");
+  });
+  describe("with ID sampled at the rollout temperature in every compared row (issue 24)", () => {
+    const hotNoSft = (start: number, final: number, n = 250): NoSftSummary => {
+      const r = noSft(0, 0, 3, n);
+      return { ...r, start: { ...r.start, idRollTempSuccess: start, idRollTempStdErr: se(start, n) }, final: { ...r.final, idRollTempSuccess: final, idRollTempStdErr: se(final, n) } };
+    };
+    // Greedy-ish ID at the ceiling from the init on (100 % -> 100 %); at the rollout temperature 60 % -> 80 %.
+    const ceiling = task("general-points", { init: { id: 1, hot: 0.6 }, ppo: { id: 1, hot: 0.8 } });
+    it.each([
+      [0, 0, "reproduced"],
+      [0, 0.05, "partly"],
+      [0, 0.12, "not reproduced"],
+      [0, 0.8, "opposite"],
+    ] as const)("stage 0 at %s, no-SFT PPO at %s: %s", (start, final, want) => {
+      const c = judge([hotNoSft(start, final)], ceiling);
+      expect(c.verdict).toBe(want);
+      expect(c.gates.every((g) => g.passed)).toBe(true);
+      expect(c.why).toContain("at the rollout temperature");
+      valid([c]);
+    });
+    it("is not testable where PPO did not raise ID at the rollout temperature either", () => {
+      const flat = task("general-points", { init: { id: 1, hot: 0.6 }, ppo: { id: 1, hot: 0.6 } });
+      const c = judge([hotNoSft(0, 0)], flat);
+      expect(c.verdict).toBe("not testable");
+      expect(c.gates.find((g) => !g.passed)!.name).toBe("SFT+PPO ID success at the rollout temperature above its SFT init's (points)");
+    });
+    it("reads the evaluation temperature's ID when the no-SFT arm lacks the hot rate (one key for every row)", () => {
+      const c = judge([noSft(0, 0)], ceiling);
+      expect(c.verdict).toBe("not testable");
+      expect(c.gates.find((g) => !g.passed)!.name).toBe("SFT+PPO ID success above its SFT init's (points)");
+    });
   });
   it("is not testable when the no-SFT arm was not trained", () => {
     const c = judge([]);

@@ -11,7 +11,7 @@
  */
 import { defineClaim, gate, judge, type ClaimResult, type ClaimSpec, type Gate } from "../../train/claims.js";
 import { differenceTest } from "../../train/stats.js";
-import { estimate, floorOf, GATE, judgeChange, stage0Gates, keepsOrRaisesRule, lowersRule, meanOf, measuredGate, parseGate, pooledChange, pooledRate, raisesRule, ROWS, type Pooled } from "./claim-rules.js";
+import { estimate, floorOf, GATE, judgeChange, learnedChange, stage0Gates, keepsOrRaisesRule, lowersRule, meanOf, measuredGate, parseGate, pooledChange, pooledRate, raisesRule, rollTempKey, ROWS, type Pooled } from "./claim-rules.js";
 import type { ExperimentEnv } from "./config.js";
 import { taskRuns, type NoSftSummary, type SftVsRlSummary, type TaskSummary } from "./summary.js";
 import { PAPER_GP_L, PAPER_GP_VL, PAPER_VIRL_L } from "./tasks.js";
@@ -34,7 +34,7 @@ function ruleClaimSpecs(t: { prefix: string; label: string; word: string; ood: s
       metric: `${ood} ${word} after the PPO branch minus the SFT init's, points`,
       arms: [arm("sft-init"), arm("ppo")],
       budget,
-      rule: `a gain beyond ${noise}: reproduced; a drop beyond it: opposite; within it: partly if the PPO branch raised ID ${word} beyond its noise, else not reproduced`,
+      rule: `a gain beyond ${noise}: reproduced; a drop beyond it: opposite; within it: partly if the PPO branch raised ID ${word} sampled at its rollout temperature (the evaluation temperature's where that was not measured) beyond its noise, else not reproduced`,
     }),
     oodSft: defineClaim({
       id: `${prefix}-ood-sft`,
@@ -83,7 +83,7 @@ export const NO_SFT_CLAIM = defineClaim({
   id: "gp-no-sft-fails",
   paper: "PPO started from the pretrained model without SFT fails to improve (GP-L, §5.4)",
   paperValue: "Fig. 9: no end-to-end RL run improves (3 learning rates)",
-  metric: "ID success of the no-SFT PPO arm after its updates minus the stage-0 model's (same ID episodes), points",
+  metric: "ID success of the no-SFT PPO arm after its updates minus the stage-0 model's (same ID episodes; sampled at the rollout temperature where every compared row has it), points",
   arms: ["stage0", "ppo-no-sft", "sft-init", "ppo"],
   budget: "not equal: the no-SFT arm runs extras.noSftUpdates PPO updates, the SFT+PPO branch ppo.updates after its SFT init; each arm's FLOPs counted alone",
   rule: "gates: the SFT+PPO branch ends above the stage-0 ID success and above its SFT init's, each beyond 2 SE; then a no-SFT gain within max(2 SE, seed spread): reproduced; reaching the SFT+PPO branch's ID success within the noise: opposite; a gain of at least half the SFT+PPO branch's gain over its init: not reproduced; a smaller gain beyond the noise: partly",
@@ -101,11 +101,12 @@ export function ruleClaims(runs: readonly TaskSummary[], specs: RuleClaims, oodG
   const gap = ch("ood", sft, ppo, sft);
   const idRl = ch("id", init, ppo, init);
   const idSft = ch("id", init, sft, init);
+  const learned = learnedChange(runs, k, se);
   const initOod = 100 * meanOf(runs, (t) => t.init.row[`ood${k}`]);
   const pg = parseGate(runs);
   const og = [...extraOodGates, oodGate, pg];
   return [
-    judgeChange(specs.oodRl, oodRl, og, () => keepsOrRaisesRule(oodRl, idRl, `OOD ${word}, PPO branch minus SFT init`)),
+    judgeChange(specs.oodRl, oodRl, og, () => keepsOrRaisesRule(oodRl, learned.change, `OOD ${word}, PPO branch minus SFT init`, `${learned.what} ${word}`)),
     judgeChange(specs.oodSft, oodSft, og, () => lowersRule(oodSft, initOod, `OOD ${word}, SFT branch minus SFT init (init ${initOod.toFixed(1)} %)`)),
     judgeChange(specs.oodGap, gap, og, () => raisesRule(gap, `OOD ${word}, PPO branch minus SFT branch at equal FLOPs`)),
     judgeChange(specs.idRl, idRl, [pg], () => raisesRule(idRl, `ID ${word}, PPO branch minus SFT init`)),
@@ -119,10 +120,16 @@ export function ruleClaims(runs: readonly TaskSummary[], specs: RuleClaims, oodG
  * beyond 2 SE), so that "fails" cannot pass merely because PPO learns nothing at this budget in either case.
  */
 export function noSftClaim(gp: readonly TaskSummary[], runs: readonly NoSftSummary[]): ClaimResult {
-  const start = pooledRate(runs, (r) => r.start, "idSuccess", "idStdErr");
-  const end = pooledRate(runs, (r) => r.final, "idSuccess", "idStdErr");
-  const withSft = pooledRate(gp, ppo, "idSuccess", "idStdErr");
-  const rlGain = pooledChange(gp, "idSuccess", "idStdErr", init, ppo, init);
+  // ID at the rollout temperature when every row compared has it (issue 24: the evaluation temperature's ID sits at
+  // the ceiling from the SFT init on), else ID at the evaluation temperature; one key for every row.
+  const rows = [...runs.flatMap((r) => [r.start, r.final]), ...gp.flatMap((t) => [init(t), ppo(t)])];
+  const hot = runs.length > 0 && gp.length > 0 && rows.every((r) => typeof r[rollTempKey("Success")] === "number" && typeof r[rollTempKey("StdErr")] === "number");
+  const [key, seKey] = hot ? [rollTempKey("Success"), rollTempKey("StdErr")] : ["idSuccess", "idStdErr"];
+  const at = hot ? " at the rollout temperature" : "";
+  const start = pooledRate(runs, (r) => r.start, key, seKey);
+  const end = pooledRate(runs, (r) => r.final, key, seKey);
+  const withSft = pooledRate(gp, ppo, key, seKey);
+  const rlGain = pooledChange(gp, key, seKey, init, ppo, init);
   const noiseOf = (se: number, floor: number | null) => (Number.isFinite(se) ? Math.max(2 * se, floor ?? 0) : 0);
   const aboveStage0 = withSft.value - start.value;
   const gain: Pooled = { value: end.value - start.value, se: Math.hypot(end.se, start.se), seeds: end.seeds, floor: end.floor };
@@ -130,8 +137,8 @@ export function noSftClaim(gp: readonly TaskSummary[], runs: readonly NoSftSumma
   const gates = [
     gate("no-SFT arm trained (updates)", runs.length ? meanOf(runs, (r) => r.updates) : null, ">=", 1),
     gp.length ? parseGate(gp) : gate("SFT init: ID answers parsed", null, ">=", GATE.idParsed),
-    gate("SFT+PPO ID success above the stage-0 model's (points)", both ? aboveStage0 : null, ">", noiseOf(Math.hypot(withSft.se, start.se), withSft.floor)),
-    gate("SFT+PPO ID success above its SFT init's (points)", gp.length ? rlGain.value : null, ">", noiseOf(rlGain.se, rlGain.floor)),
+    gate(`SFT+PPO ID success${at} above the stage-0 model's (points)`, both ? aboveStage0 : null, ">", noiseOf(Math.hypot(withSft.se, start.se), withSft.floor)),
+    gate(`SFT+PPO ID success${at} above its SFT init's (points)`, gp.length ? rlGain.value : null, ">", noiseOf(rlGain.se, rlGain.floor)),
     ...measuredGate(gain, "no-SFT ID success change"),
   ];
   return judge(NO_SFT_CLAIM, {
@@ -141,7 +148,7 @@ export function noSftClaim(gp: readonly TaskSummary[], runs: readonly NoSftSumma
     rule: () => {
       const g = differenceTest(gain.value, gain.se, gain.floor ?? 0);
       const ctx = `(${runs.map((r) => r.updates).join("/")} updates without SFT; with SFT, PPO gained ${signed(rlGain.value)} points over its init)`;
-      const what = `without SFT, PPO changed ID success by ${signed(gain.value)} points from the stage-0 model's ${start.value.toFixed(1)} % ${ctx}`;
+      const what = `without SFT, PPO changed ID success${at} by ${signed(gain.value)} points from the stage-0 model's ${start.value.toFixed(1)} % ${ctx}`;
       if (!g.significant || g.direction < 0) return { verdict: "reproduced", why: `${what}: no gain beyond max(2 SE ${(2 * gain.se).toFixed(1)}, seed spread ${(gain.floor ?? 0).toFixed(1)}).` };
       const behind = differenceTest(withSft.value - end.value, Math.hypot(withSft.se, end.se), withSft.floor ?? 0);
       if (behind.direction <= 0) return { verdict: "opposite", why: `${what}: it reached the SFT+PPO branch's ${withSft.value.toFixed(1)} % within the noise.` };

@@ -5,11 +5,11 @@
  */
 import { disposeTree } from "../../engine/index.js";
 import { runArm } from "../../train/experiment.js";
-import { armDir, evaluateSplits, loadArmLM } from "./arms.js";
+import { armDir, evaluateSplits, loadArmLM, rollTempRow } from "./arms.js";
 import type { Shared } from "./branches.js";
 import { trainPPO } from "./ppo.js";
 import type { EvalRow, NoSftSummary, SweepSummary } from "./summary.js";
-import { gpEnv, gpEvalRow } from "./tasks.js";
+import { gpEnv, gpEvalRow, gpSpec } from "./tasks.js";
 
 /**
  * PPO on ID hands from the stage-0 model, `extras.noSftUpdates` updates. Evaluated on ID before the first update
@@ -21,7 +21,11 @@ export async function runNoSft(sh: Shared): Promise<NoSftSummary> {
   const small = Math.max(1, Math.round(cfg.eval.episodes / 4));
   return runArm<NoSftSummary>(ctx, "ppo-no-sft", { updates }, async (run, resume) => {
     const initLm = loadArmLM(armDir(root, "stage0"), model, cfg.seed, false);
-    const evalId = async (lm: typeof initLm) => gpEvalRow(await evaluateSplits(lm, model, tok, cfg, { episodes: small, splits: ["id"] }));
+    // ID at the evaluation temperature and sampled at the rollout temperature (what the claim compares with the SFT+PPO branch).
+    const evalId = async (lm: typeof initLm) => {
+      const row = gpEvalRow(await evaluateSplits(lm, model, tok, cfg, { episodes: small, splits: ["id"] }));
+      return { ...row, ...(await rollTempRow(lm, model, tok, cfg, gpSpec(cfg), row, { episodes: small })) };
+    };
     const r = await trainPPO({
       run, ppo: cfg.ppo, sampling: cfg.sampling, model, tok, nParams: N, seed: cfg.seed, updates, initLm,
       makeEnv: () => gpEnv("id", cfg.ppo.verifyIter, cfg.cards, cfg.ruleWording),

@@ -4,7 +4,7 @@
  * objective against a host computation, batched-prefill KV-cache generation against full recomputation.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { disposeTree, initEngine, jnn, np, refTree, type Array } from "../../engine/index.js";
+import { disposeTree, initEngine, jnn, liveBuffers, np, refTree, type Array } from "../../engine/index.js";
 import { checkSolution, GeneralPointsEnv, isSolvable } from "../../envs/index.js";
 import { generate, greedyFull } from "../../nn/generate.js";
 import { defaultLMConfig, initLM, lmForward, type LMConfig } from "../../nn/transformer.js";
@@ -367,6 +367,45 @@ describe("PPO gradient accumulation", () => {
     a.forEach((v, i) => expect(b[i]).toBeCloseTo(v, 5));
     for (const t of [o1.params, o1.opt, o2.params, o2.opt, ...o1.aux, ...o2.aux]) disposeTree(t);
     ref.dispose();
+    acc.dispose();
+  });
+
+  it("runs one micro-batch at a time: live buffers do not grow with the micro-batches already dispatched", async () => {
+    // jax-js dispatches asynchronously and a jitted call holds all its intermediates; without waiting for each
+    // micro-batch, all of them were alive at once (PPO from the stage-0 model reached 3 GiB of wasm memory).
+    const { makeAccumulatingStep } = await import("./ppo.js");
+    const { adamwInit, defaultDecayMask } = await import("../../optim/adamw.js");
+    const B = 2;
+    const T = 8;
+    const rng = new Rng(6);
+    const batch = () => [
+      np.array(Int32Array.from({ length: B * T }, () => rng.int(cfg.vocabSize)), { dtype: np.int32 }).reshape([B, T]),
+      np.array(Int32Array.from({ length: B * T }, () => rng.int(cfg.vocabSize)), { dtype: np.int32 }).reshape([B, T]),
+      np.array(Float32Array.from({ length: B * T }, (_, i) => (i % T >= 3 ? 1 : 0))).reshape([B, T]),
+      np.array(Float32Array.from({ length: B * T }, (_, i) => (i % T === 2 ? 1 : 0))).reshape([B, T]),
+      ...[[-3, -4], [0.1, -0.2], [1, -1], [1, -0.5]].map((v) => np.array(Float32Array.from(v))),
+    ];
+    const n = 6;
+    const hostBatches = Array.from({ length: n }, () => batch());
+    // Live buffers each time the step takes the next micro-batch (the inputs of later ones are already counted).
+    const seen: number[] = [];
+    const micro = Object.assign([...hostBatches], {
+      [Symbol.iterator]: function* () {
+        for (const b of hostBatches) {
+          seen.push(liveBuffers());
+          yield b;
+        }
+      },
+    });
+    const c = { clip: 0.1, valueLossCoef: 0.5, temperature: 0.5, ratioCap: 10 };
+    const p = { lm: initLM(cfg, 3), value: initValueHead(cfg.dModel, 3) };
+    const acc = makeAccumulatingStep((q, b) => ppoLoss(q, cfg, c, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]), { adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 }, clip: 1, decayMask: defaultDecayMask(p) });
+    const o = await acc.step(p, adamwInit(p), micro, 1e-3, 1);
+    expect(Number.isFinite((await host(o.loss))[0])).toBe(true);
+    expect(seen).toHaveLength(n);
+    // From the third micro-batch on, the accumulators exist and nothing of the earlier calls is left behind.
+    for (let k = 3; k < n; k++) expect(seen[k]).toBeLessThanOrEqual(seen[2]);
+    for (const t of [o.params, o.opt, o.gradNorm, ...o.aux]) disposeTree(t);
     acc.dispose();
   });
 });

@@ -62,6 +62,10 @@ function taskLines(t: TaskSummary, s: SftVsRlSummary, verdicts: VerdictsFile, pr
       `| V-IRL-L in-distribution, route success | ${cells("id", "Success", "StdErr")} | (not given) | | |`,
     );
   }
+  const hk = `idRollTemp${k}`;
+  const hs = `idRollTemp${se}`;
+  if (typeof init[hk] === "number" && typeof rl[hk] === "number")
+    lines.push("", `In distribution sampled at the PPO rollout temperature (what PPO optimises; the claims read it for "the PPO branch learned"): init ${pm(init[hk], init[hs])} %, after RL ${pm(rl[hk], rl[hs])} % (${signed(rl[hk] - init[hk])} points).`);
   const tr = t.trainingRuleKey;
   lines.push("", `${t.trainingRuleText}: init ${pct(init[tr])} %, after RL ${pct(rl[tr])} %, after SFT ${pct(sf[tr])} % (the paper's memorization signature).`);
   const s0 = s.stage0;
@@ -75,7 +79,7 @@ function taskLines(t: TaskSummary, s: SftVsRlSummary, verdicts: VerdictsFile, pr
   if (t.env === "general-points") {
     for (const n of s.noSft)
       lines.push(
-        `PPO from the stage-0 model without SFT (${n.updates} updates, ${fmtFlops(n.flops)}): mean step reward ${n.meanStepReward.toFixed(2)}, ID success ${pm(n.start.idSuccess, n.start.idStdErr)} % before and ${pm(n.final.idSuccess, n.final.idStdErr)} % after, on ${n.episodes} episodes.`,
+        `PPO from the stage-0 model without SFT (${n.updates} updates, ${fmtFlops(n.flops)}): mean step reward ${n.meanStepReward.toFixed(2)}, ID success ${pm(n.start.idSuccess, n.start.idStdErr)} % before and ${pm(n.final.idSuccess, n.final.idStdErr)} % after${typeof n.start.idRollTempSuccess === "number" && typeof n.final.idRollTempSuccess === "number" ? ` (at the rollout temperature ${pm(n.start.idRollTempSuccess, n.start.idRollTempStdErr)} % and ${pm(n.final.idRollTempSuccess, n.final.idRollTempStdErr)} %)` : ""}, on ${n.episodes} episodes.`,
       );
     for (const w of s.sweep) lines.push(`verify_iter ${w.verifyIter}: OOD success ${pm(w.row.oodSuccess, w.row.oodStdErr)} % after ${fmtFlops(w.flops)}.`);
   }
