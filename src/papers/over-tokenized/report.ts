@@ -101,7 +101,7 @@ export async function writeOverTokenizedReport(run: RunDir, s: OverTokenizedSumm
   if (s.cfgArms.length) {
     const size = (name: string, m: typeof c.cfg.model, t: typeof c.cfg.train) => {
       const p = s.cfgArms.find((a) => a.arm === (name ? `${name}-` : "") + c.cfg.arms[0]?.name)?.lmParams;
-      return `GPT d=${m.dModel}, ${m.nLayers} layer${m.nLayers > 1 ? "s" : ""}, ${m.nHeads} heads, context ${m.contextLength}${p ? ` (${p.toLocaleString("en-US")} LM params)` : ""}, ${t.steps} steps of batch ${t.batchSize} at lr ${t.lr}`;
+      return `GPT d=${m.dModel}, ${m.nLayers} layer${m.nLayers > 1 ? "s" : ""}, ${m.nHeads} heads, ${m.pos === "rope" ? "rotary" : "learned"} positions, context ${m.contextLength}${p ? ` (${p.toLocaleString("en-US")} LM params)` : ""}, ${t.steps} steps of batch ${t.batchSize} at lr ${t.lr}`;
     };
     const sizes = [size("", c.cfg.model, c.cfg.train), ...c.cfg.extraSizes.map((x) => `${size(x.name, x.model, x.train)} (arms "${x.name}-…")`)].join("; ");
     const setting = `cfg3f rooted at nonterminal ${c.cfg.root}, ${c.cfg.sentences} sentences (${Math.round(c.cfg.valFraction * 100)}% held out); ${sizes}; completion: last ${c.cfg.generation.cut} terminals of ${c.cfg.generation.prompts} held-out sentences sampled at temperature ${c.cfg.generation.temperature} from the next-token distribution (the OD arm's joint distribution marginalised), checked by the grammar's parser. The OD arm predicts the next 3-gram as one of 41 classes; a factorised next-2-token arm, where present, is App. C's MTP approximation and decides no claim.`;
