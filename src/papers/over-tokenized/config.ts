@@ -208,15 +208,15 @@ export const overTokenizedPresets: Record<"tiny" | "quick" | "full", OverTokeniz
       // The large model (99,264 LM parameters) and a small one (6,384, 15.5x fewer) with every arm at
       // both sizes, the same steps and sentences (Fig. 2: 2.4M vs 85M). Sizes fixed by the 10x gate
       // and the budget; each size's lr picked by its baseline's held-out loss in the pilots (README, sizing).
-      // The small model's loss drops steeply once in training; at lr 2e-2 both pilot seeds were past
-      // that drop by step 500, at 1e-2 one seed was still before it at step 1,200.
+      // The small model at lr 1e-2: at 2e-2 its baselines passed their loss drop earlier, but the
+      // joint-OD arm diverged at step 566 of the second quick run (README, sizing).
       model: { ...base.cfg.model, dModel: 64, nLayers: 2, nHeads: 4, contextLength: 64 },
       train: { ...optim, steps: CFG_QUICK_STEPS, batchSize: 16, warmupSteps: 30, evalEvery: 100, evalBatches: 8, checkpointEvery: 200 },
       extraSizes: [
         {
           name: "small",
           model: { ...base.cfg.model, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 64 },
-          train: { ...optim, steps: CFG_QUICK_STEPS, batchSize: 16, lr: 2e-2, warmupSteps: 50, evalEvery: 100, evalBatches: 8, checkpointEvery: 200 },
+          train: { ...optim, steps: CFG_QUICK_STEPS, batchSize: 16, lr: 1e-2, warmupSteps: 50, evalEvery: 100, evalBatches: 8, checkpointEvery: 200 },
         },
       ],
       arms: cfgArms,
