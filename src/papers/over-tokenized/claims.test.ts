@@ -184,6 +184,32 @@ describe("over-tokenized claims", () => {
       const noFloor = { ...cfg(0.9, 0.8), cfgBaselines: { ...CFG_TRIVIAL, entropyFloor: undefined } };
       expect(claim(noFloor, id).verdict).toBe("not testable");
     });
+    // Two model sizes (Fig. 2: the 3-gram input helps both): each size judged alone.
+    const sized = (small: { b: number; o: number }, large: { b: number; o: number }) =>
+      summary({
+        cfgArms: [
+          arm({ arm: "baseline", role: "baseline", valLoss: large.b, study: "cfg", noise: 0, lmParams: 20000 }),
+          arm({ arm: "oe-3gram", role: "oe", valLoss: large.o, study: "cfg", m: 127, lmParams: 20000 }),
+          arm({ arm: "small-baseline", role: "baseline", valLoss: small.b, study: "cfg", noise: 0, lmParams: 1000 }),
+          arm({ arm: "small-oe-3gram", role: "oe", valLoss: small.o, study: "cfg", m: 127, lmParams: 1000 }),
+        ],
+      });
+    it("two sizes: reproduced when OE is lower at both, partly at one, opposite when higher and lower at neither, not reproduced within the noise at both", () => {
+      const both = claim(sized({ b: 0.95, o: 0.9 }, { b: 0.9, o: 0.8 }), id);
+      expect(both.verdict).toBe("reproduced");
+      expect(both.ours?.value).toBeCloseTo(-0.05, 12); // the smallest model's effect
+      expect(both.why).toMatch(/LM 1,000 params: -0\.0500.*LM 20,000 params: -0\.1000/);
+      expect(claim(sized({ b: 0.95, o: 0.9502 }, { b: 0.9, o: 0.8 }), id).verdict).toBe("partly");
+      expect(claim(sized({ b: 0.95, o: 1.0 }, { b: 0.9, o: 0.8 }), id).verdict).toBe("partly");
+      expect(claim(sized({ b: 0.95, o: 1.0 }, { b: 0.9, o: 0.9003 }), id).verdict).toBe("opposite");
+      expect(claim(sized({ b: 0.95, o: 0.9502 }, { b: 0.9, o: 0.9003 }), id).verdict).toBe("not reproduced");
+    });
+    it("two sizes: not testable when either size's baseline is barely trained, naming that size", () => {
+      const c = claim(sized({ b: 1.07, o: 0.9 }, { b: 0.9, o: 0.8 }), id);
+      expect(c.verdict).toBe("not testable");
+      expect(c.why).toMatch(/entropy floor it closes \(LM 1,000 params\)/);
+      expect(claim(sized({ b: 0.95, o: 0.9 }, { b: 1.07, o: 0.8 }), id).verdict).toBe("not testable");
+    });
   });
 
   describe("od-cfg3f-small and od-cfg3f-large (Fig. 2, output)", () => {

@@ -59,6 +59,12 @@ export const overTokenizedSchema = z
         arms: z.array(armSchema).min(1),
         /** Baseline seeds beyond the run's (seed + 1, ...): independently trained, for the seed floor. */
         extraBaselineSeeds: z.number().int().min(0).max(8),
+        /**
+         * More model sizes trained on the same sentences with the same arms and baseline seeds (Fig. 2
+         * compares a small and a large model); arm `<name>-<arm>`. The claims read the smallest and
+         * the largest LM by parameter count.
+         */
+        extraSizes: z.array(z.object({ name: z.string().regex(/^[a-z0-9]+$/, "use lower-case letters or digits"), model: zodParts.lmModel, train: zodParts.optim }).strict()),
         /** Sentences sampled (apart from the data) to estimate the grammar's entropy floor. */
         floorSamples: z.number().int().min(10),
         /** Completion check: held-out sentences lose their last `cut` terminals; the model completes them. */
@@ -130,10 +136,12 @@ const base: OverTokenizedExperimentConfig = {
     alignCrops: true,
     sentences: 20000,
     valFraction: 0.05,
-    model: { ...defaultLMConfig, vocabSize: CFG_VOCAB, dModel: 64, nLayers: 4, nHeads: 4, contextLength: 128 },
+    // Rotary positions: the pilots' baseline closed twice the bigram-to-floor gap with RoPE as with learned positions in the same steps (README, sizing).
+    model: { ...defaultLMConfig, vocabSize: CFG_VOCAB, dModel: 64, nLayers: 4, nHeads: 4, contextLength: 128, pos: "rope" },
     train: { ...optim },
     arms: [...cfgArms, CFG_MTP_APPROX],
     extraBaselineSeeds: 1,
+    extraSizes: [],
     floorSamples: 2000,
     generation: { prompts: 64, cut: 24, temperature: 1 },
   },
@@ -156,6 +164,9 @@ const base: OverTokenizedExperimentConfig = {
   },
 };
 
+/** Steps of every quick cfg3f arm, both model sizes (the same sentences seen by each). */
+const CFG_QUICK_STEPS = 1200;
+
 /** `tiny`: seconds (tests); `quick`: the reproduction on 2 cores; `full`: the spec's sizes. */
 export const overTokenizedPresets: Record<"tiny" | "quick" | "full", OverTokenizedExperimentConfig> = {
   tiny: {
@@ -168,6 +179,14 @@ export const overTokenizedPresets: Record<"tiny" | "quick" | "full", OverTokeniz
       root: 12,
       arms: cfgArms,
       extraBaselineSeeds: 0,
+      // A second, smaller size exercises the two-size path (too close in parameters for the large-model claim).
+      extraSizes: [
+        {
+          name: "small",
+          model: { ...base.cfg.model, dModel: 8, nLayers: 1, nHeads: 2, contextLength: 16 },
+          train: { ...optim, steps: 6, batchSize: 2, warmupSteps: 1, evalEvery: 3, evalBatches: 1, checkpointEvery: 3 },
+        },
+      ],
       floorSamples: 20,
       generation: { prompts: 2, cut: 2, temperature: 1 },
     },
@@ -186,9 +205,20 @@ export const overTokenizedPresets: Record<"tiny" | "quick" | "full", OverTokeniz
     cfg: {
       ...base.cfg,
       sentences: 20000,
+      // The large model (99,264 LM parameters) and a small one (6,384, 15.5x fewer) with every arm at
+      // both sizes, the same steps and sentences (Fig. 2: 2.4M vs 85M). Sizes fixed by the 10x gate
+      // and the budget; each size's lr picked by its baseline's held-out loss in the pilots (README, sizing).
+      // The small model at lr 1e-2: at 2e-2 its baselines passed their loss drop earlier, but the
+      // joint-OD arm diverged at step 566 of the second quick run (README, sizing).
       model: { ...base.cfg.model, dModel: 64, nLayers: 2, nHeads: 4, contextLength: 64 },
-      // Pilot (baseline, BOS-aligned crops, 1 thread): held-out 1.08 at step 100, 1.06 at 300, 1.03 at 500; see the README's sizing.
-      train: { ...optim, steps: 1500, batchSize: 16, warmupSteps: 30, evalEvery: 100, evalBatches: 8, checkpointEvery: 250 },
+      train: { ...optim, steps: CFG_QUICK_STEPS, batchSize: 16, warmupSteps: 30, evalEvery: 100, evalBatches: 8, checkpointEvery: 200 },
+      extraSizes: [
+        {
+          name: "small",
+          model: { ...base.cfg.model, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 64 },
+          train: { ...optim, steps: CFG_QUICK_STEPS, batchSize: 16, lr: 1e-2, warmupSteps: 50, evalEvery: 100, evalBatches: 8, checkpointEvery: 200 },
+        },
+      ],
       arms: cfgArms,
       // The quick run with cut 16 accepted 1 of 128 completions for both the baseline (0.976) and OE (0.897): too hard to tell arms apart.
       generation: { prompts: 128, cut: 6, temperature: 1 },
@@ -205,6 +235,13 @@ export const overTokenizedPresets: Record<"tiny" | "quick" | "full", OverTokeniz
       ...base.cfg,
       sentences: 50000,
       train: { ...optim, steps: 6000, batchSize: 16, warmupSteps: 100, evalEvery: 250, evalBatches: 16, checkpointEvery: 500 },
+      extraSizes: [
+        {
+          name: "small",
+          model: { ...base.cfg.model, dModel: 16, nLayers: 2, nHeads: 2 },
+          train: { ...optim, steps: 6000, batchSize: 16, lr: 1e-2, warmupSteps: 100, evalEvery: 250, evalBatches: 16, checkpointEvery: 500 },
+        },
+      ],
       generation: { prompts: 256, cut: 32, temperature: 1 },
     },
     text: {

@@ -53,8 +53,11 @@ describe("over-tokenized experiment", () => {
     const out = await runExperiment(overTokenizedExperiment, config, quietContext(run));
     expect(out.status).toBe("completed");
     const s = out.summary as OverTokenizedSummary;
-    expect(s.cfgArms.map((a) => a.arm)).toEqual(["baseline", "oe-3gram", "od-3gram"]);
-    expect(s.cfgArms.map((a) => a.odHead)).toEqual([null, null, "joint"]);
+    expect(s.cfgArms.map((a) => a.arm)).toEqual(["baseline", "oe-3gram", "od-3gram", "small-baseline", "small-oe-3gram", "small-od-3gram"]);
+    expect(s.cfgArms.map((a) => a.odHead)).toEqual([null, null, "joint", null, null, "joint"]);
+    // The second size trains the same arms with its own (smaller) model on the same sentences.
+    expect(s.cfgArms[3].lmParams).toBeLessThan(s.cfgArms[0].lmParams);
+    expect(s.cfgArms[4].lmParams).toBe(s.cfgArms[3].lmParams);
     expect(s.textArms.map((a) => a.arm)).toEqual(["baseline", "oe-m31", "oe-m61", "ot-61"]);
     expect(s.textArms.map((a) => a.role)).toEqual(["baseline", "oe", "oe", "ot"]);
     for (const a of [...s.cfgArms, ...s.textArms]) {
@@ -87,7 +90,7 @@ describe("over-tokenized experiment", () => {
     const v = readVerdicts(run.dir);
     expect(v?.smokeTest).toBe(true);
     expect(v?.claims.map((c) => c.id)).toEqual(["oe-text", "oe-log-linear-m", "oe-throughput", "ot-text", "oe-cfg3f", "od-cfg3f-small", "od-cfg3f-large"]);
-    // Two swept m give no slope SE; one model size for the large-model OD claim.
+    // Two swept m give no slope SE; the two tiny sizes are less than 10x apart for the large-model OD claim.
     for (const id of ["oe-log-linear-m", "od-cfg3f-large"]) expect(v?.claims.find((c) => c.id === id)?.verdict, id).toBe("not testable");
     for (const f of ["summary.json", "verdicts.json", "report.html", "report.md", "results.md"]) expect(existsSync(join(run.dir, f)), f).toBe(true);
     const results = readFileSync(join(run.dir, "results.md"), "utf8");

@@ -3,7 +3,8 @@
  * (arXiv 2501.16975). Two studies, each in its own file:
  *
  * (A) cfg3f (§3.1, Fig. 2), `cfg-experiment.ts`: baseline, over-encoding (2+3-gram inputs) and
- *     over-decoding (a factorised next-2-token head) on the synthetic grammar.
+ *     over-decoding (the joint next-3-gram output vocabulary) on the synthetic grammar, at a small
+ *     and a large model size.
  * (B) m-sweep (§4.2, Fig. 5), `sweep-experiment.ts`: a byte-level LM with n-gram over-encoding for
  *     several table sizes m against the baseline; the fit of loss against log10 m, hash purity and
  *     the OE arms' throughput.

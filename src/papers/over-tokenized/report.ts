@@ -34,9 +34,9 @@ function smooth(points: [number, number][], w = 20): [number, number][] {
   });
 }
 
-/** "−0.0901 ± 0.0050" (paired over held-out crops, same seed), or "-" without a baseline of that seed. */
+/** "−0.0901 ± 0.0050" (paired over held-out crops, same seed and model size), or "-" without that baseline. */
 function deltaText(arms: ArmResult[], a: ArmResult): string {
-  const base = arms.find((b) => b.role === "baseline" && b.seed === a.seed);
+  const base = arms.find((b) => b.role === "baseline" && b.seed === a.seed && b.lmParams === a.lmParams);
   if (!base || base === a) return "-";
   const d = pairedDiff(base, a);
   return Number.isFinite(d.se) ? `${d.diff.toFixed(4)} ± ${d.se.toFixed(4)}` : d.diff.toFixed(4);
@@ -49,7 +49,12 @@ function accuracyText(a: ArmResult): string {
 
 const HEAD_LABEL: Record<string, string> = { joint: "joint 3-gram output (OD)", factorised: "factorised next-2-token heads (MTP approximation, not OD)" };
 
-export function cfgRows(arms: ArmResult[], floor?: number): (string | number)[][] {
+/** Fraction of the gap from the bigram loss down to the entropy floor that a held-out loss closes. */
+function gapClosed(loss: number, bigram?: number, floor?: number): string {
+  return bigram !== undefined && floor !== undefined && bigram > floor && Number.isFinite(loss) ? ((bigram - loss) / (bigram - floor)).toFixed(3) : "-";
+}
+
+export function cfgRows(arms: ArmResult[], floor?: number, bigram?: number): (string | number)[][] {
   return arms.map((a) => [
     a.arm,
     a.odHead ? HEAD_LABEL[a.odHead] : a.role,
@@ -59,11 +64,12 @@ export function cfgRows(arms: ArmResult[], floor?: number): (string | number)[][
     a.finalTrainLoss,
     a.valLoss,
     floor !== undefined && Number.isFinite(a.valLoss) ? (a.valLoss - floor).toFixed(4) : "-",
+    gapClosed(a.valLoss, bigram, floor),
     deltaText(arms, a),
     accuracyText(a),
   ]);
 }
-const cfgHeaders = ["arm", "what", "seed", "LM params", "extra params", "train loss (last 10%)", "held-out loss", "held-out − entropy floor", "Δ vs baseline ± SE", "completion accuracy ± SE"];
+const cfgHeaders = ["arm", "what", "seed", "LM params", "extra params", "train loss (last 10%)", "held-out loss", "held-out − entropy floor", "bigram-to-floor gap closed", "Δ vs baseline ± SE", "completion accuracy ± SE"];
 
 export function textRows(arms: ArmResult[]): (string | number)[][] {
   return arms.map((a) => {
@@ -93,9 +99,13 @@ export async function writeOverTokenizedReport(run: RunDir, s: OverTokenizedSumm
   const sections: ReportDoc["sections"] = [{ heading: "Verdicts", blocks: [{ kind: "text", text: head.replace(/\*\*/g, "") }, ...verdictBlocks(verdicts)] }];
 
   if (s.cfgArms.length) {
-    const m = c.cfg.model;
-    const setting = `cfg3f rooted at nonterminal ${c.cfg.root}, ${c.cfg.sentences} sentences (${Math.round(c.cfg.valFraction * 100)}% held out), GPT d=${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, context ${m.contextLength}, ${c.cfg.train.steps} steps of batch ${c.cfg.train.batchSize}; completion: last ${c.cfg.generation.cut} terminals of ${c.cfg.generation.prompts} held-out sentences sampled at temperature ${c.cfg.generation.temperature} from the next-token distribution (the OD arm's joint distribution marginalised), checked by the grammar's parser. The OD arm predicts the next 3-gram as one of 41 classes; a factorised next-2-token arm, where present, is App. C's MTP approximation and decides no claim.`;
-    const rows = cfgRows(s.cfgArms, s.cfgBaselines?.entropyFloor?.perToken);
+    const size = (name: string, m: typeof c.cfg.model, t: typeof c.cfg.train) => {
+      const p = s.cfgArms.find((a) => a.arm === (name ? `${name}-` : "") + c.cfg.arms[0]?.name)?.lmParams;
+      return `GPT d=${m.dModel}, ${m.nLayers} layer${m.nLayers > 1 ? "s" : ""}, ${m.nHeads} heads, ${m.pos === "rope" ? "rotary" : "learned"} positions, context ${m.contextLength}${p ? ` (${p.toLocaleString("en-US")} LM params)` : ""}, ${t.steps} steps of batch ${t.batchSize} at lr ${t.lr}`;
+    };
+    const sizes = [size("", c.cfg.model, c.cfg.train), ...c.cfg.extraSizes.map((x) => `${size(x.name, x.model, x.train)} (arms "${x.name}-…")`)].join("; ");
+    const setting = `cfg3f rooted at nonterminal ${c.cfg.root}, ${c.cfg.sentences} sentences (${Math.round(c.cfg.valFraction * 100)}% held out); ${sizes}; completion: last ${c.cfg.generation.cut} terminals of ${c.cfg.generation.prompts} held-out sentences sampled at temperature ${c.cfg.generation.temperature} from the next-token distribution (the OD arm's joint distribution marginalised), checked by the grammar's parser. The OD arm predicts the next 3-gram as one of 41 classes; a factorised next-2-token arm, where present, is App. C's MTP approximation and decides no claim.`;
+    const rows = cfgRows(s.cfgArms, s.cfgBaselines?.entropyFloor?.perToken, s.cfgBaselines?.bigram);
     const triv = baselinesText(s.cfgBaselines, "the 3 terminals", "nats/token");
     const paper = "Paper (Fig. 2, curves only, no table): a 3-gram input improves generation accuracy for both the 2.4M and the 85M model; a 3-gram output helps the 85M model and hurts the 2.4M one.";
     results.push("", `#### (A) cfg3f: input vs output vocabulary (paper §3.1, Fig. 2)`, "", setting, "", md(cfgHeaders, rows), "", triv, "", paper);
