@@ -12,7 +12,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
   quick: {
     lm: 4.1,
     "fp4-training": 9.5,
-    "over-tokenized": 8.5,
+    "over-tokenized": 7.6,
     "mixture-of-mamba": 8.5,
     "guidance-free": 10.1,
     omni: 22.4,
