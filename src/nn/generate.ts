@@ -8,7 +8,7 @@
  */
 import { jit, np, tree, type Array } from "../engine/index.js";
 import { Rng } from "../util/rng.js";
-import { initKVCache, lmDecodeStep, lmForward, lmPrefill, type KVCache, type LMConfig, type LMParams } from "./transformer.js";
+import { initKVCache, lmDecodeStep, lmDecodeStepSplit, lmForward, lmPrefill, mergeRecentCache, type KVCache, type LMConfig, type LMParams } from "./transformer.js";
 import type { LinearFn } from "./linear.js";
 
 export type SampleOptions = {
@@ -47,7 +47,16 @@ export type SampleOptions = {
    * Generated tokens are embedded as usual.
    */
   prefillEmbeds?: (tokens: Int32Array, rows: number[], L: number) => Array;
+  /**
+   * Slots of the small "recent" KV buffer each decode step rewrites; every this many tokens it is
+   * merged into the main cache (see `attentionDecodeSplit`). 0: the single cache rewritten whole
+   * each step (the earlier sampler, kept for comparison). Default `DEFAULT_KV_RECENT`.
+   */
+  kvRecent?: number;
 };
+
+/** Default `SampleOptions.kvRecent` (measured in scripts/pilots/speed-generate.mts). */
+export const DEFAULT_KV_RECENT = 16;
 
 export type SampleResult = {
   tokens: number[][];
@@ -147,6 +156,79 @@ function decoderFor(cfg: LMConfig, linearFn?: LinearFn): DecodeFn {
   return f;
 }
 
+type SplitDecodeFn = (p: LMParams, tokens: Array, pos: Array, slot: Array, bias: Array, main: KVCache, recent: KVCache) => { logits: Array; recent: KVCache };
+const splitDecoders = new WeakMap<LMConfig, Map<LinearFn | undefined, SplitDecodeFn>>();
+const mergeCache = jit((main: KVCache, recent: KVCache, base: Array) => mergeRecentCache(main, recent, base));
+
+function splitDecoderFor(cfg: LMConfig, linearFn?: LinearFn): SplitDecodeFn {
+  let m = splitDecoders.get(cfg);
+  if (!m) splitDecoders.set(cfg, (m = new Map()));
+  let f = m.get(linearFn);
+  if (!f) {
+    f = jit((p: LMParams, tokens: Array, pos: Array, slot: Array, bias: Array, main: KVCache, recent: KVCache) =>
+      lmDecodeStepSplit(p, cfg, tokens, pos, slot, bias, main, recent, { linearFn }),
+    );
+    m.set(linearFn, f);
+  }
+  return f;
+}
+
+/**
+ * The decoder's state and one step: either the single cache rewritten each step (`K` = 0) or the
+ * two-level cache (main + K recent slots, merged every K tokens). `valid` [B, Tmax] is the
+ * caller's host mask of real (non-padding) positions, read at each step.
+ */
+function makeDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, base0: number, valid: Float32Array, kvRecent: number, linearFn?: LinearFn) {
+  const Tmax = cfg.contextLength;
+  const K = Math.max(0, Math.floor(kvRecent));
+  if (K <= 0) {
+    const decode = decoderFor(cfg, linearFn);
+    let cache = main0;
+    return {
+      step(cur: Int32Array, t: number): Array {
+        const r = decode(tree.ref(params), np.array(cur, { dtype: np.int32 }), np.array(t, { dtype: np.int32 }), np.array(valid).reshape([B, Tmax]), cache);
+        cache = r.cache;
+        return r.logits;
+      },
+      dispose: () => tree.dispose(cache),
+    };
+  }
+  const decode = splitDecoderFor(cfg, linearFn);
+  let main = main0;
+  let base = base0;
+  let recent: KVCache = initKVCache({ ...cfg, contextLength: K }, B, K);
+  const bias = new Float32Array(B * (Tmax + K));
+  return {
+    step(cur: Int32Array, t: number): Array {
+      const slot = t - base;
+      for (let b = 0; b < B; b++) {
+        const row = b * (Tmax + K);
+        for (let s = 0; s < Tmax; s++) bias[row + s] = s < base && valid[b * Tmax + s] > 0 ? 0 : -1e9;
+        for (let j = 0; j < K; j++) bias[row + Tmax + j] = j <= slot && valid[b * Tmax + base + j] > 0 ? 0 : -1e9;
+      }
+      const r = decode(
+        tree.ref(params),
+        np.array(cur, { dtype: np.int32 }),
+        np.array(t, { dtype: np.int32 }),
+        np.array(slot, { dtype: np.int32 }),
+        np.array(bias).reshape([B, Tmax + K]),
+        tree.ref(main),
+        recent,
+      );
+      recent = r.recent;
+      if (slot === K - 1) {
+        main = mergeCache(main, tree.ref(recent), np.array(base, { dtype: np.int32 }));
+        base += K;
+      }
+      return r.logits;
+    },
+    dispose: () => {
+      tree.dispose(main);
+      tree.dispose(recent);
+    },
+  };
+}
+
 /**
  * The sampling side of decoding, shared by both paths: holds each row's tokens, log-probs and
  * done flag, and `pick(logits)` draws the next token of every live row (in row order, so a given
@@ -191,9 +273,8 @@ export async function generate(params: LMParams, cfg: LMConfig, prompts: number[
   if (opts.batchedPrefill) return generatePrefilled(params, cfg, prompts, opts);
   if (opts.prefillEmbeds) throw new Error("generate: prefillEmbeds needs batchedPrefill: true");
   const sampler = makeSampler(B, cfg.vocabSize, opts);
-  const decode = decoderFor(cfg, opts.linearFn);
   const valid = new Float32Array(B * Tmax);
-  let cache = initKVCache(cfg, B, Tmax);
+  const dec = makeDecoder(params, cfg, B, initKVCache(cfg, B, Tmax), 0, valid, opts.kvRecent ?? DEFAULT_KV_RECENT, opts.linearFn);
   let cur = new Int32Array(B);
   for (let t = 0; t < L + opts.maxNewTokens - 1; t++) {
     for (let b = 0; b < B; b++) {
@@ -205,22 +286,15 @@ export async function generate(params: LMParams, cfg: LMConfig, prompts: number[
         valid[b * Tmax + t] = 1;
       }
     }
-    const r = decode(
-      tree.ref(params),
-      np.array(cur, { dtype: np.int32 }),
-      np.array(t, { dtype: np.int32 }),
-      np.array(valid).reshape([B, Tmax]),
-      cache,
-    );
-    cache = r.cache;
+    const logits = dec.step(cur, t);
     if (t >= L - 1) {
-      cur = sampler.pick((await r.logits.data()) as Float32Array);
+      cur = sampler.pick((await logits.data()) as Float32Array);
       if (sampler.allDone()) break;
     } else {
-      r.logits.dispose();
+      logits.dispose();
     }
   }
-  tree.dispose(cache);
+  dec.dispose();
   return { tokens: sampler.tokens, logprobs: sampler.logprobs };
 }
 
@@ -275,26 +349,18 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
     else out.hidden.dispose();
     caches.push(keep < chunk ? out.cache.map((c) => ({ k: c.k.slice([0, keep]), v: c.v.slice([0, keep]) })) : out.cache);
   }
-  let cache: KVCache = caches.length === 1 ? caches[0] : caches[0].map((_, l) => ({ k: np.concatenate(caches.map((c) => c[l].k), 0), v: np.concatenate(caches.map((c) => c[l].v), 0) }));
+  const cache: KVCache = caches.length === 1 ? caches[0] : caches[0].map((_, l) => ({ k: np.concatenate(caches.map((c) => c[l].k), 0), v: np.concatenate(caches.map((c) => c[l].v), 0) }));
   let promptHidden: number[][] | undefined;
   if (opts.returnPromptHidden) promptHidden = Array.from({ length: B }, (_, b) => Array.from(hiddenHost.subarray(b * D, (b + 1) * D)));
-  const decode = decoderFor(cfg, opts.linearFn);
+  const dec = makeDecoder(params, cfg, B, cache, L, valid, opts.kvRecent ?? DEFAULT_KV_RECENT, opts.linearFn);
   const sampler = makeSampler(B, V, opts);
   for (let t = L; ; t++) {
     const cur = sampler.pick(logits);
     if (sampler.allDone()) break;
     for (let b = 0; b < B; b++) valid[b * Tmax + t] = 1;
-    const r = decode(
-      tree.ref(params),
-      np.array(cur, { dtype: np.int32 }),
-      np.array(t, { dtype: np.int32 }),
-      np.array(valid).reshape([B, Tmax]),
-      cache,
-    );
-    cache = r.cache;
-    logits = (await r.logits.data()) as Float32Array;
+    logits = (await dec.step(cur, t).data()) as Float32Array;
   }
-  tree.dispose(cache);
+  dec.dispose();
   const result = { tokens: sampler.tokens, logprobs: sampler.logprobs };
   return promptHidden ? { ...result, promptHidden } : result;
 }

@@ -1,0 +1,71 @@
+/**
+ * Pilot (issue 25, route 2): the KV-cache sampler's decode with the whole cache rewritten each
+ * token (`kvRecent: 0`, the earlier sampler) against the two-level cache (K recent slots merged
+ * every K tokens), in one process, interleaved rounds, the bench's shape (reference model, 32
+ * prompts of 64 tokens, 64 new tokens, batched prefill). Checks that temperature-0 tokens are
+ * identical and prints tokens/s (prefill included, as bench/generate.ts counts) and CPU ms.
+ * Run: TINYFOUNDRY_THREADS=1 node --import tsx scripts/pilots/speed-generate.mts
+ */
+import { initEngine, kernelProfile } from "../../src/engine/index.js";
+import { defaultLMConfig, initLM } from "../../src/nn/transformer.js";
+import { generate } from "../../src/nn/generate.js";
+import { Rng } from "../../src/util/rng.js";
+
+const info = await initEngine();
+const cfg = { ...defaultLMConfig };
+const B = 32;
+const P = 64;
+const N = 64;
+const params = initLM(cfg, 0);
+const rng = new Rng(0, "pilot-generate");
+const prompts = Array.from({ length: B }, () => Array.from({ length: P }, () => rng.int(cfg.vocabSize)));
+const variants = (process.env.KV ?? "0,8,16").split(",").map(Number);
+const run = (K: number, temperature: number) => generate(params, cfg, prompts, { maxNewTokens: N, temperature, rng: new Rng(1, "s"), batchedPrefill: true, kvRecent: K });
+
+const greedy = new Map<number, string>();
+for (const K of variants) greedy.set(K, JSON.stringify((await run(K, 0)).tokens));
+const same = variants.every((K) => greedy.get(K) === greedy.get(variants[0]));
+const sampled = new Map<number, string>();
+const lps = new Map<number, number[]>();
+for (const K of variants) {
+  const r = await run(K, 1);
+  sampled.set(K, JSON.stringify(r.tokens));
+  lps.set(K, r.logprobs.flat());
+}
+const lpDiff = (K: number) => Math.max(...lps.get(K)!.map((x, i) => Math.abs(x - lps.get(variants[0])![i])));
+const sameSampled = variants.every((K) => sampled.get(K) === sampled.get(variants[0]));
+const ms = new Map<number, number[]>(variants.map((K) => [K, []]));
+const cpu = new Map<number, number[]>(variants.map((K) => [K, []]));
+const rounds = Number(process.env.ROUNDS ?? 5);
+for (let r = 0; r < rounds; r++) {
+  for (const K of variants) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    await run(K, 1);
+    ms.get(K)!.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.get(K)!.push((c.user + c.system) / 1000);
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const base = median(cpu.get(variants[0])!);
+for (const K of variants) {
+  const prof = await kernelProfile(async () => void (await run(K, 1)));
+  console.log(
+    JSON.stringify({
+      kvRecent: K,
+      threads: info.threads,
+      greedyTokensIdentical: same,
+      sampledTokensIdentical: sameSampled,
+      maxLogprobDiffVsFirst: lpDiff(K),
+      msMedian: +median(ms.get(K)!).toFixed(0),
+      cpuMsMedian: +median(cpu.get(K)!).toFixed(0),
+      tokensPerSecWall: +((B * N * 1000) / median(ms.get(K)!)).toFixed(0),
+      speedupCpuVsFirst: +(base / median(cpu.get(K)!)).toFixed(3),
+      kernelsPerCall: prof.kernels,
+      kernelMs: +prof.msTotal.toFixed(0),
+      ms: ms.get(K)!.map((x) => +x.toFixed(0)),
+    }),
+  );
+}
+process.exit(0);
