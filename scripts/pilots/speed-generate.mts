@@ -13,9 +13,9 @@ import { Rng } from "../../src/util/rng.js";
 
 const info = await initEngine();
 const cfg = { ...defaultLMConfig };
-const B = 32;
-const P = 64;
-const N = 64;
+const B = Number(process.env.B ?? 32);
+const P = Number(process.env.P ?? 64);
+const N = Number(process.env.N ?? 64);
 const params = initLM(cfg, 0);
 const rng = new Rng(0, "pilot-generate");
 const prompts = Array.from({ length: B }, () => Array.from({ length: P }, () => rng.int(cfg.vocabSize)));

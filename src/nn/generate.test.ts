@@ -140,3 +140,14 @@ describe("two-level KV cache (kvRecent)", () => {
     tree.dispose(p);
   });
 });
+
+describe("defaultKvRecent", () => {
+  it("picks the two-level cache only for large caches", async () => {
+    const { defaultKvRecent, DEFAULT_KV_RECENT } = await import("./generate.js");
+    const cfg: LMConfig = { ...defaultLMConfig, dModel: 128, contextLength: 128 };
+    expect(defaultKvRecent(cfg, 1)).toBe(0);
+    expect(defaultKvRecent(cfg, 4)).toBe(0);
+    expect(defaultKvRecent(cfg, 16)).toBe(DEFAULT_KV_RECENT);
+    expect(defaultKvRecent(cfg, 32)).toBe(DEFAULT_KV_RECENT);
+  });
+});

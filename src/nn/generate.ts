@@ -50,13 +50,25 @@ export type SampleOptions = {
   /**
    * Slots of the small "recent" KV buffer each decode step rewrites; every this many tokens it is
    * merged into the main cache (see `attentionDecodeSplit`). 0: the single cache rewritten whole
-   * each step (the earlier sampler, kept for comparison). Default `DEFAULT_KV_RECENT`.
+   * each step (the earlier sampler). Default: `defaultKvRecent` (the split for large caches only).
    */
   kvRecent?: number;
 };
 
-/** Default `SampleOptions.kvRecent` (measured in scripts/pilots/speed-generate.mts). */
+/** Recent slots of the two-level cache when it is used by default. */
 export const DEFAULT_KV_RECENT = 16;
+/** Cache elements per layer (batch x slots x width) from which the two-level cache is the default. */
+export const KV_SPLIT_MIN_ELEMENTS = 1 << 18;
+
+/**
+ * The default `kvRecent` for a batch of B: the two-level cache costs ~20 more kernels per token
+ * and saves a rewrite of B x Tmax x D per layer, so it wins only for large caches. Measured with
+ * scripts/pilots/speed-generate.mts (1 thread, reference model, Tmax 128, D 128; decode CPU time,
+ * split over single cache): B 1 0.95x, B 4 0.82x, B 16 1.21x, B 32 1.37x.
+ */
+export function defaultKvRecent(cfg: LMConfig, B: number): number {
+  return B * cfg.contextLength * cfg.dModel >= KV_SPLIT_MIN_ELEMENTS ? DEFAULT_KV_RECENT : 0;
+}
 
 export type SampleResult = {
   tokens: number[][];
@@ -274,7 +286,7 @@ export async function generate(params: LMParams, cfg: LMConfig, prompts: number[
   if (opts.prefillEmbeds) throw new Error("generate: prefillEmbeds needs batchedPrefill: true");
   const sampler = makeSampler(B, cfg.vocabSize, opts);
   const valid = new Float32Array(B * Tmax);
-  const dec = makeDecoder(params, cfg, B, initKVCache(cfg, B, Tmax), 0, valid, opts.kvRecent ?? DEFAULT_KV_RECENT, opts.linearFn);
+  const dec = makeDecoder(params, cfg, B, initKVCache(cfg, B, Tmax), 0, valid, opts.kvRecent ?? defaultKvRecent(cfg, B), opts.linearFn);
   let cur = new Int32Array(B);
   for (let t = 0; t < L + opts.maxNewTokens - 1; t++) {
     for (let b = 0; b < B; b++) {
@@ -352,7 +364,7 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
   const cache: KVCache = caches.length === 1 ? caches[0] : caches[0].map((_, l) => ({ k: np.concatenate(caches.map((c) => c[l].k), 0), v: np.concatenate(caches.map((c) => c[l].v), 0) }));
   let promptHidden: number[][] | undefined;
   if (opts.returnPromptHidden) promptHidden = Array.from({ length: B }, (_, b) => Array.from(hiddenHost.subarray(b * D, (b + 1) * D)));
-  const dec = makeDecoder(params, cfg, B, cache, L, valid, opts.kvRecent ?? DEFAULT_KV_RECENT, opts.linearFn);
+  const dec = makeDecoder(params, cfg, B, cache, L, valid, opts.kvRecent ?? defaultKvRecent(cfg, B), opts.linearFn);
   const sampler = makeSampler(B, V, opts);
   for (let t = L; ; t++) {
     const cur = sampler.pick(logits);
