@@ -4,7 +4,8 @@
  * every K tokens), in one process, interleaved rounds, the bench's shape (reference model, 32
  * prompts of 64 tokens, 64 new tokens, batched prefill). Checks that temperature-0 tokens are
  * identical and prints tokens/s (prefill included, as bench/generate.ts counts) and CPU ms.
- * Run: TINYFOUNDRY_THREADS=1 node --import tsx scripts/pilots/speed-generate.mts
+ * Run: TINYFOUNDRY_THREADS=1 node --import tsx scripts/pilots/speed-generate.mts (env: B, P, N, KV, ROUNDS,
+ * CTX, D, LAYERS).
  */
 import { initEngine, kernelProfile } from "../../src/engine/index.js";
 import { defaultLMConfig, initLM } from "../../src/nn/transformer.js";
@@ -12,30 +13,36 @@ import { generate } from "../../src/nn/generate.js";
 import { Rng } from "../../src/util/rng.js";
 
 const info = await initEngine();
-const cfg = { ...defaultLMConfig };
+// CTX/D/LAYERS resize the model (e.g. CTX=256 D=96 LAYERS=3: the sft-vs-rl policy's shape).
+const cfg = { ...defaultLMConfig, contextLength: Number(process.env.CTX ?? defaultLMConfig.contextLength), dModel: Number(process.env.D ?? defaultLMConfig.dModel), nLayers: Number(process.env.LAYERS ?? defaultLMConfig.nLayers) };
 const B = Number(process.env.B ?? 32);
 const P = Number(process.env.P ?? 64);
 const N = Number(process.env.N ?? 64);
 const params = initLM(cfg, 0);
 const rng = new Rng(0, "pilot-generate");
 const prompts = Array.from({ length: B }, () => Array.from({ length: P }, () => rng.int(cfg.vocabSize)));
-const variants = (process.env.KV ?? "0,8,16").split(",").map(Number);
-const run = (K: number, temperature: number) => generate(params, cfg, prompts, { maxNewTokens: N, temperature, rng: new Rng(1, "s"), batchedPrefill: true, kvRecent: K });
+// Each variant: kvRecent, optionally "@capacity" (e.g. "0@256"); without it the default capacity.
+const variants = (process.env.KV ?? "0,8,16").split(",");
+const parse = (v: string) => {
+  const [k, c] = v.split("@");
+  return { kvRecent: Number(k), ...(c ? { kvCapacity: Number(c) } : {}) };
+};
+const run = (K: string, temperature: number) => generate(params, cfg, prompts, { maxNewTokens: N, temperature, rng: new Rng(1, "s"), batchedPrefill: true, ...parse(K) });
 
-const greedy = new Map<number, string>();
+const greedy = new Map<string, string>();
 for (const K of variants) greedy.set(K, JSON.stringify((await run(K, 0)).tokens));
 const same = variants.every((K) => greedy.get(K) === greedy.get(variants[0]));
-const sampled = new Map<number, string>();
-const lps = new Map<number, number[]>();
+const sampled = new Map<string, string>();
+const lps = new Map<string, number[]>();
 for (const K of variants) {
   const r = await run(K, 1);
   sampled.set(K, JSON.stringify(r.tokens));
   lps.set(K, r.logprobs.flat());
 }
-const lpDiff = (K: number) => Math.max(...lps.get(K)!.map((x, i) => Math.abs(x - lps.get(variants[0])![i])));
+const lpDiff = (K: string) => Math.max(...lps.get(K)!.map((x, i) => Math.abs(x - lps.get(variants[0])![i])));
 const sameSampled = variants.every((K) => sampled.get(K) === sampled.get(variants[0]));
-const ms = new Map<number, number[]>(variants.map((K) => [K, []]));
-const cpu = new Map<number, number[]>(variants.map((K) => [K, []]));
+const ms = new Map<string, number[]>(variants.map((K) => [K, []]));
+const cpu = new Map<string, number[]>(variants.map((K) => [K, []]));
 const rounds = Number(process.env.ROUNDS ?? 5);
 for (let r = 0; r < rounds; r++) {
   for (const K of variants) {

@@ -151,3 +151,29 @@ describe("defaultKvRecent", () => {
     expect(defaultKvRecent(cfg, 32)).toBe(DEFAULT_KV_RECENT);
   });
 });
+
+describe("KV-cache capacity", () => {
+  it("kvCapacityFor rounds the needed slots up and stays within the context", async () => {
+    const { kvCapacityFor, KV_CAPACITY_STEP } = await import("./generate.js");
+    const cfg: LMConfig = { ...defaultLMConfig, contextLength: 100 };
+    expect(kvCapacityFor(cfg, 1)).toBe(KV_CAPACITY_STEP);
+    expect(kvCapacityFor(cfg, 33)).toBe(64);
+    expect(kvCapacityFor(cfg, 97)).toBe(100);
+    expect(kvCapacityFor(cfg, 40, { kvCapacity: 100 })).toBe(100);
+    expect(kvCapacityFor(cfg, 40, { kvCapacity: 10 })).toBe(40);
+  });
+  for (const batchedPrefill of [false, true]) {
+    it(`a cache trimmed to the needed slots gives the full-context cache's greedy tokens (batchedPrefill ${batchedPrefill})`, async () => {
+      const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 96, pos: "rope" };
+      const p = initLM(cfg, 3);
+      const prompts = [[5, 6, 7, 8, 9, 10], [2, 3], [4, 4, 1]];
+      for (const kvRecent of [0, 4]) {
+        const full = await generate(p, cfg, prompts, { maxNewTokens: 12, temperature: 0, batchedPrefill, kvRecent, kvCapacity: 96 });
+        const trimmed = await generate(p, cfg, prompts, { maxNewTokens: 12, temperature: 0, batchedPrefill, kvRecent });
+        expect(trimmed.tokens).toEqual(full.tokens);
+        trimmed.logprobs.flat().forEach((lp, i) => expect(lp).toBeCloseTo(full.logprobs.flat()[i], 5));
+      }
+      tree.dispose(p);
+    });
+  }
+});
