@@ -7,7 +7,7 @@
  */
 import { initEngine } from "../src/engine/index.js";
 import { defaultLMConfig, initLM } from "../src/nn/transformer.js";
-import { generate } from "../src/nn/generate.js";
+import { defaultKvRecent, generate } from "../src/nn/generate.js";
 import { Rng } from "../src/util/rng.js";
 
 const info = await initEngine();
@@ -36,6 +36,7 @@ console.log(
     batch: B,
     promptTokens: P,
     newTokens: N,
+    kvRecent: defaultKvRecent(cfg, B),
     msPerCall: ms,
     tokensPerSec: (B * N * 1000) / ms,
     peakRssMB: process.resourceUsage().maxRSS / 1024,

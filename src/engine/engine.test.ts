@@ -29,6 +29,15 @@ describe("engine helpers", () => {
     const masked = (await host(crossEntropy(L(), T(), np.array(Float32Array.from([1, 0, 1])))))[0];
     expect(masked).toBeCloseTo((ref[0] + ref[2]) / 2, 5);
   });
+  it("jax-js 0.1.25's matmul of a 2-D by a 3-D array does not broadcast the 2-D side as NumPy does (known bug; mergeRecentKV broadcasts by hand)", async () => {
+    // NumPy: [3, 2] @ [2, 2, 2] -> [2, 3, 2] (a broadcast over the batch). When this fails, the bug
+    // is fixed upstream and the explicit broadcastTo in mergeRecentKV can go.
+    const a = np.array(Float32Array.from([1, 0, 0, 1, 0, 0])).reshape([3, 2]);
+    const b = np.arange(8).astype(np.float32).reshape([2, 2, 2]);
+    const c = np.matmul(a, b);
+    expect(c.shape).toEqual([3, 2, 2]);
+    c.dispose();
+  });
   it("crossEntropy differentiates under jit (the gather bug workaround)", async () => {
     const f = jit((l: Array, t: Array) => crossEntropy(l, t));
     const v = await host(f(np.zeros([2, 4]), np.array(Int32Array.from([1, 3]), { dtype: np.int32 })));

@@ -3,7 +3,9 @@
  * (RoPE, Su et al. 2021, GPT-NeoX half-split layout) or none (learned positions are added to the
  * input by the model). `attentionDecode` is the one-token step over a fixed-size KV cache: the
  * new key/value are written with a one-hot mask so every shape is static and the step compiles
- * once under `jit`.
+ * once under `jit`. `attentionDecodeSplit` is the same step over a two-level cache (a main cache
+ * read as is and a few recent slots rewritten per token, merged in by `mergeRecentKV`), so a
+ * token no longer costs a rewrite of the whole cache.
  */
 import { np, jnn, type Array } from "../engine/index.js";
 import { initLinear, denseLinear, type Linear, type LinearFn } from "./linear.js";
@@ -121,4 +123,81 @@ export function attentionDecode(
   const bias = seen.sub(1).mul(1e9).reshape([B, 1, 1, Tmax]);
   const y = jnn.dotProductAttention(q, kc.ref, vc.ref, { bias }).reshape([B, 1, D]);
   return { y: linearFn(p.out, y, "attn.out"), cache: { k: kc, v: vc } };
+}
+
+/**
+ * One decoding step over a two-level cache: `main` [B, Tmax, H, hd] is read but not rewritten
+ * (the caller keeps it, passing a reference); `recent` [B, K, H, hd] holds the last few positions
+ * and gets the new key/value at `slot` (int32 scalar) by a one-hot write, so each step rewrites K
+ * slots instead of Tmax (the step's cost no longer grows with the cache's capacity). `pos` is the
+ * token's absolute position (RoPE); `bias` [B, Tmax + K] is the additive score bias over main's
+ * slots then recent's (0 to attend, -1e9 to skip; the caller builds it on the host from padding,
+ * what main holds and which recent slots are filled). Merge `recent` into `main` with
+ * `mergeRecentKV` when it is full. Same attention as `attentionDecode` up to the order of the sums.
+ */
+export function attentionDecodeSplit(
+  p: Attention,
+  x: Array,
+  main: KVLayer,
+  recent: KVLayer,
+  pos: Array,
+  slot: Array,
+  bias: Array,
+  opts: AttentionOptions,
+): { y: Array; recent: KVLayer } {
+  const { nHeads, rope, ropeBase = 10000, linearFn = denseLinear } = opts;
+  const [B, , D] = x.shape;
+  const hd = D / nHeads;
+  const Tmax = main.k.shape[1];
+  const K = recent.k.shape[1];
+  const [q0, k0, v] = splitHeads(linearFn(p.qkv, x, "attn.qkv"), nHeads); // [B, 1, H, hd]
+  let [q, k] = [q0, k0];
+  if (rope) {
+    const tabs = ropeTables(Tmax + K, hd, ropeBase);
+    const cos = np.take(tabs.cos, pos.ref.reshape([1]), 0).reshape([1, 1, hd / 2]);
+    const sin = np.take(tabs.sin, pos.ref.reshape([1]), 0).reshape([1, 1, hd / 2]);
+    q = applyRope(q, cos.ref, sin.ref);
+    k = applyRope(k, cos, sin);
+  }
+  pos.dispose();
+  const onehot = np.arange(K).astype(np.int32).equal(slot).astype(np.float32).reshape([1, K, 1, 1]);
+  const keep = onehot.ref.mul(-1).add(1);
+  const rk = recent.k.mul(keep.ref).add(k.mul(onehot.ref)); // [B, K, H, hd]
+  const rv = recent.v.mul(keep).add(v.mul(onehot));
+  // Softmax over main's slots and recent's together, written out in two parts: a concatenation of
+  // the two caches fused into the contractions as a conditional read and ran 3-5x slower.
+  const [b1, b2] = np.split(bias.reshape([B, Tmax + K, 1]), [Tmax], 1); // [B, Tmax, 1], [B, K, 1]
+  const qh = q.reshape([B, 1, nHeads, hd]).mul(1 / Math.sqrt(hd));
+  const s1 = qh.ref.mul(main.k).sum(-1).add(b1); // [B, Tmax, H]
+  const s2 = qh.mul(rk.ref).sum(-1).add(b2); // [B, K, H]
+  const mx = np.maximum(s1.ref.max(1), s2.ref.max(1)).reshape([B, 1, nHeads]); // [B, 1, H]
+  const e1 = np.exp(s1.sub(mx.ref)); // [B, Tmax, H]
+  const e2 = np.exp(s2.sub(mx));
+  const den = e1.ref.sum(1).add(e2.ref.sum(1)).reshape([B, nHeads, 1]); // [B, H, 1]
+  const o1 = e1.reshape([B, Tmax, nHeads, 1]).mul(main.v).sum(1); // [B, H, hd]
+  const o2 = e2.reshape([B, K, nHeads, 1]).mul(rv.ref).sum(1);
+  const y = o1.add(o2).div(den).reshape([B, 1, D]);
+  return { y: linearFn(p.out, y, "attn.out"), recent: { k: rk, v: rv } };
+}
+
+/**
+ * Write `recent` [B, K, H, hd] into `main` [B, Tmax, H, hd] at slots base..base+K-1 (`base` an
+ * int32 scalar; slots past Tmax are dropped), by a one-hot placement matmul, so the values land
+ * bit for bit. Consumes all three.
+ */
+export function mergeRecentKV(main: KVLayer, recent: KVLayer, base: Array): KVLayer {
+  const [B, Tmax, H, hd] = main.k.shape;
+  const K = recent.k.shape[1];
+  const t = np.arange(Tmax).astype(np.int32).reshape([Tmax, 1]);
+  const j = np.arange(K).astype(np.int32).reshape([1, K]).add(base);
+  const place = t.equal(j).astype(np.float32); // [Tmax, K]
+  const keep = place.ref.sum(1).mul(-1).add(1).reshape([1, Tmax, 1, 1]);
+  // The placement is broadcast to [B, Tmax, K] by hand: jax-js 0.1.25's matmul of a 2-D by a 3-D
+  // array does not broadcast the 2-D side as NumPy does ([3,2] @ [2,2,2] came out [3,2,2]).
+  const put = (m: Array, r: Array) =>
+    m.mul(keep.ref).add(np.matmul(np.broadcastTo(place.ref.reshape([1, Tmax, K]), [B, Tmax, K]), r.reshape([B, K, H * hd])).reshape([B, Tmax, H, hd]));
+  const out = { k: put(main.k, recent.k), v: put(main.v, recent.v) };
+  place.dispose();
+  keep.dispose();
+  return out;
 }

@@ -89,3 +89,91 @@ describe("token choice", () => {
     counts.forEach((c, i) => expect(Math.abs(c / 4000 - Math.exp([2, 1, 0, -1][i]) / z)).toBeLessThan(0.03));
   });
 });
+
+describe("two-level KV cache (kvRecent)", () => {
+  it("merging the recent slots into the main cache places every value bit for bit", async () => {
+    const { mergeRecentKV } = await import("./attention.js");
+    const B = 2;
+    const T = 7;
+    const K = 3;
+    const H = 2;
+    const hd = 2;
+    // Host-made inputs (a lazy expression would be fused into the merge and rounded differently).
+    const m0 = Float32Array.from({ length: B * T * H * hd }, (_, i) => 0.5 - 0.37 * i);
+    const r0 = Float32Array.from({ length: B * K * H * hd }, (_, i) => 0.1 + 1.13 * i);
+    const main = np.array(m0).reshape([B, T, H, hd]);
+    const recent = np.array(r0).reshape([B, K, H, hd]);
+    // base 5: slots 5, 6 take recent 0, 1; recent 2 falls past the end and is dropped.
+    const out = mergeRecentKV({ k: main.ref, v: main }, { k: recent.ref, v: recent }, np.array(5, { dtype: np.int32 }));
+    const got = (await out.k.data()) as Float32Array;
+    out.v.dispose();
+    const want = Float32Array.from(m0);
+    for (let b = 0; b < B; b++)
+      for (let j = 0; j < 2; j++)
+        for (let e = 0; e < H * hd; e++) want[((b * T + 5 + j) * H) * hd + e] = r0[((b * K + j) * H) * hd + e];
+    expect(Array.from(got)).toEqual(Array.from(want));
+  });
+  for (const batchedPrefill of [false, true]) {
+    it(`greedy tokens equal the single-cache sampler's for several recent sizes, merges included (batchedPrefill ${batchedPrefill})`, async () => {
+      const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 24, pos: "rope" };
+      const p = initLM(cfg, 3);
+      const prompts = [[5, 6, 7, 8, 9, 10], [2, 3], [4, 4, 1]];
+      const ref = await generate(p, cfg, prompts, { maxNewTokens: 12, temperature: 0, batchedPrefill, kvRecent: 0 });
+      for (const kvRecent of [1, 3, 5, 16, 30]) {
+        const r = await generate(p, cfg, prompts, { maxNewTokens: 12, temperature: 0, batchedPrefill, kvRecent });
+        expect(r.tokens).toEqual(ref.tokens);
+        r.logprobs.flat().forEach((lp, i) => expect(lp).toBeCloseTo(ref.logprobs.flat()[i], 5));
+      }
+      tree.dispose(p);
+    });
+  }
+  it("with learned positions too, and sampled tokens follow the same draws", async () => {
+    const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 23, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 24, pos: "learned" };
+    const p = initLM(cfg, 7);
+    const prompt = [3, 1, 4, 1, 5];
+    const full = await greedyFull(p, cfg, prompt, 10);
+    const cached = await generate(p, cfg, [prompt], { maxNewTokens: 10, temperature: 0, kvRecent: 4 });
+    expect(cached.tokens[0]).toEqual(full);
+    const a = await generate(p, cfg, [prompt, prompt], { maxNewTokens: 10, temperature: 1, rng: new Rng(2, "t"), kvRecent: 0 });
+    const b = await generate(p, cfg, [prompt, prompt], { maxNewTokens: 10, temperature: 1, rng: new Rng(2, "t"), kvRecent: 4 });
+    expect(b.tokens).toEqual(a.tokens);
+    tree.dispose(p);
+  });
+});
+
+describe("defaultKvRecent", () => {
+  it("picks the two-level cache only for large caches", async () => {
+    const { defaultKvRecent, DEFAULT_KV_RECENT } = await import("./generate.js");
+    const cfg: LMConfig = { ...defaultLMConfig, dModel: 128, contextLength: 128 };
+    expect(defaultKvRecent(cfg, 1)).toBe(0);
+    expect(defaultKvRecent(cfg, 4)).toBe(0);
+    expect(defaultKvRecent(cfg, 16)).toBe(DEFAULT_KV_RECENT);
+    expect(defaultKvRecent(cfg, 32)).toBe(DEFAULT_KV_RECENT);
+  });
+});
+
+describe("KV-cache capacity", () => {
+  it("kvCapacityFor rounds the needed slots up and stays within the context", async () => {
+    const { kvCapacityFor, KV_CAPACITY_STEP } = await import("./generate.js");
+    const cfg: LMConfig = { ...defaultLMConfig, contextLength: 100 };
+    expect(kvCapacityFor(cfg, 1)).toBe(KV_CAPACITY_STEP);
+    expect(kvCapacityFor(cfg, 33)).toBe(64);
+    expect(kvCapacityFor(cfg, 97)).toBe(100);
+    expect(kvCapacityFor(cfg, 40, { kvCapacity: 100 })).toBe(100);
+    expect(kvCapacityFor(cfg, 40, { kvCapacity: 10 })).toBe(40);
+  });
+  for (const batchedPrefill of [false, true]) {
+    it(`a cache trimmed to the needed slots gives the full-context cache's greedy tokens (batchedPrefill ${batchedPrefill})`, async () => {
+      const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 96, pos: "rope" };
+      const p = initLM(cfg, 3);
+      const prompts = [[5, 6, 7, 8, 9, 10], [2, 3], [4, 4, 1]];
+      for (const kvRecent of [0, 4]) {
+        const full = await generate(p, cfg, prompts, { maxNewTokens: 12, temperature: 0, batchedPrefill, kvRecent, kvCapacity: 96 });
+        const trimmed = await generate(p, cfg, prompts, { maxNewTokens: 12, temperature: 0, batchedPrefill, kvRecent });
+        expect(trimmed.tokens).toEqual(full.tokens);
+        trimmed.logprobs.flat().forEach((lp, i) => expect(lp).toBeCloseTo(full.logprobs.flat()[i], 5));
+      }
+      tree.dispose(p);
+    });
+  }
+});

@@ -8,7 +8,7 @@
  */
 import { jit, np, tree, type Array } from "../engine/index.js";
 import { Rng } from "../util/rng.js";
-import { initKVCache, lmDecodeStep, lmForward, lmPrefill, type KVCache, type LMConfig, type LMParams } from "./transformer.js";
+import { initKVCache, lmDecodeStep, lmDecodeStepSplit, lmForward, lmPrefill, mergeRecentCache, type KVCache, type LMConfig, type LMParams } from "./transformer.js";
 import type { LinearFn } from "./linear.js";
 
 export type SampleOptions = {
@@ -47,7 +47,43 @@ export type SampleOptions = {
    * Generated tokens are embedded as usual.
    */
   prefillEmbeds?: (tokens: Int32Array, rows: number[], L: number) => Array;
+  /**
+   * Slots of the small "recent" KV buffer each decode step rewrites; every this many tokens it is
+   * merged into the main cache (see `attentionDecodeSplit`). 0: the single cache rewritten whole
+   * each step (the earlier sampler). Default: `defaultKvRecent` (the split for large caches only).
+   */
+  kvRecent?: number;
+  /** KV-cache slots (at least prompt + new tokens, at most the context length). Default: `kvCapacityFor`. */
+  kvCapacity?: number;
 };
+
+/** Recent slots of the two-level cache when it is used by default. */
+export const DEFAULT_KV_RECENT = 16;
+/** Cache elements per layer (batch x slots x width) from which the two-level cache is the default. */
+export const KV_SPLIT_MIN_ELEMENTS = 1 << 18;
+
+/**
+ * The default `kvRecent` for a batch of B: the two-level cache costs ~20 more kernels per token
+ * and saves a rewrite of B x Tmax x D per layer, so it wins only for large caches. Measured with
+ * scripts/pilots/speed-generate.mts (1 thread, reference model, Tmax 128, D 128; decode CPU time,
+ * split over single cache): B 1 0.95x, B 4 0.82x, B 16 1.21x, B 32 1.37x.
+ */
+export function defaultKvRecent(cfg: LMConfig, B: number, capacity = cfg.contextLength): number {
+  return B * capacity * cfg.dModel >= KV_SPLIT_MIN_ELEMENTS ? DEFAULT_KV_RECENT : 0;
+}
+
+/** Cache slots are rounded up to a multiple of this (so few distinct shapes compile). */
+export const KV_CAPACITY_STEP = 32;
+
+/**
+ * KV-cache slots for `needed` positions: `kvCapacity` when given, else `needed` rounded up to a
+ * multiple of KV_CAPACITY_STEP, at most the context length. Slots past the last position only
+ * cost (every decode step reads, and the single cache rewrites, all of them).
+ */
+export function kvCapacityFor(cfg: LMConfig, needed: number, opts: { kvCapacity?: number } = {}): number {
+  const c = opts.kvCapacity ?? Math.ceil(needed / KV_CAPACITY_STEP) * KV_CAPACITY_STEP;
+  return Math.min(cfg.contextLength, Math.max(needed, Math.floor(c)));
+}
 
 export type SampleResult = {
   tokens: number[][];
@@ -107,31 +143,30 @@ export function chooseToken(logits: Float32Array, opts: { temperature: number; t
 type DecodeFn = (p: LMParams, tokens: Array, pos: Array, valid: Array, cache: KVCache) => { logits: Array; cache: KVCache };
 const decoders = new WeakMap<LMConfig, Map<LinearFn | undefined, DecodeFn>>();
 type PrefillFn = (p: LMParams, tokens: Array, valid: Array) => { logits: Array; hidden: Array; cache: KVCache };
-const prefillers = new WeakMap<LMConfig, Map<LinearFn | undefined, PrefillFn>>();
-
 type EmbedsPrefillFn = (p: LMParams, tokens: Array, valid: Array, embeds: Array) => { logits: Array; hidden: Array; cache: KVCache };
-const embedsPrefillers = new WeakMap<LMConfig, Map<LinearFn | undefined, EmbedsPrefillFn>>();
+/** Jitted prefills per (config, linear function, cache capacity): the capacity is a trace-time constant. */
+type PrefillStore<F> = WeakMap<LMConfig, Map<LinearFn | undefined, Map<number, F>>>;
+const prefillers: PrefillStore<PrefillFn> = new WeakMap();
+const embedsPrefillers: PrefillStore<EmbedsPrefillFn> = new WeakMap();
 
-function embedsPrefillerFor(cfg: LMConfig, linearFn?: LinearFn): EmbedsPrefillFn {
-  let m = embedsPrefillers.get(cfg);
-  if (!m) embedsPrefillers.set(cfg, (m = new Map()));
-  let f = m.get(linearFn);
-  if (!f) {
-    f = jit((p: LMParams, tokens: Array, valid: Array, embeds: Array) => lmPrefill(p, cfg, tokens, valid, cfg.contextLength, { linearFn, inputEmbeds: embeds }));
-    m.set(linearFn, f);
-  }
+function cachedPrefill<F>(store: PrefillStore<F>, cfg: LMConfig, linearFn: LinearFn | undefined, capacity: number, make: () => F): F {
+  let m = store.get(cfg);
+  if (!m) store.set(cfg, (m = new Map()));
+  let byCap = m.get(linearFn);
+  if (!byCap) m.set(linearFn, (byCap = new Map()));
+  let f = byCap.get(capacity);
+  if (!f) byCap.set(capacity, (f = make()));
   return f;
 }
 
-function prefillerFor(cfg: LMConfig, linearFn?: LinearFn): PrefillFn {
-  let m = prefillers.get(cfg);
-  if (!m) prefillers.set(cfg, (m = new Map()));
-  let f = m.get(linearFn);
-  if (!f) {
-    f = jit((p: LMParams, tokens: Array, valid: Array) => lmPrefill(p, cfg, tokens, valid, cfg.contextLength, { linearFn }));
-    m.set(linearFn, f);
-  }
-  return f;
+function embedsPrefillerFor(cfg: LMConfig, capacity: number, linearFn?: LinearFn): EmbedsPrefillFn {
+  return cachedPrefill(embedsPrefillers, cfg, linearFn, capacity, () =>
+    jit((p: LMParams, tokens: Array, valid: Array, embeds: Array) => lmPrefill(p, cfg, tokens, valid, capacity, { linearFn, inputEmbeds: embeds })),
+  );
+}
+
+function prefillerFor(cfg: LMConfig, capacity: number, linearFn?: LinearFn): PrefillFn {
+  return cachedPrefill(prefillers, cfg, linearFn, capacity, () => jit((p: LMParams, tokens: Array, valid: Array) => lmPrefill(p, cfg, tokens, valid, capacity, { linearFn })));
 }
 
 function decoderFor(cfg: LMConfig, linearFn?: LinearFn): DecodeFn {
@@ -145,6 +180,80 @@ function decoderFor(cfg: LMConfig, linearFn?: LinearFn): DecodeFn {
     m.set(linearFn, f);
   }
   return f;
+}
+
+type SplitDecodeFn = (p: LMParams, tokens: Array, pos: Array, slot: Array, bias: Array, main: KVCache, recent: KVCache) => { logits: Array; recent: KVCache };
+const splitDecoders = new WeakMap<LMConfig, Map<LinearFn | undefined, SplitDecodeFn>>();
+const mergeCache = jit((main: KVCache, recent: KVCache, base: Array) => mergeRecentCache(main, recent, base));
+
+function splitDecoderFor(cfg: LMConfig, linearFn?: LinearFn): SplitDecodeFn {
+  let m = splitDecoders.get(cfg);
+  if (!m) splitDecoders.set(cfg, (m = new Map()));
+  let f = m.get(linearFn);
+  if (!f) {
+    f = jit((p: LMParams, tokens: Array, pos: Array, slot: Array, bias: Array, main: KVCache, recent: KVCache) =>
+      lmDecodeStepSplit(p, cfg, tokens, pos, slot, bias, main, recent, { linearFn }),
+    );
+    m.set(linearFn, f);
+  }
+  return f;
+}
+
+/**
+ * The decoder's state and one step: either the single cache rewritten each step (`K` = 0) or the
+ * two-level cache (main + K recent slots, merged every K tokens). `valid` [B, Tmax] (Tmax: the
+ * cache's slots) is the
+ * caller's host mask of real (non-padding) positions, read at each step.
+ */
+function makeDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, base0: number, valid: Float32Array, kvRecent: number, linearFn?: LinearFn) {
+  const Tmax = main0[0].k.shape[1];
+  const K = Math.max(0, Math.floor(kvRecent));
+  if (K <= 0) {
+    const decode = decoderFor(cfg, linearFn);
+    let cache = main0;
+    return {
+      step(cur: Int32Array, t: number): Array {
+        const r = decode(tree.ref(params), np.array(cur, { dtype: np.int32 }), np.array(t, { dtype: np.int32 }), np.array(valid).reshape([B, Tmax]), cache);
+        cache = r.cache;
+        return r.logits;
+      },
+      dispose: () => tree.dispose(cache),
+    };
+  }
+  const decode = splitDecoderFor(cfg, linearFn);
+  let main = main0;
+  let base = base0;
+  let recent: KVCache = initKVCache({ ...cfg, contextLength: K }, B, K);
+  const bias = new Float32Array(B * (Tmax + K));
+  return {
+    step(cur: Int32Array, t: number): Array {
+      const slot = t - base;
+      for (let b = 0; b < B; b++) {
+        const row = b * (Tmax + K);
+        for (let s = 0; s < Tmax; s++) bias[row + s] = s < base && valid[b * Tmax + s] > 0 ? 0 : -1e9;
+        for (let j = 0; j < K; j++) bias[row + Tmax + j] = j <= slot && valid[b * Tmax + base + j] > 0 ? 0 : -1e9;
+      }
+      const r = decode(
+        tree.ref(params),
+        np.array(cur, { dtype: np.int32 }),
+        np.array(t, { dtype: np.int32 }),
+        np.array(slot, { dtype: np.int32 }),
+        np.array(bias).reshape([B, Tmax + K]),
+        tree.ref(main),
+        recent,
+      );
+      recent = r.recent;
+      if (slot === K - 1) {
+        main = mergeCache(main, tree.ref(recent), np.array(base, { dtype: np.int32 }));
+        base += K;
+      }
+      return r.logits;
+    },
+    dispose: () => {
+      tree.dispose(main);
+      tree.dispose(recent);
+    },
+  };
 }
 
 /**
@@ -191,36 +300,29 @@ export async function generate(params: LMParams, cfg: LMConfig, prompts: number[
   if (opts.batchedPrefill) return generatePrefilled(params, cfg, prompts, opts);
   if (opts.prefillEmbeds) throw new Error("generate: prefillEmbeds needs batchedPrefill: true");
   const sampler = makeSampler(B, cfg.vocabSize, opts);
-  const decode = decoderFor(cfg, opts.linearFn);
-  const valid = new Float32Array(B * Tmax);
-  let cache = initKVCache(cfg, B, Tmax);
+  const C = kvCapacityFor(cfg, L + opts.maxNewTokens, opts);
+  const valid = new Float32Array(B * C);
+  const dec = makeDecoder(params, cfg, B, initKVCache(cfg, B, C), 0, valid, opts.kvRecent ?? defaultKvRecent(cfg, B, C), opts.linearFn);
   let cur = new Int32Array(B);
   for (let t = 0; t < L + opts.maxNewTokens - 1; t++) {
     for (let b = 0; b < B; b++) {
       const pad = L - prompts[b].length;
       if (t < L) {
         cur[b] = t < pad ? 0 : prompts[b][t - pad];
-        valid[b * Tmax + t] = t < pad ? 0 : 1;
+        valid[b * C + t] = t < pad ? 0 : 1;
       } else {
-        valid[b * Tmax + t] = 1;
+        valid[b * C + t] = 1;
       }
     }
-    const r = decode(
-      tree.ref(params),
-      np.array(cur, { dtype: np.int32 }),
-      np.array(t, { dtype: np.int32 }),
-      np.array(valid).reshape([B, Tmax]),
-      cache,
-    );
-    cache = r.cache;
+    const logits = dec.step(cur, t);
     if (t >= L - 1) {
-      cur = sampler.pick((await r.logits.data()) as Float32Array);
+      cur = sampler.pick((await logits.data()) as Float32Array);
       if (sampler.allDone()) break;
     } else {
-      r.logits.dispose();
+      logits.dispose();
     }
   }
-  tree.dispose(cache);
+  dec.dispose();
   return { tokens: sampler.tokens, logprobs: sampler.logprobs };
 }
 
@@ -231,18 +333,19 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
   const L0 = Math.max(...prompts.map((p) => p.length));
   const bucket = Math.max(1, Math.floor(opts.prefillBucket ?? 1));
   const L = Math.min(Math.ceil(L0 / bucket) * bucket, Tmax - opts.maxNewTokens);
+  const C = kvCapacityFor(cfg, L + opts.maxNewTokens, opts);
   const V = cfg.vocabSize;
   const toks = new Int32Array(B * L);
-  const valid = new Float32Array(B * Tmax);
+  const valid = new Float32Array(B * C);
   for (let b = 0; b < B; b++) {
     const pad = L - prompts[b].length;
     for (let t = 0; t < L; t++) {
       toks[b * L + t] = t < pad ? 0 : prompts[b][t - pad];
-      valid[b * Tmax + t] = t < pad ? 0 : 1;
+      valid[b * C + t] = t < pad ? 0 : 1;
     }
   }
   const validPrompt = new Float32Array(B * L);
-  for (let b = 0; b < B; b++) validPrompt.set(valid.subarray(b * Tmax, b * Tmax + L), b * L);
+  for (let b = 0; b < B; b++) validPrompt.set(valid.subarray(b * C, b * C + L), b * L);
   const chunk = Math.min(B, Math.max(1, Math.floor(opts.prefillChunk ?? B)));
   const D = cfg.dModel;
   let logits: Float32Array<ArrayBufferLike> = new Float32Array(B * V);
@@ -257,13 +360,13 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
       v.set(validPrompt.subarray(r * L, (r + 1) * L), i * L);
     });
     const out = opts.prefillEmbeds
-      ? embedsPrefillerFor(cfg, opts.linearFn)(
+      ? embedsPrefillerFor(cfg, C, opts.linearFn)(
           tree.ref(params),
           np.array(t, { dtype: np.int32 }).reshape([chunk, L]),
           np.array(v).reshape([chunk, L]),
           opts.prefillEmbeds(t, rows, L),
         )
-      : prefillerFor(cfg, opts.linearFn)(
+      : prefillerFor(cfg, C, opts.linearFn)(
           tree.ref(params),
           np.array(t, { dtype: np.int32 }).reshape([chunk, L]),
           np.array(v).reshape([chunk, L]),
@@ -275,26 +378,18 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
     else out.hidden.dispose();
     caches.push(keep < chunk ? out.cache.map((c) => ({ k: c.k.slice([0, keep]), v: c.v.slice([0, keep]) })) : out.cache);
   }
-  let cache: KVCache = caches.length === 1 ? caches[0] : caches[0].map((_, l) => ({ k: np.concatenate(caches.map((c) => c[l].k), 0), v: np.concatenate(caches.map((c) => c[l].v), 0) }));
+  const cache: KVCache = caches.length === 1 ? caches[0] : caches[0].map((_, l) => ({ k: np.concatenate(caches.map((c) => c[l].k), 0), v: np.concatenate(caches.map((c) => c[l].v), 0) }));
   let promptHidden: number[][] | undefined;
   if (opts.returnPromptHidden) promptHidden = Array.from({ length: B }, (_, b) => Array.from(hiddenHost.subarray(b * D, (b + 1) * D)));
-  const decode = decoderFor(cfg, opts.linearFn);
+  const dec = makeDecoder(params, cfg, B, cache, L, valid, opts.kvRecent ?? defaultKvRecent(cfg, B, C), opts.linearFn);
   const sampler = makeSampler(B, V, opts);
   for (let t = L; ; t++) {
     const cur = sampler.pick(logits);
     if (sampler.allDone()) break;
-    for (let b = 0; b < B; b++) valid[b * Tmax + t] = 1;
-    const r = decode(
-      tree.ref(params),
-      np.array(cur, { dtype: np.int32 }),
-      np.array(t, { dtype: np.int32 }),
-      np.array(valid).reshape([B, Tmax]),
-      cache,
-    );
-    cache = r.cache;
-    logits = (await r.logits.data()) as Float32Array;
+    for (let b = 0; b < B; b++) valid[b * C + t] = 1;
+    logits = (await dec.step(cur, t).data()) as Float32Array;
   }
-  tree.dispose(cache);
+  dec.dispose();
   const result = { tokens: sampler.tokens, logprobs: sampler.logprobs };
   return promptHidden ? { ...result, promptHidden } : result;
 }

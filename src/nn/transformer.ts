@@ -10,7 +10,7 @@ import { KeyGen } from "./init.js";
 import { embed, initEmbedding, unembed, ONEHOT_MAX_VOCAB, type Embedding } from "./embedding.js";
 import { initLinear, linear, denseLinear, type Linear, type LinearFn } from "./linear.js";
 import { initNorm, norm, type Norm, type NormKind } from "./norm.js";
-import { attention, attentionDecode, attentionWithKV, initAttention, type Attention, type KVLayer } from "./attention.js";
+import { attention, attentionDecode, attentionDecodeSplit, attentionWithKV, initAttention, mergeRecentKV, type Attention, type KVLayer } from "./attention.js";
 import { initMLP, mlp, type MLP, type MLPKind } from "./mlp.js";
 
 export type LMConfig = {
@@ -194,6 +194,50 @@ export function lmDecodeStep(
   const h = norm(p.lnF, x).reshape([B, cfg.dModel]);
   const logits = p.head ? linear(p.head, h) : unembed(p.wte, h);
   return { logits, cache: next };
+}
+
+/**
+ * `lmDecodeStep` over a two-level cache (see `attentionDecodeSplit`): `main` is read, not
+ * rewritten (pass a reference); `recent` gets this token's key/value at `slot`. `bias` [B, Tmax +
+ * K]: 0 where a main slot or recent slot may be attended, -1e9 elsewhere. Returns the logits and
+ * the new `recent`; merge it into `main` with `mergeRecentCache` when full. Consumes everything.
+ */
+export function lmDecodeStepSplit(
+  p: LMParams,
+  cfg: LMConfig,
+  tokens: Array,
+  pos: Array,
+  slot: Array,
+  bias: Array,
+  main: KVCache,
+  recent: KVCache,
+  opts: { linearFn?: LinearFn } = {},
+): { logits: Array; recent: KVCache } {
+  const linearFn = opts.linearFn ?? denseLinear;
+  const B = tokens.shape[0];
+  let x = embed({ table: cfg.tiedHead ? p.wte.table.ref : p.wte.table }, tokens.reshape([B, 1])); // [B, 1, D]
+  if (p.wpe) x = x.add(np.take(p.wpe.table, pos.ref.reshape([1]), 0)); // + [1, D]
+  const attnOpts = { nHeads: cfg.nHeads, rope: cfg.pos === "rope", linearFn };
+  const next: KVCache = [];
+  p.blocks.forEach((b, l) => {
+    const r = attentionDecodeSplit(b.attn, norm(b.ln1, x.ref), main[l], recent[l], pos.ref, slot.ref, bias.ref, attnOpts);
+    next.push(r.recent);
+    x = x.add(r.y);
+    x = x.ref.add(mlp(b.mlp, norm(b.ln2, x), linearFn));
+  });
+  pos.dispose();
+  slot.dispose();
+  bias.dispose();
+  const h = norm(p.lnF, x).reshape([B, cfg.dModel]);
+  const logits = p.head ? linear(p.head, h) : unembed(p.wte, h);
+  return { logits, recent: next };
+}
+
+/** Every layer's `recent` written into `main` at slots base.. (see `mergeRecentKV`). Consumes all. */
+export function mergeRecentCache(main: KVCache, recent: KVCache, base: Array): KVCache {
+  const out = main.map((m, l) => mergeRecentKV(m, recent[l], base.ref));
+  base.dispose();
+  return out;
 }
 
 /**
