@@ -2,6 +2,7 @@
 // (its data, T2 tokenizer and stage arms) and either evaluates given arms (ASR word accuracy, s->t, written QA
 // on held-out voices) or trains one stage from a given arm (or from the text LM) and evaluates it.
 // Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-stages.mts RUN eval ARM[,ARM...]
+//        (mode evaltrain: the spoken questions are training questions in training voices, to tell memorising from hearing)
 //        TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-stages.mts RUN train FROM_ARM|text-lm STEPS STAGE_JSON [BASE_LR] [GAMMA]
 //   STAGE_JSON = '{"paperLr":{"lm":1e-5,"audioEmbed":1e-4},"mix":{"asr":0.5,"text":0.5}}'
 import { readFileSync } from "node:fs";
@@ -37,10 +38,12 @@ const fresh = () => initOmni(omniConfigOf(cfg, data), loadRunParams(armDir("text
 const f = (x: number) => (100 * x).toFixed(1);
 const line = (name: string, ev: { textQaAcc: number; asrWordAcc: number; s2tAcc: number; s2tAccHeldOutQ: number; s2sTextAcc: number; captionAcc: number }) =>
   console.log(`[${sec()}s] ${name}: written QA ${f(ev.textQaAcc)} ASR ${f(ev.asrWordAcc)} s->t ${f(ev.s2tAcc)} (held-out Q ${f(ev.s2tAccHeldOutQ)}) s->s text ${f(ev.s2sTextAcc)} caption ${f(ev.captionAcc)}`);
-if (mode === "eval") {
+if (mode === "eval" || mode === "evaltrain") {
+  const trainQs = (P.byRole.question ?? []).filter((_, i) => i % 5 === 0).slice(0, (P.byRole["eval-question"] ?? []).length);
+  const Pq = mode === "evaltrain" ? { ...P, byRole: { ...P.byRole, "eval-question": trainQs } } : P;
   for (const arm of rest[0].split(",")) {
     const p = loadRunParams(armDir(arm), fresh());
-    line(arm, await evalOmni(p, cfg, data, P, null, null));
+    line(`${arm}${mode === "evaltrain" ? ` (spoken questions: ${trainQs.length} training utterances)` : ""}`, await evalOmni(p, cfg, data, Pq, null, null));
   }
 } else {
   const [from, steps, json] = rest;
