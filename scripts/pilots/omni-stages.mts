@@ -53,5 +53,10 @@ if (mode === "eval" || mode === "evaltrain") {
     trainStage(cfg, data, P, stage, +steps, () => (from === "text-lm" ? fresh() : loadRunParams(armDir(from), fresh())), r, ctx, label, null, null),
   );
   line(`${label} from ${from}, ${steps} steps, ${json}, base ${cfg.omni.baseLr}, gamma ${cfg.omni.lrExponent}`, ev);
+  if (process.env.PILOT_EVALTRAIN) {
+    const trainQs = (P.byRole.question ?? []).filter((_, i) => i % 5 === 0).slice(0, (P.byRole["eval-question"] ?? []).length);
+    const p = loadRunParams(armDir(label), fresh());
+    line(`${label} (spoken questions: ${trainQs.length} training utterances)`, await evalOmni(p, cfg, data, { ...P, byRole: { ...P.byRole, "eval-question": trainQs } }, null, null));
+  }
 }
 process.exit(0);

@@ -55,6 +55,7 @@ export const omniSchema = z
         train,
       })
       .strict(),
+    /** The recognisers on the codes: read by the `omni-tokenizer` entry (which shares this schema part); `omni` trains none. */
     probe: z
       .object({ layers: z.array(z.number().int().min(1).max(16)).min(1), dModel: posInt, nLayers: posInt, nHeads: posInt, train })
       .strict(),
