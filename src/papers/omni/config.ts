@@ -55,6 +55,7 @@ export const omniSchema = z
         train,
       })
       .strict(),
+    /** The recognisers on the codes: read by the `omni-tokenizer` entry (which shares this schema part); `omni` trains none. */
     probe: z
       .object({ layers: z.array(z.number().int().min(1).max(16)).min(1), dModel: posInt, nLayers: posInt, nHeads: posInt, train })
       .strict(),
@@ -74,6 +75,8 @@ export const omniSchema = z
         stageSteps: z.object(Object.fromEntries(PAPER_STAGES.map((s) => [s.name, posInt])) as Record<string, typeof posInt>).strict(),
         /** Steps of the S2 joint stage (0: the sum of the S1 stages). */
         jointSteps: z.number().int().min(0),
+        /** Further seeds of the joint control S2 alone (another data order and audio/vision init; same text LM): their spread is the staging floor. */
+        controlSeeds: z.number().int().min(0).max(4),
         /** Audio frames generated per speech-out sample in the report. */
         maxGenFrames: posInt,
       })
@@ -142,6 +145,7 @@ const quick: OmniExperimentConfig = {
     warmupSteps: 10,
     stageSteps: stageSteps([40, 80, 150, 100, 80, 100, 100]),
     jointSteps: 0,
+    controlSeeds: 1,
     maxGenFrames: 12,
   },
   report: { audioSamples: 4, griffinLimIters: 24 },

@@ -97,8 +97,8 @@ async function asrWordAccuracy(fwd: (b: Array[]) => Promise<Float32Array>, data:
 
 /**
  * Evaluate an omni model. With `recognise`, answers are also generated as speech and transcribed;
- * with `final` (the stages the claims read), ASR is measured and generated answers are written
- * as WAVs into `final.run`'s samples.
+ * with `final` (the stages the claims read), generated answers are written as WAVs into
+ * `final.run`'s samples. ASR is measured at every stage (issue 17: where in the chain speech->text is learnt).
  */
 export async function evalOmni(
   p: OmniParams,
@@ -132,7 +132,7 @@ export async function evalOmni(
     const xs = c.filter((_, i) => keep[i]);
     return xs.filter(Boolean).length / Math.max(1, xs.length);
   };
-  const asr = final ? await asrWordAccuracy(fwd, data, P, B, shape, V) : { acc: NaN, n: 0 };
+  const asr = await asrWordAccuracy(fwd, data, P, B, shape, V);
   // Speech out: generate the answer audio after the model's own text answer; judge it with the recogniser.
   let s2sAudioAcc = NaN;
   if (recognise) {

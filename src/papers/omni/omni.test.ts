@@ -247,15 +247,19 @@ describe("omni experiment (tiny preset, end to end)", () => {
     expect(readFileSync(run.path("results.md"), "utf8")).toContain("smoke test");
     const v = readVerdicts(run.dir)!;
     expect(v.smokeTest).toBe(true);
-    expect(v.claims.map((c) => c.id)).toEqual(["rvq-layers-refine", "transcript-loss-semantics", "semantics-in-first-layers", "staging-keeps-text", "speech-out-below-in"]);
+    expect(v.claims.map((c) => c.id)).toEqual(["staging-keeps-text", "speech-out-below-in"]);
     // Both staging controls are trained: S2 on S1's data (text included), S1 without replay.
     expect(s.s1NoReplay?.mix.text).toBeUndefined();
     expect(s.s2.mix.text).toBeGreaterThan(0);
     expect(s.judge!.heldOutN).toBeGreaterThan(0);
     expect(v.claims.find((c) => c.id === "staging-keeps-text")!.why).not.toContain("missing from S2's mix");
     expect(s.tokenizers.T2.frameRate).toBe(12.5);
-    expect(s.tokenizers.T1.reconL1ByLayers).toHaveLength(8);
-    expect(s.tokenizers.T1.reconL1PerUtterance[0]).toHaveLength(s.tokenizerBaseline.evalFrames.length);
+    // Only the tokenizer the stages read is trained here (the T1-vs-T2 study is omni-tokenizer).
+    expect(s.tokenizers.T1).toBeUndefined();
+    expect(s.tokenizers.T2.reconL1ByLayers).toHaveLength(8);
+    expect(s.controlSeeds?.length ?? 0).toBe(config.omni.controlSeeds);
+    // ASR is measured after every stage, not only the last.
+    for (const st of Object.values(s.s1)) expect(Number.isFinite(st.asrWordAcc)).toBe(true);
     expect(Object.keys(s.s1)).toEqual(PAPER_STAGES.map((x) => x.name));
     expect(s.samples.generated.length).toBeGreaterThan(0);
     const lmRows = readFileSync(run.path("arms", "text-lm", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { loss: number });

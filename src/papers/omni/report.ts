@@ -73,17 +73,21 @@ const judgeText = (s: OmniSummary) =>
     ? `Judge of spoken answers: a digit-word classifier on the first ${s.judge.layers} RVQ layers' codes, right on ${pct(s.judge.trainAcc)} of ${s.judge.trainN} training-voice digit words and ${pct(s.judge.heldOutAcc)} of ${s.judge.heldOutN} held-out-voice digit words (the ceiling of the s→s audio column).`
     : "Judge of spoken answers: not measured in this run.";
 
+/** The tokenizer arms in the summary: T2 always; T1 (and probes) only in summaries written before the study moved to `omni-tokenizer`. */
+const tokArms = (s: OmniSummary) => (["T1", "T2"] as const).filter((a) => s.tokenizers[a]);
+const probeLayers = (cfg: OmniExperimentConfig, s: OmniSummary) => (s.probes ? cfg.probe.layers : []);
+
 function tokenizerTable(cfg: OmniExperimentConfig, s: OmniSummary): { headers: string[]; rows: (string | number)[][] } {
   const toks = s.tokenizers;
-  const layers = toks.T1.reconL1ByLayers.map((_, i) => i + 1);
-  const rows = (["T1", "T2"] as const).map((a) => [
+  const layers = toks.T2.reconL1ByLayers.map((_, i) => i + 1);
+  const rows = tokArms(s).map((a) => [
     a === "T1" ? "T1 (reconstruction only)" : "T2 (+ frozen-LM transcript)",
-    ...toks[a].reconL1ByLayers.map(f3),
-    ...cfg.probe.layers.map((k) => pct(s.probes[`probe-${a}-k${k}`]?.cer ?? NaN)),
-    pct(toks[a].usage[0].used),
-    toks[a].usage.map((u) => u.perplexity.toFixed(1)).join(" / "),
+    ...toks[a]!.reconL1ByLayers.map(f3),
+    ...probeLayers(cfg, s).map((k) => pct(s.probes?.[`probe-${a}-k${k}`]?.cer ?? NaN)),
+    pct(toks[a]!.usage[0].used),
+    toks[a]!.usage.map((u) => u.perplexity.toFixed(1)).join(" / "),
   ]);
-  const headers = ["tokenizer", ...layers.map((k) => `mel L1 @${k}`), ...cfg.probe.layers.map((k) => `probe CER @${k}`), "layer-1 usage", "perplexity per layer"];
+  const headers = ["tokenizer", ...layers.map((k) => `mel L1 @${k}`), ...probeLayers(cfg, s).map((k) => `probe CER @${k}`), "layer-1 usage", "perplexity per layer"];
   return { headers, rows };
 }
 
@@ -92,7 +96,9 @@ const sanityText = (s: OmniSummary) => {
   return x ? ` Frozen-LM sanity check (T2): transcript loss ${f3(x.trueNll)} nats per token with the true codes, ${f3(x.shuffledNll)} with another utterance's codes (${x.n} held-out utterances).` : "";
 };
 const baselineText = (s: OmniSummary) =>
-  `Trivial baselines on the same held-out set: mel L1 of the mean training frame ${f3(s.tokenizerBaseline.meanFrameL1)}; CER of the best constant transcript ("${s.probeBaseline.constantText}") ${pct(s.probeBaseline.constantCer)}.` + sanityText(s);
+  `Trivial baselines on the same held-out set: mel L1 of the mean training frame ${f3(s.tokenizerBaseline.meanFrameL1)}` +
+  (s.probeBaseline ? `; CER of the best constant transcript ("${s.probeBaseline.constantText}") ${pct(s.probeBaseline.constantCer)}.` : ".") +
+  sanityText(s);
 
 /** Audio or image blocks from files the experiment wrote (missing files are skipped). */
 function fileBlocks(run: RunDir, files: SampleFile[], kind: "audio" | "image"): Block[] {
@@ -119,23 +125,27 @@ export async function writeOmniReport(run: RunDir, s: OmniSummary, verdicts: Ver
     },
     { heading: "Paper vs ours: structure and headline figures", blocks: [{ kind: "table", headers: ["item", "paper", "ours", "kind of match"], rows: structureRows(cfg, s) }] },
     {
-      heading: "Tokenizer T1 vs T2",
+      heading: s.tokenizers.T1 ? "Tokenizer T1 vs T2" : "Tokenizer T2 (the one the stages read; the T1-vs-T2 study is the omni-tokenizer entry)",
       blocks: [
-        { kind: "text", text: "Mel L1 = mean |decoded − true| normalised log-mel on held-out voices and sentences, decoding with the first k RVQ layers. Probe CER = greedy transcripts of a small recogniser trained on the codes of training voices, scored on held-out voices. " + baselineText(s) },
+        { kind: "text", text: "Mel L1 = mean |decoded − true| normalised log-mel on held-out voices and sentences, decoding with the first k RVQ layers." + (s.probes ? " Probe CER = greedy transcripts of a small recogniser trained on the codes of training voices, scored on held-out voices. " : " ") + baselineText(s) },
         { kind: "table", headers: tok.headers, rows: tok.rows },
         {
           kind: "chart",
           name: "recon-vs-layers",
-          spec: lineChartSpec({ title: "Reconstruction vs RVQ layers used", series: (["T1", "T2"] as const).map((a) => ({ name: a, points: s.tokenizers[a].reconL1ByLayers.map((v, i) => [i + 1, v] as [number, number]) })), xLabel: "RVQ layers used", yLabel: "held-out mel L1", points: true }),
+          spec: lineChartSpec({ title: "Reconstruction vs RVQ layers used", series: tokArms(s).map((a) => ({ name: a, points: s.tokenizers[a]!.reconL1ByLayers.map((v, i) => [i + 1, v] as [number, number]) })), xLabel: "RVQ layers used", yLabel: "held-out mel L1", points: true }),
         },
-        { kind: "chart", name: "probe-cer", spec: barChartSpec({ title: "Probe CER (lower = more linguistic content)", bars: Object.entries(s.probes).map(([k, v]) => ({ label: k.replace("probe-", ""), value: v.cer })), yLabel: "CER" }) },
-        { kind: "code", caption: "Probe transcripts (T2, all layers; first examples)", text: (s.probes[`probe-T2-k${kMax}`]?.examples ?? []).map((e) => `REF ${e.ref}\nHYP ${e.hyp}`).join("\n") },
+        ...(s.probes
+          ? ([
+              { kind: "chart", name: "probe-cer", spec: barChartSpec({ title: "Probe CER (lower = more linguistic content)", bars: Object.entries(s.probes).map(([k, v]) => ({ label: k.replace("probe-", ""), value: v.cer })), yLabel: "CER" }) },
+              { kind: "code", caption: "Probe transcripts (T2, all layers; first examples)", text: (s.probes[`probe-T2-k${kMax}`]?.examples ?? []).map((e) => `REF ${e.ref}\nHYP ${e.hyp}`).join("\n") },
+            ] as Block[])
+          : []),
       ],
     },
     {
       heading: "Staged training S1 vs its controls (S1 without replay, one joint stage S2)",
       blocks: [
-        { kind: "text", text: "Accuracies are of the one-word answer (10 digit words: chance ≈ 10 %). Speech questions are spoken by held-out voices; 'held-out Q' are questions never spoken in training (their text is in the text corpus). s→s text = the text segment the model writes before `<audiogen_start>` (the paper scores s→s on that); s→s audio = the generated answer audio as the digit-word judge classifies it (final S1 model only). ASR word accuracy = 1 − word error rate of greedy transcripts (measured for the final models). S1 without text replay: the same stages with pure text removed from every mix; S2: one joint stage from the text LM on the union of S1's data (the same proportions and total steps). " + judgeText(s) },
+        { kind: "text", text: "Accuracies are of the one-word answer (10 digit words: chance ≈ 10 %). Speech questions are spoken by held-out voices; 'held-out Q' are questions never spoken in training (their text is in the text corpus). s→s text = the text segment the model writes before `<audiogen_start>` (the paper scores s→s on that); s→s audio = the generated answer audio as the digit-word judge classifies it (final S1 model only). ASR word accuracy = 1 − word error rate of greedy transcripts (measured after every stage). S1 without text replay: the same stages with pure text removed from every mix; S2: one joint stage from the text LM on the union of S1's data (the same proportions and total steps). " + judgeText(s) },
         { kind: "table", headers: STAGE_HEADERS, rows: stageRows(s) },
       ],
     },
@@ -159,7 +169,7 @@ export async function writeOmniReport(run: RunDir, s: OmniSummary, verdicts: Ver
     "",
     mdTable(["item", "paper", "ours", "kind of match"], structureRows(cfg, s)),
     "",
-    "**Tokenizer** (held-out voices and sentences)",
+    s.tokenizers.T1 ? "**Tokenizer** (held-out voices and sentences)" : "**Tokenizer T2** (the one the stages read; held-out voices and sentences)",
     "",
     mdTable(tok.headers, tok.rows),
     "",

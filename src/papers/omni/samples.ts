@@ -22,13 +22,14 @@ import { decodeAll, tokConfig, type TokArm } from "./tokenizer-experiment.js";
 import type { SampleFile } from "./summary.js";
 
 /** Original, vocoder ceiling and T1/T2 reconstructions of the first held-out statements (WAVs). */
-export async function writeAudioSamples(cfg: OmniExperimentConfig, data: OmniData, run: RunDir, tokParams: Record<TokArm, TokParams>, allCodes: Record<TokArm, Map<number, Codes>>): Promise<SampleFile[]> {
+export async function writeAudioSamples(cfg: OmniExperimentConfig, data: OmniData, run: RunDir, tokParams: Partial<Record<TokArm, TokParams>>, allCodes: Partial<Record<TokArm, Map<number, Codes>>>): Promise<SampleFile[]> {
   const nS = Math.min(cfg.report.audioSamples, data.evalIdx.length);
   const { T, nMels: M } = data.mels;
   const gl = (mel: Float32Array, frames: number) => encodeWav(vocodeLogMel({ data: mel.subarray(0, frames * M), frames, nMels: M }, { iters: cfg.report.griffinLimIters, rng: Rng.stream(cfg.seed, "griffin-lim") }), SAMPLE_RATE);
   const picks = data.evalIdx.filter((u) => data.utts[u].role === "statement").slice(0, nS);
   const recon: Record<string, Float32Array[]> = {};
-  for (const a of ["T1", "T2"] as const) recon[a] = await decodeAll(tokParams[a], tokConfig(cfg, a), picks.map((u) => allCodes[a].get(u)!), 8, T, cfg.tokenizer.train.batchSize);
+  const arms = (["T1", "T2"] as const).filter((a) => tokParams[a] && allCodes[a]);
+  for (const a of arms) recon[a] = await decodeAll(tokParams[a]!, tokConfig(cfg, a), picks.map((u) => allCodes[a]!.get(u)!), 8, T, cfg.tokenizer.train.batchSize);
   const out: SampleFile[] = [];
   const put = (name: string, wav: Uint8Array, caption: string) => {
     writeFileSync(join(run.samplesDir, name), wav);
@@ -39,7 +40,7 @@ export async function writeAudioSamples(cfg: OmniExperimentConfig, data: OmniDat
     const fr = data.mels.frames[u];
     put(`utt${i}-original.wav`, encodeWav(utt.samples, SAMPLE_RATE), `"${utt.text}" (held-out voice ${utt.voice}): original espeak-ng audio`);
     put(`utt${i}-griffinlim.wav`, gl(data.mels.mel.subarray(u * T * M, (u + 1) * T * M), fr), "Griffin-Lim from the true log-mel (the vocoder's ceiling)");
-    for (const a of ["T1", "T2"] as const) put(`utt${i}-${a}.wav`, gl(recon[a][i], fr), `${a} tokenizer: 8 RVQ layers → decoder mel → Griffin-Lim`);
+    for (const a of arms) put(`utt${i}-${a}.wav`, gl(recon[a][i], fr), `${a} tokenizer: 8 RVQ layers → decoder mel → Griffin-Lim`);
   });
   return out;
 }

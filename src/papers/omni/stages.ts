@@ -10,8 +10,8 @@
  * | audio-2          | all except visual encoder (1e-5)                     | visual encoder (+ tokenizer) | audio 0.2, image 0.4, text 0.4           |
  * | omni             | all (4e-6)                                           | -                            | image+speech QA, speech QA s->t and s->s,|
  * |                  |                                                      |                              | ASR/TTS, captions, text                  |
- * | sft-1            | all but audio head (not given; we use 1e-5)          | audio head                   | speech QA s->t and s->s, image+speech QA,|
- * |                  |                                                      |                              | captions, text                           |
+ * | sft-1            | all but audio head (not given; we use 1e-5)          | audio head                   | speech QA s->t and s->s, ASR,            |
+ * |                  |                                                      |                              | image+speech QA, captions, text          |
  * | sft-2            | audio head (not given; 1e-5) + audio embedding (1e-6)| everything else              | speech generation: TTS, speech QA s->s   |
  *
  * The audio tokenizer is a separate model and never trained here. Our learning rates keep the
@@ -57,7 +57,8 @@ export const PAPER_STAGES: StageSpec[] = [
     name: "sft-1",
     paperName: "SFT 4.1 (omni understanding)",
     paperLr: { lm: 1e-5, vision: 1e-5, projector: 1e-5, audioEmbed: 1e-5 },
-    mix: { "sqa-st": 0.3, "sqa-ss": 0.1, omni: 0.2, caption: 0.2, text: 0.2 },
+    // ASR stays in the mix: without it this stage (the LM trained, no transcripts) erased the ASR that audio stage II taught (issue 17 pilot).
+    mix: { "sqa-st": 0.3, "sqa-ss": 0.1, asr: 0.2, omni: 0.2, caption: 0.2, text: 0.2 },
     lrNotGiven: true,
   },
   // The audio embeddings keep 1/10 of the head's rate so SFT 4.2 does not erase what the earlier stages taught them (issue 17).

@@ -48,6 +48,8 @@ describe("staging controls (issue 17)", () => {
     expect(byName["sft-1"].mix["sqa-ss"]).toBeGreaterThan(0);
     expect(byName.omni.paperLr.lm).toBeGreaterThan(0);
     expect(byName["sft-1"].paperLr.lm).toBeGreaterThan(0);
+    // Every stage after audio stage II that trains the LM keeps transcripts in its mix, so ASR is not erased.
+    for (const name of ["audio-2", "omni", "sft-1"]) expect(byName[name].mix.asr).toBeGreaterThan(0);
     const sft2 = byName["sft-2"].paperLr;
     expect(sft2.audioEmbed! * 10).toBeCloseTo(sft2.audioHead!, 15);
   });

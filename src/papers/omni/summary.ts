@@ -104,10 +104,10 @@ export type StageSummary = OmniEval & {
   droppedAudioRows: number;
 };
 
-/** A further independently trained tokenizer seed (the experiment trains one today). */
-export type TokenizerSeedRun = { seed: number; tokenizers: Record<"T1" | "T2", TokArmSummary>; probes: Record<string, ProbeSummary> };
 /** A further independently trained staging seed (the experiment trains one today). */
 export type StagingSeedRun = { seed: number; textLm: TextLmSummary; s1Final: StageSummary; s2: StageSummary; s1NoReplay?: StageSummary };
+/** A further seed of the joint control S2 alone (same text LM and data, another data order and head init): its spread is the staging floor. */
+export type ControlSeedRun = { seed: number; s2: StageSummary };
 
 /** Audio and image samples written by the experiment into `<run>/samples/` (the report embeds them). */
 export type SampleFile = { file: string; caption: string };
@@ -115,18 +115,23 @@ export type SampleFile = { file: string; caption: string };
 export type OmniSummary = {
   data: { utterances: number; speechSeconds: number; evalUtterances: number };
   textLm: TextLmSummary;
-  tokenizers: Record<"T1" | "T2", TokArmSummary>;
+  /**
+   * The tokenizer the stages read (T2). The T1-vs-T2 study, its probes and its claims moved to the
+   * `omni-tokenizer` entry; summaries written before that also hold T1, `probes` and `probeBaseline`.
+   */
+  tokenizers: { T2: TokArmSummary; T1?: TokArmSummary };
   tokenizerBaseline: TokenizerBaseline;
-  probes: Record<string, ProbeSummary>;
-  probeBaseline: ProbeBaseline;
+  probes?: Record<string, ProbeSummary>;
+  probeBaseline?: ProbeBaseline;
   /** Absent in summaries written before issue 17. */
   judge?: JudgeSummary;
   s1: Record<string, StageSummary>;
   s2: StageSummary;
   /** The final stage of S1 without text replay (issue 17's second staging control). */
   s1NoReplay?: StageSummary;
-  tokenizerSeeds?: TokenizerSeedRun[];
   stagingSeeds?: StagingSeedRun[];
+  /** Further seeds of S2 alone (the control's seed spread); absent or empty: one seed. */
+  controlSeeds?: ControlSeedRun[];
   paramGroups: readonly string[];
   samples: { audio: SampleFile[]; generated: SampleFile[]; digits: SampleFile | null };
   /** Added by the runner. */
