@@ -1,7 +1,7 @@
 // Pilot for issue 17's tokenizer part: does the frozen LM read the T2 codes? Trains the reader LM
 // (read-back share READBACK) and one T2 tokenizer (STEPS steps, weight W), printing the frozen-LM
 // sanity check (transcript NLL per token with true vs another utterance's codes) and step times.
-// Usage: npx tsx scripts/pilots/omni-tokenizer-sanity.mts OUTDIR READBACK STEPS [W] [LMSTEPS]
+// (env REPEATS: the read-back repeats per word). Usage: npx tsx scripts/pilots/omni-tokenizer-sanity.mts OUTDIR READBACK STEPS [W] [LMSTEPS]
 import { initEngine } from "../../src/engine/index.js";
 import { createRun } from "../../src/train/run-dir.js";
 import { runArm, type ExperimentContext } from "../../src/train/experiment.js";
@@ -17,7 +17,7 @@ const cfg = {
   speech: { ...q.speech, cacheDir: "/tmp/i17t/speech" },
   textLm: { ...q.textLm, train: { ...q.textLm.train, steps: +(lmStepsArg ?? q.textLm.train.steps) } },
   tokenizer: { ...q.tokenizer, train: { ...q.tokenizer.train, steps: +stepsArg } },
-  study: { ...q.study, readBack: +rbArg },
+  study: { ...q.study, readBack: +rbArg, readBackRepeats: +(process.env.REPEATS ?? q.study.readBackRepeats) },
 };
 const run = createRun({ experiment: "omni-tokenizer-pilot", seed: 0, config: cfg, dir: out });
 const t0 = Date.now();

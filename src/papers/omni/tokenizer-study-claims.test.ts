@@ -39,7 +39,7 @@ function summary(o: Over = {}): TokStudySummary {
   return {
     data: { utterances: 2000, speechSeconds: 2600, evalUtterances: 330 },
     nuisance: { speed: [0.9, 1.1], gainDb: [-6, 6], snrDb: [15, 30], seconds: 2600 },
-    readerLm: { status: "completed", steps: 800, params: 1e5, finalLoss: 1, readBack: 0.5, readBackSanity: { trueNll: 0.1, shuffledNll: 3, n: 64 } },
+    readerLm: { status: "completed", steps: 800, params: 1e5, finalLoss: 1, readBack: 0.5, readBackRepeats: 4, readBackSanity: { trueNll: 0.1, shuffledNll: 3, n: 64 } },
     tokenizerBaseline: { meanFrameL1: 0.5, evalFrames: FRAMES },
     probeBaseline: { constantText: "the cat", constantCer: 0.7 },
     probeLayers: [1, 2, 8],

@@ -30,6 +30,8 @@ export const tokStudySchema = z
          * `<transcribe>`, the sentence. 0 = the text-only LM of `omni` (the LM cannot read a prefix).
          */
         readBack: z.number().min(0).max(1),
+        /** Each word of a read-back prefix fills 1..readBackRepeats slots (1: the words side by side). */
+        readBackRepeats: z.number().int().min(1).max(8),
         /** Acoustic nuisance applied to every waveform before its log-mel (seeded per utterance). */
         nuisance: z
           .object({
@@ -55,7 +57,7 @@ const quick: TokStudyConfig = {
   textLm: { ...q.textLm, train: { ...q.textLm.train, steps: 800 } },
   tokenizer: { ...q.tokenizer, train: { ...q.tokenizer.train, steps: 300 } },
   probe: { ...q.probe, layers: [1, 2, 8] },
-  study: { seeds: 3, extraWeights: [0.3, 3], extraWeightSeeds: 1, readBack: 0.5, nuisance: { speed: [0.9, 1.1], gainDb: [-6, 6], snrDb: [15, 30] } },
+  study: { seeds: 3, extraWeights: [0.3, 3], extraWeightSeeds: 1, readBack: 0.5, readBackRepeats: 4, nuisance: { speed: [0.9, 1.1], gainDb: [-6, 6], snrDb: [15, 30] } },
 };
 
 export const tokStudyPresets: Record<"tiny" | "quick" | "full", TokStudyConfig> = {

@@ -60,7 +60,7 @@ function contextText(s: TokStudySummary): string {
     `Held-out: ${s.data.evalUtterances} utterances of held-out voices (mel L1), of which the statements and questions are transcribed by the probes. ` +
     `Nuisance on every waveform: speed/pitch factor ${s.nuisance.speed.map((x) => x.toFixed(2)).join("-")}, gain ${s.nuisance.gainDb.map((x) => x.toFixed(1)).join(" to ")} dB, white noise at ${s.nuisance.snrDb.map((x) => x.toFixed(1)).join("-")} dB SNR. ` +
     `Mean-frame baseline mel L1 ${f3(s.tokenizerBaseline.meanFrameL1)}; constant-transcript CER ${(100 * s.probeBaseline.constantCer).toFixed(1)} %. ` +
-    `Frozen reader LM (${s.readerLm.readBack} of its pretraining sequences read back a sentence laid out as an audio prefix): transcript NLL per word after the sentence's own read-back prefix ${f3(r.trueNll)}, after another sentence's ${f3(r.shuffledNll)}. ` +
+    `Frozen reader LM (${s.readerLm.readBack} of its pretraining sequences read back a sentence laid out as an audio prefix, up to ${s.readerLm.readBackRepeats} slots per word): transcript NLL per word after the sentence's own read-back prefix ${f3(r.trueNll)}, after another sentence's ${f3(r.shuffledNll)}. ` +
     `T2's sanity check (shuffled minus true codes, per word, mean over seeds): ${f3(sanityGap(s))} nats.`
   );
 }

@@ -8,6 +8,8 @@ export type ReaderLmSummary = {
   finalLoss: number;
   /** Share of read-back sequences in its pretraining. */
   readBack: number;
+  /** Most slots one word fills in a read-back prefix. */
+  readBackRepeats: number;
   /** Transcript NLL per token after a read-back prefix of the same vs another held-out statement (text only). */
   readBackSanity: { trueNll: number; shuffledNll: number; n: number };
 };

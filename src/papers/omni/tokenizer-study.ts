@@ -84,13 +84,13 @@ export async function prepareStudyData(cfg: TokStudyConfig, ctx: ExperimentConte
 // ---------------------------------------------------------------- the frozen reader LM
 
 /**
- * A read-back sequence: `P` prefix slots holding the sentence's words, each repeated 1-4 times
+ * A read-back sequence: `P` prefix slots holding the sentence's words, each repeated 1-`maxRepeats` times
  * after 0-2 `<audio_pad>` slots and followed by `<audio_pad>` to the end (the layout of a 12.5 Hz
  * audio prefix), then `<transcribe>` w1..wn with targets w1..wn `<eos>` (the T2 transcript layout).
  */
-export function readBackSequence(words: number[], P: number, ids: { pad: number; transcribe: number; eos: number }, rng: Rng): { ids: number[]; tgt: number[] } {
+export function readBackSequence(words: number[], P: number, ids: { pad: number; transcribe: number; eos: number }, rng: Rng, maxRepeats = 4): { ids: number[]; tgt: number[] } {
   const lead = rng.int(3);
-  const reps = words.map(() => 1 + rng.int(4));
+  const reps = words.map(() => 1 + rng.int(maxRepeats));
   // Too long for the prefix: take repeats off the most-repeated words, then off the lead.
   while (lead + reps.reduce((a, b) => a + b, 0) > P && reps.some((r) => r > 1)) reps[reps.indexOf(Math.max(...reps))]--;
   const prefix: number[] = [...Array.from({ length: lead }, () => ids.pad), ...words.flatMap((w, i) => Array.from({ length: reps[i] }, () => w))].slice(0, P);
@@ -112,7 +112,7 @@ function readerBatch(data: OmniData, cfg: TokStudyConfig, rng: Rng, B: number, T
     let seq: number[];
     let out: number[];
     if (rng.next() < cfg.study.readBack) {
-      const r = readBackSequence(data.tok.encode(rng.pick(statements)), P, ids, rng);
+      const r = readBackSequence(data.tok.encode(rng.pick(statements)), P, ids, rng, cfg.study.readBackRepeats);
       [seq, out] = [r.ids, r.tgt];
     } else {
       const e = textExample(f, pickText(data, rng));
@@ -130,7 +130,7 @@ function readerBatch(data: OmniData, cfg: TokStudyConfig, rng: Rng, B: number, T
 }
 
 /** The reader LM's transcript NLL per token after a read-back prefix of the same vs another held-out statement. */
-async function readBackSanity(lm: LMParams, lmCfg: LMConfig, data: OmniData, P: number, seed: number): Promise<{ trueNll: number; shuffledNll: number; n: number }> {
+async function readBackSanity(lm: LMParams, lmCfg: LMConfig, data: OmniData, P: number, seed: number, maxRepeats: number): Promise<{ trueNll: number; shuffledNll: number; n: number }> {
   const fwd = cachedJit(["reader", lmCfg], () => jit((p: LMParams, x: Array) => lmForward(p, lmCfg, x).logits));
   const ids = { pad: data.tok.id("<audio_pad>"), transcribe: data.tok.id("<transcribe>"), eos: data.tok.id("<eos>") };
   const sents = data.textEval.filter((x) => x.s).map((x) => data.tok.encode(x.s!));
@@ -141,7 +141,7 @@ async function readBackSanity(lm: LMParams, lmCfg: LMConfig, data: OmniData, P: 
   let n = 0;
   for (const [k, shift] of [0, 1].entries()) {
     const seqs = sents.map((w, i) => {
-      const pre = readBackSequence(sents[(i + shift) % sents.length], P, ids, rng).ids.slice(0, P);
+      const pre = readBackSequence(sents[(i + shift) % sents.length], P, ids, rng, maxRepeats).ids.slice(0, P);
       return { ids: [...pre, ids.transcribe, ...w].slice(0, T), tgt: [...pre.map(() => -1), ...w, ids.eos].slice(0, T) };
     });
     const x = new Int32Array(seqs.length * T);
@@ -196,10 +196,10 @@ export async function trainReaderLM(cfg: TokStudyConfig, data: OmniData, run: Ru
     onProgress: (e) => ctx.onProgress(e, "reader-lm"),
   });
   step.dispose();
-  const sanity = await readBackSanity(res.params, lmCfg, data, P, cfg.seed);
+  const sanity = await readBackSanity(res.params, lmCfg, data, P, cfg.seed, cfg.study.readBackRepeats);
   disposeTree(res.params);
   disposeTree(res.opt);
-  return { status: res.status, steps: res.step, params: nParams, finalLoss: res.lastLoss, readBack: cfg.study.readBack, readBackSanity: sanity };
+  return { status: res.status, steps: res.step, params: nParams, finalLoss: res.lastLoss, readBack: cfg.study.readBack, readBackRepeats: cfg.study.readBackRepeats, readBackSanity: sanity };
 }
 
 // ---------------------------------------------------------------- the study
@@ -214,7 +214,7 @@ export async function runTokenizerStudy(cfg: TokStudyConfig, ctx: ExperimentCont
   const { data, nuisance } = await prepareStudyData(cfg, ctx);
   ctx.log(`data: ${data.trainIdx.length} training / ${data.evalIdx.length} held-out utterances; nuisance speed ${nuisance.speed.map((x) => x.toFixed(2)).join("-")}, SNR ${nuisance.snrDb.map((x) => x.toFixed(1)).join("-")} dB`);
   const armDir = (a: string) => ctx.run.path("arms", a);
-  const reader = await runArm(ctx, "reader-lm", { textLm: cfg.textLm, readBack: cfg.study.readBack }, (r) => trainReaderLM(cfg, data, r, ctx));
+  const reader = await runArm(ctx, "reader-lm", { textLm: cfg.textLm, readBack: cfg.study.readBack, readBackRepeats: cfg.study.readBackRepeats }, (r) => trainReaderLM(cfg, data, r, ctx));
   ctx.log(`reader-lm: read-back transcript NLL ${reader.readBackSanity.trueNll.toFixed(3)} (true prefix) vs ${reader.readBackSanity.shuffledNll.toFixed(3)} (another sentence's)`);
   const B = cfg.tokenizer.train.batchSize;
   const allIdx = [...data.trainIdx, ...data.evalIdx];
