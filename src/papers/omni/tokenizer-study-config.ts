@@ -54,10 +54,10 @@ const q = omniPresets.quick;
 const quick: TokStudyConfig = {
   seed: 0,
   speech: q.speech,
-  textLm: { ...q.textLm, train: { ...q.textLm.train, steps: 800 } },
+  textLm: { ...q.textLm, train: { ...q.textLm.train, steps: 1500 } },
   tokenizer: { ...q.tokenizer, train: { ...q.tokenizer.train, steps: 300 } },
   probe: { ...q.probe, layers: [1, 2, 8] },
-  study: { seeds: 3, extraWeights: [0.3, 3], extraWeightSeeds: 1, readBack: 0.5, readBackRepeats: 4, nuisance: { speed: [0.9, 1.1], gainDb: [-6, 6], snrDb: [15, 30] } },
+  study: { seeds: 3, extraWeights: [0.3, 3], extraWeightSeeds: 1, readBack: 0.8, readBackRepeats: 1, nuisance: { speed: [0.9, 1.1], gainDb: [-6, 6], snrDb: [15, 30] } },
 };
 
 export const tokStudyPresets: Record<"tiny" | "quick" | "full", TokStudyConfig> = {

@@ -11,7 +11,8 @@
  *                 pretrained LLM brings to §3.2.2 and a text-only tiny LM lacks (with `readBack`
  *                 0 the LM predicts transcripts from its text prior and ignores the prefix)
  *   2. tokenizer-T1-s<i>, tokenizer-T2-s<i> (i < seeds), tokenizer-T2w<w>-s<i> (extra weights)
- *   3. probe-<tokenizer arm>-k<k>: a recogniser on the first k layers' codes (CER per utterance)
+ *   3. probe-<tokenizer arm>-k<k>: a recogniser on the first k layers' codes (CER per utterance);
+ *                 the further weights get the all-layer probe only
  */
 import { disposeTree, jit, np, refTree, crossEntropy, type Array } from "../../engine/index.js";
 import { initLM, lmForward, paramCount, type LMConfig, type LMParams } from "../../nn/transformer.js";
@@ -221,6 +222,8 @@ export async function runTokenizerStudy(cfg: TokStudyConfig, ctx: ExperimentCont
 
   /** Train one tokenizer arm and its probes. */
   const tokenizerWithProbes = async (arm: TokArm, seed: number, weight?: number): Promise<{ tokenizer: TokArmSummary; probes: Record<string, ProbeSummary> }> => {
+    // The further weights get the all-layer probe only (the budget); the main T1/T2 pairs get every probed layer count.
+    const layers = weight === undefined ? cfg.probe.layers : [Math.max(...cfg.probe.layers)];
     const ocfg = asOmniConfig(cfg, seed, weight ?? cfg.tokenizer.transcriptWeight);
     const name = tokArmName(arm, seed, weight);
     const tokenizer = await runArm(ctx, name, tokConfig(ocfg, arm), (r) => trainTokenizer(ocfg, data, arm, r, ctx, armDir("reader-lm")));
@@ -231,7 +234,7 @@ export async function runTokenizerStudy(cfg: TokStudyConfig, ctx: ExperimentCont
     disposeTree(p);
     const codeMap = new Map<number, Codes>(allIdx.map((u, i) => [u, codes[i]]));
     const probes: Record<string, ProbeSummary> = {};
-    for (const k of cfg.probe.layers) {
+    for (const k of layers) {
       const label = `probe-${name.slice("tokenizer-".length)}-k${k}`;
       probes[`k${k}`] = await runArm(ctx, label, { ...cfg.probe, tokenizer: name, layers: k }, (r) => trainProbe(ocfg, data, codeMap, cfg.tokenizer.codebookSizes, k, r, ctx, label));
       ctx.log(`${label}: held-out CER ${pct(probes[`k${k}`].cer)}`);
