@@ -7,6 +7,7 @@ import { guidanceFreeExperiment } from "./papers/guidance-free/index.js";
 import { overTokenizedExperiment } from "./papers/over-tokenized/index.js";
 import { mixtureOfMambaExperiment } from "./papers/mixture-of-mamba/index.js";
 import { omniExperiment } from "./papers/omni/index.js";
+import { omniTokenizerExperiment } from "./papers/omni/tokenizer-study-entry.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const experiments: Record<string, Experiment<any, any>> = {
@@ -17,6 +18,7 @@ export const experiments: Record<string, Experiment<any, any>> = {
   "over-tokenized": overTokenizedExperiment,
   "mixture-of-mamba": mixtureOfMambaExperiment,
   omni: omniExperiment,
+  "omni-tokenizer": omniTokenizerExperiment,
 };
 
 export function experimentNames(): string[] {

@@ -8,7 +8,7 @@
 import type { PresetName } from "../train/experiment.js";
 
 export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null> = {
-  tiny: { lm: 0.1, "fp4-training": 0.3, "over-tokenized": 0.3, "mixture-of-mamba": 0.3, "guidance-free": 0.3, omni: 0.8, "sft-vs-rl": 0.8 },
+  tiny: { lm: 0.1, "fp4-training": 0.3, "over-tokenized": 0.3, "mixture-of-mamba": 0.3, "guidance-free": 0.3, omni: 0.8, "omni-tokenizer": 0.5, "sft-vs-rl": 0.8 },
   quick: {
     lm: 4.1,
     "fp4-training": 9.5,
@@ -16,6 +16,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "mixture-of-mamba": 8.5,
     "guidance-free": 10.1,
     omni: 22.5,
+    "omni-tokenizer": 42,
     "sft-vs-rl": 43,
   },
   full: null,

@@ -49,13 +49,14 @@ export function loadTokenizer(cfg: OmniExperimentConfig, data: OmniData, arm: To
   return loadRunParams(armDir, tmpl);
 }
 
-export async function trainTokenizer(cfg: OmniExperimentConfig, data: OmniData, arm: TokArm, run: RunDir, ctx: ExperimentContext, lmParamsDir: string): Promise<TokArmSummary> {
+/** `semLrScale`: the T2 adapter's (`sem`) learning rate as a multiple of the tokenizer's (1 unless a study says otherwise). */
+export async function trainTokenizer(cfg: OmniExperimentConfig, data: OmniData, arm: TokArm, run: RunDir, ctx: ExperimentContext, lmParamsDir: string, opts: { semLrScale?: number } = {}): Promise<TokArmSummary> {
   const tcfg = tokConfig(cfg, arm);
   const lmCfg = lmConfigOf(cfg, data.tok);
   const { batchSize: B, steps } = tcfg.train;
   const lr = tcfg.train.lr;
   const Kmax = Math.max(...tcfg.codebookSizes);
-  const groupLr: Record<string, number> = arm === "T2" ? { net: lr, sem: lr } : { net: lr };
+  const groupLr: Record<string, number> = arm === "T2" ? { net: lr, sem: lr * (opts.semLrScale ?? 1) } : { net: lr };
   const post = tokenizerPost(tcfg);
   const step = makeGroupStep<Params>(
     (p, mel, mask100, mask12, textIn, textTgt, textMask, candIdx) => tokenizerLoss(fromGroups(p), tcfg, lmCfg, { mel, mask100, mask12, textIn, textTgt, textMask, candIdx }),
@@ -79,7 +80,8 @@ export async function trainTokenizer(cfg: OmniExperimentConfig, data: OmniData, 
       const cand = Int32Array.from({ length: Kmax }, () => valid[rngs.data.int(valid.length)]);
       return [mb.mel, mb.mask100, mb.mask12, tx.textIn, tx.textTgt, tx.textMask, np.array(cand, { dtype: np.int32 })];
     },
-    lr: (s) => sched(tcfg.train)(s),
+    // The group step scales each group by groupLr / max(groupLr): the schedule peaks at the largest group's rate.
+    lr: (s) => sched(tcfg.train)(s) * (Math.max(...Object.values(groupLr)) / lr),
     tokensPerStep: B * data.mels.T,
     evalEvery: steps,
     checkpointEvery: Math.max(1, Math.floor(steps / 2)),

@@ -1,0 +1,96 @@
+/**
+ * Typed config, presets and schema of `tinyfoundry run omni-tokenizer` (the tokenizer study of
+ * issue 17, its own suite entry). It shares the speech, text-LM, tokenizer and probe sections with
+ * `omni` (the same schema parts) and adds `study`: seeds, transcript-loss weights, the frozen
+ * reader LM's read-back pretraining and the acoustic nuisance of the tokenizer data.
+ */
+import { z } from "zod";
+import { zodParts } from "../../train/config.js";
+import { omniPresets, omniSchema, type OmniExperimentConfig } from "./config.js";
+
+const range = z.tuple([z.number(), z.number()]);
+
+export const tokStudySchema = z
+  .object({
+    seed: zodParts.seed,
+    speech: omniSchema.shape.speech,
+    textLm: omniSchema.shape.textLm,
+    tokenizer: omniSchema.shape.tokenizer,
+    probe: omniSchema.shape.probe,
+    study: z
+      .object({
+        /** Independently trained seeds of T1 and of T2 at `tokenizer.transcriptWeight`. */
+        seeds: z.number().int().min(1).max(8),
+        /** Further transcript-loss weights of T2 (each trained for `extraWeightSeeds` seeds). */
+        extraWeights: z.array(z.number().positive()),
+        extraWeightSeeds: z.number().int().min(0).max(8),
+        /**
+         * Share of the frozen LM's pretraining sequences that are read-back sequences: a sentence
+         * laid out as a 12.5 Hz-long prefix (each word repeated over a few slots, then padding),
+         * `<transcribe>`, the sentence. 0 = the text-only LM of `omni` (the LM cannot read a prefix).
+         */
+        readBack: z.number().min(0).max(1),
+        /** Each word of a read-back prefix fills 1..readBackRepeats slots (1: the words side by side). */
+        readBackRepeats: z.number().int().min(1).max(8),
+        /** Acoustic nuisance applied to every waveform before its log-mel (seeded per utterance). */
+        nuisance: z
+          .object({
+            /** Resampling factor range (speed and pitch move together, as in speed perturbation). */
+            speed: range,
+            /** Gain range in dB. */
+            gainDb: range,
+            /** White-noise SNR range in dB. */
+            snrDb: range,
+          })
+          .strict(),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type TokStudyConfig = z.infer<typeof tokStudySchema>;
+
+const q = omniPresets.quick;
+const quick: TokStudyConfig = {
+  seed: 0,
+  speech: q.speech,
+  textLm: { ...q.textLm, train: { ...q.textLm.train, steps: 1500 } },
+  tokenizer: { ...q.tokenizer, train: { ...q.tokenizer.train, steps: 300 } },
+  probe: { ...q.probe, layers: [1, 2, 8] },
+  study: { seeds: 3, extraWeights: [0.3, 3], extraWeightSeeds: 1, readBack: 0.8, readBackRepeats: 1, nuisance: { speed: [0.9, 1.1], gainDb: [-6, 6], snrDb: [15, 30] } },
+};
+
+export const tokStudyPresets: Record<"tiny" | "quick" | "full", TokStudyConfig> = {
+  tiny: {
+    ...quick,
+    speech: omniPresets.tiny.speech,
+    textLm: omniPresets.tiny.textLm,
+    tokenizer: omniPresets.tiny.tokenizer,
+    probe: { ...omniPresets.tiny.probe, layers: [1, 8] },
+    study: { ...quick.study, seeds: 2, extraWeights: [3], extraWeightSeeds: 1 },
+  },
+  quick,
+  full: {
+    ...quick,
+    speech: omniPresets.full.speech,
+    tokenizer: { ...omniPresets.full.tokenizer },
+    probe: { ...omniPresets.full.probe, layers: [1, 2, 4, 8] },
+    study: { ...quick.study, extraWeightSeeds: 3 },
+  },
+};
+
+/**
+ * The study's config as the `omni` config the shared tokenizer/probe/text-LM code reads (the
+ * sections the study does not use come from `omni`'s quick preset; digits are not loaded in bulk).
+ */
+export function asOmniConfig(cfg: TokStudyConfig, seed = cfg.seed, transcriptWeight = cfg.tokenizer.transcriptWeight): OmniExperimentConfig {
+  return {
+    ...q,
+    seed,
+    speech: cfg.speech,
+    digits: { trainPerDigit: 1, testPerDigit: 1 },
+    textLm: cfg.textLm,
+    tokenizer: { ...cfg.tokenizer, transcriptWeight },
+    probe: cfg.probe,
+  };
+}
