@@ -16,7 +16,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "mixture-of-mamba": 8.5,
     "guidance-free": 10.1,
     omni: 22.4,
-    "sft-vs-rl": 43,
+    "sft-vs-rl": 40,
   },
   full: null,
 };
