@@ -17,7 +17,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "guidance-free": 10.1,
     omni: 22.5,
     "omni-tokenizer": 18,
-    "sft-vs-rl": 43,
+    "sft-vs-rl": 40,
   },
   full: null,
 };

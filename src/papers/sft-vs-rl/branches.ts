@@ -79,6 +79,9 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
   const initCurve = curveEvery > 0 ? evalPoints(openRun(dir(A("sft-init"))), "step") : [];
   ctx.log(`${A("sft-init")}: ID ${metric(initRow, "id")} %, OOD ${metric(initRow, "ood")} % (${spec.metric.name}), ID answers parsed ${pct(initRow.idParsed)} %`);
 
+  // Intermediate checkpoints only draw the curves: `eval.midEpisodes` per split there (the claims compare the init and
+  // each branch's last checkpoint, on `spec.episodes`).
+  const midEps = Math.min(cfg.eval.midEpisodes ?? spec.episodes, spec.episodes);
   // KL to the init on ID prompts at every branch checkpoint (GeneralPoints-language; issue 24).
   const withKL = spec.name === "general-points";
   // ---- branch B: PPO ------------------------------------------------------------------------------------------
@@ -91,7 +94,8 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
       // ID sampled at the rollout temperature at the init and the last checkpoint: what "PPO learned" reads (issue 24).
       evaluate: async (lm, update, _flops, vis) => {
         if (update === 0) return { ...initRow, ...(await rollTempRow(lm, model, tok, cfg, spec, initRow, { vis })) };
-        const ev = await evaluateSplits(lm, model, tok, cfg, { keepRecords: update === spec.ppo.updates ? 2 : 0, env: spec, vis });
+        const last = update === spec.ppo.updates;
+        const ev = await evaluateSplits(lm, model, tok, cfg, { keepRecords: last ? 2 : 0, env: spec, vis, episodes: last ? spec.episodes : midEps });
         writeTranscripts(run, "final", ev, splits);
         const row = spec.evalRow(ev);
         return {
@@ -122,7 +126,10 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
   const unit = Math.max(1, Math.floor(Math.min(...raw) / 20));
   const targets = raw.map((t) => Math.max(unit, Math.round(t / unit) * unit));
   const sftSteps = Math.max(...targets, 1);
-  const sft = await runArm(ctx, A("sft"), { sft: cfg.sft, steps: sftSteps, evalSteps: targets }, async (run, resume) => {
+  // The SFT curve past the init (GeneralPoints): branch steps whose count from the stage-0 model is in `sft.curveSteps`.
+  const curveBranch = curveEvery > 0 ? branchCurveSteps(cfg.sft.curveSteps, spec.sftInit.steps, sftSteps) : [];
+  const sftEvery = [unit, ...curveBranch].reduce(gcd);
+  const sft = await runArm(ctx, A("sft"), { sft: cfg.sft, steps: sftSteps, evalSteps: targets, curveSteps: curveBranch }, async (run, resume) => {
     const initLm = withKL ? loadArmLM(dir(A("sft-init")), model, cfg.seed, false) : null;
     const r = await runSFT({
       run, resume, ctx, arm: A("sft"), cfg, model, data,
@@ -133,10 +140,15 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
       lr: () => cfg.sft.lr,
       clip: cfg.sft.clip,
       T: spec.sftInit.seqLen,
-      evalEvery: unit,
+      evalEvery: sftEvery,
       evaluate: async (p, step, vis) => {
-        if (!targets.includes(step)) return {};
-        const ev = await evaluateSplits(p, model, tok, cfg, { keepRecords: step === sftSteps ? 2 : 0, env: spec, vis });
+        if (!targets.includes(step)) {
+          if (!curveBranch.includes(step)) return {};
+          // A curve-only point (not a checkpoint at a PPO checkpoint's FLOPs): the init curve's episode count.
+          return { curveOnly: 1, flops: step * perStep, ...spec.evalRow(await evaluateSplits(p, model, tok, cfg, { episodes: cfg.sftInit.curveEpisodes, env: spec, vis })) };
+        }
+        const last = step === sftSteps;
+        const ev = await evaluateSplits(p, model, tok, cfg, { keepRecords: last ? 2 : 0, env: spec, vis, episodes: last ? spec.episodes : midEps });
         writeTranscripts(run, "final", ev, splits);
         return { flops: step * perStep, ...spec.evalRow(ev), ...(initLm ? { idKL: await klToInit(p, initLm, model, tok, cfg, spec, KL_PROMPTS) } : {}) };
       },
@@ -146,7 +158,9 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
     if (r.vis) disposeTree(r.vis);
     return { steps: sftSteps, flops: sftSteps * perStep, finalLoss: r.lastLoss };
   });
-  const sftPoints = [{ flops: 0, step: 0, row: initRow }, ...evalPoints(openRun(dir(A("sft"))), "step")];
+  const sftLogged = evalPoints(openRun(dir(A("sft"))), "step");
+  const sftPoints = [{ flops: 0, step: 0, row: initRow }, ...sftLogged.filter((p) => !p.row.curveOnly)];
+  const sftCurvePoints = sftLogged.filter((p) => curveBranch.includes(p.step)).map((p) => ({ ...p, step: spec.sftInit.steps + p.step }));
 
   return {
     env: spec.name,
@@ -156,13 +170,24 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
     arms: { init: A("sft-init"), ppo: A("ppo"), sft: A("sft") },
     splits: [...splits],
     episodes: spec.episodes,
+    ...(midEps < spec.episodes ? { midEpisodes: midEps } : {}),
     verifyIter: spec.ppo.verifyIter,
     metric: spec.metric,
     trainingRuleKey: spec.trainingRuleKey,
     trainingRuleText: spec.trainingRuleText,
     paper: spec.paper,
-    init: { flops: init.flops, steps: spec.sftInit.steps, finalLoss: init.finalLoss, meanSeqTokens: init.meanSeqTokens, row: { ...initRow, ...initHot }, curve: initCurve },
+    init: { flops: init.flops, steps: spec.sftInit.steps, finalLoss: init.finalLoss, meanSeqTokens: init.meanSeqTokens, row: { ...initRow, ...initHot }, curve: initCurve, ...(curveEvery > 0 ? { curveEpisodes: cfg.sftInit.curveEpisodes } : {}) },
     ppo: { updates: ppo.updates, flops: ppo.flops, status: ppo.status, points: ppoPoints },
-    sft: { steps: sft.steps, flops: sft.flops, finalLoss: sft.finalLoss, points: sftPoints },
+    sft: { steps: sft.steps, flops: sft.flops, finalLoss: sft.finalLoss, points: sftPoints, ...(curveBranch.length ? { curve: sftCurvePoints } : {}) },
   };
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * The SFT branch's steps of the SFT curve: `curveSteps` counted from the stage-0 model, minus the init's steps, kept
+ * where they fall inside the branch (1 .. branch steps), sorted and distinct.
+ */
+export function branchCurveSteps(curveSteps: readonly number[], initSteps: number, branchSteps: number): number[] {
+  return [...new Set(curveSteps.map((s) => s - initSteps).filter((s) => s >= 1 && s <= branchSteps))].sort((a, b) => a - b);
 }

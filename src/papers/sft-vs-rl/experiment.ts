@@ -32,6 +32,9 @@ export { expertDataset, type SftExample } from "./sft.js";
 
 const pct = (x: number | undefined) => (100 * Number(x)).toFixed(1);
 
+/** The arm name of a task seed: unchanged for the first (index 0, so one-seed runs keep their names), `<arm>-s<seed>` after. */
+export const seedArm = (arm: string, index: number, seed: number): string => (index === 0 ? arm : `${arm}-s${seed}`);
+
 /** Train and evaluate every arm of the configured tasks (resuming or keeping finished arms) and return the summary. */
 export async function runSftVsRl(cfg: SftVsRlConfig, ctx: ExperimentContext): Promise<SftVsRlSummary> {
   const { tok, model } = setup(cfg);
@@ -50,10 +53,15 @@ export async function runSftVsRl(cfg: SftVsRlConfig, ctx: ExperimentContext): Pr
 
   const sh: Shared = { cfg, ctx, root, tok, model, N };
   const tasks: TaskSummary[] = [];
-  for (const spec of envSpecs(cfg, tok, model.contextLength)) tasks.push(await runTask(spec, sh));
-
+  const noSft: NoSftSummary[] = [];
   const withGp = cfg.envs.includes("general-points");
-  const noSft: NoSftSummary[] = withGp && cfg.extras.noSftUpdates > 0 ? [await runNoSft(sh)] : [];
+  // Every seed starts from the one stage-0 checkpoint (the paper's runs share one pretrained model).
+  for (let i = 0; i < (cfg.taskSeeds ?? 1); i++) {
+    const seed = cfg.seed + i;
+    const shI: Shared = { ...sh, cfg: { ...cfg, seed } };
+    for (const spec of envSpecs(shI.cfg, tok, model.contextLength)) tasks.push(await runTask({ ...spec, arm: (s) => seedArm(spec.arm(s), i, seed) }, shI));
+    if (withGp && cfg.extras.noSftUpdates > 0) noSft.push(await runNoSft(shI, seedArm("ppo-no-sft", i, seed)));
+  }
   const sweep = withGp ? await runVerifySweep(sh) : [];
 
   return {

@@ -15,11 +15,11 @@ import { gpEnv, gpEvalRow, gpSpec } from "./tasks.js";
  * PPO on ID hands from the stage-0 model, `extras.noSftUpdates` updates. Evaluated on ID before the first update
  * (the stage-0 level the claim compares with) and after the last, on a quarter of the evaluation's episodes.
  */
-export async function runNoSft(sh: Shared): Promise<NoSftSummary> {
+export async function runNoSft(sh: Shared, arm = "ppo-no-sft"): Promise<NoSftSummary> {
   const { cfg, ctx, root, tok, model, N } = sh;
   const updates = cfg.extras.noSftUpdates;
   const small = Math.max(1, Math.round(cfg.eval.episodes / 4));
-  return runArm<NoSftSummary>(ctx, "ppo-no-sft", { updates }, async (run, resume) => {
+  return runArm<NoSftSummary>(ctx, arm, { updates }, async (run, resume) => {
     const initLm = loadArmLM(armDir(root, "stage0"), model, cfg.seed, false);
     // ID at the evaluation temperature and sampled at the rollout temperature (what the claim compares with the SFT+PPO branch).
     const evalId = async (lm: typeof initLm) => {
@@ -31,7 +31,7 @@ export async function runNoSft(sh: Shared): Promise<NoSftSummary> {
       makeEnv: () => gpEnv("id", cfg.ppo.verifyIter, cfg.cards, cfg.ruleWording),
       evaluate: async (lm, update) => (update === 0 || update === updates ? evalId(lm) : {}),
       evalEvery: updates,
-      resume, signal: ctx.signal, onProgress: (e) => ctx.onProgress(e, "ppo-no-sft"),
+      resume, signal: ctx.signal, onProgress: (e) => ctx.onProgress(e, arm),
     });
     disposeTree(initLm);
     disposeTree(r.lm);

@@ -14,7 +14,7 @@ import { presetOf } from "../../train/experiment.js";
 import type { RunDir } from "../../train/run-dir.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { resultsMarkdown } from "./results.js";
-import type { EvalPoint, SftVsRlSummary, TaskSummary } from "./summary.js";
+import { sftCurve, type EvalPoint, type SftVsRlSummary, type TaskSummary } from "./summary.js";
 import { splitKey } from "./tasks.js";
 
 const pct = (x: number | undefined) => (100 * Number(x)).toFixed(1);
@@ -39,14 +39,14 @@ function taskSections(run: RunDir, t: TaskSummary): Section[] {
   });
   // The SFT curve: success along SFT steps from the stage-0 model on (the init's own evaluations, its final row, then
   // the SFT branch's checkpoints), where OOD tends to peak early (issue 24).
-  if (gp && !vl && t.init.curve && t.init.curve.length > 0 && t.init.steps !== undefined) {
+  const pts = gp && !vl ? sftCurve(t) : [];
+  if (pts.length > 0 && t.init.steps !== undefined) {
     const s0 = t.init.steps;
-    const pts = [...t.init.curve.map((p) => ({ step: p.step, row: p.row })), { step: s0, row: t.init.row }, ...t.sft.points.filter((p) => p.step > 0).map((p) => ({ step: s0 + p.step, row: p.row }))];
     const line = (split: string, name: string) => ({ name, points: pts.map((p) => [p.step, p.row[`${split}${k}`]] as [number, number]) });
     charts.push({
       kind: "chart",
       name: "success-vs-sft-steps",
-      caption: `ID and rule-OOD success along SFT steps (the init's evaluations on ${t.init.curve.length ? "fewer" : "the"} episodes, then the SFT branch; the init ends at step ${s0}). OOD rule-following on face cards: ${pts.map((p) => `${p.step}: ${pct(p.row.oodPromptRule)} %`).join(", ")}`,
+      caption: `ID and rule-OOD success along SFT steps from the stage-0 model (the init ends at step ${s0}, then the SFT branch; episodes per split: ${pts.map((p) => `${p.step}: ${p.episodes}`).join(", ")}). OOD rule-following on face cards: ${pts.map((p) => `${p.step}: ${pct(p.row.oodPromptRule)} %`).join(", ")}`,
       spec: lineChartSpec({ title: `${t.label}: success along SFT steps`, series: [line("id", "ID"), line("ood", "rule OOD")], xLabel: "SFT steps from the stage-0 model", yLabel: "success rate", points: true }),
     });
   }

@@ -5,7 +5,7 @@
  */
 import type { VerdictsFile } from "../../train/claims.js";
 import { verdictTableMarkdown } from "../../report/verdicts.js";
-import { finalRow, type SftVsRlSummary, type TaskSummary } from "./summary.js";
+import { finalRow, sftCurve, type SftVsRlSummary, type TaskSummary } from "./summary.js";
 
 const pct = (x: number | undefined) => (100 * Number(x)).toFixed(1);
 const pm = (p: number | undefined, se: number | undefined) => `${pct(p)} ± ${pct(se)}`;
@@ -16,6 +16,10 @@ export const fmtFlops = (x: number): string => `${x.toExponential(2)} FLOPs`;
 
 /** The claim-id prefix of a task's claims (`claims.ts`). */
 export const claimPrefix = (t: TaskSummary): string => (t.env === "general-points" ? "gp-" : t.env === "navigation" ? "nav-" : "vl-");
+
+/** Episodes per split and evaluation point (fewer at the branches' intermediate checkpoints where so configured). */
+const episodesNote = (t: TaskSummary, what = "episodes"): string =>
+  t.midEpisodes !== undefined && t.midEpisodes < t.episodes ? `${t.episodes} ${what} per split at the SFT init and each branch's last checkpoint (${t.midEpisodes} at the intermediate checkpoints)` : `${t.episodes} ${what} per split and point`;
 
 /** The Markdown block of one task run. */
 function taskLines(t: TaskSummary, s: SftVsRlSummary, verdicts: VerdictsFile, preset: string): string[] {
@@ -34,12 +38,12 @@ function taskLines(t: TaskSummary, s: SftVsRlSummary, verdicts: VerdictsFile, pr
   const lines = [`### SFT vs RL on ${t.title} (${preset} preset${seedNote})`, ""];
   if (vl)
     lines.push(
-      `Success rate and card-recognition accuracy (first answers whose "cards" list names the shown cards, §5.3) in % ± binomial standard error, ${t.episodes} episodes per split and point, verify_iter ${t.verifyIter}; the cards are a 36×112 grayscale image (black suits; visual OOD: red suits, ID rule) read by a patch encoder trained with the LM; ${compute}.`,
+      `Success rate and card-recognition accuracy (first answers whose "cards" list names the shown cards, §5.3) in % ± binomial standard error, ${episodesNote(t)}, verify_iter ${t.verifyIter}; the cards are a 36×112 grayscale image (black suits; visual OOD: red suits, ID rule) read by a patch encoder trained with the LM; ${compute}.`,
     );
-  else if (gp) lines.push(`Success rate (%) ± binomial standard error, ${t.episodes} episodes per split and point, verify_iter ${t.verifyIter}; ${compute}.`);
+  else if (gp) lines.push(`Success rate (%) ± binomial standard error, ${episodesNote(t)}, verify_iter ${t.verifyIter}; ${compute}.`);
   else
     lines.push(
-      `Per-step accuracy (%) ± binomial standard error over graded steps (verification retries count as steps, App. C.3) and route success (%) ± binomial SE, ${t.episodes} routes per split and point, verify_iter ${t.verifyIter} per point; ID = absolute action space, rule OOD = relative action space; ${compute}.`,
+      `Per-step accuracy (%) ± binomial standard error over graded steps (verification retries count as steps, App. C.3) and route success (%) ± binomial SE, ${episodesNote(t, "routes")}, verify_iter ${t.verifyIter} per point; ID = absolute action space, rule OOD = relative action space; ${compute}.`,
     );
   lines.push("", "| split | init (ours) | after RL (ours) | after SFT (ours) | RL Δ | SFT Δ | paper init | paper RL | paper SFT |", "|---|---|---|---|---|---|---|---|---|");
   if (vl) {
@@ -83,9 +87,26 @@ function taskLines(t: TaskSummary, s: SftVsRlSummary, verdicts: VerdictsFile, pr
       );
     for (const w of s.sweep) lines.push(`verify_iter ${w.verifyIter}: OOD success ${pm(w.row.oodSuccess, w.row.oodStdErr)} % after ${fmtFlops(w.flops)}.`);
   }
+  if (t.env === "general-points") lines.push(...sftCurveLines(t, s));
   const mine = { ...verdicts, claims: verdicts.claims.filter((c) => c.id.startsWith(claimPrefix(t))) };
   if (mine.claims.length) lines.push("", verdictTableMarkdown(mine));
   return lines;
+}
+
+/**
+ * The SFT curve as a table (issue 24: ID and OOD success along SFT steps, where OOD tends to peak early): step 0 is the
+ * stage-0 model as the no-SFT arm measured it (ID only, at the evaluation temperature), then the init's evaluations,
+ * the init, and the SFT branch (its checkpoints and curve points). Empty without the init's curve.
+ */
+export function sftCurveLines(t: TaskSummary, s: SftVsRlSummary): string[] {
+  const pts = sftCurve(t);
+  if (pts.length === 0) return [];
+  const { key: k, seKey: se } = t.metric;
+  const out = ["", `Success along SFT steps from the stage-0 model (the SFT init ends at step ${t.init.steps}; later steps are the SFT branch, which continues on the same expert data):`, "", "| SFT steps | episodes per split | ID success % | OOD success % | OOD answers on the prompt's rule % | OOD answers on the training rule % |", "|---|---|---|---|---|---|"];
+  const n0 = s.noSft.find((n) => n.seed === t.seed);
+  if (n0 && typeof n0.start.idSuccess === "number") out.push(`| 0 | ${n0.episodes} (ID only) | ${pm(n0.start.idSuccess, n0.start.idStdErr)} | not evaluated | | |`);
+  for (const p of pts) out.push(`| ${p.step} | ${p.episodes} | ${pm(p.row[`id${k}`], p.row[`id${se}`])} | ${pm(p.row[`ood${k}`], p.row[`ood${se}`])} | ${pct(p.row.oodPromptRule)} | ${pct(p.row[t.trainingRuleKey])} |`);
+  return out;
 }
 
 /** FLOPs of the SFT branch's last evaluated checkpoint. */

@@ -49,6 +49,8 @@ export type TaskSummary = {
   splits: EvalSplit[];
   /** Episodes (routes) per split and evaluation point, and verify_iter. */
   episodes: number;
+  /** Episodes per split at the branches' intermediate checkpoints (absent: `episodes`). */
+  midEpisodes?: number;
   verifyIter: number;
   /** Headline metric: row keys `${split}${key}` and `${split}${seKey}`, and its name. */
   metric: { key: string; seKey: string; name: string };
@@ -61,11 +63,14 @@ export type TaskSummary = {
    * The SFT init: its FLOPs (6N·D), steps, final loss, mean expert sequence length and evaluation row; `curve`: its
    * evaluations along its own steps (fewer episodes; GeneralPoints with `sftInit.curveEvery`), empty otherwise.
    */
-  init: { flops: number; steps?: number; finalLoss: number; meanSeqTokens: number; row: EvalRow; curve?: EvalPoint[] };
+  init: { flops: number; steps?: number; finalLoss: number; meanSeqTokens: number; row: EvalRow; curve?: EvalPoint[]; curveEpisodes?: number };
   /** Branch B (PPO): updates, FLOPs of the branch alone, and its checkpoints (update 0 = the init). */
   ppo: { updates: number; flops: number; status: string; points: EvalPoint[] };
-  /** Branch A (more SFT): steps, FLOPs of the branch alone, and its checkpoints at the PPO checkpoints' FLOPs (step 0 = the init). */
-  sft: { steps: number; flops: number; finalLoss: number; points: EvalPoint[] };
+  /**
+   * Branch A (more SFT): steps, FLOPs of the branch alone, and its checkpoints at the PPO checkpoints' FLOPs (step 0 =
+   * the init); `curve`: its evaluations at `sft.curveSteps` (step = SFT steps from the stage-0 model, init included).
+   */
+  sft: { steps: number; flops: number; finalLoss: number; points: EvalPoint[]; curve?: EvalPoint[] };
 };
 
 /** PPO from the stage-0 model without SFT (§5.4), GeneralPoints ID rule. */
@@ -103,6 +108,25 @@ export type SftVsRlSummary = {
 
 /** The last checkpoint's row of a branch. */
 export const finalRow = (points: readonly EvalPoint[]): EvalRow => points[points.length - 1]?.row ?? {};
+
+/**
+ * The SFT curve of a task (issue 24): success along SFT steps counted from the stage-0 model: the init's own
+ * evaluations, the init, then the SFT branch's checkpoints and curve points (step = init steps + branch steps), one
+ * point per step, sorted; `episodes` per split of each point. Empty without the init's curve.
+ */
+export function sftCurve(t: TaskSummary): { step: number; episodes: number; row: EvalRow }[] {
+  if (!t.init.curve || t.init.curve.length === 0 || t.init.steps === undefined) return [];
+  const s0 = t.init.steps;
+  const curveEps = t.init.curveEpisodes ?? NaN;
+  const mid = t.midEpisodes ?? t.episodes;
+  const lastBranch = t.sft.points.at(-1)?.step;
+  const byStep = new Map<number, { step: number; episodes: number; row: EvalRow }>();
+  for (const p of t.init.curve) byStep.set(p.step, { step: p.step, episodes: curveEps, row: p.row });
+  byStep.set(s0, { step: s0, episodes: t.episodes, row: t.init.row });
+  for (const p of t.sft.points) if (p.step > 0) byStep.set(s0 + p.step, { step: s0 + p.step, episodes: p.step === lastBranch ? t.episodes : mid, row: p.row });
+  for (const p of t.sft.curve ?? []) if (!byStep.has(p.step)) byStep.set(p.step, { step: p.step, episodes: curveEps, row: p.row });
+  return [...byStep.values()].sort((a, b) => a.step - b.step);
+}
 
 /** The runs of one task (one per trained seed). */
 export const taskRuns = (s: SftVsRlSummary, env: ExperimentEnv): TaskSummary[] => s.tasks.filter((t) => t.env === env);
