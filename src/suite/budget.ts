@@ -15,7 +15,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "over-tokenized": 7.6,
     "mixture-of-mamba": 8.5,
     "guidance-free": 10.1,
-    omni: 22.5,
+    omni: 25.8,
     "omni-tokenizer": 24.1,
     "sft-vs-rl": 40,
   },
