@@ -81,15 +81,21 @@ function taskLines(t: TaskSummary, s: SftVsRlSummary, verdicts: VerdictsFile, pr
   }
   else lines.push(`Stage 0 navigation skills: action-space reading ${pct(s0.actionSpaceAccuracy)} % (about 50 % if the listed directions are ignored), compass turns ${pct(s0.compassAccuracy)} % (greedy, ${s0.probes} probes each). ${parse}`);
   if (t.env === "general-points") {
-    for (const n of s.noSft)
+    for (const n of s.noSft.filter((x) => x.seed === t.seed))
       lines.push(
         `PPO from the stage-0 model without SFT (${n.updates} updates, ${fmtFlops(n.flops)}): mean step reward ${n.meanStepReward.toFixed(2)}, ID success ${pm(n.start.idSuccess, n.start.idStdErr)} % before and ${pm(n.final.idSuccess, n.final.idStdErr)} % after${typeof n.start.idRollTempSuccess === "number" && typeof n.final.idRollTempSuccess === "number" ? ` (at the rollout temperature ${pm(n.start.idRollTempSuccess, n.start.idRollTempStdErr)} % and ${pm(n.final.idRollTempSuccess, n.final.idRollTempStdErr)} %)` : ""}, on ${n.episodes} episodes.`,
       );
     for (const w of s.sweep) lines.push(`verify_iter ${w.verifyIter}: OOD success ${pm(w.row.oodSuccess, w.row.oodStdErr)} % after ${fmtFlops(w.flops)}.`);
   }
   if (t.env === "general-points") lines.push(...sftCurveLines(t, s));
+  // The claims pool every seed of a task: their table follows the task's last seed only.
+  const seeds = s.tasks.filter((x) => x.env === t.env);
+  if (seeds[seeds.length - 1] !== t) return lines;
   const mine = { ...verdicts, claims: verdicts.claims.filter((c) => c.id.startsWith(claimPrefix(t))) };
-  if (mine.claims.length) lines.push("", verdictTableMarkdown(mine));
+  if (mine.claims.length) {
+    if (seeds.length > 1) lines.push("", `Claims, judged on seeds ${seeds.map((x) => x.seed).join(", ")} together:`);
+    lines.push("", verdictTableMarkdown(mine));
+  }
   return lines;
 }
 

@@ -148,4 +148,14 @@ describe("two task seeds from one stage-0 model (tiny, GeneralPoints only)", () 
     expect(results).toContain("Success along SFT steps from the stage-0 model");
     expect(results).toContain("(2 at the intermediate checkpoints)");
   });
+
+  it("writes one section per seed with its own no-SFT arm, and the pooled claims table once", () => {
+    const results = readFileSync(join(dir, "results.md"), "utf8");
+    expect(results.match(/^### SFT vs RL on /gm)?.length).toBe(2);
+    expect(results.match(/^PPO from the stage-0 model without SFT/gm)?.length).toBe(2);
+    expect(results.match(/^\| claim \| paper \|/gm)?.length).toBe(1);
+    expect(results).toContain("Claims, judged on seeds 0, 1 together:");
+    // The pooled table follows the last seed's section.
+    expect(results.indexOf("Claims, judged on seeds")).toBeGreaterThan(results.lastIndexOf("### SFT vs RL on "));
+  });
 });
