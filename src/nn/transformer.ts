@@ -163,6 +163,13 @@ export function initKVCache(cfg: LMConfig, batch: number, maxLen = cfg.contextLe
   }));
 }
 
+/** One decode step's input embeddings [B, 1, D]: the token's embedding plus the learned position (if any). Consumes `tokens`. */
+function decodeInput(p: LMParams, cfg: LMConfig, tokens: Array, pos: Array): Array {
+  const B = tokens.shape[0];
+  const x = embed({ table: cfg.tiedHead ? p.wte.table.ref : p.wte.table }, tokens.reshape([B, 1]));
+  return p.wpe ? x.add(np.take(p.wpe.table, pos.ref.reshape([1]), 0)) : x;
+}
+
 /**
  * One decoding step with a KV cache: tokens int32 [B] at absolute position `pos` (int32 scalar
  * array); `valid` [B, Tmax] marks real (non-padding) positions. Returns logits [B, V] and the new
@@ -179,8 +186,7 @@ export function lmDecodeStep(
 ): { logits: Array; cache: KVCache } {
   const linearFn = opts.linearFn ?? denseLinear;
   const B = tokens.shape[0];
-  let x = embed({ table: cfg.tiedHead ? p.wte.table.ref : p.wte.table }, tokens.reshape([B, 1])); // [B, 1, D]
-  if (p.wpe) x = x.add(np.take(p.wpe.table, pos.ref.reshape([1]), 0)); // + [1, D]
+  let x = decodeInput(p, cfg, tokens, pos);
   const attnOpts = { nHeads: cfg.nHeads, rope: cfg.pos === "rope", linearFn };
   const next: KVCache = [];
   p.blocks.forEach((b, l) => {
@@ -215,8 +221,7 @@ export function lmDecodeStepSplit(
 ): { logits: Array; recent: KVCache } {
   const linearFn = opts.linearFn ?? denseLinear;
   const B = tokens.shape[0];
-  let x = embed({ table: cfg.tiedHead ? p.wte.table.ref : p.wte.table }, tokens.reshape([B, 1])); // [B, 1, D]
-  if (p.wpe) x = x.add(np.take(p.wpe.table, pos.ref.reshape([1]), 0)); // + [1, D]
+  let x = decodeInput(p, cfg, tokens, pos);
   const attnOpts = { nHeads: cfg.nHeads, rope: cfg.pos === "rope", linearFn };
   const next: KVCache = [];
   p.blocks.forEach((b, l) => {

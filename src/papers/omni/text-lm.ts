@@ -68,17 +68,23 @@ export function decayMaskOf(p: unknown): unknown {
   return m;
 }
 
+/** The text LM's jitted AdamW step (β 0.9/0.95, weight decay 0.1 on matrices, clip 1) and its parameter count. */
+export function lmTrainStep(lmCfg: LMConfig, seed: number) {
+  const lossFn = (p: LMParams, x: Array, y: Array, m: Array) => crossEntropy(lmForward(p, lmCfg, x).logits, y, m);
+  const probe = initLM(lmCfg, seed);
+  const nParams = paramCount(probe);
+  disposeTree(probe);
+  const step = makeTrainStep(lossFn, { adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, clip: 1, decayMask: decayMaskOf(initLM(lmCfg, seed)) });
+  return { step, nParams };
+}
+
 /** Train the text LM (arm `text-lm`) and evaluate it on held-out text. */
 export async function trainTextLM(cfg: OmniExperimentConfig, data: OmniData, run: RunDir, ctx: ExperimentContext, arm: string): Promise<TextLmSummary> {
   const lmCfg = lmConfigOf(cfg, data.tok);
   const f = formats(data.tok, { ...cfg.omni.vision, image: 28 });
   const { batchSize: B, steps } = cfg.textLm.train;
   const T = cfg.textLm.seqLen;
-  const lossFn = (p: LMParams, x: Array, y: Array, m: Array) => crossEntropy(lmForward(p, lmCfg, x).logits, y, m);
-  const probe = initLM(lmCfg, cfg.seed);
-  const nParams = paramCount(probe);
-  disposeTree(probe);
-  const step = makeTrainStep(lossFn, { adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, clip: 1, decayMask: decayMaskOf(initLM(lmCfg, cfg.seed)) });
+  const { step, nParams } = lmTrainStep(lmCfg, cfg.seed);
   const res = await trainLoop<LMParams>({
     run,
     totalSteps: steps,

@@ -14,10 +14,9 @@
  *   3. probe-<tokenizer arm>-k<k>: a recogniser on the first k layers' codes (CER per utterance);
  *                 the further weights get the all-layer probe only
  */
-import { disposeTree, jit, np, refTree, crossEntropy, type Array } from "../../engine/index.js";
-import { initLM, lmForward, paramCount, type LMConfig, type LMParams } from "../../nn/transformer.js";
+import { disposeTree, jit, np, refTree, type Array } from "../../engine/index.js";
+import { initLM, lmForward, type LMConfig, type LMParams } from "../../nn/transformer.js";
 import { adamwInit } from "../../optim/adamw.js";
-import { makeTrainStep } from "../../train/step.js";
 import { trainLoop } from "../../train/loop.js";
 import { loadRunParams } from "../../train/checkpoint.js";
 import { runArm, type ExperimentContext } from "../../train/experiment.js";
@@ -28,7 +27,7 @@ import { SAMPLE_RATE, type Utterance } from "./speech.js";
 import { formats } from "./sequences.js";
 import { DOWNSAMPLE } from "./tokenizer.js";
 import { cachedJit, dataSummary, lmConfigOf, pickText, prepareOmniData, sched, textExample, TEXT_LEN, type OmniData } from "./prepare.js";
-import { decayMaskOf } from "./text-lm.js";
+import { lmTrainStep } from "./text-lm.js";
 import { encodeAll, loadTokenizer, meanFrameBaseline, tokConfig, trainTokenizer, type TokArm } from "./tokenizer-experiment.js";
 import { constantTranscriptBaseline, trainProbe } from "./probe-experiment.js";
 import { asOmniConfig, type TokStudyConfig } from "./tokenizer-study-config.js";
@@ -173,11 +172,7 @@ export async function trainReaderLM(cfg: TokStudyConfig, data: OmniData, run: Ru
   const T = P + TEXT_LEN;
   if (T > lmCfg.contextLength) throw new Error(`omni-tokenizer: the reader LM's context (${lmCfg.contextLength}) is shorter than the audio prefix + transcript (${T})`);
   const { batchSize: B, steps } = cfg.textLm.train;
-  const lossFn = (p: LMParams, x: Array, y: Array, m: Array) => crossEntropy(lmForward(p, lmCfg, x).logits, y, m);
-  const probe = initLM(lmCfg, cfg.seed);
-  const nParams = paramCount(probe);
-  disposeTree(probe);
-  const step = makeTrainStep(lossFn, { adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, clip: 1, decayMask: decayMaskOf(initLM(lmCfg, cfg.seed)) });
+  const { step, nParams } = lmTrainStep(lmCfg, cfg.seed);
   const res = await trainLoop<LMParams>({
     run,
     totalSteps: steps,
