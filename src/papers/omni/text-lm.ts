@@ -68,46 +68,60 @@ export function decayMaskOf(p: unknown): unknown {
   return m;
 }
 
-/** The text LM's jitted AdamW step (β 0.9/0.95, weight decay 0.1 on matrices, clip 1) and its parameter count. */
-export function lmTrainStep(lmCfg: LMConfig, seed: number) {
+/**
+ * Train an LM from scratch on `nextBatch` (tokens, targets, mask) with the text LM's recipe: AdamW (β 0.9/0.95,
+ * weight decay 0.1 on matrices), clip 1, `sched(train)`, one checkpoint at the end; shared by the text LM and the
+ * tokenizer study's reader LM. Returns the loop's result (params and optimizer state, to dispose) and the size.
+ */
+export async function trainLmFromScratch(
+  lmCfg: LMConfig,
+  seed: number,
+  train: { steps: number; lr: number; warmupSteps: number; batchSize: number },
+  tokensPerStep: number,
+  stream: string,
+  nextBatch: (rng: Rng) => Array[],
+  run: RunDir,
+  ctx: ExperimentContext,
+  arm: string,
+) {
   const lossFn = (p: LMParams, x: Array, y: Array, m: Array) => crossEntropy(lmForward(p, lmCfg, x).logits, y, m);
   const probe = initLM(lmCfg, seed);
   const nParams = paramCount(probe);
   disposeTree(probe);
   const step = makeTrainStep(lossFn, { adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, clip: 1, decayMask: decayMaskOf(initLM(lmCfg, seed)) });
-  return { step, nParams };
+  const res = await trainLoop<LMParams>({
+    run,
+    totalSteps: train.steps,
+    init: () => {
+      const params = initLM(lmCfg, seed);
+      return { params, opt: adamwInit(params) };
+    },
+    trainStep: step,
+    rngs: { data: Rng.stream(seed, stream) },
+    nextBatch: (_s, rngs) => nextBatch(rngs.data),
+    lr: sched(train),
+    tokensPerStep,
+    evalEvery: train.steps,
+    checkpointEvery: train.steps,
+    resume: ctx.resume,
+    signal: ctx.signal,
+    onProgress: (e) => ctx.onProgress(e, arm),
+  });
+  step.dispose();
+  return { res, nParams };
 }
 
 /** Train the text LM (arm `text-lm`) and evaluate it on held-out text. */
 export async function trainTextLM(cfg: OmniExperimentConfig, data: OmniData, run: RunDir, ctx: ExperimentContext, arm: string): Promise<TextLmSummary> {
   const lmCfg = lmConfigOf(cfg, data.tok);
   const f = formats(data.tok, { ...cfg.omni.vision, image: 28 });
-  const { batchSize: B, steps } = cfg.textLm.train;
+  const B = cfg.textLm.train.batchSize;
   const T = cfg.textLm.seqLen;
-  const { step, nParams } = lmTrainStep(lmCfg, cfg.seed);
-  const res = await trainLoop<LMParams>({
-    run,
-    totalSteps: steps,
-    init: () => {
-      const params = initLM(lmCfg, cfg.seed);
-      return { params, opt: adamwInit(params) };
-    },
-    trainStep: step,
-    rngs: { data: Rng.stream(cfg.seed, "data:text-lm") },
-    nextBatch: (_s, rngs) => {
-      const exs = Array.from({ length: B }, () => textExample(f, pickText(data, rngs.data)));
-      const { tokens, tgt, mask } = packText(exs, B, T);
-      return [tokens, tgt, mask];
-    },
-    lr: sched(cfg.textLm.train),
-    tokensPerStep: B * T,
-    evalEvery: steps,
-    checkpointEvery: steps,
-    resume: ctx.resume,
-    signal: ctx.signal,
-    onProgress: (e) => ctx.onProgress(e, arm),
-  });
-  step.dispose();
+  const { res, nParams } = await trainLmFromScratch(lmCfg, cfg.seed, cfg.textLm.train, B * T, "data:text-lm", (rng) => {
+    const exs = Array.from({ length: B }, () => textExample(f, pickText(data, rng)));
+    const { tokens, tgt, mask } = packText(exs, B, T);
+    return [tokens, tgt, mask];
+  }, run, ctx, arm);
   const ev = await evalText(res.params, lmCfg, data, f, B, T);
   disposeTree(res.params);
   disposeTree(res.opt);

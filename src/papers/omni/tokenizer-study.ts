@@ -16,8 +16,6 @@
  */
 import { disposeTree, jit, np, refTree, type Array } from "../../engine/index.js";
 import { initLM, lmForward, type LMConfig, type LMParams } from "../../nn/transformer.js";
-import { adamwInit } from "../../optim/adamw.js";
-import { trainLoop } from "../../train/loop.js";
 import { loadRunParams } from "../../train/checkpoint.js";
 import { runArm, type ExperimentContext } from "../../train/experiment.js";
 import type { RunDir } from "../../train/run-dir.js";
@@ -26,8 +24,8 @@ import { melFeatures } from "./data.js";
 import { SAMPLE_RATE, type Utterance } from "./speech.js";
 import { formats } from "./sequences.js";
 import { DOWNSAMPLE } from "./tokenizer.js";
-import { cachedJit, dataSummary, lmConfigOf, pickText, prepareOmniData, sched, textExample, TEXT_LEN, type OmniData } from "./prepare.js";
-import { lmTrainStep } from "./text-lm.js";
+import { cachedJit, dataSummary, lmConfigOf, pickText, prepareOmniData, textExample, TEXT_LEN, type OmniData } from "./prepare.js";
+import { trainLmFromScratch } from "./text-lm.js";
 import { encodeAll, loadTokenizer, meanFrameBaseline, tokConfig, trainTokenizer, type TokArm } from "./tokenizer-experiment.js";
 import { constantTranscriptBaseline, trainProbe } from "./probe-experiment.js";
 import { asOmniConfig, type TokStudyConfig } from "./tokenizer-study-config.js";
@@ -171,27 +169,8 @@ export async function trainReaderLM(cfg: TokStudyConfig, data: OmniData, run: Ru
   const P = data.mels.T / DOWNSAMPLE;
   const T = P + TEXT_LEN;
   if (T > lmCfg.contextLength) throw new Error(`omni-tokenizer: the reader LM's context (${lmCfg.contextLength}) is shorter than the audio prefix + transcript (${T})`);
-  const { batchSize: B, steps } = cfg.textLm.train;
-  const { step, nParams } = lmTrainStep(lmCfg, cfg.seed);
-  const res = await trainLoop<LMParams>({
-    run,
-    totalSteps: steps,
-    init: () => {
-      const params = initLM(lmCfg, cfg.seed);
-      return { params, opt: adamwInit(params) };
-    },
-    trainStep: step,
-    rngs: { data: Rng.stream(cfg.seed, "data:reader-lm") },
-    nextBatch: (_s, rngs) => readerBatch(data, cfg, rngs.data, B, T, P),
-    lr: sched(cfg.textLm.train),
-    tokensPerStep: B * T,
-    evalEvery: steps,
-    checkpointEvery: steps,
-    resume: ctx.resume,
-    signal: ctx.signal,
-    onProgress: (e) => ctx.onProgress(e, "reader-lm"),
-  });
-  step.dispose();
+  const B = cfg.textLm.train.batchSize;
+  const { res, nParams } = await trainLmFromScratch(lmCfg, cfg.seed, cfg.textLm.train, B * T, "data:reader-lm", (rng) => readerBatch(data, cfg, rng, B, T, P), run, ctx, "reader-lm");
   const sanity = await readBackSanity(res.params, lmCfg, data, P, cfg.seed, cfg.study.readBackRepeats);
   disposeTree(res.params);
   disposeTree(res.opt);
