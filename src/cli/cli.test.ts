@@ -105,6 +105,14 @@ describe("CLI: train, sample, list, report", () => {
     expect(resumed.code).toBe(0);
     expect(readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").length).toBe(6);
 
+    // One finished run: its experiment's own report again, not the generic one over it.
+    const own = readFileSync(join(dir, "report.md"), "utf8");
+    const one = cli(["report", dir]);
+    expect(one.code).toBe(0);
+    expect(one.out.trim().split("\n")).toEqual([join(dir, "report.html"), join(dir, "report.md")]);
+    // (the runner writes its report just before it marks the run completed)
+    expect(readFileSync(join(dir, "report.md"), "utf8")).toBe(own.replace("status **running**", "status **completed**"));
+
     const cmp = cli(["report", dir, dir, "--out", join(out, "cmp")]);
     expect(cmp.code).toBe(0);
     const html = readFileSync(join(out, "cmp", "report.html"), "utf8");

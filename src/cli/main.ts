@@ -9,7 +9,6 @@ import { join, resolve } from "node:path";
 import { initEngine, type Device } from "../engine/index.js";
 import { threadsProblem } from "../engine/threads.js";
 import { experiments, experimentNames } from "../registry.js";
-import { writeLMReport } from "../lm/index.js";
 import { applyOverrides, ConfigError, didYouMean, pickPreset, validateConfig } from "../train/config.js";
 import { createRun, openRun, type RunMeta } from "../train/run-dir.js";
 import { quietContext, readVerdicts, runExperiment, type ExperimentContext } from "../train/experiment.js";
@@ -304,8 +303,7 @@ export function buildProgram(): Command {
     .description("write report.html and report.md for a run, or a comparison of runs")
     .action(async (dirs: string[], o: { out: string }) => {
       if (dirs.length > 1) checkOutDir(o.out);
-      const r = dirs.length === 1 ? await reportRun(dirs[0]) : await reportComparison(dirs, o.out);
-      if (dirs.length === 1 && openRun(dirs[0]).meta().experiment === "lm" && openRun(dirs[0]).summary()) await writeLMReport(openRun(dirs[0]));
+      const r = dirs.length === 1 ? await reportOneRun(dirs[0]) : await reportComparison(dirs, o.out);
       process.stdout.write(`${r.html}\n${r.md}\n`);
     });
 
@@ -412,4 +410,21 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`tinyfoundry: ${msg}\n`);
     process.exitCode = e instanceof ConfigError || e instanceof UsageError ? 2 : 1;
   }
+}
+
+/**
+ * The report of one run. A finished run (summary.json and verdicts.json) gets its experiment's own
+ * report, the one the runner wrote (results.md, curves, samples): rewriting it with the generic one
+ * lost everything experiment-specific. An unfinished run, or one of an unknown experiment, gets the
+ * generic report of its metrics.
+ */
+export async function reportOneRun(dir: string): Promise<{ html: string; md: string }> {
+  const run = openRun(dir);
+  const exp = experiments[run.meta().experiment];
+  const summary = run.summary();
+  const verdicts = readVerdicts(dir);
+  if (!exp?.report || !summary || !verdicts) return reportRun(dir);
+  await initEngine({});
+  await exp.report(run, summary, verdicts, run.config());
+  return { html: run.path("report.html"), md: run.path("report.md") };
 }
