@@ -120,6 +120,11 @@ out.push(...(await jit((a) => a.ref.mul(jnn.sigmoid(a.mul(1.702))))(x.ref).data(
 out.push(...(await jit((a) => a.ref.div(np.sqrt(a.mul(a.ref).mean(-1, { keepdims: true }).add(1e-5))))(x.ref).data()));
 out.push(...(await jit(grad((a) => np.log(np.exp(a).sum(-1)).sum()))(x.ref).data()));
 out.push(...(await jit(grad((a) => jnn.logSoftmax(a.ref, -1).mul(a).sum()))(x).data()));
+// exp over its whole range: overflow to +inf (k > 127), flush to 0 (k < -126), subnormal results,
+// and ±inf and NaN inputs (written as strings: JSON has no such numbers).
+const wide = Float32Array.from({ length: 132 }, (_, i) => -111.3 + i * 1.71);
+wide.set([Infinity, -Infinity, NaN, 88.72, 88.73, -87.3, -103.9], 0);
+for (const v of await jit((a) => np.exp(a))(np.array(wide)).data()) out.push(Number.isFinite(v) ? v : String(v));
 let jax = ""; // where "@jax-js/jax" resolves from here: only the hook makes it resolvable from this folder
 try { jax = import.meta.resolve("@jax-js/jax"); } catch {}
 // A large write to a pipe is asynchronous: exit once it is flushed.
