@@ -125,6 +125,12 @@ out.push(...(await jit(grad((a) => jnn.logSoftmax(a.ref, -1).mul(a).sum()))(x).d
 const wide = Float32Array.from({ length: 132 }, (_, i) => -111.3 + i * 1.71);
 wide.set([Infinity, -Infinity, NaN, 88.72, 88.73, -87.3, -103.9], 0);
 for (const v of await jit((a) => np.exp(a))(np.array(wide)).data()) out.push(Number.isFinite(v) ? v : String(v));
+// Row maxima and minima over a contiguous last axis (softmax's max), with -0, +0, ±inf and NaN.
+const rows = Float32Array.from({ length: 6 * 8 * 64 }, (_, i) => Math.sin(i * 0.37) * 4);
+rows.set([-0, 0, 0, -0], 64);
+rows.set([Infinity, -Infinity, NaN], 200);
+for (const f of [(a) => a.max(-1), (a) => a.min(-1), (a) => jnn.softmax(a, -1)])
+  for (const v of await jit(f)(np.array(rows).reshape([6, 8, 64])).data()) out.push(Number.isFinite(v) ? v : String(v));
 let jax = ""; // where "@jax-js/jax" resolves from here: only the hook makes it resolvable from this folder
 try { jax = import.meta.resolve("@jax-js/jax"); } catch {}
 // A large write to a pipe is asynchronous: exit once it is flushed.
