@@ -18,9 +18,39 @@
  *    own scalar function once per lane, so values are unchanged while loads, index arithmetic and
  *    the rest of the expression vectorise. Measured as above: 1.05x on top of edit 1 (paired
  *    1.02-1.06).
+ * 3. Row-block pointer sharing in batched matmuls. Attention's contractions (p·v, q·kᵀ and their
+ *    gradients) read the operand shared by a micro-tile's rows through an index that contains the
+ *    batch and head (gidx / 16384, gidx / 4096 ...). jax-js decides whether rows can share that
+ *    operand's pointer by rewriting gidx to gidx + tileSize and comparing the simplified index,
+ *    which fails across a batch boundary, so each row loaded the same vectors again through its
+ *    own pointer. A micro-tile block starts at a multiple of microRows × tileSize (the alignment
+ *    guard of the fast path), so an index that uses gidx only as gidx / D with D a multiple of that
+ *    span, or as gidx % D or (gidx / D) % M inside one row, is the same for every row of the block:
+ *    such reads now share one pointer and one load per block, in both the output-vectorised and
+ *    the k-vectorised kernels. Measured (1 thread, CPU time, interleaved, 2-core Xeon, Node 20 +
+ *    relaxed SIMD, shared machine): attention shapes 1.7-2.1x (q·kᵀ [64,128,32]: 6.97 -> 4.03 ms,
+ *    p·v 3.41 -> 2.00 ms, p·v with v stored transposed 5.45 -> 2.61 ms), other matmuls unchanged;
+ *    the reference step 1.06x (paired 1.005-1.093, 4 rounds). Sums over k keep their order.
+ * 4. SIMD exp. Edit 2 let element-wise kernels with exp vectorise but called the scalar exp once
+ *    per lane. The same algorithm (round(x / ln 2), a degree-6 Taylor polynomial of the remainder,
+ *    scale by 2^k, +inf for k > 127 and 0 for k < -126) is now emitted inline as f32x4 / i32x4
+ *    operations: the same IEEE operations in the same order per lane, so values are unchanged
+ *    (tested over exp's whole range with ±inf and NaN). Measured as in 3: softmax over
+ *    [64,128,128] 1.7x (about 10 -> 5.8 ms), the reference step 1.03x on top of edit 3 (paired
+ *    0.996-1.057, 4 rounds).
+ * 5. k-vectorised row maxima and minima. Softmax's max over the last axis ran on the scalar path
+ *    (jax-js's k-vectorised kernel took only sums). Max and min give the same value in any order
+ *    (wasm's f32.max and f32x4.max agree on NaN and on -0 < +0), so lane-wise maxima then the
+ *    maximum of the lanes equal the scalar loop. Measured as in 3: max over the last axis of
+ *    [64,128,128] 2.7x (about 2.8 -> 1.0 ms), softmax 1.3x; on the reference step within noise
+ *    (0.995x, paired 0.975-1.091, 4 rounds: the maxima are about 2 % of the step).
  *
- * Both keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with the
- * installed package; the reference step's losses match to the last float32 bit).
+ * All keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
+ * unpatched one, every edit undone; the reference step's losses match to the last float32 bit).
+ * Tried and not kept (same harness): unrolling k by 2 or 4 with constant load offsets instead of
+ * a pointer add per step (matmul 0.7-0.8x: V8 hoists the unrolled loads and spills), micro-tiles
+ * 4x3 and 3x3 (0.85-0.95x), the k-vectorised kernel at 2x4 / 4x2 / 2x2 (better for q·kᵀ before
+ * edit 3, worse for g·Wᵀ), v128.load32_splat for broadcast reads (within noise).
  *
  *   node scripts/patch-jax.mjs            patch the @jax-js/jax that this package resolves
  *   node scripts/patch-jax.mjs --check    exit 1 unless it is patched
@@ -78,6 +108,151 @@ export const EDITS = [
       "\t\t\t}",
       "\t\t}",
     ].join("\n"),
+  },
+  {
+    // Batched matmuls (attention's p·v, q·kᵀ and their gradients) index the shared operand with
+    // the batch in the output index, e.g. V[(gidx / 4096) % 4, ..., gidx % 32]: jax-js's check that
+    // the pointer repeats from one output row to the next (rewrite gidx -> gidx + tileSize and
+    // compare) fails at batch boundaries, so every row of a micro-tile got its own pointer, its own
+    // address arithmetic and its own loads of the same vector. Rows of one micro-tile block start at
+    // a multiple of microRows * tileSize (the fast path's alignment guard), so a read whose index
+    // uses gidx only as gidx / D with D a multiple of that span, or as gidx % D and (gidx / D) % M
+    // within one row (tileSize a multiple of D, D * M), is the same for every row of the block.
+    name: "row-block pointer sharing",
+    find: "function pointerShareKey(candidate, row, vector, groupIndex) {\n\tconst hash = candidate.exp.getHash().toString();\n\tconst { stride } = candidate;\n\tif (stride.kind === \"broadcast\") return isFinite(stride.tileSize) ? `${hash}:row${row}` : `${hash}:all`;\n\tif (stride.kind === \"contiguous\" && isFinite(stride.tileSize)) return repeatsAcrossGidxTile(candidate.baseIndex, stride.tileSize) ?",
+    replace: [
+      `function rowBlockInvariant(exp, tileSize, rows) { ${MARK} row-block pointer sharing */`,
+      "\tif (!isFinite(tileSize) || rows <= 1) return false;",
+      "\tconst span = tileSize * rows;",
+      '\tconst isGidx = (e) => isSymbol(e, "gidx");',
+      "\tconst positive = (e) => {",
+      "\t\tconst c = constInt(e);",
+      "\t\treturn c !== null && c > 0 ? c : null;",
+      "\t};",
+      "\tconst invariant = (e) => {",
+      "\t\tif (!referencesGidx(e)) return true;",
+      '\t\tif (e.op === "Idiv" && isGidx(e.src[0]) && positive(e.src[1])) return positive(e.src[1]) % span === 0;',
+      '\t\tif (e.op === "Mod" && isGidx(e.src[0]) && positive(e.src[1])) return tileSize % positive(e.src[1]) === 0;',
+      '\t\tif (e.op === "Mod" && e.src[0].op === "Idiv" && isGidx(e.src[0].src[0]) && positive(e.src[0].src[1]) && positive(e.src[1])) {',
+      "\t\t\tconst d = positive(e.src[0].src[1]);",
+      "\t\t\treturn d % span === 0 || tileSize % (d * positive(e.src[1])) === 0;",
+      "\t\t}",
+      '\t\tif (e.op === "Add" || e.op === "Sub" || e.op === "Mul") return e.src.every(invariant);',
+      "\t\treturn false;",
+      "\t};",
+      "\treturn invariant(exp);",
+      "}",
+      "function pointerShareKey(candidate, row, vector, groupIndex) {",
+      "\tconst hash = candidate.exp.getHash().toString();",
+      "\tconst { stride } = candidate;",
+      "\tif (stride.kind === \"broadcast\") return isFinite(stride.tileSize) ? `${hash}:row${row}` : `${hash}:all`;",
+      "\tif (stride.kind === \"contiguous\" && isFinite(stride.tileSize)) return candidate.rowBlockInvariant || repeatsAcrossGidxTile(candidate.baseIndex, stride.tileSize) ?",
+    ].join("\n"),
+  },
+  {
+    name: "row-block pointer sharing (K-vectorised)",
+    find: "\tif (repeatsAcrossGidxTile(candidate.baseIndex, tileSize)) return `${hash}:col${col}`;",
+    replace: `\tif (candidate.rowBlockInvariant || repeatsAcrossGidxTile(candidate.baseIndex, tileSize)) return \`\${hash}:col\${col}\`; ${MARK} row-block pointer sharing (K-vectorised) */`,
+  },
+  {
+    name: "row-block pointer sharing (plans)",
+    find: "\tconst kSimdTilePlan = reductionHasLaneGather && useKSimdReduction ? reductionKTilePlan(kernel, expStrides) : null;",
+    replace: [
+      "\tconst kSimdTilePlan = reductionHasLaneGather && useKSimdReduction ? reductionKTilePlan(kernel, expStrides) : null;",
+      `\tif (simdTilePlan) for (const c of simdReductionPointerCandidates) c.rowBlockInvariant = rowBlockInvariant(c.baseIndex, simdTilePlan.tileSize, simdTilePlan.microRows); ${MARK} row-block pointer sharing (plans) */`,
+      "\tif (kSimdTilePlan) for (const c of kSimdReductionPointerCandidates) c.rowBlockInvariant = rowBlockInvariant(c.baseIndex, kSimdTilePlan.tileSize, kSimdTilePlan.microRows);",
+    ].join("\n"),
+  },
+  {
+    // 4. SIMD exp: the lanes run jax-js's own scalar exp (round(x / ln 2), a degree-6 Taylor
+    // polynomial of the remainder, scale by 2^k, +inf above k = 127 and 0 below k = -126) as f32x4 /
+    // i32x4 operations, the same IEEE operations in the same order per lane, instead of four
+    // extract-call-replace rounds through the scalar function (edit 2).
+    name: "SIMD exp (function)",
+    find: "function translateExpSimd(cg, funcs, exp, ctx, strideMap,",
+    replace: [
+      `function emitExpF32x4(cg) { ${MARK} SIMD exp (function) */`,
+      "\tconst x = cg.local.declare(cg.f32x4);",
+      "\tconst kf = cg.local.declare(cg.f32x4);",
+      "\tconst k = cg.local.declare(cg.i32x4);",
+      "\tconst r = cg.local.declare(cg.f32x4);",
+      "\tconst value = cg.local.declare(cg.f32x4);",
+      "\tconst splat = (c) => {",
+      "\t\tcg.f32.const(c);",
+      "\t\tcg.f32x4.splat();",
+      "\t};",
+      "\tconst kBeyond = (bound, above) => {",
+      "\t\tcg.local.get(k);",
+      "\t\tcg.i32.const(bound);",
+      "\t\tcg.i32x4.splat();",
+      "\t\tif (above) cg.i32x4.gt_s();",
+      "\t\telse cg.i32x4.lt_s();",
+      "\t};",
+      "\tcg.local.tee(x);",
+      "\tsplat(1 / Math.LN2);",
+      "\tcg.f32x4.mul();",
+      "\tcg.f32x4.nearest();",
+      "\tcg.local.tee(kf);",
+      "\tcg.i32x4.trunc_sat_f32x4_s();",
+      "\tcg.local.set(k);",
+      "\tcg.local.get(x);",
+      "\tcg.local.get(kf);",
+      "\tsplat(Math.LN2);",
+      "\tcg.f32x4.mul();",
+      "\tcg.f32x4.sub();",
+      "\tcg.local.set(r);",
+      "\tconst as = [1, 1, 1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720];",
+      "\tsplat(as[as.length - 1]);",
+      "\tfor (let i = as.length - 2; i >= 0; i--) {",
+      "\t\tcg.local.get(r);",
+      "\t\tcg.f32x4.mul();",
+      "\t\tsplat(as[i]);",
+      "\t\tcg.f32x4.add();",
+      "\t}",
+      "\tcg.local.get(k);",
+      "\tcg.i32.const(127);",
+      "\tcg.i32x4.splat();",
+      "\tcg.i32x4.add();",
+      "\tcg.i32.const(23);",
+      "\tcg.i32x4.shl();",
+      "\tcg.f32x4.mul();",
+      "\tcg.local.set(value);",
+      "\tsplat(Infinity);",
+      "\tcg.local.get(value);",
+      "\tkBeyond(127, true);",
+      "\tcg.v128.bitselect();",
+      "\tcg.local.set(value);",
+      "\tsplat(0);",
+      "\tcg.local.get(value);",
+      "\tkBeyond(-126, false);",
+      "\tcg.v128.bitselect();",
+      "}",
+      "function translateExpSimd(cg, funcs, exp, ctx, strideMap,",
+    ].join("\n"),
+  },
+  {
+    name: "SIMD exp (codegen)",
+    find: '\t\tif (op === "Add") {\n\t\t\tgen(src[0]), gen(src[1]);\n\t\t\tif (dtype === "bool") cg.v128.or();',
+    replace: `\t\tif (op === "Exp" && dtype === "float32") { ${MARK} SIMD exp (codegen) */\n\t\t\tgen(src[0]);\n\t\t\temitExpF32x4(cg);\n\t\t} else if (op === "Add") {\n\t\t\tgen(src[0]), gen(src[1]);\n\t\t\tif (dtype === "bool") cg.v128.or();`,
+  },
+  {
+    // 5. Row maxima and minima (softmax's max over the last axis) ran on the scalar path: the
+    // k-vectorised kernel took only sums. Max and min are exact in any order (wasm's f32.max and
+    // f32x4.max agree on NaN and on -0 < +0), so a lane-wise maximum then a maximum of the lanes
+    // gives the scalar loop's value.
+    name: "k-vectorised max/min (eligibility)",
+    find: '\tif (re.op !== "Add") return false;',
+    replace: `\tif (re.op !== "Add" && !((re.op === "Max" || re.op === "Min") && re.dtype === "float32")) return false; ${MARK} k-vectorised max/min (eligibility) */`,
+  },
+  {
+    name: "k-vectorised max/min (accumulate)",
+    find: "vecAccs[i])) cg.f32x4.add();",
+    replace: `vecAccs[i])) ${MARK} k-vectorised max/min (accumulate) */\n\t\t\t\t\t\t\tif (re.op === "Max") cg.f32x4.max();\n\t\t\t\t\t\t\telse if (re.op === "Min") cg.f32x4.min();\n\t\t\t\t\t\t\telse cg.f32x4.add();`,
+  },
+  {
+    name: "k-vectorised max/min (lanes)",
+    find: "if (lane > 0) cg.f32.add();",
+    replace: `if (lane > 0) ${MARK} k-vectorised max/min (lanes) */\n\t\t\t\t\t\tif (re.op === "Max") cg.f32.max();\n\t\t\t\t\t\telse if (re.op === "Min") cg.f32.min();\n\t\t\t\t\t\telse cg.f32.add();`,
   },
 ];
 

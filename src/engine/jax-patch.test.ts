@@ -1,8 +1,10 @@
 /**
  * scripts/patch-jax.mjs, the install-time patch of jax-js's wasm codegen (matmul micro-tile; SIMD
- * reciprocal, exp, log): it applies to a copy of the installed package, is idempotent, leaves other
- * versions alone, and the patched kernels give bit-identical results to the unpatched ones on
- * matmul shapes with every kind of tail and on element-wise work with division, exp and log.
+ * reciprocal, exp, log; row-block pointer sharing in batched matmuls): it applies to a copy of the
+ * installed package, is idempotent, leaves other versions alone, and the patched kernels give
+ * bit-identical results to an unpatched copy (the installed package with every edit undone) on
+ * matmul shapes with every kind of tail, on batched attention-shaped contractions and on
+ * element-wise work with division, exp and log.
  */
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
@@ -24,6 +26,30 @@ function copyJax(): string {
   cpSync(join(installed, "package.json"), join(dir, "package.json"));
   cpSync(join(installed, "dist"), join(dir, "dist"), { recursive: true });
   return dir;
+}
+
+/** A copy of the installed package with every edit undone (the installed one is normally patched). */
+function unpatchedJax(): string {
+  const dir = copyJax();
+  for (const f of ["backend-CnjgxpXq.js", "backend-TLHPgbCA.cjs"]) {
+    let text = readFileSync(join(dir, "dist", f), "utf8");
+    for (const e of [...(EDITS as { find: string; replace: string }[])].reverse()) text = text.replace(e.replace, () => e.find);
+    expect(text).not.toContain(MARK as string);
+    writeFileSync(join(dir, "dist", f), text);
+  }
+  return dir;
+}
+
+/** A module that resolves "@jax-js/jax" to the package in `dir`. */
+function resolveHook(tmp: string, name: string, dir: string): { hook: string; target: string } {
+  const hook = join(tmp, `${name}.mjs`);
+  const target = pathToFileURL(join(dir, "dist", "index.js")).href;
+  writeFileSync(
+    hook,
+    `import { register } from "node:module";
+register("data:text/javascript," + encodeURIComponent(\`export async function resolve(s, c, n) { return s === "@jax-js/jax" ? { url: ${JSON.stringify(target)}, shortCircuit: true, format: "module" } : n(s, c); }\`));`,
+  );
+  return { hook, target };
 }
 
 describe("patch-jax", () => {
@@ -56,14 +82,9 @@ describe("patch-jax", () => {
     const dir = copyJax();
     patch(dir);
     const tmp = mkdtempSync(join(tmpdir(), "tf-jaxpatch-run-"));
-    const hook = join(tmp, "hook.mjs");
-    // Resolve "@jax-js/jax" to the patched copy (the installed package is shared and stays as it is).
-    const target = pathToFileURL(join(dir, "dist", "index.js")).href;
-    writeFileSync(
-      hook,
-      `import { register } from "node:module";
-register("data:text/javascript," + encodeURIComponent(\`export async function resolve(s, c, n) { return s === "@jax-js/jax" ? { url: ${JSON.stringify(target)}, shortCircuit: true, format: "module" } : n(s, c); }\`));`,
-    );
+    // Both runs resolve "@jax-js/jax" to a copy (the installed package is shared and stays as it is).
+    const { hook, target } = resolveHook(tmp, "patched", dir);
+    const { hook: plainHook, target: plainTarget } = resolveHook(tmp, "plain", unpatchedJax());
     const script = join(tmp, "sweep.mts");
     writeFileSync(
       script,
@@ -77,6 +98,18 @@ for (const m of [1, 3, 5, 16, 33]) for (const k of [7, 32, 100]) for (const n of
 out.push(...(await mm(arr([66, 256], 0.003), arr([256, 136], 0.001)).data()));
 out.push(...(await mm(arr([2, 5, 32], 0.011), arr([2, 32, 20], 0.017)).data()));
 out.push(...(await jit((a, b) => np.matmul(a, b.transpose()))(arr([9, 64], 0.007), arr([24, 64], 0.019)).data()));
+// Batched, attention-shaped contractions (rows of a micro-tile share the other operand within a
+// batch entry): p·v, q·kᵀ, p·v with v stored transposed, and both gradients of q·kᵀ.
+const bmm = jit((a, b) => np.matmul(a, b));
+const bmmT = jit((a, b) => np.matmul(a, b.transpose([0, 1, 3, 2])));
+for (const [t, d] of [[8, 32], [12, 8], [6, 20]]) {
+  out.push(...(await bmm(arr([2, 3, t, t], 0.017), arr([2, 3, t, d], 0.023)).data()));
+  out.push(...(await bmmT(arr([2, 3, t, d], 0.019), arr([2, 3, t, d], 0.007)).data()));
+  out.push(...(await bmmT(arr([2, 3, t, t], 0.011), arr([2, 3, d, t], 0.013)).data()));
+  const qk = (q, k) => np.tanh(np.matmul(q, k.transpose([0, 1, 3, 2]))).sum();
+  out.push(...(await jit(grad(qk))(arr([2, 3, t, d], 0.029), arr([2, 3, t, d], 0.031)).data()));
+  out.push(...(await jit(grad((k, q) => qk(q, k)))(arr([2, 3, t, d], 0.031), arr([2, 3, t, d], 0.029)).data()));
+}
 const loss = (w) => np.tanh(np.matmul(arr([18, 40], 0.021), w)).sum();
 out.push(...(await jit(grad(loss))(arr([40, 28], 0.005)).data()));
 // Element-wise work with division, exp and log (softmax, log-softmax, sigmoid, a norm), and its gradient.
@@ -87,6 +120,17 @@ out.push(...(await jit((a) => a.ref.mul(jnn.sigmoid(a.mul(1.702))))(x.ref).data(
 out.push(...(await jit((a) => a.ref.div(np.sqrt(a.mul(a.ref).mean(-1, { keepdims: true }).add(1e-5))))(x.ref).data()));
 out.push(...(await jit(grad((a) => np.log(np.exp(a).sum(-1)).sum()))(x.ref).data()));
 out.push(...(await jit(grad((a) => jnn.logSoftmax(a.ref, -1).mul(a).sum()))(x).data()));
+// exp over its whole range: overflow to +inf (k > 127), flush to 0 (k < -126), subnormal results,
+// and ±inf and NaN inputs (written as strings: JSON has no such numbers).
+const wide = Float32Array.from({ length: 132 }, (_, i) => -111.3 + i * 1.71);
+wide.set([Infinity, -Infinity, NaN, 88.72, 88.73, -87.3, -103.9], 0);
+for (const v of await jit((a) => np.exp(a))(np.array(wide)).data()) out.push(Number.isFinite(v) ? v : String(v));
+// Row maxima and minima over a contiguous last axis (softmax's max), with -0, +0, ±inf and NaN.
+const rows = Float32Array.from({ length: 6 * 8 * 64 }, (_, i) => Math.sin(i * 0.37) * 4);
+rows.set([-0, 0, 0, -0], 64);
+rows.set([Infinity, -Infinity, NaN], 200);
+for (const f of [(a) => a.max(-1), (a) => a.min(-1), (a) => jnn.softmax(a, -1)])
+  for (const v of await jit(f)(np.array(rows).reshape([6, 8, 64])).data()) out.push(Number.isFinite(v) ? v : String(v));
 let jax = ""; // where "@jax-js/jax" resolves from here: only the hook makes it resolvable from this folder
 try { jax = import.meta.resolve("@jax-js/jax"); } catch {}
 // A large write to a pipe is asynchronous: exit once it is flushed.
@@ -100,9 +144,9 @@ process.stdout.write(JSON.stringify({ jax, n: out.length, out: Array.from(out) }
           .pop()!,
       ) as { jax: string; n: number; out: number[] };
     const patched = run(["--import", hook]);
-    const plain = run([]);
+    const plain = run(["--import", plainHook]);
     expect(patched.jax).toBe(target);
-    expect(plain.jax).not.toBe(target);
+    expect(plain.jax).toBe(plainTarget);
     expect(patched.n).toBeGreaterThan(10000);
     expect(patched.out).toEqual(plain.out);
   });
