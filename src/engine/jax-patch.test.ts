@@ -98,6 +98,14 @@ for (const m of [1, 3, 5, 16, 33]) for (const k of [7, 32, 100]) for (const n of
 out.push(...(await mm(arr([66, 256], 0.003), arr([256, 136], 0.001)).data()));
 out.push(...(await mm(arr([2, 5, 32], 0.011), arr([2, 32, 20], 0.017)).data()));
 out.push(...(await jit((a, b) => np.matmul(a, b.transpose()))(arr([9, 64], 0.007), arr([24, 64], 0.019)).data()));
+// A·Bᵀ on the k-vectorised kernel, whose lane sums are taken four outputs at a time by a transpose:
+// blocks of 4 columns and narrower tails, a plain epilogue (vector store) and a fused one.
+const mmT = jit((a, b) => np.matmul(a, b.transpose()));
+const mmTEpi = jit((a, b) => np.tanh(np.matmul(a, b.transpose())).mul(3));
+for (const [m, k, n] of [[8, 64, 16], [5, 12, 6], [16, 32, 2], [12, 128, 20], [4, 8, 3]]) {
+  out.push(...(await mmT(arr([m, k], 0.007), arr([n, k], 0.019)).data()));
+  out.push(...(await mmTEpi(arr([m, k], 0.013), arr([n, k], 0.011)).data()));
+}
 // Batched, attention-shaped contractions (rows of a micro-tile share the other operand within a
 // batch entry): p·v, q·kᵀ, p·v with v stored transposed, and both gradients of q·kᵀ.
 const bmm = jit((a, b) => np.matmul(a, b));
