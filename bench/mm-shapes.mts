@@ -7,7 +7,10 @@
  *   src/engine/jax-patch.test.ts), e.g. `TINYFOUNDRY_THREADS=1 node --import ./hookA.mjs --import tsx bench/mm-shapes.mts`;
  * - or, steadier on a shared machine, in one process: `JAX_B=/path/to/copy/dist/index.js` loads a
  *   second copy beside the resolved one and times both in interleaved rounds (ROUNDS, default 5),
- *   printing per-shape medians and the ratio A/B (above 1: B is faster).
+ *   printing per-shape medians and the ratio A/B (above 1: B is faster). The order alternates by
+ *   round; the two loaded copies still differ by a few per cent with identical code (an A/A run
+ *   gave 0.90-1.04), so also run the swapped pair (the B copy resolved by a hook, JAX_B = the A
+ *   copy) and take the geometric mean of A/B and 1 / (B/A).
  */
 import { initEngine, np, jit, type Array } from "../src/engine/index.js";
 import { pathToFileURL } from "node:url";
@@ -59,7 +62,7 @@ if (!second) {
   const ms = variants.map(() => shapes.map(() => [] as number[]));
   for (let r = 0; r < rounds; r++)
     for (let s = 0; s < shapes.length; s++)
-      for (let v = 0; v < 2; v++) ms[v][s].push(await variants[v][s](6));
+      for (const v of r % 2 ? [1, 0] : [0, 1]) ms[v][s].push(await variants[v][s](6));
   const out: Record<string, { a: number; b: number; aOverB: number; paired: number[] }> = {};
   shapes.forEach(([name], s) => {
     const [a, b] = [median(ms[0][s]), median(ms[1][s])];

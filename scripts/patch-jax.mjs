@@ -44,13 +44,30 @@
  *    maximum of the lanes equal the scalar loop. Measured as in 3: max over the last axis of
  *    [64,128,128] 2.7x (about 2.8 -> 1.0 ms), softmax 1.3x; on the reference step within noise
  *    (0.995x, paired 0.975-1.091, 4 rounds: the maxima are about 2 % of the step).
+ * 6. Lane sums of the k-vectorised kernel by transpose. That kernel (A·Bᵀ: q·kᵀ, g·Wᵀ gradients,
+ *    p·v with v stored transposed) keeps one f32x4 accumulator per output and ended every block of
+ *    4 × 4 outputs with 16 chains of extract, add, extract, add..., 16 output addresses and 16
+ *    scalar stores. Four adjacent outputs' accumulators are now transposed with 8 i8x16.shuffle,
+ *    so ((c0 + c1) + c2) + c3 gives each output ((l0 + l1) + l2) + l3 in the scalar order (max and
+ *    min likewise), and with a plain epilogue the four sums leave in one vector store. Measured
+ *    with bench/mm-shapes.mts in one process (JAX_B: both copies loaded, rounds interleaved with the
+ *    order alternating, then the pair swapped and the geometric mean taken, since two loaded copies
+ *    of identical code already differ by up to 10 % per shape; 1 thread, CPU time, shared 2-core
+ *    Xeon): q·kᵀ [64,128,32] 1.08x, p·v with v transposed 1.035x, g·Wᵀ 1.01-1.03x, shapes on the
+ *    other kernel 0.99-1.03x (noise); the reference step within
+ *    noise (bench/compare.mts, 11 interleaved rounds: paired CPU ratios 0.92-1.11, median 1.025),
+ *    losses bit-identical.
  *
  * All keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
  * unpatched one, every edit undone; the reference step's losses match to the last float32 bit).
  * Tried and not kept (same harness): unrolling k by 2 or 4 with constant load offsets instead of
  * a pointer add per step (matmul 0.7-0.8x: V8 hoists the unrolled loads and spills), micro-tiles
  * 4x3 and 3x3 (0.85-0.95x), the k-vectorised kernel at 2x4 / 4x2 / 2x2 (better for q·kᵀ before
- * edit 3, worse for g·Wᵀ), v128.load32_splat for broadcast reads (within noise).
+ * edit 3, worse for g·Wᵀ), v128.load32_splat for broadcast reads (within noise). With edit 6: the
+ * k-vectorised kernel at 2 × 4 again (p·v with v transposed 1.21x, q·kᵀ 1.02x, but g·Wᵀ 0.83x and
+ * 0.91x), and the row operand's pointers of the k-vectorised kernel computed once per row of blocks
+ * and copied into each block instead of recomputed from the index expression (0.98-0.99x on g·Wᵀ,
+ * the rest within noise: the per-block address set-up is not where that kernel's time goes).
  *
  *   node scripts/patch-jax.mjs            patch the @jax-js/jax that this package resolves
  *   node scripts/patch-jax.mjs --check    exit 1 unless it is patched
