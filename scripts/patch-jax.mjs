@@ -57,6 +57,14 @@
  *    other kernel 0.99-1.03x (noise); the reference step within
  *    noise (bench/compare.mts, 11 interleaved rounds: paired CPU ratios 0.92-1.11, median 1.025),
  *    losses bit-identical.
+ * 7. Unrolled k steps of the k-vectorised kernel read at constant offsets. That kernel unrolls its
+ *    k loop (kUnroll, up to 4) but added 16 bytes to every operand pointer after each unrolled step
+ *    (8 adds per 16 multiply-adds at 4 × 4); the steps now load at memarg offsets 0, 16, 32, 48
+ *    and the pointers advance once per iteration. The same addresses are read and each sum keeps
+ *    its order. (Unlike the k-unroll tried on the output-vectorised kernel, below, no unrolling is
+ *    added.) Measured as in 6: g·Wᵀ 1.05-1.08x (k = 512 and k = 128, two swapped pairs each),
+ *    q·kᵀ (k = 32, two iterations) 0.98-1.03x, other shapes within noise; the reference step
+ *    1.043x CPU time (bench/compare.mts, 6 rounds, paired 0.95-1.11), losses bit-identical.
  *
  * All keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
  * unpatched one, every edit undone; the reference step's losses match to the last float32 bit).
@@ -338,6 +346,24 @@ export const EDITS = [
       "\t\t\t\tfor (let lane = 0; lane < 4; lane++) {",
       "\t\t\t\t\tcg.local.get(vecAccs[i]);",
     ].join("\n"),
+  },
+  {
+    // 7. The k-vectorised kernel's k loop is unrolled kUnroll times and added 16 bytes to every
+    // operand pointer after each unrolled step; the unrolled steps now read at constant offsets
+    // (0, 16, 32, 48) and the pointers advance once per iteration.
+    name: "k-vectorised unroll by load offsets (load)",
+    find: '\t\t\t\t\tcg.local.get(pointer.ptr);\n\t\t\t\t\tif (stride.kind === "contiguous") if (isInt) cg.i32x4.load(4);\n\t\t\t\t\telse cg.f32x4.load(4);',
+    replace: `\t\t\t\t\tcg.local.get(pointer.ptr); ${MARK} k-vectorised unroll by load offsets (load) */\n\t\t\t\t\tif (stride.kind === "contiguous") if (isInt) cg.i32x4.load(4, pointer.loadOffset ?? 0);\n\t\t\t\t\telse cg.f32x4.load(4, pointer.loadOffset ?? 0);`,
+  },
+  {
+    name: "k-vectorised unroll by load offsets (offsets)",
+    find: "\t\t\t\tfor (let u = 0; u < kSimdTilePlan.kUnroll; u++) {\n",
+    replace: `\t\t\t\tfor (let u = 0; u < kSimdTilePlan.kUnroll; u++) {\n\t\t\t\t\tfor (const p of uniquePointers) p.loadOffset = u * 4 * p.strideBytes; ${MARK} k-vectorised unroll by load offsets (offsets) */\n`,
+  },
+  {
+    name: "k-vectorised unroll by load offsets (advance)",
+    find: "\t\t\t\t\tincrementReductionPointers(cg, uniquePointers, 4);\n\t\t\t\t}\n\t\t\t\tbumpLocal(ridx, 4 * kSimdTilePlan.kUnroll);",
+    replace: `\t\t\t\t}\n\t\t\t\tfor (const p of uniquePointers) p.loadOffset = 0; ${MARK} k-vectorised unroll by load offsets (advance) */\n\t\t\t\tincrementReductionPointers(cg, uniquePointers, 4 * kSimdTilePlan.kUnroll);\n\t\t\t\tbumpLocal(ridx, 4 * kSimdTilePlan.kUnroll);`,
   },
 ];
 
