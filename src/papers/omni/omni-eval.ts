@@ -56,9 +56,16 @@ async function answerAccuracy(fwd: (b: Array[]) => Promise<Float32Array>, exs: E
 }
 
 /** Greedy transcripts of held-out-voice statements and questions (ASR task format), scored as 1 − word error rate. */
-async function asrWordAccuracy(fwd: (b: Array[]) => Promise<Float32Array>, data: OmniData, P: Pools, B: number, shape: BatchShape, V: number): Promise<{ acc: number; n: number }> {
+async function asrWordAccuracy(
+  fwd: (b: Array[]) => Promise<Float32Array>,
+  data: OmniData,
+  P: Pools,
+  B: number,
+  shape: BatchShape,
+  V: number,
+  utts: number[] = probeEvalUtterances(data),
+): Promise<{ acc: number; n: number }> {
   const tok = data.tok;
-  const utts = probeEvalUtterances(data);
   let edits = 0;
   let words = 0;
   for (let i = 0; i < utts.length; i += B) {
@@ -155,4 +162,32 @@ export async function evalOmni(
     nAsrUtterances: asr.n,
     captionSamples: data.digits.test.slice(0, 16).map((d, i) => ({ label: d.label, pred: tok.words[caption.preds[i]] })),
   };
+}
+
+/**
+ * Speech-in scores only (cheap enough to log during a stage): greedy ASR word accuracy on held-out voices
+ * and on up to `nTrain` training utterances,
+ * s→t on held-out voices (all evaluation questions and the held-out ones), and s→t on up to `nTrain`
+ * training utterances (training questions in training voices: does the model fit what it was trained on?).
+ */
+export async function evalSpeechIn(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData, P: Pools, nTrain = 96): Promise<Record<string, number>> {
+  const ocfg = omniConfigOf(cfg, data);
+  const B = cfg.omni.batchSize;
+  const V = ocfg.lm.vocabSize;
+  const shape: BatchShape = { batch: B, seqLen: ocfg.lm.contextLength, audioRows: 1, nLayers: ocfg.codebookSizes.length, K0: ocfg.codebookSizes[0], vision: ocfg.vision };
+  const f = omniLogitsFn(ocfg);
+  const fwd = async (xs: Array[]) => (await f(trunkOf(p), xs).data()) as Float32Array;
+  const mark = data.tok.id("<answer>");
+  const st = async (us: number[]) => answerAccuracy(fwd, us.map((u) => P.f.sqaText(P.codes.get(u)!, data.utts[u].answer!)), mark, B, shape, V);
+  const qs = P.byRole["eval-question"] ?? [];
+  const held = await st(qs);
+  const heldQ = qs.map((u) => data.utts[u].questionSplit === "heldout");
+  const kept = held.correct.filter((_, i) => heldQ[i]);
+  const train = P.byRole.question ?? [];
+  const stride = Math.max(1, Math.floor(train.length / nTrain));
+  const seen = await st(train.filter((_, i) => i % stride === 0).slice(0, nTrain));
+  const asr = await asrWordAccuracy(fwd, data, P, B, shape, V);
+  const trainStride = Math.max(1, Math.floor(data.trainIdx.length / nTrain));
+  const asrSeen = await asrWordAccuracy(fwd, data, P, B, shape, V, data.trainIdx.filter((_, i) => i % trainStride === 0).slice(0, nTrain));
+  return { asrWordAcc: asr.acc, asrTrainWordAcc: asrSeen.acc, s2tAcc: held.acc, s2tAccHeldOutQ: kept.filter(Boolean).length / Math.max(1, kept.length), s2tTrainAcc: seen.acc };
 }

@@ -70,6 +70,8 @@ export async function trainStage(
   label: string,
   tokForAudio: { p: TokParams; cfg: TokenizerConfig } | null,
   recognise: ((codes: Codes[]) => Promise<string[]>) | null,
+  /** Optional evaluation every `every` steps, logged to the arm's metrics (pilots: where in a stage a score moves). */
+  during?: { every: number; evaluate: (p: OmniParams, step: number) => Promise<Record<string, number>> },
 ): Promise<StageSummary> {
   const ocfg = omniConfigOf(cfg, data);
   const groupLr = stageGroupLr(stage, cfg.omni.baseLr, cfg.omni.lrExponent);
@@ -109,7 +111,8 @@ export async function trainStage(
     },
     lr: (s) => warmupCosine(s, { lr: top, warmupSteps: Math.min(cfg.omni.warmupSteps, steps - 1), totalSteps: steps, minLrRatio: 0.1 }),
     tokensPerStep: B * ocfg.lm.contextLength,
-    evalEvery: steps,
+    evalEvery: during?.every ?? steps,
+    evaluate: during ? (p, s) => during.evaluate(fromGroups(p), s) : undefined,
     checkpointEvery: steps,
     auxNames: ["textLoss", "audioLoss"],
     resume: ctx.resume,
