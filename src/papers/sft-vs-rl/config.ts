@@ -70,6 +70,8 @@ const navigationSchema = z
     ppo: z.object({ updates: posInt, lrMaxSteps: posInt }).strict(),
     /** Episodes (routes) per split and evaluation point. */
     evalEpisodes: posInt,
+    /** Straight legs per route, [min, max] (absent: the environment's 2..4; issue 24's quick recipe: [2, 2]). */
+    routeLegs: z.tuple([posInt, posInt]).refine(([a, b]) => a <= b, { message: "min <= max" }).optional(),
   })
   .strict();
 export type NavigationSettings = z.infer<typeof navigationSchema>;

@@ -191,8 +191,9 @@ export class FittedNavigationEnv implements Env {
     verifyIter: number,
     private readonly tok: PhraseTokenizer,
     private readonly maxPromptTokens: number,
+    legs?: readonly [number, number],
   ) {
-    this.inner = new NavigationEnv({ split, verifyIter });
+    this.inner = new NavigationEnv({ split, verifyIter, route: legs ? { minLegs: legs[0], maxLegs: legs[1] } : {} });
   }
   private fit(o: Observation): Observation {
     this.prompts++;
@@ -216,8 +217,8 @@ export class FittedNavigationEnv implements Env {
 }
 
 /** A navigation environment of a split whose prompts fit `maxPromptTokens` rendered tokens. */
-export function navEnv(split: GPSplit, verifyIter: number, tok: PhraseTokenizer, maxPromptTokens: number): FittedNavigationEnv {
-  return new FittedNavigationEnv(split, verifyIter, tok, maxPromptTokens);
+export function navEnv(split: GPSplit, verifyIter: number, tok: PhraseTokenizer, maxPromptTokens: number, legs?: readonly [number, number]): FittedNavigationEnv {
+  return new FittedNavigationEnv(split, verifyIter, tok, maxPromptTokens, legs);
 }
 
 const ABS = ABSOLUTE_DIRECTIONS as readonly string[];
@@ -332,7 +333,7 @@ export function navSpec(cfg: SftVsRlConfig, tok: PhraseTokenizer, contextLength:
     sampling,
     sftInit: { ...cfg.sftInit, steps: n.sftInit.steps, dataSize: n.sftInit.dataSize, seqLen: n.sftInit.seqLen },
     episodes: n.evalEpisodes,
-    makeEnv: (split, verifyIter) => navEnv(split as GPSplit, verifyIter, tok, contextLength - n.maxNewTokens),
+    makeEnv: (split, verifyIter) => navEnv(split as GPSplit, verifyIter, tok, contextLength - n.maxNewTokens, n.routeLegs),
     answerTags: navAnswerTags,
     evalRow: navEvalRow,
     metric: { key: "PerStep", seKey: "PerStepStdErr", name: "per-step accuracy" },
