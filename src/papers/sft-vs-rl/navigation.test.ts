@@ -235,7 +235,8 @@ describe("navigation prompts, answers and SFT data", () => {
   it("tags first answers: parsed, in the prompt's action space, in the training space on OOD, correct", () => {
     const ood = navEnv("ood", 2, tok, budget);
     ood.reset(episodeSeed(42, "navigation", "ood", 0));
-    expect(navAnswerTags(ood, ood.expertAnswer()).sort()).toEqual(["action-in-prompt-space", "correct", "parsed"]);
+    expect(navAnswerTags(ood, ood.expertAnswer()).sort()).toEqual(["action-in-prompt-space", "correct", "parsed", "turn-in-prompt-space"]);
+    expect(navAnswerTags(ood, JSON.stringify({ action: "forward()" })).sort()).toEqual(["action-in-prompt-space", "parsed"]);
     const gt = ood.inner.expertAction();
     const abs = ood.inner.currentRoute.rail[0].absoluteAction;
     expect(gt).toMatch(/^turn_direction\((left|right|slightly left|slightly right)\)$/);

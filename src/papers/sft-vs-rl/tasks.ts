@@ -226,7 +226,8 @@ const REL = RELATIVE_DIRECTIONS as readonly string[];
 
 /**
  * Tags for the first answer of a navigation episode (the start point, whose expert action is always a turn):
- * parsed (an "action" field), the action is in the prompt's action space, it is in the training (absolute) space
+ * parsed (an "action" field), the action is in the prompt's action space (any action; and a turn in it: the
+ * expert's first action is always a turn), it is in the training (absolute) space
  * although the prompt asks for relative actions (the memorization signature), it is the expert action.
  */
 export function navAnswerTags(env: Env, answer: string): string[] {
@@ -237,6 +238,7 @@ export function navAnswerTags(env: Env, answer: string): string[] {
   const dir = /^turn_direction\((.*)\)$/.exec(action)?.[1];
   const space = e.actionSpace === "absolute" ? ABS : REL;
   if (action === "forward()" || action === "stop()" || (dir !== undefined && space.includes(dir))) tags.push("action-in-prompt-space");
+  if (dir !== undefined && space.includes(dir)) tags.push("turn-in-prompt-space");
   if (e.actionSpace === "relative" && dir !== undefined && ABS.includes(dir)) tags.push("action-in-training-space");
   if (action === e.expertAction()) tags.push("correct");
   return tags;
@@ -256,6 +258,8 @@ export function navEvalRow(r: Record<string, LMEvalResult>): Record<string, numb
     row[`${split}PromptSpace`] = (e.firstAnswerTags["action-in-prompt-space"] ?? 0) / e.episodes;
     row[`${split}FirstCorrect`] = (e.firstAnswerTags.correct ?? 0) / e.episodes;
     if (split === "ood") row.oodTrainingSpace = (e.firstAnswerTags["action-in-training-space"] ?? 0) / e.episodes;
+    // A turn in the prompt's space (the first expert action is always a turn; forward()/stop() are not counted here).
+    row[`${split}PromptTurn`] = (e.firstAnswerTags["turn-in-prompt-space"] ?? 0) / e.episodes;
   }
   return row;
 }
