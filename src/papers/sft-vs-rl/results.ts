@@ -73,7 +73,7 @@ function taskLines(t: TaskSummary, s: SftVsRlSummary, verdicts: VerdictsFile, pr
   const tr = t.trainingRuleKey;
   lines.push("", `${t.trainingRuleText}: init ${pct(init[tr])} %, after RL ${pct(rl[tr])} %, after SFT ${pct(sf[tr])} % (the paper's memorization signature).`);
   const s0 = s.stage0;
-  const parse = `SFT init: ID answers parsed ${pct(init.idParsed)} %${gp ? `, OOD success ${pct(init.oodSuccess)} %` : `, first OOD answers in the relative action space ${pct(init.oodPromptSpace)} %`}.`;
+  const parse = `SFT init: ID answers parsed ${pct(init.idParsed)} %${gp ? `, OOD success ${pct(init.oodSuccess)} %` : `, first OOD answers turning in the relative action space ${pct(init.oodPromptTurn ?? init.oodPromptSpace)} % (any action of that space ${pct(init.oodPromptSpace)} %)`}.`;
   if (gp) {
     const m24 = s0.make24IdSolved === undefined ? "" : `, under the ID / OOD rule sentence ${pct(s0.ruleIdAccuracy)} / ${pct(s0.ruleOodAccuracy)} %; plain-format make-24 solved ${pct(s0.make24IdSolved)} % (ID rule) / ${pct(s0.make24OodSolved)} % (OOD rule)`;
     lines.push(`Stage 0 (greedy, ${s0.probes} probes each; gates 90 / 90 / 50 %): two-operand expressions ${pct(s0.arithmeticAccuracy)} %, card numbers under a stated rule ${pct(s0.ruleReadingAccuracy)} %${m24}. ${parse}`);
