@@ -36,7 +36,7 @@ let loss = 0, n = 0;
 const f = (x: number) => (100 * x).toFixed(1);
 const evalAt = async (s: number) => {
   const ev = await evaluateSplits(params, model, tok, cfg, { episodes: +episodes, env: spec, keepRecords: process.env.SHOW ? 2 : 0 });
-  if (process.env.SHOW) for (const sp of ["id", "ood"]) for (const r of (ev as any)[sp].records) console.log(`--- ${sp}\n` + r.conversations[0].slice(1, 2).map((m: any) => m.content).join("\n>>\n"));
+  if (process.env.SHOW) for (const sp of ["id", "ood"]) for (const r of ev[sp as "id" | "ood"].records ?? []) console.log(`--- ${sp}\n${JSON.stringify(r).slice(0, 2000)}`);
   const row = spec.evalRow(ev as never);
   console.log(`sft step ${s} (${((Date.now() - t0) / 1000).toFixed(0)}s) loss ${(loss / Math.max(n, 1)).toFixed(3)} | ID per-step ${f(row.idPerStep)}±${f(row.idPerStepStdErr)} success ${f(row.idSuccess)} parsed ${f(row.idParsed)} | OOD per-step ${f(row.oodPerStep)}±${f(row.oodPerStepStdErr)} success ${f(row.oodSuccess)} parsed ${f(row.oodParsed)} first answers: in the prompt's space ${f(row.oodPromptSpace)}, relative turns ${f(row.oodPromptTurn)} (ID: absolute turns ${f(row.idPromptTurn)}), absolute turns ${f(row.oodTrainingSpace)}, correct ${f(row.oodFirstCorrect)}`);
   loss = 0; n = 0;
