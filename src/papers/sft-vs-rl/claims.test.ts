@@ -18,12 +18,13 @@ const METRIC: Record<ExperimentEnv, TaskSummary["metric"]> = {
 };
 
 /** Rates of one evaluation: id / ood / vis (headline metric), rec (visual-OOD card recognition), and first-answer shares. */
-type Rates = { id: number; ood: number; vis: number; rec: number; idParsed: number; oodPromptSpace: number; hot?: number };
+type Rates = { id: number; ood: number; vis: number; rec: number; idParsed: number; oodPromptSpace: number; oodPromptTurn?: number; hot?: number };
 const TESTABLE: Rates = { id: 0.3, ood: 0.2, vis: 0.25, rec: 0.5, idParsed: 0.99, oodPromptSpace: 0.8 };
 
 function row(env: ExperimentEnv, r: Rates, n: number): EvalRow {
   const { key, seKey } = METRIC[env];
   const out: EvalRow = { idParsed: r.idParsed, oodPromptSpace: r.oodPromptSpace };
+  if (r.oodPromptTurn !== undefined) out.oodPromptTurn = r.oodPromptTurn;
   for (const [split, p] of [["id", r.id], ["ood", r.ood], ["vis", r.vis]] as const) {
     out[`${split}${key}`] = p;
     out[`${split}${seKey}`] = se(p, n);
@@ -82,9 +83,17 @@ function valid(claims: ClaimResult[]): void {
 
 const TASKS: { env: ExperimentEnv; prefix: string; oodNotTestable: Outcome; oodGate: string }[] = [
   { env: "general-points", prefix: "gp", oodNotTestable: { init: { ood: 0.05 }, ppo: { ood: 0.3 }, sft: { ood: 0.0 } }, oodGate: "SFT init: rule-OOD success" },
-  { env: "navigation", prefix: "nav", oodNotTestable: { init: { oodPromptSpace: 0.3 }, ppo: { ood: 0.3 }, sft: { ood: 0.0 } }, oodGate: "SFT init: first OOD answers in the relative action space" },
+  { env: "navigation", prefix: "nav", oodNotTestable: { init: { oodPromptSpace: 0.3 }, ppo: { ood: 0.3 }, sft: { ood: 0.0 } }, oodGate: "SFT init: first OOD answers turn in the relative action space" },
   { env: "general-points-vl", prefix: "vl", oodNotTestable: { init: { ood: 0.05 }, ppo: { ood: 0.3 }, sft: { ood: 0.0 } }, oodGate: "SFT init: rule-OOD success" },
 ];
+
+describe("navigation's OOD gate counts relative turns only", () => {
+  it("is not testable when first OOD answers stay in the relative space by moving forward or stopping, not by turning", () => {
+    const o: Outcome = { init: { oodPromptSpace: 0.8, oodPromptTurn: 0.3 }, ppo: { ood: 0.3 }, sft: { ood: 0.0 } };
+    for (const id of ["nav-ood-rl", "nav-ood-sft", "nav-ood-gap"]) expect(verdictOf("navigation", id, o).verdict).toBe("not testable");
+    expect(verdictOf("navigation", "nav-ood-rl", { init: { oodPromptSpace: 0.3, oodPromptTurn: 0.6 }, ppo: { ood: 0.3 } }).verdict).toBe("reproduced");
+  });
+});
 
 describe.each(TASKS)("rule-split claims of $env", ({ env, prefix, oodNotTestable, oodGate }) => {
   const cases: [string, Outcome, Verdict][] = [

@@ -161,7 +161,8 @@ export function noSftClaim(gp: readonly TaskSummary[], runs: readonly NoSftSumma
 /** The specs and OOD gates of each task (GeneralPoints' OOD claims also presuppose stage 0's skills). */
 function taskClaims(env: ExperimentEnv, runs: readonly TaskSummary[], s0: Gate[]): ClaimResult[] {
   if (env === "navigation") {
-    const g = gate("SFT init: first OOD answers in the relative action space", meanOf(runs, (t) => t.init.row.oodPromptSpace), ">=", GATE.navRelative);
+    // A turn_direction with a relative direction (forward()/stop() do not count); summaries before that tag: any action of the space.
+    const g = gate("SFT init: first OOD answers turn in the relative action space", meanOf(runs, (t) => t.init.row.oodPromptTurn ?? t.init.row.oodPromptSpace), ">=", GATE.navRelative);
     return ruleClaims(runs, VIRL_L_CLAIMS, g);
   }
   const g = gate("SFT init: rule-OOD success", meanOf(runs, (t) => t.init.row.oodSuccess), ">=", GATE.initOod);

@@ -70,6 +70,11 @@ const navigationSchema = z
     ppo: z.object({ updates: posInt, lrMaxSteps: posInt }).strict(),
     /** Episodes (routes) per split and evaluation point. */
     evalEpisodes: posInt,
+    /** Straight legs per route, [min, max] (the environment's 2..4 by default, also for configs saved before it; issue 24's quick recipe: [2, 2]). */
+    routeLegs: z
+      .tuple([posInt, posInt])
+      .refine(([a, b]) => a <= b, { message: "min <= max" })
+      .default([2, 4]),
   })
   .strict();
 export type NavigationSettings = z.infer<typeof navigationSchema>;
@@ -83,6 +88,7 @@ export const NAVIGATION_DEFAULTS: NavigationSettings = {
   sftInit: { steps: 200, dataSize: 4000, seqLen: 256 },
   ppo: { updates: 12, lrMaxSteps: 16 },
   evalEpisodes: 200,
+  routeLegs: [2, 4],
 };
 
 /** GP-VL sizes (everything else, including rule splits, PPO and eval settings, is GeneralPoints-language's). */

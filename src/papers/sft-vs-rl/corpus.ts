@@ -41,7 +41,7 @@
  * Documents are separated by a blank line. Everything is generated from a host `Rng`.
  */
 import { Rng } from "../../util/rng.js";
-import { ABSOLUTE_DIRECTIONS, buildCity, CITY_SEEDS, evaluateFormula, formatFraction, GP_REWARDS, isSolvable, RELATIVE_DIRECTIONS, scoreFormula, solutionsFor } from "../../envs/index.js";
+import { ABSOLUTE_DIRECTIONS, buildCity, CITY_SEEDS, evaluateFormula, formatFraction, generateRoute, GP_REWARDS, isSolvable, pointObservation, RELATIVE_DIRECTIONS, scoreFormula, solutionsFor, type City, type Route } from "../../envs/index.js";
 
 const CARD = ["A", "2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K"];
 const OPS = ["+", "-", "*", "/"];
@@ -287,15 +287,102 @@ function walkDoc(rng: Rng): string {
   return parts.join(" ");
 }
 
-/** Mixture weights of the three navigation-skill document kinds. */
-const NAV_MIX = { compass: 0.25, binding: 0.5, walk: 0.25 };
+let metroCity: City | null = null;
+const trainingCity = (): City => (metroCity ??= buildCity("metro", CITY_SEEDS.metro));
 
-/** One navigation-skill document (compass, action-space binding, or street notes). */
-export function navigationDocument(rng: Rng): string {
+/** The direction of a `turn_direction(x)` action, or null for `forward()` / `stop()`. */
+const turnDir = (action: string): string | null => /^turn_direction\((.*)\)$/.exec(action)?.[1] ?? null;
+
+/** A list mixing both families that holds exactly one of `abs`/`rel` (half each) and at least one direction of each family. */
+function mixedList(rng: Rng, abs: string, rel: string): string[] {
+  const keepAbs = rng.next() < 0.5;
+  const others = ([...ABSOLUTE_DIRECTIONS, ...RELATIVE_DIRECTIONS] as string[]).filter((d) => d !== abs && d !== rel && rng.next() < 0.4);
+  const otherFamily = (keepAbs ? RELATIVE_DIRECTIONS : ABSOLUTE_DIRECTIONS) as readonly string[];
+  if (!others.some((d) => otherFamily.includes(d))) others.push(rng.pick(otherFamily.filter((d) => d !== abs && d !== rel)));
+  return rng.shuffle([keepAbs ? abs : rel, ...others]);
+}
+
+/** Which action space a next-action document states: the absolute list, the relative list, or a random mix. */
+export type DocActionSpace = "absolute" | "relative" | "mixed";
+
+/**
+ * A route's rail point as a plain worked "next action" record: the route's numbered instruction sentences and an
+ * action-space line in the prompt's own words, the actions done so far and the current observation in a plain format
+ * (not the task's `O_k`/`A_k` history), then the answer in plain lines (`observation: ...`, `instruction: ...`,
+ * `action: ...`, the order of the task's JSON keys). The answer is the environment's oracle action in the stated
+ * space: absolute list → the rail's absolute action, relative list → its relative action, a mixed list (directions
+ * of both families holding exactly one of the point's two) → the listed one. So the same route and point has
+ * different right answers under different action-space lines.
+ */
+export function nextActionRecord(rng: Rng, route: Route, point: number, space: DocActionSpace, opts: { answer?: boolean } = {}): { text: string; action: string } {
+  const p = route.rail[point];
+  const absDir = turnDir(p.absoluteAction);
+  const relDir = turnDir(p.relativeAction);
+  let dirs: string[];
+  if (space === "absolute") dirs = [...ABSOLUTE_DIRECTIONS];
+  else if (space === "relative") dirs = [...RELATIVE_DIRECTIONS];
+  else dirs = mixedList(rng, absDir ?? rng.pick(ABSOLUTE_DIRECTIONS), relDir ?? rng.pick(REL));
+  const spaceOf = (k: number): string => {
+    const q = route.rail[k];
+    const a = turnDir(q.absoluteAction);
+    if (a === null) return q.absoluteAction;
+    if (space === "absolute") return q.absoluteAction;
+    if (space === "relative") return q.relativeAction;
+    return dirs.includes(a) ? q.absoluteAction : q.relativeAction;
+  };
+  const action = absDir !== null && relDir !== null && space === "mixed" ? `turn_direction(${dirs.includes(absDir) ? absDir : relDir})` : spaceOf(point);
+  const instr = route.sentences.map((s, i) => `${i + 1}. ${s}`).join("\n");
   const u = rng.next();
-  if (u < NAV_MIX.compass) return compassDoc(rng);
-  if (u < NAV_MIX.compass + NAV_MIX.binding) return bindingDoc(rng);
-  return walkDoc(rng);
+  const spaceLines = [u < 0.5 ? '"forward()": move forward one step along the road' : "", actionSpaceLine(dirs) + (rng.next() < 0.5 ? '\n"stop()": the navigation is finished' : "")].filter((l) => l).join("\n");
+  const head = rng.next() < 0.6 ? [`Directions:\n${instr}`, `Moves:\n${spaceLines}`] : [`Moves:\n${spaceLines}`, `Directions:\n${instr}`];
+  const lines = [...head];
+  // Actions so far (the last few, in the stated space; none shown for mixed lists, whose earlier turns may be unlisted).
+  if (point > 0 && space !== "mixed" && rng.next() < 0.7) {
+    const from = Math.max(0, point - (1 + rng.int(6)));
+    lines.push(`Done: ${Array.from({ length: point - from }, (_, i) => spaceOf(from + i)).join(", ")}`);
+  }
+  if (rng.next() < 0.2) lines.splice(rng.int(lines.length + 1), 0, rng.next() < 0.5 ? "Each action moves you one point along the route." : `Note: ${randomLandmarkPhrase(rng)}.`);
+  lines.push(`Now: ${pointObservation(p)}`);
+  const obs = pointObservation(p);
+  const answer = [`observation: ${obs}`, `instruction: ${route.sentences[p.instructionIndex - 1]}`, `action: ${action}`];
+  return { text: [...lines, ...(opts.answer === false ? [] : answer)].join("\n"), action };
+}
+
+/** A rail point to write about: a turn (start or intersection) 60 % of the time, else any point. */
+function pickPoint(rng: Rng, route: Route): number {
+  const turns = route.rail.map((q, i) => (turnDir(q.absoluteAction) ? i : -1)).filter((i) => i >= 0);
+  return rng.next() < 0.6 ? rng.pick(turns) : rng.int(route.rail.length);
+}
+
+/** A random route of 1-3 legs in the training city (the environment's own generator and oracle). */
+function docRoute(rng: Rng): Route {
+  const legs = 1 + rng.int(3);
+  return generateRoute(trainingCity(), rng, { minLegs: legs, maxLegs: legs });
+}
+
+/** A worked next-action document under an action space drawn from {absolute, relative, mixed}, a third each. */
+function nextActionDoc(rng: Rng): string {
+  const route = docRoute(rng);
+  const space: DocActionSpace = rng.pick(["absolute", "relative", "mixed"] as const);
+  return nextActionRecord(rng, route, pickPoint(rng, route), space).text;
+}
+
+/**
+ * Mixture weights of the navigation-skill document kinds: compass, action-space binding, street notes, and (the
+ * recipe of issue 24) worked next-action records; `nextAction` 0 gives the earlier curriculum.
+ */
+export type NavMix = { compass: number; binding: number; walk: number; nextAction: number };
+export const NAV_MIX: NavMix = { compass: 0.15, binding: 0.25, walk: 0.1, nextAction: 0.5 };
+/** The curriculum before issue 24's recipe (no worked next-action records). */
+export const NAV_MIX_EARLIER: NavMix = { compass: 0.25, binding: 0.5, walk: 0.25, nextAction: 0 };
+
+/** One navigation-skill document (compass, action-space binding, street notes, or a worked next action). */
+export function navigationDocument(rng: Rng, mix: NavMix = NAV_MIX): string {
+  const u = rng.next() * (mix.compass + mix.binding + mix.walk + mix.nextAction);
+  if (u < mix.compass) return compassDoc(rng);
+  if (u < mix.compass + mix.binding) return bindingDoc(rng);
+  if (u < mix.compass + mix.binding + mix.walk) return walkDoc(rng);
+  return nextActionDoc(rng);
 }
 
 /** Mixture weights of the document kinds; `navigation` (absent or 0: GeneralPoints only) adds navigation skills. */
@@ -409,6 +496,24 @@ export function compassProbes(rng: Rng, n: number): { prompt: string; answer: st
     const from = rng.pick(ABSOLUTE_DIRECTIONS);
     const turn = rng.pick(REL);
     out.push({ prompt: `Compass: facing ${from}, turn ${turn} -> facing `, answer: `${turnFrom(from, turn)}.` });
+  }
+  return out;
+}
+
+/**
+ * Probes for worked next actions at turn points (the start or an intersection of a 1-3-leg route in the training
+ * city) under the absolute or the relative action space: the record up to `action: turn_direction(`; the answer is
+ * the oracle's direction in that space and `)`. Answering in the other space scores 0.
+ */
+export function nextActionProbes(rng: Rng, n: number, space: "absolute" | "relative"): Probe[] {
+  const out: Probe[] = [];
+  const cut = "action: turn_direction(";
+  while (out.length < n) {
+    const route = docRoute(rng);
+    const turns = route.rail.map((q, i) => (turnDir(q.absoluteAction) ? i : -1)).filter((i) => i >= 0);
+    const rec = nextActionRecord(rng, route, out.length % 2 === 0 ? 0 : rng.pick(turns), space);
+    const at = rec.text.lastIndexOf(cut) + cut.length;
+    out.push({ prompt: rec.text.slice(0, at), answer: `${turnDir(rec.action)})` });
   }
   return out;
 }

@@ -71,11 +71,11 @@ describe("sft-vs-rl tiny preset", () => {
     for (const r of ["| V-IRL-L in-distribution, per-step accuracy |", "| V-IRL-L rule OOD, route success |", `| ${VIRL_L_CLAIMS.oodRl.paper} |`, `| ${VIRL_L_CLAIMS.oodSft.paper} |`]) expect(results).toContain(r);
     expect(results).toMatch(/Stage 0 navigation skills: action-space reading \d+\.\d %/);
     const nav = task("navigation");
-    for (const k of ["idPerStep", "idPerStepStdErr", "oodPerStep", "oodPerStepStdErr", "idSuccess", "oodSuccess", "idParsed", "oodPromptSpace", "oodTrainingSpace"]) expect(Number.isFinite(nav.init.row[k])).toBe(true);
+    for (const k of ["idPerStep", "idPerStepStdErr", "oodPerStep", "oodPerStepStdErr", "idSuccess", "oodSuccess", "idParsed", "oodPromptSpace", "oodPromptTurn", "oodTrainingSpace"]) expect(Number.isFinite(nav.init.row[k])).toBe(true);
     expect(nav.init.row.idGradedSteps).toBeGreaterThanOrEqual(sftVsRlExperiment.presets.tiny.navigation.evalEpisodes);
     expect(claimsOf("nav-").length).toBe(5);
     // The navigation OOD claims are gated on the init answering OOD prompts in the relative action space.
-    expect(claimsOf("nav-ood-rl")[0].gates.map((g) => g.name)).toContain("SFT init: first OOD answers in the relative action space");
+    expect(claimsOf("nav-ood-rl")[0].gates.map((g) => g.name)).toContain("SFT init: first OOD answers turn in the relative action space");
     // Equal-FLOPs comparison for navigation too: the SFT branch is evaluated at the PPO checkpoints' FLOPs.
     expect(nav.sft.points.length).toBe(nav.ppo.points.length);
     const f = nav.ppo.points.map((p) => p.flops);

@@ -6,11 +6,11 @@
  * and the first-answer tags.
  */
 import { describe, expect, it } from "vitest";
-import { ABSOLUTE_DIRECTIONS, episodeSeed, NavigationEnv, readField, RELATIVE_DIRECTIONS, verifyNavigation } from "../../envs/index.js";
+import { ABSOLUTE_DIRECTIONS, buildCity, CITY_SEEDS, episodeSeed, generateRoute, NavigationEnv, readField, RELATIVE_DIRECTIONS, verifyNavigation } from "../../envs/index.js";
 import { applyOverrides, validateConfig } from "../../train/config.js";
 import { Rng } from "../../util/rng.js";
 import { sftVsRlPresets, sftVsRlSchema } from "./config.js";
-import { actionSpaceProbes, compassProbes, DEFAULT_MIX, mixFor, stage0Corpus, turnFrom } from "./corpus.js";
+import { actionSpaceProbes, compassProbes, DEFAULT_MIX, mixFor, NAV_MIX, navigationDocument, nextActionProbes, nextActionRecord, stage0Corpus, turnFrom } from "./corpus.js";
 import { expertDataset, setup } from "./experiment.js";
 import { fitNavigationPrompt, navAnswerTags, navEnv, navSpec } from "./tasks.js";
 import { GP_PHRASES, PhraseTokenizer, phrasesFor, renderChat } from "./tokenizer.js";
@@ -54,14 +54,14 @@ describe("stage-0 corpus with navigation skills", () => {
   it("holds no navigation document for GeneralPoints-only configs, and is a function of its seed", () => {
     const gpOnly = stage0Corpus(Rng.stream(0, "stage0-corpus"), 20_000, mixFor(["general-points"], 0.35));
     expect(mixFor(["general-points"], 0.35)).toBe(DEFAULT_MIX);
-    expect(gpOnly).not.toMatch(/^(Compass|Moves|Order|Walk): /m);
+    expect(gpOnly).not.toMatch(/^(Compass|Moves|Order|Walk|Directions|Done|Now|instruction|action):/m);
     expect(stage0Corpus(Rng.stream(0, "stage0-corpus"), 20_000, DEFAULT_MIX)).toBe(gpOnly);
     expect(stage0Corpus(Rng.stream(1, "stage0-corpus"), 20_000, DEFAULT_MIX)).not.toBe(gpOnly);
   });
   it("holds compass, action-space and street documents in the planned share, correct, and never the task", () => {
     const text = stage0Corpus(Rng.stream(0, "stage0-corpus"), 60_000, mixFor(["general-points", "navigation"], 0.35));
     const docs = text.split("\n\n").filter((d) => d.length > 0);
-    const nav = docs.filter((d) => /^(Compass|Moves|Order|Walk): /.test(d));
+    const nav = docs.filter((d) => /^(Compass|Moves|Order|Walk|Directions):/.test(d));
     expect(nav.length / docs.length).toBeGreaterThan(0.28);
     expect(nav.length / docs.length).toBeLessThan(0.42);
     for (const m of text.matchAll(/Compass: facing (\w+), turn ([a-z ]+) -> facing (\w+)\./g)) expect(turnFrom(m[1], m[2] as "left")).toBe(m[3]);
@@ -74,8 +74,57 @@ describe("stage-0 corpus with navigation skills", () => {
       expect(listed.includes(m[2]) && listed.includes(m[3])).toBe(false); // exactly one of the two is allowed
       bindings++;
     }
-    expect(bindings).toBeGreaterThan(50);
-    for (const taskText of ["You are an expert navigator", "[Observations and actions sequence]", '"current observation"', "O_1: ", "points card game"]) expect(text).not.toContain(taskText);
+    expect(bindings).toBeGreaterThan(20);
+    for (const taskText of ["You are an expert navigator", "[Observations and actions sequence]", "[Action space]", "[Instruction]", '"current observation"', '"action"', "O_1: ", "A_1: ", "points card game"]) expect(text).not.toContain(taskText);
+    // Worked next-action records are a planned share of the navigation documents.
+    const worked = nav.filter((d) => /\naction: /.test(d)).length / nav.length;
+    expect(worked).toBeGreaterThan(NAV_MIX.nextAction / 1.25 / (NAV_MIX.compass + NAV_MIX.binding + NAV_MIX.walk + NAV_MIX.nextAction));
+    expect(worked).toBeLessThan((1.25 * NAV_MIX.nextAction) / (NAV_MIX.compass + NAV_MIX.binding + NAV_MIX.walk + NAV_MIX.nextAction));
+  });
+  it("worked next-action records: the oracle's action in the stated space, so the answer depends on the action-space line", () => {
+    const city = buildCity("metro", CITY_SEEDS.metro);
+    const rng = new Rng(11);
+    let turns = 0;
+    for (let i = 0; i < 200; i++) {
+      const route = generateRoute(city, rng, { minLegs: 2, maxLegs: 2 });
+      const k = rng.int(route.rail.length);
+      const p = route.rail[k];
+      const abs = nextActionRecord(rng, route, k, "absolute");
+      const rel = nextActionRecord(rng, route, k, "relative");
+      const mix = nextActionRecord(rng, route, k, "mixed");
+      expect(abs.action).toBe(p.absoluteAction);
+      expect(rel.action).toBe(p.relativeAction);
+      for (const r of [abs, rel, mix]) {
+        expect(r.text.endsWith(`\naction: ${r.action}`)).toBe(true);
+        expect(r.text).toContain(`\ninstruction: ${route.sentences[p.instructionIndex - 1]}\n`);
+        for (const s of route.sentences) expect(r.text).toContain(s);
+      }
+      if (p.absoluteAction.startsWith("turn_direction(")) {
+        turns++;
+        expect(abs.action).not.toBe(rel.action);
+        const listed = /where x is one of \[([^\]]*)\]/.exec(mix.text)![1].split(", ").map((d) => d.replace(/'/g, ""));
+        const a = p.absoluteAction.slice(15, -1);
+        const r = p.relativeAction.slice(15, -1);
+        expect(listed.includes(a) !== listed.includes(r)).toBe(true); // exactly one of the point's two directions
+        expect(mix.action).toBe(`turn_direction(${listed.includes(a) ? a : r})`);
+      } else expect(mix.action).toBe(p.absoluteAction);
+    }
+    expect(turns).toBeGreaterThan(30);
+    const docs = Array.from({ length: 300 }, () => navigationDocument(rng, { compass: 0, binding: 0, walk: 0, nextAction: 1 }));
+    const lists = docs.map((d) => /where x is one of \[([^\]]*)\]/.exec(d)![1]);
+    const absList = ABSOLUTE_DIRECTIONS.map((d) => `'${d}'`).join(", ");
+    const relList = RELATIVE_DIRECTIONS.map((d) => `'${d}'`).join(", ");
+    for (const [list, lo, hi] of [[absList, 0.25, 0.42], [relList, 0.25, 0.42]] as const) {
+      const share = lists.filter((l) => l === list).length / lists.length;
+      expect(share).toBeGreaterThan(lo);
+      expect(share).toBeLessThan(hi);
+    }
+    for (const p of nextActionProbes(new Rng(5), 20, "relative")) {
+      expect(p.prompt.endsWith("\naction: turn_direction(")).toBe(true);
+      expect(RELATIVE_DIRECTIONS as readonly string[]).toContain(p.answer.slice(0, -1));
+      expect(p.prompt).toContain(`where x is one of [${relList}]`);
+    }
+    for (const p of nextActionProbes(new Rng(6), 20, "absolute")) expect(ABSOLUTE_DIRECTIONS as readonly string[]).toContain(p.answer.slice(0, -1));
   });
   it("turns and probes: compass arithmetic, probes answer from the listed action space", () => {
     expect([turnFrom("north", "right"), turnFrom("north", "slightly left"), turnFrom("west", "left"), turnFrom("southeast", "slightly right")]).toEqual(["east", "northwest", "south", "south"]);
@@ -170,10 +219,24 @@ describe("navigation prompts, answers and SFT data", () => {
     const fitted = navEnv("id", 2, tok, full - 5);
     expect(fitted.reset(seed).text).toBe(env.reset(seed).text); // short prompts pass through unchanged
   });
+  it("routeLegs: 2-leg routes (4 instruction sentences) on every split when set; the environment's 2..4 otherwise", () => {
+    const two = navEnv("ood", 2, tok, budget, [2, 2]);
+    const any = navEnv("ood", 2, tok, budget);
+    const lengths = new Set<number>();
+    for (let i = 0; i < 40; i++) {
+      two.reset(episodeSeed(42, "navigation", "ood", i));
+      expect(two.inner.currentRoute.sentences.length).toBe(4);
+      any.reset(episodeSeed(42, "navigation", "ood", i));
+      lengths.add(any.inner.currentRoute.sentences.length);
+    }
+    expect(lengths.size).toBeGreaterThan(1);
+    expect(() => validateConfig(sftVsRlSchema, { ...sftVsRlPresets.tiny, navigation: { ...sftVsRlPresets.tiny.navigation, routeLegs: [3, 2] } })).toThrow(/routeLegs/);
+  });
   it("tags first answers: parsed, in the prompt's action space, in the training space on OOD, correct", () => {
     const ood = navEnv("ood", 2, tok, budget);
     ood.reset(episodeSeed(42, "navigation", "ood", 0));
-    expect(navAnswerTags(ood, ood.expertAnswer()).sort()).toEqual(["action-in-prompt-space", "correct", "parsed"]);
+    expect(navAnswerTags(ood, ood.expertAnswer()).sort()).toEqual(["action-in-prompt-space", "correct", "parsed", "turn-in-prompt-space"]);
+    expect(navAnswerTags(ood, JSON.stringify({ action: "forward()" })).sort()).toEqual(["action-in-prompt-space", "parsed"]);
     const gt = ood.inner.expertAction();
     const abs = ood.inner.currentRoute.rail[0].absoluteAction;
     expect(gt).toMatch(/^turn_direction\((left|right|slightly left|slightly right)\)$/);

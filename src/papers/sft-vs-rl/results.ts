@@ -73,13 +73,13 @@ function taskLines(t: TaskSummary, s: SftVsRlSummary, verdicts: VerdictsFile, pr
   const tr = t.trainingRuleKey;
   lines.push("", `${t.trainingRuleText}: init ${pct(init[tr])} %, after RL ${pct(rl[tr])} %, after SFT ${pct(sf[tr])} % (the paper's memorization signature).`);
   const s0 = s.stage0;
-  const parse = `SFT init: ID answers parsed ${pct(init.idParsed)} %${gp ? `, OOD success ${pct(init.oodSuccess)} %` : `, first OOD answers in the relative action space ${pct(init.oodPromptSpace)} %`}.`;
+  const parse = `SFT init: ID answers parsed ${pct(init.idParsed)} %${gp ? `, OOD success ${pct(init.oodSuccess)} %` : `, first OOD answers turning in the relative action space ${pct(init.oodPromptTurn ?? init.oodPromptSpace)} % (any action of that space ${pct(init.oodPromptSpace)} %)`}.`;
   if (gp) {
     const m24 = s0.make24IdSolved === undefined ? "" : `, under the ID / OOD rule sentence ${pct(s0.ruleIdAccuracy)} / ${pct(s0.ruleOodAccuracy)} %; plain-format make-24 solved ${pct(s0.make24IdSolved)} % (ID rule) / ${pct(s0.make24OodSolved)} % (OOD rule)`;
     lines.push(`Stage 0 (greedy, ${s0.probes} probes each; gates 90 / 90 / 50 %): two-operand expressions ${pct(s0.arithmeticAccuracy)} %, card numbers under a stated rule ${pct(s0.ruleReadingAccuracy)} %${m24}. ${parse}`);
     lines.push(`${cap(t.title)} ID first answers following the stated rule ${pct(init.idPromptRule)} %, OOD ${pct(init.oodPromptRule)} % at the SFT init; after RL ${pct(rl.oodPromptRule)} %, after SFT ${pct(sf.oodPromptRule)} % on OOD (every OOD hand holds a J, Q or K, so this is rule-following on face cards, apart from arithmetic success).`);
   }
-  else lines.push(`Stage 0 navigation skills: action-space reading ${pct(s0.actionSpaceAccuracy)} % (about 50 % if the listed directions are ignored), compass turns ${pct(s0.compassAccuracy)} % (greedy, ${s0.probes} probes each). ${parse}`);
+  else lines.push(`Stage 0 navigation skills: action-space reading ${pct(s0.actionSpaceAccuracy)} % (about 50 % if the listed directions are ignored), compass turns ${pct(s0.compassAccuracy)} %${s0.nextActionAbsolute === undefined ? "" : `, worked next action at turns under the absolute / relative action space ${pct(s0.nextActionAbsolute)} / ${pct(s0.nextActionRelative)} %`} (greedy, ${s0.probes} probes each). ${parse}`);
   if (t.env === "general-points") {
     for (const n of s.noSft.filter((x) => x.seed === t.seed))
       lines.push(

@@ -15,7 +15,7 @@ import { trainLoop } from "../../train/loop.js";
 import { makeTrainStep } from "../../train/step.js";
 import { Rng } from "../../util/rng.js";
 import type { SftVsRlConfig } from "./config.js";
-import { actionSpaceProbes, arithmeticProbes, compassProbes, make24Probes, make24Solved, mixFor, ruleProbes, stage0Corpus, type Probe } from "./corpus.js";
+import { actionSpaceProbes, arithmeticProbes, compassProbes, make24Probes, make24Solved, mixFor, NAV_MIX, nextActionProbes, ruleProbes, stage0Corpus, type Probe } from "./corpus.js";
 import type { Stage0Summary } from "./summary.js";
 import type { PhraseTokenizer } from "./tokenizer.js";
 
@@ -33,6 +33,9 @@ export type Stage0Probes = {
   make24Ood: number;
   actionSpace?: number;
   compass?: number;
+  /** Worked next action at turn points under the absolute and the relative action space (issue 24's navigation recipe). */
+  nextActionAbsolute?: number;
+  nextActionRelative?: number;
   examples: string[];
 };
 
@@ -82,7 +85,9 @@ export async function stage0Probes(lm: LMParams, model: LMConfig, tok: PhraseTok
   };
   if (!cfg.envs.includes("navigation")) return { ...base, examples };
   const nrng = Rng.stream(cfg.seed, "stage0-probes-navigation");
-  return { ...base, actionSpace: await score(actionSpaceProbes(nrng, n)), compass: await score(compassProbes(nrng, n)), examples };
+  const nav = { actionSpace: await score(actionSpaceProbes(nrng, n)), compass: await score(compassProbes(nrng, n)) };
+  const narng = Rng.stream(cfg.seed, "stage0-probes-next-action");
+  return { ...base, ...nav, nextActionAbsolute: await score(nextActionProbes(narng, n, "absolute")), nextActionRelative: await score(nextActionProbes(narng, n, "relative")), examples };
 }
 
 /** Pretrain (or keep) the stage-0 model in arm `stage0` and probe its skills. One stage-0 model serves every task. */
@@ -90,7 +95,7 @@ export async function runStage0(cfg: SftVsRlConfig, ctx: ExperimentContext, tok:
   const withNav = cfg.envs.includes("navigation");
   // A 4-card task changes the corpus and the make-24 probes: the arm's config says so (3 cards: as before).
   const s0 = cfg.cards === 4 ? { ...cfg.stage0, cards: 4 } : cfg.stage0;
-  const armConfig = withNav ? { ...s0, envs: cfg.envs, navigationCorpusShare: cfg.navigation.corpusShare } : s0;
+  const armConfig = withNav ? { ...s0, envs: cfg.envs, navigationCorpusShare: cfg.navigation.corpusShare, navigationMix: NAV_MIX } : s0;
   return runArm<Stage0Summary>(ctx, "stage0", armConfig, async (run, resume) => {
     const text = stage0Corpus(Rng.stream(cfg.seed, "stage0-corpus"), cfg.stage0.corpusChars, mixFor(cfg.envs, cfg.navigation.corpusShare), cfg.cards);
     const ids = Int32Array.from(tok.encode(text));
@@ -133,7 +138,7 @@ export async function runStage0(cfg: SftVsRlConfig, ctx: ExperimentContext, tok:
     writeFileSync(`${run.samplesDir}/probes.txt`, probes.examples.join("\n") + "\n");
     disposeTree(res.params);
     disposeTree(res.opt);
-    const nav = probes.actionSpace === undefined ? {} : { actionSpaceAccuracy: probes.actionSpace, compassAccuracy: probes.compass };
+    const nav = probes.actionSpace === undefined ? {} : { actionSpaceAccuracy: probes.actionSpace, compassAccuracy: probes.compass, nextActionAbsolute: probes.nextActionAbsolute, nextActionRelative: probes.nextActionRelative };
     return {
       seed: cfg.seed,
       finalLoss: res.lastLoss,

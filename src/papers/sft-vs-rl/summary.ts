@@ -33,6 +33,9 @@ export type Stage0Summary = {
   /** With navigation: which direction of a turn sentence the listed action space allows; compass turns. */
   actionSpaceAccuracy?: number;
   compassAccuracy?: number;
+  /** Worked next action at turn points under the absolute / relative action space (navigation, issue 24 recipe). */
+  nextActionAbsolute?: number;
+  nextActionRelative?: number;
   probes: number;
   tokensPerSec: number;
 };

@@ -191,8 +191,9 @@ export class FittedNavigationEnv implements Env {
     verifyIter: number,
     private readonly tok: PhraseTokenizer,
     private readonly maxPromptTokens: number,
+    legs?: readonly [number, number],
   ) {
-    this.inner = new NavigationEnv({ split, verifyIter });
+    this.inner = new NavigationEnv({ split, verifyIter, route: legs ? { minLegs: legs[0], maxLegs: legs[1] } : {} });
   }
   private fit(o: Observation): Observation {
     this.prompts++;
@@ -216,8 +217,8 @@ export class FittedNavigationEnv implements Env {
 }
 
 /** A navigation environment of a split whose prompts fit `maxPromptTokens` rendered tokens. */
-export function navEnv(split: GPSplit, verifyIter: number, tok: PhraseTokenizer, maxPromptTokens: number): FittedNavigationEnv {
-  return new FittedNavigationEnv(split, verifyIter, tok, maxPromptTokens);
+export function navEnv(split: GPSplit, verifyIter: number, tok: PhraseTokenizer, maxPromptTokens: number, legs?: readonly [number, number]): FittedNavigationEnv {
+  return new FittedNavigationEnv(split, verifyIter, tok, maxPromptTokens, legs);
 }
 
 const ABS = ABSOLUTE_DIRECTIONS as readonly string[];
@@ -225,7 +226,8 @@ const REL = RELATIVE_DIRECTIONS as readonly string[];
 
 /**
  * Tags for the first answer of a navigation episode (the start point, whose expert action is always a turn):
- * parsed (an "action" field), the action is in the prompt's action space, it is in the training (absolute) space
+ * parsed (an "action" field), the action is in the prompt's action space (any action; and a turn in it: the
+ * expert's first action is always a turn), it is in the training (absolute) space
  * although the prompt asks for relative actions (the memorization signature), it is the expert action.
  */
 export function navAnswerTags(env: Env, answer: string): string[] {
@@ -236,6 +238,7 @@ export function navAnswerTags(env: Env, answer: string): string[] {
   const dir = /^turn_direction\((.*)\)$/.exec(action)?.[1];
   const space = e.actionSpace === "absolute" ? ABS : REL;
   if (action === "forward()" || action === "stop()" || (dir !== undefined && space.includes(dir))) tags.push("action-in-prompt-space");
+  if (dir !== undefined && space.includes(dir)) tags.push("turn-in-prompt-space");
   if (e.actionSpace === "relative" && dir !== undefined && ABS.includes(dir)) tags.push("action-in-training-space");
   if (action === e.expertAction()) tags.push("correct");
   return tags;
@@ -255,6 +258,8 @@ export function navEvalRow(r: Record<string, LMEvalResult>): Record<string, numb
     row[`${split}PromptSpace`] = (e.firstAnswerTags["action-in-prompt-space"] ?? 0) / e.episodes;
     row[`${split}FirstCorrect`] = (e.firstAnswerTags.correct ?? 0) / e.episodes;
     if (split === "ood") row.oodTrainingSpace = (e.firstAnswerTags["action-in-training-space"] ?? 0) / e.episodes;
+    // A turn in the prompt's space (the first expert action is always a turn; forward()/stop() are not counted here).
+    row[`${split}PromptTurn`] = (e.firstAnswerTags["turn-in-prompt-space"] ?? 0) / e.episodes;
   }
   return row;
 }
@@ -332,7 +337,7 @@ export function navSpec(cfg: SftVsRlConfig, tok: PhraseTokenizer, contextLength:
     sampling,
     sftInit: { ...cfg.sftInit, steps: n.sftInit.steps, dataSize: n.sftInit.dataSize, seqLen: n.sftInit.seqLen },
     episodes: n.evalEpisodes,
-    makeEnv: (split, verifyIter) => navEnv(split as GPSplit, verifyIter, tok, contextLength - n.maxNewTokens),
+    makeEnv: (split, verifyIter) => navEnv(split as GPSplit, verifyIter, tok, contextLength - n.maxNewTokens, n.routeLegs),
     answerTags: navAnswerTags,
     evalRow: navEvalRow,
     metric: { key: "PerStep", seKey: "PerStepStdErr", name: "per-step accuracy" },
