@@ -8,12 +8,14 @@ import { overTokenizedExperiment } from "./papers/over-tokenized/index.js";
 import { mixtureOfMambaExperiment } from "./papers/mixture-of-mamba/index.js";
 import { omniExperiment } from "./papers/omni/index.js";
 import { omniTokenizerExperiment } from "./papers/omni/tokenizer-study-entry.js";
+import { sftVsRlNavExperiment } from "./papers/sft-vs-rl/nav-entry.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const experiments: Record<string, Experiment<any, any>> = {
   lm: lmExperiment,
   "fp4-training": fp4TrainingExperiment,
   "sft-vs-rl": sftVsRlExperiment,
+  "sft-vs-rl-nav": sftVsRlNavExperiment,
   "guidance-free": guidanceFreeExperiment,
   "over-tokenized": overTokenizedExperiment,
   "mixture-of-mamba": mixtureOfMambaExperiment,

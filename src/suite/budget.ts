@@ -8,7 +8,7 @@
 import type { PresetName } from "../train/experiment.js";
 
 export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null> = {
-  tiny: { lm: 0.1, "fp4-training": 0.3, "over-tokenized": 0.3, "mixture-of-mamba": 0.3, "guidance-free": 0.3, omni: 0.8, "omni-tokenizer": 0.5, "sft-vs-rl": 0.8 },
+  tiny: { lm: 0.1, "fp4-training": 0.3, "over-tokenized": 0.3, "mixture-of-mamba": 0.3, "guidance-free": 0.3, omni: 0.8, "omni-tokenizer": 0.5, "sft-vs-rl": 0.8, "sft-vs-rl-nav": 0.5 },
   quick: {
     lm: 4.1,
     "fp4-training": 9.5,
@@ -18,6 +18,8 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     omni: 25.8,
     "omni-tokenizer": 24.1,
     "sft-vs-rl": 40,
+    // not yet timed on an idle machine: stage 0 of 800 steps (~9 min by step count) plus the navigation arms
+    "sft-vs-rl-nav": 25,
   },
   full: null,
 };

@@ -22,7 +22,7 @@ import type { ChildMessage, ChildRequest, SuiteState } from "./state.js";
 export type { SuiteEntry, SuiteState, ChildMessage } from "./state.js";
 
 /** The order papers run in: the foundation first, the longest last. */
-export const SUITE_ORDER = ["lm", "fp4-training", "over-tokenized", "mixture-of-mamba", "guidance-free", "omni", "omni-tokenizer", "sft-vs-rl"];
+export const SUITE_ORDER = ["lm", "fp4-training", "over-tokenized", "mixture-of-mamba", "guidance-free", "omni", "omni-tokenizer", "sft-vs-rl", "sft-vs-rl-nav"];
 
 export type SuiteEvent =
   | {

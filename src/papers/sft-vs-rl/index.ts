@@ -28,6 +28,7 @@ export { GP_VL_VISUAL_CLAIMS } from "./vl-claims.js";
 export { GATE, DROP_SHARE } from "./claim-rules.js";
 export { resultsMarkdown } from "./results.js";
 export { writeSftVsRlReport } from "./report.js";
+export { sftVsRlNavExperiment, sftVsRlNavPresets } from "./nav-entry.js";
 
 export const sftVsRlExperiment: Experiment<SftVsRlConfig, SftVsRlSummary> = {
   name: "sft-vs-rl",
