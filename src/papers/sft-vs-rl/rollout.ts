@@ -53,10 +53,36 @@ export type EpisodeRecord = { episode: number; success: boolean; totalReward: nu
 
 type Round = { live: number[]; prompts: number[][]; images?: Float32Array[]; out: { tokens: number[][]; logprobs: number[][]; promptHidden?: number[][] } };
 
-async function policyRound(params: LMParams, cfg: LMConfig, tok: PhraseTokenizer, slots: (SlotState | null)[], s: SamplingConfig, rng: Rng, padTo: number, withHidden: boolean, genTokens = s.maxNewTokens, vision?: PolicyVision): Promise<Round> {
+/**
+ * How a policy round shapes its batch. `prefillBucket`: prompts are left-padded to a multiple of this (or to the
+ * context budget); `tailPad`: when fewer slots are live than the batch holds, pad the batch only to the smallest
+ * of nSlots / tailPad, nSlots / tailPad * 2, ... (powers of two, so few shapes compile) that holds them
+ * (0: always the full batch).
+ */
+export type BatchShape = { prefillBucket: number; tailPad: number; prefillChunk?: number };
+/** The shape every round had before issue 25 (pilots compare against it). */
+export const LEGACY_BATCH_SHAPE: BatchShape = { prefillBucket: 128, tailPad: 0 };
+/**
+ * The default. Bucket 64: first-turn GeneralPoints prompts are 43 tokens at `quick`, so bucket 128 made every first
+ * round's prefill three times its prompts (retries of about 112 tokens still pad to 128).
+ */
+export const DEFAULT_BATCH_SHAPE: BatchShape = { prefillBucket: 64, tailPad: 0 };
+
+/** Rows of a round with `live` live slots out of `nSlots` (see `BatchShape.tailPad`). */
+export function paddedRows(live: number, nSlots: number, tailPad: number): number {
+  if (tailPad <= 1 || live >= nSlots) return nSlots;
+  for (let d = tailPad; d >= 1; d /= 2) {
+    const rows = Math.ceil(nSlots / d);
+    if (rows >= live) return rows;
+  }
+  return nSlots;
+}
+
+async function policyRound(params: LMParams, cfg: LMConfig, tok: PhraseTokenizer, slots: (SlotState | null)[], s: SamplingConfig, rng: Rng, nSlots: number, withHidden: boolean, genTokens = s.maxNewTokens, vision?: PolicyVision, shape: BatchShape = DEFAULT_BATCH_SHAPE): Promise<Round> {
   const live = slots.map((x, i) => (x ? i : -1)).filter((i) => i >= 0);
   const prompts = live.map((i) => renderChat(tok, slots[i]!.conv, cfg.contextLength - s.maxNewTokens));
   const batch = [...prompts];
+  const padTo = paddedRows(live.length, nSlots, shape.tailPad);
   while (batch.length < padTo) batch.push(prompts[0]); // static batch shape: padding rows are discarded
   const images = vision ? live.map((i) => vision.image(slots[i]!.env)) : undefined;
   const embeds = vision && images ? { prefillEmbeds: prefillEmbedder(params, vision.params, vision.imageId, batch.map((_, r) => images[r < images.length ? r : 0])) } : {};
@@ -68,10 +94,10 @@ async function policyRound(params: LMParams, cfg: LMConfig, tok: PhraseTokenizer
     rng,
     stopIds: [tok.id(END)],
     batchedPrefill: true,
-    // Few prompt shapes (128 or the longest) and prefill chunks of 16 rows: jax-js's wasm allocator keeps one free list per buffer size
-    // and never merges them, so every new large shape adds its peak memory (4 GiB in all).
-    prefillBucket: 128,
-    prefillChunk: 16,
+    // Few prompt shapes (multiples of the bucket, or the longest) and prefill chunks of 16 rows: jax-js's wasm allocator keeps one free
+    // list per buffer size and never merges them, so every new large shape adds its peak memory (4 GiB in all).
+    prefillBucket: shape.prefillBucket,
+    prefillChunk: shape.prefillChunk ?? 16,
     returnPromptHidden: withHidden,
     ...embeds,
   });
@@ -112,6 +138,8 @@ export async function evaluateLM(opts: {
   firstAnswerTags?: (env: Env, answer: string) => string[];
   /** Image input (vision-language policy). */
   vision?: PolicyVision;
+  /** Batch shaping of each round (default DEFAULT_BATCH_SHAPE). */
+  shape?: BatchShape;
 }): Promise<LMEvalResult> {
   const tags: Record<string, number> = {};
   const { params, cfg, tok, seeds, sampling, rng } = opts;
@@ -139,7 +167,7 @@ export async function evaluateLM(opts: {
     if (records.length < (opts.keepRecords ?? 0)) records.push({ episode: st.episode, success, totalReward: st.reward, turns: st.turns, correctSteps: st.correct, conversations: st.convs });
   };
   while (slots.some((x) => x)) {
-    const r = await policyRound(params, cfg, tok, slots, sampling, rng, nSlots, false, sampling.maxNewTokens, opts.vision);
+    const r = await policyRound(params, cfg, tok, slots, sampling, rng, nSlots, false, sampling.maxNewTokens, opts.vision, opts.shape);
     r.live.forEach((i, k) => {
       const st = slots[i]!;
       const answer = answerText(tok, r.out.tokens[k]);
