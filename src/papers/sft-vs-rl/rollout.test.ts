@@ -1,7 +1,7 @@
 /**
  * The batch shaping of policy rounds (issue 25): the tail's padded row counts, and the evaluation harness giving the
- * same episodes whatever the prompt padding bucket (greedy, and sampled where the tail keeps its padding rows, so the
- * sampler's random stream is drawn in the same order).
+ * same episodes whatever the prompt padding bucket and the tail's padding (greedy), and sampled where the tail keeps
+ * its padding rows (fewer padding rows draw fewer numbers from the sampler's stream, so later sampled answers differ).
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { initEngine, tree } from "../../engine/index.js";
