@@ -63,17 +63,21 @@ export type BatchShape = { prefillBucket: number; tailPad: number; prefillChunk?
 /** The shape every round had before issue 25 (pilots compare against it). */
 export const LEGACY_BATCH_SHAPE: BatchShape = { prefillBucket: 128, tailPad: 0 };
 /**
- * The default. Bucket 64: first-turn GeneralPoints prompts are 43 tokens at `quick`, so bucket 128 made every first
- * round's prefill three times its prompts (retries of about 112 tokens still pad to 128). Tail padding to nSlots/8,
- * /4, /2: an evaluation's last rounds (OOD episodes retry up to 5 times) no longer decode 250 rows for a few live ones.
- * Pilot (scripts/pilots/speed-eval-shape.mts, quick SFT init, 250 episodes per split at batch 250, one thread,
- * interleaved CPU time): 1.68x less than the legacy shape (bucket 32 with the tail: 1.93x), the same success counts,
- * graded steps and rewards; peak RSS of one evaluation in a fresh process 1,681 MB legacy, 1,966 MB this shape,
- * 2,345 MB bucket 32 (not taken: each prompt length adds the allocator's free lists, and the 4 GiB wasm memory is the
- * limit this experiment has hit before). Rollouts keep every slot live, so only the bucket applies to them (a
- * first-turn rollout call at batch 64: 1.61x, identical tokens).
+ * A faster shape, measured but not the default. Bucket 64: first-turn GeneralPoints prompts are 43 tokens at `quick`,
+ * so bucket 128 prefills every first round three times its prompts (retries of about 112 tokens still pad to 128).
+ * Tail padding to nSlots/8, /4, /2: an evaluation's last rounds (OOD episodes retry up to 5 times) no longer decode
+ * 250 rows for a few live ones. Pilot (scripts/pilots/speed-eval-shape.mts, quick SFT init, 250 episodes per split at
+ * batch 250, one thread, interleaved CPU time): 1.68x less than the legacy shape (bucket 32 with the tail: 1.93x),
+ * the same success counts, graded steps and rewards; a first-turn rollout call at batch 64: 1.61x, identical tokens.
+ * Not the default because of memory: jax-js 0.1.25's wasm allocator keeps a free list per buffer size, so each new
+ * prompt length or batch adds its buffers. Peak RSS of one evaluation in a fresh process: 1,681 MB legacy, 1,966 MB
+ * this shape, 2,345 MB bucket 32; and scripts/pilots/sft-vs-rl-timing.mts (three evaluations, the KL estimate, then
+ * PPO updates in one process) finished with the legacy shape at 4.2 GB peak RSS but hit the 4 GiB wasm limit at PPO
+ * update 3 with bucket 64 alone. Make it the default once the allocator reuses memory across sizes.
  */
-export const DEFAULT_BATCH_SHAPE: BatchShape = { prefillBucket: 64, tailPad: 8 };
+export const FAST_BATCH_SHAPE: BatchShape = { prefillBucket: 64, tailPad: 8 };
+/** The default: the legacy shape (see FAST_BATCH_SHAPE for why). */
+export const DEFAULT_BATCH_SHAPE: BatchShape = LEGACY_BATCH_SHAPE;
 
 /** Rows of a round with `live` live slots out of `nSlots` (see `BatchShape.tailPad`). */
 export function paddedRows(live: number, nSlots: number, tailPad: number): number {
