@@ -14,7 +14,7 @@ import type { RunDir } from "../../train/run-dir.js";
 import { Rng } from "../../util/rng.js";
 import { vlSettings, type SftVsRlConfig } from "./config.js";
 import { initValueHead, sftExample, type VLParams } from "./model.js";
-import { evaluateLM, type LMEvalResult } from "./rollout.js";
+import { DEFAULT_BATCH_SHAPE, evaluateLM, type LMEvalResult } from "./rollout.js";
 import type { EvalPoint, EvalRow } from "./summary.js";
 import { gpSpec, SPLITS, type EnvSpec, type EvalSplit, type GPSplit } from "./tasks.js";
 import { END, PhraseTokenizer, phrasesFor, renderChat } from "./tokenizer.js";
@@ -142,7 +142,7 @@ export async function klToInit(lm: LMParams, initLm: LMParams, model: LMConfig, 
   const env = spec.makeEnv("id", spec.ppo.verifyIter);
   const prompts = Array.from({ length: n }, (_, i) => renderChat(tok, [{ role: "user", content: env.reset(episodeSeed(cfg.eval.seed, "general-points", "id", i)).text }], model.contextLength - spec.sampling.maxNewTokens));
   const T = Math.max(cfg.eval.temperature, 1e-6);
-  const out = await generate(lm, model, prompts, { maxNewTokens: spec.sampling.maxNewTokens, temperature: T, rng: Rng.stream(cfg.eval.seed, "kl-to-init"), stopIds: [tok.id(END)], batchedPrefill: true, prefillBucket: 128, prefillChunk: 16 });
+  const out = await generate(lm, model, prompts, { maxNewTokens: spec.sampling.maxNewTokens, temperature: T, rng: Rng.stream(cfg.eval.seed, "kl-to-init"), stopIds: [tok.id(END)], batchedPrefill: true, prefillBucket: DEFAULT_BATCH_SHAPE.prefillBucket, prefillChunk: 16 });
   const L = Math.max(...prompts.map((p, i) => p.length + out.tokens[i].length)) - 1;
   const rows = prompts.map((p, i) => sftExample(p, out.tokens[i], L));
   const logp = async (params: LMParams): Promise<Float64Array> => {

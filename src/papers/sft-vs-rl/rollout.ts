@@ -53,10 +53,47 @@ export type EpisodeRecord = { episode: number; success: boolean; totalReward: nu
 
 type Round = { live: number[]; prompts: number[][]; images?: Float32Array[]; out: { tokens: number[][]; logprobs: number[][]; promptHidden?: number[][] } };
 
-async function policyRound(params: LMParams, cfg: LMConfig, tok: PhraseTokenizer, slots: (SlotState | null)[], s: SamplingConfig, rng: Rng, padTo: number, withHidden: boolean, genTokens = s.maxNewTokens, vision?: PolicyVision): Promise<Round> {
+/**
+ * How a policy round shapes its batch. `prefillBucket`: prompts are left-padded to a multiple of this (or to the
+ * context budget); `tailPad`: when fewer slots are live than the batch holds, pad the batch only to the smallest
+ * of nSlots / tailPad, nSlots / tailPad * 2, ... (powers of two, so few shapes compile) that holds them
+ * (0: always the full batch).
+ */
+export type BatchShape = { prefillBucket: number; tailPad: number; prefillChunk?: number };
+/** The shape every round had before issue 25 (pilots compare against it). */
+export const LEGACY_BATCH_SHAPE: BatchShape = { prefillBucket: 128, tailPad: 0 };
+/**
+ * A faster shape, measured but not the default. Bucket 64: first-turn GeneralPoints prompts are 43 tokens at `quick`,
+ * so bucket 128 prefills every first round three times its prompts (retries of about 112 tokens still pad to 128).
+ * Tail padding to nSlots/8, /4, /2: an evaluation's last rounds (OOD episodes retry up to 5 times) no longer decode
+ * 250 rows for a few live ones. Pilot (scripts/pilots/speed-eval-shape.mts, quick SFT init, 250 episodes per split at
+ * batch 250, one thread, interleaved CPU time): 1.68x less than the legacy shape (bucket 32 with the tail: 1.93x),
+ * the same success counts, graded steps and rewards; a first-turn rollout call at batch 64: 1.61x, identical tokens.
+ * Not the default because of memory: jax-js 0.1.25's wasm allocator keeps a free list per buffer size, so each new
+ * prompt length or batch adds its buffers. Peak RSS of one evaluation in a fresh process: 1,681 MB legacy, 1,966 MB
+ * this shape, 2,345 MB bucket 32; and scripts/pilots/sft-vs-rl-timing.mts (three evaluations, the KL estimate, then
+ * PPO updates in one process) finished with the legacy shape at 4.2 GB peak RSS but hit the 4 GiB wasm limit at PPO
+ * update 3 with bucket 64 alone. Make it the default once the allocator reuses memory across sizes.
+ */
+export const FAST_BATCH_SHAPE: BatchShape = { prefillBucket: 64, tailPad: 8 };
+/** The default: the legacy shape (see FAST_BATCH_SHAPE for why). */
+export const DEFAULT_BATCH_SHAPE: BatchShape = LEGACY_BATCH_SHAPE;
+
+/** Rows of a round with `live` live slots out of `nSlots` (see `BatchShape.tailPad`). */
+export function paddedRows(live: number, nSlots: number, tailPad: number): number {
+  if (tailPad <= 1 || live >= nSlots) return nSlots;
+  for (let d = tailPad; d >= 1; d /= 2) {
+    const rows = Math.ceil(nSlots / d);
+    if (rows >= live) return rows;
+  }
+  return nSlots;
+}
+
+async function policyRound(params: LMParams, cfg: LMConfig, tok: PhraseTokenizer, slots: (SlotState | null)[], s: SamplingConfig, rng: Rng, nSlots: number, withHidden: boolean, genTokens = s.maxNewTokens, vision?: PolicyVision, shape: BatchShape = DEFAULT_BATCH_SHAPE): Promise<Round> {
   const live = slots.map((x, i) => (x ? i : -1)).filter((i) => i >= 0);
   const prompts = live.map((i) => renderChat(tok, slots[i]!.conv, cfg.contextLength - s.maxNewTokens));
   const batch = [...prompts];
+  const padTo = paddedRows(live.length, nSlots, shape.tailPad);
   while (batch.length < padTo) batch.push(prompts[0]); // static batch shape: padding rows are discarded
   const images = vision ? live.map((i) => vision.image(slots[i]!.env)) : undefined;
   const embeds = vision && images ? { prefillEmbeds: prefillEmbedder(params, vision.params, vision.imageId, batch.map((_, r) => images[r < images.length ? r : 0])) } : {};
@@ -68,10 +105,10 @@ async function policyRound(params: LMParams, cfg: LMConfig, tok: PhraseTokenizer
     rng,
     stopIds: [tok.id(END)],
     batchedPrefill: true,
-    // Few prompt shapes (128 or the longest) and prefill chunks of 16 rows: jax-js's wasm allocator keeps one free list per buffer size
-    // and never merges them, so every new large shape adds its peak memory (4 GiB in all).
-    prefillBucket: 128,
-    prefillChunk: 16,
+    // Few prompt shapes (multiples of the bucket, or the longest) and prefill chunks of 16 rows: jax-js's wasm allocator keeps one free
+    // list per buffer size and never merges them, so every new large shape adds its peak memory (4 GiB in all).
+    prefillBucket: shape.prefillBucket,
+    prefillChunk: shape.prefillChunk ?? 16,
     returnPromptHidden: withHidden,
     ...embeds,
   });
@@ -112,6 +149,8 @@ export async function evaluateLM(opts: {
   firstAnswerTags?: (env: Env, answer: string) => string[];
   /** Image input (vision-language policy). */
   vision?: PolicyVision;
+  /** Batch shaping of each round (default DEFAULT_BATCH_SHAPE). */
+  shape?: BatchShape;
 }): Promise<LMEvalResult> {
   const tags: Record<string, number> = {};
   const { params, cfg, tok, seeds, sampling, rng } = opts;
@@ -139,7 +178,7 @@ export async function evaluateLM(opts: {
     if (records.length < (opts.keepRecords ?? 0)) records.push({ episode: st.episode, success, totalReward: st.reward, turns: st.turns, correctSteps: st.correct, conversations: st.convs });
   };
   while (slots.some((x) => x)) {
-    const r = await policyRound(params, cfg, tok, slots, sampling, rng, nSlots, false, sampling.maxNewTokens, opts.vision);
+    const r = await policyRound(params, cfg, tok, slots, sampling, rng, nSlots, false, sampling.maxNewTokens, opts.vision, opts.shape);
     r.live.forEach((i, k) => {
       const st = slots[i]!;
       const answer = answerText(tok, r.out.tokens[k]);

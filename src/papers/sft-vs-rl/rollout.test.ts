@@ -1,0 +1,52 @@
+/**
+ * The batch shaping of policy rounds (issue 25): the tail's padded row counts, and the evaluation harness giving the
+ * same episodes whatever the prompt padding bucket and the tail's padding (greedy), and sampled where the tail keeps
+ * its padding rows (fewer padding rows draw fewer numbers from the sampler's stream, so later sampled answers differ).
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { initEngine, tree } from "../../engine/index.js";
+import { episodeSeed } from "../../envs/index.js";
+import { initLM } from "../../nn/transformer.js";
+import { Rng } from "../../util/rng.js";
+import { setup } from "./arms.js";
+import { sftVsRlPresets } from "./config.js";
+import { evaluateLM, FAST_BATCH_SHAPE, LEGACY_BATCH_SHAPE, paddedRows, type BatchShape } from "./rollout.js";
+import { gpEnv } from "./tasks.js";
+
+beforeAll(async () => {
+  await initEngine();
+});
+
+describe("paddedRows", () => {
+  it("keeps the full batch while every slot is live, and without tail padding", () => {
+    expect(paddedRows(250, 250, 8)).toBe(250);
+    expect(paddedRows(3, 250, 0)).toBe(250);
+    expect(paddedRows(3, 250, 1)).toBe(250);
+  });
+  it("pads a thinning tail to the smallest of nSlots/8, /4, /2, /1 that holds the live slots", () => {
+    expect(paddedRows(1, 250, 8)).toBe(32);
+    expect(paddedRows(32, 250, 8)).toBe(32);
+    expect(paddedRows(33, 250, 8)).toBe(63);
+    expect(paddedRows(100, 250, 8)).toBe(125);
+    expect(paddedRows(126, 250, 8)).toBe(250);
+    expect(paddedRows(5, 64, 4)).toBe(16);
+  });
+});
+
+describe("evaluateLM batch shapes", () => {
+  const cfg = sftVsRlPresets.tiny;
+  const { tok, model } = setup(cfg);
+  const seeds = Array.from({ length: 6 }, (_, i) => episodeSeed(42, "general-points", "ood", i));
+  const play = async (shape: BatchShape, temperature: number) => {
+    const params = initLM(model, 3);
+    const r = await evaluateLM({ params, cfg: model, tok, makeEnv: () => gpEnv("ood", 2, 3, "uniform"), seeds, batch: 4, sampling: { ...cfg.sampling, maxNewTokens: 12, temperature }, rng: new Rng(5, "eval"), keepRecords: seeds.length, shape });
+    tree.dispose(params);
+    return r.records.map((e) => e.conversations.map((c) => c.map((m) => m.content)));
+  };
+  it("plays the same episodes greedily with the legacy and the fast shape", async () => {
+    expect(await play(FAST_BATCH_SHAPE, 0)).toEqual(await play(LEGACY_BATCH_SHAPE, 0));
+  }, 60_000);
+  it("samples the same episodes at one seed when only the prompt bucket differs", async () => {
+    expect(await play({ ...FAST_BATCH_SHAPE, tailPad: 0 }, 1)).toEqual(await play(LEGACY_BATCH_SHAPE, 1));
+  }, 60_000);
+});
