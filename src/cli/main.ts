@@ -19,6 +19,7 @@ import { reportComparison, reportRun } from "../report/run-report.js";
 import { injectResultsFile } from "../report/readme.js";
 import { Progress, SuiteDisplay, formatEval, latestVal, stepFields } from "./progress.js";
 import { runSuite, suiteNames } from "../suite/reproduce.js";
+import { collectSuite } from "../suite/collect.js";
 import type { PresetName } from "../train/experiment.js";
 import { sampleFromRun } from "./sample.js";
 import { registerExtraCommands } from "./extra-commands.js";
@@ -304,6 +305,16 @@ export function buildProgram(): Command {
     .action(async (dirs: string[], o: { out: string }) => {
       if (dirs.length > 1) checkOutDir(o.out);
       const r = dirs.length === 1 ? await reportOneRun(dirs[0]) : await reportComparison(dirs, o.out);
+      process.stdout.write(`${r.html}\n${r.md}\n`);
+    });
+
+  program
+    .command("collect")
+    .argument("<run-dirs...>", "finished runs of one preset and seed, one per experiment")
+    .option("--out <dir>", "root folder; the site goes to <out>/suite/<time>-<preset>-collected", "runs")
+    .description("build the suite's report site (index.html, results.md) from runs made one at a time")
+    .action(async (dirs: string[], o: { out: string }) => {
+      const r = await collectSuite(dirs, o.out);
       process.stdout.write(`${r.html}\n${r.md}\n`);
     });
 

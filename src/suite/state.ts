@@ -11,7 +11,15 @@ export type SuiteEntry = {
   /** Peak resident memory of the experiment's process (MB), when it ran in its own process. */
   maxRssMB?: number;
 };
-export type SuiteState = { preset: PresetName; seed: number; createdAt: string; updatedAt: string; entries: SuiteEntry[] };
+export type SuiteState = {
+  preset: PresetName;
+  seed: number;
+  createdAt: string;
+  updatedAt: string;
+  entries: SuiteEntry[];
+  /** Set by `tinyfoundry collect`: the entries are runs made one at a time (where, when, at which commit). */
+  collected?: { name: string; run: string; createdAt: string; commit: string | null; machine: string }[];
+};
 
 /** What the parent tells a child: which experiment, in which run directory. */
 export type ChildRequest = { name: string; runDir: string; resume: boolean; device: string };

@@ -1,0 +1,44 @@
+import { mkdtempSync, readFileSync, realpathSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { createRun } from "../train/run-dir.js";
+import { collectSuite } from "./collect.js";
+import type { SuiteState } from "./state.js";
+
+function fakeRun(root: string, experiment: string, o: { preset?: string; seed?: number; wall?: number } = {}): string {
+  const run = createRun({ experiment, seed: o.seed ?? 0, config: {}, root, extraMeta: { preset: o.preset ?? "quick" } });
+  run.writeSummary({ done: 1 });
+  run.updateMeta({ status: "completed", wallSeconds: o.wall ?? 60 });
+  return run.dir;
+}
+
+describe("collect: a suite site from runs made one at a time", () => {
+  it("links the runs in suite order and says in results.md that they were collected", async () => {
+    const root = mkdtempSync(join(tmpdir(), "tf-collect-"));
+    const fp4 = fakeRun(root, "fp4-training", { wall: 120 });
+    const lm = fakeRun(root, "lm", { wall: 60 });
+    const r = await collectSuite([fp4, lm], root, new Date("2026-12-07T01:02:03Z"));
+    expect(r.dir).toBe(join(root, "suite", "20261207-010203-quick-collected"));
+    const state = JSON.parse(readFileSync(join(r.dir, "suite.json"), "utf8")) as SuiteState;
+    expect(state.entries.map((e) => [e.name, e.status, e.wallSeconds])).toEqual([
+      ["lm", "completed", 60],
+      ["fp4-training", "completed", 120],
+    ]);
+    expect(realpathSync(join(r.dir, "lm"))).toBe(realpathSync(lm));
+    const md = readFileSync(r.md, "utf8");
+    expect(md.split("\n")[0]).toMatch(/^Suite preset `quick`, seed 0, collected from 2 runs made one at a time \(`tinyfoundry collect`\) between .* total 3 min on /);
+    expect(md).toContain("| lm | - | completed | - | 1 | - |");
+    expect(md).toContain("| fp4-training | 2501.17116 | completed | - | 2 | - |");
+  });
+
+  it("refuses mixed presets or seeds, two runs of one experiment, and a folder that is not a run", async () => {
+    const root = mkdtempSync(join(tmpdir(), "tf-collect-bad-"));
+    const a = fakeRun(root, "lm");
+    await expect(collectSuite([a, fakeRun(root, "fp4-training", { preset: "tiny" })], root)).rejects.toThrow(/must share one preset .* got quick, tiny/);
+    await expect(collectSuite([a, fakeRun(root, "over-tokenized", { seed: 1 })], root)).rejects.toThrow(/must share one seed; got 0, 1/);
+    await expect(collectSuite([a, fakeRun(root, "lm")], root)).rejects.toThrow(/two runs of "lm"/);
+    await expect(collectSuite([root], root)).rejects.toThrow(/is not a run directory/);
+    await expect(collectSuite([], root)).rejects.toThrow(/at least one run directory/);
+  });
+});
