@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createRun } from "../train/run-dir.js";
+import { createRun, openRun } from "../train/run-dir.js";
 import { collectSuite } from "./collect.js";
 import type { SuiteState } from "./state.js";
 
@@ -17,7 +17,8 @@ describe("collect: a suite site from runs made one at a time", () => {
   it("links the runs in suite order and says in results.md that they were collected", async () => {
     const root = mkdtempSync(join(tmpdir(), "tf-collect-"));
     const fp4 = fakeRun(root, "fp4-training", { wall: 120 });
-    const lm = fakeRun(root, "lm", { wall: 60 });
+    const lm = fakeRun(root, "lm", { wall: 30 });
+    openRun(lm).writeSummary({ done: 1, armWallSeconds: { a: 20, b: 40 } }); // arms worth more than the run's own wall
     const r = await collectSuite([fp4, lm], root, new Date("2026-12-07T01:02:03Z"));
     expect(r.dir).toBe(join(root, "suite", "20261207-010203-quick-collected"));
     const state = JSON.parse(readFileSync(join(r.dir, "suite.json"), "utf8")) as SuiteState;

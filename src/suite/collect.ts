@@ -46,7 +46,11 @@ export async function collectSuite(runDirs: string[], root: string, now = new Da
   const entries: SuiteEntry[] = runs.map((r) => {
     symlinkSync(r.dir, join(dir, r.meta.experiment), "dir");
     const status = r.meta.status === "completed" || r.meta.status === "failed" || r.meta.status === "interrupted" ? r.meta.status : "pending";
-    const wall = typeof r.meta.wallSeconds === "number" ? r.meta.wallSeconds : 0;
+    // The run's own wall time, or the sum of its arms' when larger: an arm copied in from another run (e.g. a
+    // shared stage 0) is not part of this run's invocations but its results rest on it.
+    const own = typeof r.meta.wallSeconds === "number" ? r.meta.wallSeconds : 0;
+    const arms = (r.run.summary<{ armWallSeconds?: Record<string, number> }>() ?? {}).armWallSeconds ?? {};
+    const wall = Math.max(own, Object.values(arms).reduce((a, b) => a + b, 0));
     return { name: r.meta.experiment, status, wallSeconds: wall };
   });
   const state: SuiteState = { preset: presets[0] as PresetName, seed: seeds[0], createdAt: now.toISOString(), updatedAt: now.toISOString(), entries, collected: runs.map((r) => ({ name: r.meta.experiment, run: r.dir, createdAt: r.meta.createdAt, commit: r.meta.gitCommit, machine: machineLine(r.meta).replace(/, commit [0-9a-f]+$/, "") })) };
