@@ -18,8 +18,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     omni: 25.8,
     "omni-tokenizer": 24.1,
     "sft-vs-rl": 40,
-    // not yet timed on an idle machine: stage 0 of 800 steps (~9 min by step count) plus the navigation arms
-    "sft-vs-rl-nav": 25,
+    "sft-vs-rl-nav": 14.3,
   },
   full: null,
 };
