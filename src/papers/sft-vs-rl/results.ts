@@ -126,7 +126,9 @@ export function resultsMarkdown(s: SftVsRlSummary, verdicts: VerdictsFile, o: { 
     lines.push(...taskLines(t, s, verdicts, o.preset));
   }
   const m = s.model;
-  const wall = s.wallSeconds === undefined ? "" : ` Wall time ${(s.wallSeconds / 60).toFixed(1)} min (every arm, over every invocation; stage-0 training ran at ${Math.round(s.stage0.tokensPerSec)} tokens/s).`;
+  const arms = Object.entries(s.armWallSeconds ?? {}).sort((a, b) => Number(b[0] === "stage0") - Number(a[0] === "stage0"));
+  const perArm = arms.length ? `; per arm, in minutes: ${arms.map(([a, w]) => `${a} ${(w / 60).toFixed(1)}`).join(", ")}` : "";
+  const wall = s.wallSeconds === undefined ? "" : ` Wall time ${(s.wallSeconds / 60).toFixed(1)} min (every arm, over every invocation; stage-0 training ran at ${Math.round(s.stage0.tokensPerSec)} tokens/s${perArm}).`;
   lines.push("", `Model: ${s.params.toLocaleString("en-US")} parameters (d ${m.dModel}, ${m.nLayers} layers, context ${m.contextLength}, phrase-byte vocabulary ${m.vocabSize}). Machine: ${o.machine}.${wall}`);
   const has = (e: string) => s.envs.some((x) => x === e);
   const missing = [has("general-points") ? "" : "GeneralPoints-language", has("navigation") ? "" : "navigation (V-IRL-L analogue)", has("general-points-vl") ? "" : "GP-VL", "V-IRL-VL"].filter(Boolean);

@@ -157,5 +157,9 @@ describe("two task seeds from one stage-0 model (tiny, GeneralPoints only)", () 
     expect(results).toContain("Claims, judged on seeds 0, 1 together:");
     // The pooled table follows the last seed's section.
     expect(results.indexOf("Claims, judged on seeds")).toBeGreaterThan(results.lastIndexOf("### SFT vs RL on "));
+    // Each arm's minutes (the budget's split), stage 0 first.
+    const perArm = /per arm, in minutes: (.*)\)\./.exec(results)?.[1].split(", ").map((x) => x.split(" ")[0]);
+    expect(perArm?.[0]).toBe("stage0");
+    expect(perArm).toEqual(expect.arrayContaining(["sft-init", "ppo", "sft", "sft-init-s1", "ppo-s1", "sft-s1"]));
   });
 });
