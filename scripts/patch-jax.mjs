@@ -66,6 +66,16 @@
  *    q·kᵀ (k = 32, two iterations) 0.98-1.03x, other shapes within noise; the reference step
  *    1.043x CPU time (bench/compare.mts, 6 rounds, paired 0.95-1.11), losses bit-identical.
  *
+ * 8. The wasm allocator reuses larger free blocks. jax-js keeps one free list per size class and,
+ *    above 64 KiB, every page count is its own class, so memory freed at one large size was never
+ *    reused at another: a process that evaluates, then trains PPO (many prompt lengths and batch
+ *    sizes) grew until "Allocation exceeds the 4 GiB memory32 limit" (it stopped a quick
+ *    sft-vs-rl run twice). On a miss, a request above 64 KiB takes the smallest free block of up to
+ *    twice its class, which keeps its own class when freed. Memory only, no value changes.
+ *    Measured with scripts/pilots/sft-vs-rl-timing.mts (evaluations of 200 and 500 episodes per
+ *    split, the KL estimate, 3 PPO updates in one process, 1 thread): peak RSS 2,100 MB against
+ *    4,234 MB without the edit, run side by side; the same wall time per update within noise.
+ *
  * All keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
  * unpatched one, every edit undone; the reference step's losses match to the last float32 bit).
  * Tried and not kept (same harness): unrolling k by 2 or 4 with constant load offsets instead of
@@ -365,6 +375,27 @@ export const EDITS = [
     name: "k-vectorised unroll by load offsets (advance)",
     find: "\t\t\t\t\tincrementReductionPointers(cg, uniquePointers, 4);\n\t\t\t\t}\n\t\t\t\tbumpLocal(ridx, 4 * kSimdTilePlan.kUnroll);",
     replace: `\t\t\t\t}\n\t\t\t\tfor (const p of uniquePointers) p.loadOffset = 0; ${MARK} k-vectorised unroll by load offsets (advance) */\n\t\t\t\tincrementReductionPointers(cg, uniquePointers, 4 * kSimdTilePlan.kUnroll);\n\t\t\t\tbumpLocal(ridx, 4 * kSimdTilePlan.kUnroll);`,
+  },  {
+    // 8. The wasm allocator keeps one free list per size class and above 64 KiB every page count is
+    // its own class, so a block freed at one large size was never reused at another, and a long
+    // process with many shapes (evaluation, then PPO) grew to the 4 GiB memory32 limit. On a miss,
+    // a large request now takes the smallest free block of up to twice its class; the block keeps
+    // its own class, so freeing it returns it to that list. Memory only: no result changes.
+    name: "allocator reuses larger free blocks",
+    find: "\t\tif (freeList && freeList.length > 0) ptr = freeList.pop();\n\t\telse ptr = this.#bumpAlloc(sizeClass);\n\t\tthis.#allocatedBuffers.set(ptr, sizeClass);",
+    replace: [
+      `\t\tlet cls = sizeClass; ${MARK} allocator reuses larger free blocks */`,
+      "\t\tif (freeList && freeList.length > 0) ptr = freeList.pop();",
+      "\t\telse {",
+      "\t\t\tlet best = 0;",
+      "\t\t\tif (sizeClass > 65536) for (const [c, l] of this.#freeLists) if (l.length > 0 && c > sizeClass && c <= 2 * sizeClass && (best === 0 || c < best)) best = c;",
+      "\t\t\tif (best) {",
+      "\t\t\t\tcls = best;",
+      "\t\t\t\tptr = this.#freeLists.get(best).pop();",
+      "\t\t\t} else ptr = this.#bumpAlloc(sizeClass);",
+      "\t\t}",
+      "\t\tthis.#allocatedBuffers.set(ptr, cls);",
+    ].join("\n"),
   },
 ];
 

@@ -159,3 +159,38 @@ process.stdout.write(JSON.stringify({ jax, n: out.length, out: Array.from(out) }
     expect(patched.out).toEqual(plain.out);
   });
 });
+
+/** jax-js's WasmAllocator class out of a backend file's text, on a fake memory that counts its growth. */
+function allocatorFrom(file: string): { malloc: (n: number) => number; free: (p: number) => void; getStats: () => { totalAllocated: number } } {
+  const text = readFileSync(file, "utf8");
+  const a = text.indexOf("const ALLOCATION_ALIGNMENT");
+  const b = text.indexOf("//#endregion", text.indexOf("var WasmAllocator = class"));
+  const memory = { buffer: { byteLength: 0 }, grow(pages: number) { this.buffer.byteLength += pages * 65536; } };
+  const Alloc = new Function(`${text.slice(a, b)}; return WasmAllocator;`)() as new (m: unknown) => ReturnType<typeof allocatorFrom>;
+  return new Alloc(memory);
+}
+
+describe("patch-jax allocator edit", () => {
+  it("reuses a free larger block (up to twice the size) instead of growing, and returns it to its own size class", () => {
+    const dir = copyJax();
+    patch(dir);
+    const KiB = 1024;
+    for (const [patched, file] of [[true, join(dir, "dist", "backend-CnjgxpXq.js")], [false, join(unpatchedJax(), "dist", "backend-CnjgxpXq.js")]] as const) {
+      const al = allocatorFrom(file);
+      const big = al.malloc(1000 * KiB);
+      al.free(big);
+      const top = al.getStats().totalAllocated;
+      const smaller = al.malloc(700 * KiB); // another size class (page-aligned), at most twice smaller
+      expect(smaller === big, `patched ${patched}`).toBe(patched);
+      expect(al.getStats().totalAllocated === top).toBe(patched);
+      if (!patched) continue;
+      al.free(smaller);
+      expect(al.malloc(1000 * KiB)).toBe(big); // back in the 1000 KiB list
+      expect(al.malloc(400 * KiB)).not.toBe(big); // more than twice smaller: not taken (the block is in use anyway)
+      const c = al.malloc(300 * KiB);
+      al.free(c);
+      expect(al.malloc(100 * KiB)).not.toBe(c); // 300 KiB is more than twice 100 KiB: a new block
+      expect(al.malloc(32 * KiB)).toBeGreaterThan(0); // small classes are untouched
+    }
+  });
+});
