@@ -2,13 +2,12 @@
 import type { Experiment } from "./train/experiment.js";
 import { lmExperiment } from "./lm/index.js";
 import { fp4TrainingExperiment } from "./papers/fp4-training/index.js";
-import { sftVsRlExperiment } from "./papers/sft-vs-rl/index.js";
+import { sftVsRlExperiment, sftVsRlNavExperiment } from "./papers/sft-vs-rl/index.js";
 import { guidanceFreeExperiment } from "./papers/guidance-free/index.js";
 import { overTokenizedExperiment } from "./papers/over-tokenized/index.js";
 import { mixtureOfMambaExperiment } from "./papers/mixture-of-mamba/index.js";
 import { omniExperiment } from "./papers/omni/index.js";
 import { omniTokenizerExperiment } from "./papers/omni/tokenizer-study-entry.js";
-import { sftVsRlNavExperiment } from "./papers/sft-vs-rl/nav-entry.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const experiments: Record<string, Experiment<any, any>> = {

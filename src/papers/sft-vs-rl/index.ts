@@ -9,6 +9,7 @@ import { sftVsRlPresets, sftVsRlSchema, type SftVsRlConfig } from "./config.js";
 import { runSftVsRl } from "./experiment.js";
 import { writeSftVsRlReport } from "./report.js";
 import type { SftVsRlSummary } from "./summary.js";
+import { sftVsRlNavPresets } from "./nav-entry.js";
 
 export * from "./model.js";
 export * from "./tokenizer.js";
@@ -28,7 +29,7 @@ export { GP_VL_VISUAL_CLAIMS } from "./vl-claims.js";
 export { GATE, DROP_SHARE } from "./claim-rules.js";
 export { resultsMarkdown } from "./results.js";
 export { writeSftVsRlReport } from "./report.js";
-export { sftVsRlNavExperiment, sftVsRlNavPresets } from "./nav-entry.js";
+export { sftVsRlNavPresets } from "./nav-entry.js";
 
 export const sftVsRlExperiment: Experiment<SftVsRlConfig, SftVsRlSummary> = {
   name: "sft-vs-rl",
@@ -40,4 +41,13 @@ export const sftVsRlExperiment: Experiment<SftVsRlConfig, SftVsRlSummary> = {
   run: (config, ctx) => runSftVsRl(validateConfig(sftVsRlSchema, config), ctx),
   claims: (summary) => sftVsRlClaims(summary),
   report: (run, summary, verdicts) => writeSftVsRlReport(run, summary, verdicts),
+};
+
+/** Navigation alone as its own suite entry (issue 24's recipe; presets in nav-entry.ts). */
+export const sftVsRlNavExperiment: Experiment<SftVsRlConfig, SftVsRlSummary> = {
+  ...sftVsRlExperiment,
+  name: "sft-vs-rl-nav",
+  title: "SFT Memorizes, RL Generalizes: navigation (V-IRL-L analogue)",
+  claim: "From one SFT checkpoint trained in the absolute action space, PPO with verifier rewards keeps or raises per-step accuracy when the prompt lists the relative action space, while more SFT lowers it, at equal compute",
+  presets: sftVsRlNavPresets,
 };

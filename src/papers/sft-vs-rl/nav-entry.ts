@@ -1,19 +1,13 @@
 /**
- * Navigation (the V-IRL-L analogue of arXiv 2501.17161) as its own suite entry: `tinyfoundry run sft-vs-rl-nav`.
+ * The presets of navigation (the V-IRL-L analogue of arXiv 2501.17161) as its own suite entry, `tinyfoundry run
+ * sft-vs-rl-nav` (the entry itself is `sftVsRlNavExperiment` in index.ts).
  * The same experiment as `sft-vs-rl` with only the navigation environment, so `reproduce` runs GeneralPoints
  * and navigation as two entries, each with its own stage 0 and budget (issue 24 allows this). Its `quick`
  * preset is `sft-vs-rl`'s quick model and PPO settings with issue 24's navigation recipe, sized by the pilots in
  * the README ("Navigation by the new recipe"): 2-leg routes, navigation documents at 60 % of stage 0's corpus,
  * 800 stage-0 steps, an SFT init of 100 steps on sequences of 160 tokens (a 2-leg prompt and answer fit).
  */
-import type { z } from "zod";
-import type { Experiment } from "../../train/experiment.js";
-import { validateConfig } from "../../train/config.js";
-import { sftVsRlClaims } from "./claims.js";
-import { sftVsRlPresets, sftVsRlSchema, type SftVsRlConfig } from "./config.js";
-import { runSftVsRl } from "./experiment.js";
-import { writeSftVsRlReport } from "./report.js";
-import type { SftVsRlSummary } from "./summary.js";
+import { sftVsRlPresets, type SftVsRlConfig } from "./config.js";
 
 const { tiny, quick, full } = sftVsRlPresets;
 
@@ -26,16 +20,4 @@ export const sftVsRlNavPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig>
     navigation: { ...quick.navigation, corpusShare: 0.6, routeLegs: [2, 2], sftInit: { ...quick.navigation.sftInit, steps: 100, seqLen: 160 } },
   },
   full: { ...full, envs: ["navigation"] },
-};
-
-export const sftVsRlNavExperiment: Experiment<SftVsRlConfig, SftVsRlSummary> = {
-  name: "sft-vs-rl-nav",
-  title: "SFT Memorizes, RL Generalizes: navigation (V-IRL-L analogue)",
-  arxiv: "2501.17161",
-  claim: "From one SFT checkpoint trained in the absolute action space, PPO with verifier rewards keeps or raises per-step accuracy when the prompt lists the relative action space, while more SFT lowers it, at equal compute",
-  presets: sftVsRlNavPresets,
-  schema: sftVsRlSchema as z.ZodType<SftVsRlConfig>,
-  run: (config, ctx) => runSftVsRl(validateConfig(sftVsRlSchema, config), ctx),
-  claims: (summary) => sftVsRlClaims(summary),
-  report: (run, summary, verdicts) => writeSftVsRlReport(run, summary, verdicts),
 };
