@@ -15,7 +15,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "over-tokenized": 7.6,
     "mixture-of-mamba": 8.5,
     "guidance-free": 10.1,
-    omni: 25.8,
+    omni: 22.3,
     "omni-tokenizer": 24.1,
     "sft-vs-rl": 29.0,
     "sft-vs-rl-nav": 14.3,
