@@ -3,7 +3,7 @@
 // utterances) logged every EVERY steps. The text LM of width D is trained once per width (arm text-lm, or text-lm-dD);
 // the T2 tokenizer (and so the codes) is the width-64 quick one for every D, so only the backbone changes.
 // Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-ceiling.mts DIR STEPS MIX_JSON [LR] [D] [EVERY] [FROM_ARM]
-//   e.g. ... /tmp/i17s/ceil 600 '{"asr":1}' 3e-3 128 100
+//   e.g. ... runs/pilots/ceil 600 '{"asr":1}' 3e-3 128 100
 import { existsSync, mkdirSync } from "node:fs";
 import { initEngine } from "../../src/engine/index.js";
 import { initLM } from "../../src/nn/transformer.js";
@@ -24,7 +24,7 @@ const [dir, steps, mixJson, lrArg, dArg, everyArg, fromArm] = process.argv.slice
 await initEngine();
 const q = omniPresets.quick;
 const D = +(dArg ?? q.textLm.model.dModel);
-const base = { ...q, speech: { ...q.speech, cacheDir: "/tmp/i17s/speech" } };
+const base = { ...q, speech: { ...q.speech, cacheDir: "runs/pilots/speech" } };
 const cfg = { ...base, textLm: { ...q.textLm, model: { ...q.textLm.model, dModel: D, nHeads: Math.max(4, D / 16) } }, omni: { ...q.omni, baseLr: +(lrArg ?? q.omni.baseLr) } };
 mkdirSync(dir, { recursive: true });
 const run = existsSync(`${dir}/meta.json`) ? openRun(dir) : createRun({ experiment: "omni-pilot", seed: 0, config: base, dir });

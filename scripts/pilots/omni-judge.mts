@@ -11,7 +11,7 @@ const [dir, dArg, repeatsArg] = process.argv.slice(2);
 await initEngine();
 const q = omniPresets.quick;
 const D = +(dArg ?? q.textLm.model.dModel);
-const cfg = { ...q, speech: { ...q.speech, cacheDir: "/tmp/i17/speech", answerRepeats: +(repeatsArg ?? q.speech.answerRepeats) }, textLm: { ...q.textLm, model: { ...q.textLm.model, dModel: D } } };
+const cfg = { ...q, speech: { ...q.speech, cacheDir: "runs/pilots/speech", answerRepeats: +(repeatsArg ?? q.speech.answerRepeats) }, textLm: { ...q.textLm, model: { ...q.textLm.model, dModel: D } } };
 const run = openRun(dir);
 const data = await prepareOmniData(cfg, run, () => {});
 const tok = loadTokenizer(cfg, data, "T2", run.path("arms", "tokenizer-T2"));

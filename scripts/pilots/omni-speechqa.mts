@@ -2,7 +2,7 @@
 // arms under DIR), then one stage from the text LM with a chosen data mix, every group trained, and prints the
 // held-out-voice evaluation (ASR word accuracy, s->t, s->s text part, written QA).
 // Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-speechqa.mts DIR STEPS MIX_JSON [LR] [DMODEL]
-//   e.g. ... /tmp/i17/pilot 300 '{"asr":0.3,"sqa-st":0.3,"sqa-ss":0.1,"text":0.3}' 3e-3 64
+//   e.g. ... runs/pilots/speechqa 300 '{"asr":0.3,"sqa-st":0.3,"sqa-ss":0.1,"text":0.3}' 3e-3 64
 import { existsSync, mkdirSync } from "node:fs";
 import { initEngine } from "../../src/engine/index.js";
 import { initLM } from "../../src/nn/transformer.js";
@@ -21,7 +21,7 @@ const [dir, steps, mixJson, lrArg, dArg] = process.argv.slice(2);
 await initEngine();
 const q = omniPresets.quick;
 const D = +(dArg ?? q.textLm.model.dModel);
-const cfg = { ...q, speech: { ...q.speech, cacheDir: "/tmp/i17/speech" }, textLm: { ...q.textLm, model: { ...q.textLm.model, dModel: D } }, omni: { ...q.omni, baseLr: +(lrArg ?? q.omni.baseLr) } };
+const cfg = { ...q, speech: { ...q.speech, cacheDir: "runs/pilots/speech" }, textLm: { ...q.textLm, model: { ...q.textLm.model, dModel: D } }, omni: { ...q.omni, baseLr: +(lrArg ?? q.omni.baseLr) } };
 mkdirSync(dir, { recursive: true });
 const run = existsSync(`${dir}/meta.json`) ? openRun(dir) : createRun({ experiment: "omni-pilot", seed: 0, config: cfg, dir });
 const t0 = Date.now();

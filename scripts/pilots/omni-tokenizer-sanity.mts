@@ -14,7 +14,7 @@ await initEngine();
 const q = tokStudyPresets.quick;
 const cfg = {
   ...q,
-  speech: { ...q.speech, cacheDir: "/tmp/i17t/speech" },
+  speech: { ...q.speech, cacheDir: "runs/pilots/speech" },
   textLm: { ...q.textLm, train: { ...q.textLm.train, steps: +(lmStepsArg ?? q.textLm.train.steps) } },
   tokenizer: { ...q.tokenizer, train: { ...q.tokenizer.train, steps: +stepsArg } },
   study: { ...q.study, readBack: +rbArg, readBackRepeats: +(process.env.REPEATS ?? q.study.readBackRepeats) },

@@ -14,7 +14,7 @@ import { tokConfig, trainTokenizer } from "../../src/papers/omni/tokenizer-exper
 const [out, readerDir, stepsArg, wArg] = process.argv.slice(2);
 await initEngine();
 const q = tokStudyPresets.quick;
-const cfg = { ...q, speech: { ...q.speech, cacheDir: "/tmp/i17t/speech" }, tokenizer: { ...q.tokenizer, train: { ...q.tokenizer.train, steps: +stepsArg } } };
+const cfg = { ...q, speech: { ...q.speech, cacheDir: "runs/pilots/speech" }, tokenizer: { ...q.tokenizer, train: { ...q.tokenizer.train, steps: +stepsArg } } };
 const run = createRun({ experiment: "omni-tokenizer-t2-pilot", seed: 0, config: cfg, dir: out });
 const t0 = Date.now();
 const ctx: ExperimentContext = { run, resume: true, signal: new AbortController().signal, onProgress: () => {}, log: (m) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0)} s] ${m}`) };

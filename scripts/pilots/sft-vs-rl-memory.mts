@@ -30,7 +30,7 @@ const lm = loadCheckpoint(process.argv[2], { params: initLM(model, 0) }).trees.p
 const mb = () => mems.map((m) => (m.buffer.byteLength / 2 ** 20).toFixed(0)).join("/") + ` MiB, live buffers ${liveBuffers()}`;
 const t0 = Date.now();
 setInterval(() => console.log(`${((Date.now() - t0) / 1000).toFixed(0)}s`, mb()), 5000);
-const run = createRun({ experiment: "pilot", seed: 0, config: cfg, root: "/tmp/pilot-runs" });
+const run = createRun({ experiment: "pilot", seed: 0, config: cfg, root: "runs/pilots" });
 await trainPPO({
   run, ppo: cfg.ppo, sampling: cfg.sampling, model, tok, nParams: modelParams(lm), seed: 0, updates: +(process.argv[3] ?? 1), initLm: lm,
   evaluate: async (p, u) => (process.env.EVAL && u === 0 ? gpEvalRow(await evaluateSplits(p, model, tok, cfg, { episodes: 125, splits: ["id"] })) : {}),

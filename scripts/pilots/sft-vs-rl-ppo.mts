@@ -19,7 +19,7 @@ const cfg = { ...q, ppo: { ...q.ppo, lr: +lr, valueWarmupUpdates: +(process.env.
 const { tok, model } = setup(cfg);
 const spec = gpSpec(cfg);
 const lm = loadCheckpoint(ck, { params: initLM(model, 0) }).trees.params as LMParams;
-const run = createRun({ experiment: "pilot", seed: 0, config: cfg, root: "/tmp/pilot-runs" });
+const run = createRun({ experiment: "pilot", seed: 0, config: cfg, root: "runs/pilots" });
 const f = (x: number) => (100 * x).toFixed(1);
 const t0 = Date.now();
 const every = +(process.env.EVAL_EVERY ?? updates);

@@ -33,7 +33,7 @@ await time("KL to init, 128 prompts", () => klToInit(lm, lm, model, tok, cfg, sp
 const updates = +(updatesArg ?? 3);
 for (const mb of (mbArg ?? `${cfg.ppo.microBatch}`).split(",").map(Number)) {
   const ppo = { ...cfg.ppo, microBatch: mb };
-  const run = createRun({ experiment: "pilot", seed: 0, config: cfg, root: "/tmp/i24/pilot-runs" });
+  const run = createRun({ experiment: "pilot", seed: 0, config: cfg, root: "runs/pilots" });
   const t0 = Date.now();
   let last = t0;
   await trainPPO({
