@@ -127,6 +127,23 @@ describe("two-level KV cache (kvRecent)", () => {
       tree.dispose(p);
     });
   }
+  it("the growing main cache gives the fixed-capacity cache's tokens and log-probabilities bit for bit, merges included", async () => {
+    for (const pos of ["rope", "learned"] as const) {
+      const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 40, pos };
+      const p = initLM(cfg, 3);
+      const prompts = [[5, 6, 7, 8, 9, 10], [2, 3], [4, 4, 1]];
+      for (const kvRecent of [1, 4, 16]) {
+        for (const temperature of [0, 1]) {
+          const o = { maxNewTokens: 20, temperature, batchedPrefill: true, kvRecent };
+          const fixed = await generate(p, cfg, prompts, { ...o, rng: new Rng(4, "g"), kvGrow: false });
+          const grown = await generate(p, cfg, prompts, { ...o, rng: new Rng(4, "g") });
+          expect(grown.tokens).toEqual(fixed.tokens);
+          expect(grown.logprobs).toEqual(fixed.logprobs);
+        }
+      }
+      tree.dispose(p);
+    }
+  });
   it("with learned positions too, and sampled tokens follow the same draws", async () => {
     const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 23, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 24, pos: "learned" };
     const p = initLM(cfg, 7);

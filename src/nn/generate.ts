@@ -55,6 +55,14 @@ export type SampleOptions = {
   kvRecent?: number;
   /** KV-cache slots (at least prompt + new tokens, at most the context length). Default: `kvCapacityFor`. */
   kvCapacity?: number;
+  /**
+   * With `batchedPrefill` and the two-level cache: the main cache holds exactly the filled slots (the
+   * prompt after prefill) and grows by concatenating the recent slots at each merge, so a decode step
+   * reads only filled slots and a merge copies main once instead of rewriting a full-capacity cache.
+   * The decode step compiles once per main size (prompt + a multiple of `kvRecent`). Same values (the
+   * slots it drops only ever added exact zeros). Default true; false: the fixed-capacity main cache.
+   */
+  kvGrow?: boolean;
 };
 
 /** Recent slots of the two-level cache when it is used by default. */
@@ -185,6 +193,8 @@ function decoderFor(cfg: LMConfig, linearFn?: LinearFn): DecodeFn {
 type SplitDecodeFn = (p: LMParams, tokens: Array, pos: Array, slot: Array, bias: Array, main: KVCache, recent: KVCache) => { logits: Array; recent: KVCache };
 const splitDecoders = new WeakMap<LMConfig, Map<LinearFn | undefined, SplitDecodeFn>>();
 const mergeCache = jit((main: KVCache, recent: KVCache, base: Array) => mergeRecentCache(main, recent, base));
+/** main [B, M, H, hd] ++ recent [B, K, H, hd] along the slots, per layer (the growing cache's merge). */
+const appendCache = jit((main: KVCache, recent: KVCache) => main.map((m, l) => ({ k: np.concatenate([m.k, recent[l].k], 1), v: np.concatenate([m.v, recent[l].v], 1) })));
 
 function splitDecoderFor(cfg: LMConfig, linearFn?: LinearFn): SplitDecodeFn {
   let m = splitDecoders.get(cfg);
@@ -205,9 +215,10 @@ function splitDecoderFor(cfg: LMConfig, linearFn?: LinearFn): SplitDecodeFn {
  * cache's slots) is the
  * caller's host mask of real (non-padding) positions, read at each step.
  */
-function makeDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, base0: number, valid: Float32Array, kvRecent: number, linearFn?: LinearFn) {
+function makeDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, base0: number, valid: Float32Array, kvRecent: number, linearFn?: LinearFn, grow = false) {
   const Tmax = main0[0].k.shape[1];
   const K = Math.max(0, Math.floor(kvRecent));
+  if (K > 0 && grow) return makeGrowingDecoder(params, cfg, B, main0, valid, K, linearFn);
   if (K <= 0) {
     const decode = decoderFor(cfg, linearFn);
     let cache = main0;
@@ -247,6 +258,52 @@ function makeDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache,
         main = mergeCache(main, tree.ref(recent), np.array(base, { dtype: np.int32 }));
         base += K;
       }
+      return r.logits;
+    },
+    dispose: () => {
+      tree.dispose(main);
+      tree.dispose(recent);
+    },
+  };
+}
+
+/**
+ * The two-level decoder over a growing main cache: `main0` holds exactly the first M slots (the
+ * prefilled prompt), `valid` [B, C] (C >= every position decoded) is read as in `makeDecoder`. The
+ * recent slots are appended to main (`appendCache`) just before the step that would overflow them,
+ * so the last tokens never pay for a merge.
+ */
+function makeGrowingDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, valid: Float32Array, K: number, linearFn?: LinearFn) {
+  const C = valid.length / B;
+  const decode = splitDecoderFor(cfg, linearFn);
+  let main = main0;
+  let base = main0[0].k.shape[1];
+  let recent: KVCache = initKVCache({ ...cfg, contextLength: K }, B, K);
+  return {
+    step(cur: Int32Array, t: number): Array {
+      if (t - base >= K) {
+        // Recent keeps its old values: slots not yet rewritten are masked out, as in makeDecoder.
+        main = appendCache(main, tree.ref(recent));
+        base += K;
+      }
+      const slot = t - base;
+      const W = base + K;
+      const bias = new Float32Array(B * W);
+      for (let b = 0; b < B; b++) {
+        const row = b * W;
+        for (let s = 0; s < base; s++) bias[row + s] = valid[b * C + s] > 0 ? 0 : -1e9;
+        for (let j = 0; j < K; j++) bias[row + base + j] = j <= slot && base + j < C && valid[b * C + base + j] > 0 ? 0 : -1e9;
+      }
+      const r = decode(
+        tree.ref(params),
+        np.array(cur, { dtype: np.int32 }),
+        np.array(t, { dtype: np.int32 }),
+        np.array(slot, { dtype: np.int32 }),
+        np.array(bias).reshape([B, W]),
+        tree.ref(main),
+        recent,
+      );
+      recent = r.recent;
       return r.logits;
     },
     dispose: () => {
@@ -334,6 +391,10 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
   const bucket = Math.max(1, Math.floor(opts.prefillBucket ?? 1));
   const L = Math.min(Math.ceil(L0 / bucket) * bucket, Tmax - opts.maxNewTokens);
   const C = kvCapacityFor(cfg, L + opts.maxNewTokens, opts);
+  const K = opts.kvRecent ?? defaultKvRecent(cfg, B, C);
+  const grow = K > 0 && (opts.kvGrow ?? true);
+  // The growing cache starts with the prompt's L slots; the fixed one with all C.
+  const prefillSlots = grow ? L : C;
   const V = cfg.vocabSize;
   const toks = new Int32Array(B * L);
   const valid = new Float32Array(B * C);
@@ -360,13 +421,13 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
       v.set(validPrompt.subarray(r * L, (r + 1) * L), i * L);
     });
     const out = opts.prefillEmbeds
-      ? embedsPrefillerFor(cfg, C, opts.linearFn)(
+      ? embedsPrefillerFor(cfg, prefillSlots, opts.linearFn)(
           tree.ref(params),
           np.array(t, { dtype: np.int32 }).reshape([chunk, L]),
           np.array(v).reshape([chunk, L]),
           opts.prefillEmbeds(t, rows, L),
         )
-      : prefillerFor(cfg, C, opts.linearFn)(
+      : prefillerFor(cfg, prefillSlots, opts.linearFn)(
           tree.ref(params),
           np.array(t, { dtype: np.int32 }).reshape([chunk, L]),
           np.array(v).reshape([chunk, L]),
@@ -381,7 +442,7 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
   const cache: KVCache = caches.length === 1 ? caches[0] : caches[0].map((_, l) => ({ k: np.concatenate(caches.map((c) => c[l].k), 0), v: np.concatenate(caches.map((c) => c[l].v), 0) }));
   let promptHidden: number[][] | undefined;
   if (opts.returnPromptHidden) promptHidden = Array.from({ length: B }, (_, b) => Array.from(hiddenHost.subarray(b * D, (b + 1) * D)));
-  const dec = makeDecoder(params, cfg, B, cache, L, valid, opts.kvRecent ?? defaultKvRecent(cfg, B, C), opts.linearFn);
+  const dec = makeDecoder(params, cfg, B, cache, L, valid, K, opts.linearFn, grow);
   const sampler = makeSampler(B, V, opts);
   for (let t = L; ; t++) {
     const cur = sampler.pick(logits);
