@@ -144,6 +144,48 @@ describe("two-level KV cache (kvRecent)", () => {
       tree.dispose(p);
     }
   });
+  it("the fewer-kernel decode step (lmDecodeStepKV) gives the split step's tokens and log-probabilities bit for bit", async () => {
+    const variants: Partial<LMConfig>[] = [
+      { pos: "rope", norm: "rms", mlp: "swiglu", mlpRatio: 8 / 3 },
+      { pos: "learned", norm: "layer", mlp: "gelu", bias: true, tiedHead: false },
+    ];
+    for (const v of variants) {
+      const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 40, ...v };
+      const p = initLM(cfg, 5);
+      const prompts = [[5, 6, 7, 8, 9, 10], [2, 3], [4, 4, 1]];
+      for (const temperature of [0, 1]) {
+        const o = { maxNewTokens: 20, temperature, batchedPrefill: true, kvRecent: 4 };
+        const split = await generate(p, cfg, prompts, { ...o, rng: new Rng(4, "k"), decodeKV: false });
+        const kv = await generate(p, cfg, prompts, { ...o, rng: new Rng(4, "k") });
+        expect(kv.tokens).toEqual(split.tokens);
+        expect(kv.logprobs).toEqual(split.logprobs);
+      }
+      tree.dispose(p);
+    }
+  });
+  it("the prefill's heads-last attention gives jnn.dotProductAttention's tokens and log-probabilities bit for bit", async () => {
+    const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 40, pos: "rope" };
+    const p = initLM(cfg, 6);
+    const prompts = [[5, 6, 7, 8, 9, 10], [2, 3], [4, 4, 1]];
+    const o = { maxNewTokens: 8, temperature: 1, batchedPrefill: true, returnPromptHidden: true };
+    const jnnRun = await generate(p, cfg, prompts, { ...o, rng: new Rng(4, "h"), prefillHeadsLast: false });
+    const hl = await generate(p, cfg, prompts, { ...o, rng: new Rng(4, "h") });
+    expect(hl.tokens).toEqual(jnnRun.tokens);
+    expect(hl.logprobs).toEqual(jnnRun.logprobs);
+    expect(hl.promptHidden).toEqual(jnnRun.promptHidden);
+    tree.dispose(p);
+  });
+  it("generate leaks no buffers on the growing, fewer-kernel path", async () => {
+    const { liveBuffers } = await import("../engine/index.js");
+    const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 40, pos: "rope" };
+    const p = initLM(cfg, 6);
+    const run = () => generate(p, cfg, [[5, 6, 7], [2]], { maxNewTokens: 12, temperature: 1, rng: new Rng(1), batchedPrefill: true, kvRecent: 4 });
+    await run();
+    const before = liveBuffers();
+    await run();
+    expect(liveBuffers()).toBe(before);
+    tree.dispose(p);
+  });
   it("with learned positions too, and sampled tokens follow the same draws", async () => {
     const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 23, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 24, pos: "learned" };
     const p = initLM(cfg, 7);

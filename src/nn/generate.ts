@@ -10,6 +10,7 @@ import { jit, np, tree, type Array } from "../engine/index.js";
 import { Rng } from "../util/rng.js";
 import { initKVCache, lmDecodeStep, lmDecodeStepSplit, lmForward, lmPrefill, mergeRecentCache, type KVCache, type LMConfig, type LMParams } from "./transformer.js";
 import type { LinearFn } from "./linear.js";
+import { lmDecodeStepKV, splitDecodeWeights, type DecodeMasks, type DecodeWeights } from "./kv.js";
 
 export type SampleOptions = {
   maxNewTokens: number;
@@ -63,6 +64,13 @@ export type SampleOptions = {
    * slots it drops only ever added exact zeros). Default true; false: the fixed-capacity main cache.
    */
   kvGrow?: boolean;
+  /** With `batchedPrefill`: the prefill's attention by `attendHeadsLast` (default true; same values) or false: jnn's. */
+  prefillHeadsLast?: boolean;
+  /**
+   * With the growing cache and the dense matmul: decode with `lmDecodeStepKV` (fewer kernels per token, same
+   * values) instead of `lmDecodeStepSplit`. Default true.
+   */
+  decodeKV?: boolean;
 };
 
 /** Recent slots of the two-level cache when it is used by default. */
@@ -152,29 +160,32 @@ type DecodeFn = (p: LMParams, tokens: Array, pos: Array, valid: Array, cache: KV
 const decoders = new WeakMap<LMConfig, Map<LinearFn | undefined, DecodeFn>>();
 type PrefillFn = (p: LMParams, tokens: Array, valid: Array) => { logits: Array; hidden: Array; cache: KVCache };
 type EmbedsPrefillFn = (p: LMParams, tokens: Array, valid: Array, embeds: Array) => { logits: Array; hidden: Array; cache: KVCache };
-/** Jitted prefills per (config, linear function, cache capacity): the capacity is a trace-time constant. */
-type PrefillStore<F> = WeakMap<LMConfig, Map<LinearFn | undefined, Map<number, F>>>;
+/** Jitted prefills per (config, linear function, cache capacity and attention): trace-time constants. */
+type PrefillStore<F> = WeakMap<LMConfig, Map<LinearFn | undefined, Map<string, F>>>;
 const prefillers: PrefillStore<PrefillFn> = new WeakMap();
 const embedsPrefillers: PrefillStore<EmbedsPrefillFn> = new WeakMap();
 
-function cachedPrefill<F>(store: PrefillStore<F>, cfg: LMConfig, linearFn: LinearFn | undefined, capacity: number, make: () => F): F {
+function cachedPrefill<F>(store: PrefillStore<F>, cfg: LMConfig, linearFn: LinearFn | undefined, capacity: number, headsLast: boolean, make: () => F): F {
   let m = store.get(cfg);
   if (!m) store.set(cfg, (m = new Map()));
   let byCap = m.get(linearFn);
   if (!byCap) m.set(linearFn, (byCap = new Map()));
-  let f = byCap.get(capacity);
-  if (!f) byCap.set(capacity, (f = make()));
+  const key = `${capacity}/${headsLast}`;
+  let f = byCap.get(key);
+  if (!f) byCap.set(key, (f = make()));
   return f;
 }
 
-function embedsPrefillerFor(cfg: LMConfig, capacity: number, linearFn?: LinearFn): EmbedsPrefillFn {
-  return cachedPrefill(embedsPrefillers, cfg, linearFn, capacity, () =>
-    jit((p: LMParams, tokens: Array, valid: Array, embeds: Array) => lmPrefill(p, cfg, tokens, valid, capacity, { linearFn, inputEmbeds: embeds })),
+function embedsPrefillerFor(cfg: LMConfig, capacity: number, linearFn?: LinearFn, headsLast = true): EmbedsPrefillFn {
+  return cachedPrefill(embedsPrefillers, cfg, linearFn, capacity, headsLast, () =>
+    jit((p: LMParams, tokens: Array, valid: Array, embeds: Array) => lmPrefill(p, cfg, tokens, valid, capacity, { linearFn, inputEmbeds: embeds, headsLast })),
   );
 }
 
-function prefillerFor(cfg: LMConfig, capacity: number, linearFn?: LinearFn): PrefillFn {
-  return cachedPrefill(prefillers, cfg, linearFn, capacity, () => jit((p: LMParams, tokens: Array, valid: Array) => lmPrefill(p, cfg, tokens, valid, capacity, { linearFn })));
+function prefillerFor(cfg: LMConfig, capacity: number, linearFn?: LinearFn, headsLast = true): PrefillFn {
+  return cachedPrefill(prefillers, cfg, linearFn, capacity, headsLast, () =>
+    jit((p: LMParams, tokens: Array, valid: Array) => lmPrefill(p, cfg, tokens, valid, capacity, { linearFn, headsLast })),
+  );
 }
 
 function decoderFor(cfg: LMConfig, linearFn?: LinearFn): DecodeFn {
@@ -215,10 +226,10 @@ function splitDecoderFor(cfg: LMConfig, linearFn?: LinearFn): SplitDecodeFn {
  * cache's slots) is the
  * caller's host mask of real (non-padding) positions, read at each step.
  */
-function makeDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, base0: number, valid: Float32Array, kvRecent: number, linearFn?: LinearFn, grow = false) {
+function makeDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, base0: number, valid: Float32Array, kvRecent: number, linearFn?: LinearFn, grow = false, useKV = true) {
   const Tmax = main0[0].k.shape[1];
   const K = Math.max(0, Math.floor(kvRecent));
-  if (K > 0 && grow) return makeGrowingDecoder(params, cfg, B, main0, valid, K, linearFn);
+  if (K > 0 && grow) return makeGrowingDecoder(params, cfg, B, main0, valid, K, linearFn, useKV);
   if (K <= 0) {
     const decode = decoderFor(cfg, linearFn);
     let cache = main0;
@@ -273,7 +284,8 @@ function makeDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache,
  * recent slots are appended to main (`appendCache`) just before the step that would overflow them,
  * so the last tokens never pay for a merge.
  */
-function makeGrowingDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, valid: Float32Array, K: number, linearFn?: LinearFn) {
+function makeGrowingDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, valid: Float32Array, K: number, linearFn?: LinearFn, useKV = true) {
+  if (useKV && linearFn === undefined) return makeKVDecoder(params, cfg, B, main0, valid, K);
   const C = valid.length / B;
   const decode = splitDecoderFor(cfg, linearFn);
   let main = main0;
@@ -309,6 +321,64 @@ function makeGrowingDecoder(params: LMParams, cfg: LMConfig, B: number, main0: K
     dispose: () => {
       tree.dispose(main);
       tree.dispose(recent);
+    },
+  };
+}
+
+type KVDecodeFn = (p: LMParams, w: DecodeWeights, tokens: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: KVCache) => { logits: Array; recent: KVCache };
+const kvDecoders = new WeakMap<LMConfig, KVDecodeFn>();
+
+function kvDecoderFor(cfg: LMConfig): KVDecodeFn {
+  let f = kvDecoders.get(cfg);
+  if (!f) {
+    f = jit((p: LMParams, w: DecodeWeights, tokens: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: KVCache) => lmDecodeStepKV(p, w, cfg, tokens, pos, masks, main, recent));
+    kvDecoders.set(cfg, f);
+  }
+  return f;
+}
+
+/**
+ * `makeGrowingDecoder` with `lmDecodeStepKV`: the qkv weights are split once here, and each step's one-hot slot
+ * mask and score biases (main's and recent's slots apart) are made on the host.
+ */
+function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, valid: Float32Array, K: number) {
+  const C = valid.length / B;
+  const decode = kvDecoderFor(cfg);
+  const weights = splitDecodeWeights(params, cfg);
+  let main = main0;
+  let base = main0[0].k.shape[1];
+  let recent: KVCache = initKVCache({ ...cfg, contextLength: K }, B, K);
+  return {
+    step(cur: Int32Array, t: number): Array {
+      if (t - base >= K) {
+        main = appendCache(main, tree.ref(recent));
+        base += K;
+      }
+      const slot = t - base;
+      const onehot = new Float32Array(K);
+      const keep = new Float32Array(K).fill(1);
+      onehot[slot] = 1;
+      keep[slot] = 0;
+      const biasMain = new Float32Array(B * base);
+      const biasRecent = new Float32Array(B * K);
+      for (let b = 0; b < B; b++) {
+        for (let s = 0; s < base; s++) biasMain[b * base + s] = valid[b * C + s] > 0 ? 0 : -1e9;
+        for (let j = 0; j < K; j++) biasRecent[b * K + j] = j <= slot && base + j < C && valid[b * C + base + j] > 0 ? 0 : -1e9;
+      }
+      const masks: DecodeMasks = {
+        onehot: np.array(onehot).reshape([1, K, 1, 1]),
+        keep: np.array(keep).reshape([1, K, 1, 1]),
+        biasMain: np.array(biasMain).reshape([B, base, 1]),
+        biasRecent: np.array(biasRecent).reshape([B, K, 1]),
+      };
+      const r = decode(tree.ref(params), tree.ref(weights), np.array(cur, { dtype: np.int32 }), np.array(t, { dtype: np.int32 }), masks, tree.ref(main), recent);
+      recent = r.recent;
+      return r.logits;
+    },
+    dispose: () => {
+      tree.dispose(main);
+      tree.dispose(recent);
+      tree.dispose(weights);
     },
   };
 }
@@ -421,13 +491,13 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
       v.set(validPrompt.subarray(r * L, (r + 1) * L), i * L);
     });
     const out = opts.prefillEmbeds
-      ? embedsPrefillerFor(cfg, prefillSlots, opts.linearFn)(
+      ? embedsPrefillerFor(cfg, prefillSlots, opts.linearFn, opts.prefillHeadsLast ?? true)(
           tree.ref(params),
           np.array(t, { dtype: np.int32 }).reshape([chunk, L]),
           np.array(v).reshape([chunk, L]),
           opts.prefillEmbeds(t, rows, L),
         )
-      : prefillerFor(cfg, prefillSlots, opts.linearFn)(
+      : prefillerFor(cfg, prefillSlots, opts.linearFn, opts.prefillHeadsLast ?? true)(
           tree.ref(params),
           np.array(t, { dtype: np.int32 }).reshape([chunk, L]),
           np.array(v).reshape([chunk, L]),
@@ -442,7 +512,7 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
   const cache: KVCache = caches.length === 1 ? caches[0] : caches[0].map((_, l) => ({ k: np.concatenate(caches.map((c) => c[l].k), 0), v: np.concatenate(caches.map((c) => c[l].v), 0) }));
   let promptHidden: number[][] | undefined;
   if (opts.returnPromptHidden) promptHidden = Array.from({ length: B }, (_, b) => Array.from(hiddenHost.subarray(b * D, (b + 1) * D)));
-  const dec = makeDecoder(params, cfg, B, cache, L, valid, K, opts.linearFn, grow);
+  const dec = makeDecoder(params, cfg, B, cache, L, valid, K, opts.linearFn, grow, opts.decodeKV ?? true);
   const sampler = makeSampler(B, V, opts);
   for (let t = L; ; t++) {
     const cur = sampler.pick(logits);

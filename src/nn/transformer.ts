@@ -251,7 +251,8 @@ export function mergeRecentCache(main: KVCache, recent: KVCache, base: Array): K
  * -1e9 score bias). Returns the logits [B, V] and final hidden state [B, D] at the last position,
  * and a cache with `maxLen` slots whose first L hold the prompts' keys/values (slot = absolute
  * position, as in `lmDecodeStep`). Consumes `p` and the arrays. Exact for RoPE; with learned
- * positions left padding shifts positions, as in step-by-step prefill.
+ * positions left padding shifts positions, as in step-by-step prefill. `headsLast` (default true): attention by
+ * `attendHeadsLast` (same values, faster output projection); false: `jnn.dotProductAttention`.
  */
 export function lmPrefill(
   p: LMParams,
@@ -259,7 +260,7 @@ export function lmPrefill(
   tokens: Array,
   valid: Array,
   maxLen = cfg.contextLength,
-  opts: { linearFn?: LinearFn; inputEmbeds?: Array } = {},
+  opts: { linearFn?: LinearFn; inputEmbeds?: Array; headsLast?: boolean } = {},
 ): { logits: Array; hidden: Array; cache: KVCache } {
   const linearFn = opts.linearFn ?? denseLinear;
   const [B, L] = tokens.shape;
@@ -277,7 +278,7 @@ export function lmPrefill(
   const hd = cfg.dModel / cfg.nHeads;
   const grow = (a: Array) => (L === maxLen ? a : np.concatenate([a, np.zeros([B, maxLen - L, cfg.nHeads, hd])], 1)); // [B, maxLen, H, hd]
   for (const b of p.blocks) {
-    const r = attentionWithKV(b.attn, norm(b.ln1, x.ref), { ...attnOpts, bias: bias.ref });
+    const r = attentionWithKV(b.attn, norm(b.ln1, x.ref), { ...attnOpts, bias: bias.ref, headsLast: opts.headsLast ?? true });
     cache.push({ k: grow(r.k), v: grow(r.v) });
     x = x.add(r.y);
     x = x.ref.add(mlp(b.mlp, norm(b.ln2, x), linearFn));

@@ -1,0 +1,111 @@
+/**
+ * The decode step of the growing two-level KV cache with fewer kernels per token (issue 25, generation). It computes
+ * what `lmDecodeStepSplit` computes, operation for operation, so its values are the same bit for bit; it only moves
+ * work that every token repeated out of the step or stops jax-js from materialising intermediates:
+ * - q, k and v come from three matmuls with the qkv weight split into column blocks once per `generate` call
+ *   (`splitDecodeWeights`), instead of one matmul whose three slices were each copied by a kernel;
+ * - the one-hot write mask of the recent slots and the score biases of main's and recent's slots come from the
+ *   host, already split (no mask kernels, no copies of bias slices, once per layer);
+ * - LayerNorm recomputes x - mean inside its variance and its output instead of materialising it.
+ * Only for the dense matmul (a `linearFn` that swaps the matmul at the "attn.qkv" site needs the joint projection).
+ */
+import { np, type Array } from "../engine/index.js";
+import { embed, unembed } from "./embedding.js";
+import { linear, type Linear } from "./linear.js";
+import { norm, type Norm } from "./norm.js";
+import { applyRope, ropeTables, type KVLayer } from "./attention.js";
+import { mlp } from "./mlp.js";
+import type { KVCache, LMConfig, LMParams } from "./transformer.js";
+
+/** Per block: the qkv projection's q, k and v column blocks as separate linear layers. */
+export type DecodeWeights = { q: Linear; k: Linear; v: Linear }[];
+
+/** Split every block's qkv weight (and bias) into q, k, v (eager; params are not consumed). Dispose the result. */
+export function splitDecodeWeights(p: LMParams, cfg: LMConfig): DecodeWeights {
+  const D = cfg.dModel;
+  const part = (l: Linear, i: number): Linear => {
+    const w = l.w.ref.slice([], [i * D, (i + 1) * D]);
+    return l.b ? { w, b: l.b.ref.slice([i * D, (i + 1) * D]) } : { w };
+  };
+  return p.blocks.map((b) => ({ q: part(b.attn.qkv, 0), k: part(b.attn.qkv, 1), v: part(b.attn.qkv, 2) }));
+}
+
+/** The host-made masks of one step: `onehot`/`keep` [1, K, 1, 1] (recent slot written / kept), biases [B, M, 1] and [B, K, 1]. */
+export type DecodeMasks = { onehot: Array; keep: Array; biasMain: Array; biasRecent: Array };
+
+/** LayerNorm as `layerNorm` computes it, with x - mean recomputed by each consumer; RMSNorm as `norm`. Consumes x. */
+function normFused(p: Norm, x: Array, eps = 1e-5): Array {
+  if (!("b" in p)) return norm(p, x, eps);
+  const mu = x.ref.mean(-1, { keepdims: true });
+  const v = np.square(x.ref.sub(mu.ref)).mean(-1, { keepdims: true });
+  return x.sub(mu).mul(np.reciprocal(np.sqrt(v.add(eps)))).mul(p.g).add(p.b);
+}
+
+/**
+ * One decode step over main [B, M, H, hd] (read, not rewritten: pass a reference) and recent [B, K, H, hd] (this
+ * token's key/value written at the one-hot slot), as `lmDecodeStepSplit` with the dense matmul. tokens int32 [B],
+ * `pos` int32 scalar (absolute position). Returns logits [B, V] and the new recent cache. Consumes everything.
+ */
+export function lmDecodeStepKV(
+  p: LMParams,
+  w: DecodeWeights,
+  cfg: LMConfig,
+  tokens: Array,
+  pos: Array,
+  masks: DecodeMasks,
+  main: KVCache,
+  recent: KVCache,
+): { logits: Array; recent: KVCache } {
+  const B = tokens.shape[0];
+  const D = cfg.dModel;
+  const H = cfg.nHeads;
+  const hd = D / H;
+  let x = embed({ table: cfg.tiedHead ? p.wte.table.ref : p.wte.table }, tokens.reshape([B, 1]));
+  if (p.wpe) x = x.add(np.take(p.wpe.table, pos.ref.reshape([1]), 0));
+  const next: KVCache = [];
+  p.blocks.forEach((b, l) => {
+    const r = attendKV(w[l], normFused(b.ln1, x.ref), main[l], recent[l], pos.ref, masks, cfg.pos === "rope", b.attn.out, H, hd);
+    b.attn.qkv.w.dispose();
+    b.attn.qkv.b?.dispose();
+    next.push(r.recent);
+    x = x.add(r.y);
+    x = x.ref.add(mlp(b.mlp, normFused(b.ln2, x)));
+  });
+  pos.dispose();
+  masks.onehot.dispose();
+  masks.keep.dispose();
+  masks.biasMain.dispose();
+  masks.biasRecent.dispose();
+  const h = normFused(p.lnF, x).reshape([B, D]);
+  return { logits: p.head ? linear(p.head, h) : unembed(p.wte, h), recent: next };
+}
+
+function attendKV(w: { q: Linear; k: Linear; v: Linear }, x: Array, main: KVLayer, recent: KVLayer, pos: Array, m: DecodeMasks, rope: boolean, out: Linear, H: number, hd: number) {
+  const [B, , D] = x.shape;
+  const M = main.k.shape[1];
+  const K = recent.k.shape[1];
+  let q = linear(w.q, x.ref).reshape([B, 1, H, hd]);
+  let k = linear(w.k, x.ref).reshape([B, 1, H, hd]);
+  const v = linear(w.v, x).reshape([B, 1, H, hd]);
+  if (rope) {
+    const tabs = ropeTables(M + K, hd);
+    const cos = np.take(tabs.cos, pos.ref.reshape([1]), 0).reshape([1, 1, hd / 2]);
+    const sin = np.take(tabs.sin, pos.ref.reshape([1]), 0).reshape([1, 1, hd / 2]);
+    q = applyRope(q, cos.ref, sin.ref);
+    k = applyRope(k, cos, sin);
+  }
+  pos.dispose();
+  const rk = recent.k.mul(m.keep.ref).add(k.mul(m.onehot.ref)); // [B, K, H, hd]
+  const rv = recent.v.mul(m.keep.ref).add(v.mul(m.onehot.ref));
+  const qh = q.reshape([B, 1, H, hd]).mul(1 / Math.sqrt(hd));
+  const s1 = qh.ref.mul(main.k).sum(-1).add(m.biasMain.ref); // [B, M, H]
+  const s2 = qh.mul(rk.ref).sum(-1).add(m.biasRecent.ref); // [B, K, H]
+  const mx = np.maximum(s1.ref.max(1), s2.ref.max(1)).reshape([B, 1, H]);
+  const e1 = np.exp(s1.sub(mx.ref));
+  const e2 = np.exp(s2.sub(mx));
+  const den = e1.ref.sum(1).add(e2.ref.sum(1)).reshape([B, H, 1]);
+  const o1 = e1.reshape([B, M, H, 1]).mul(main.v).sum(1); // [B, H, hd]
+  const o2 = e2.reshape([B, K, H, 1]).mul(rv.ref).sum(1);
+  const y = o1.add(o2).div(den).reshape([B, 1, D]);
+  return { y: linear(out, y), recent: { k: rk, v: rv } };
+}
