@@ -33,12 +33,22 @@ export function splitDecodeWeights(p: LMParams, cfg: LMConfig): DecodeWeights {
 /** The host-made masks of one step: `onehot`/`keep` [1, K, 1, 1] (recent slot written / kept), biases [B, M, 1] and [B, K, 1]. */
 export type DecodeMasks = { onehot: Array; keep: Array; biasMain: Array; biasRecent: Array };
 
-/** LayerNorm as `layerNorm` computes it, with x - mean recomputed by each consumer; RMSNorm as `norm`. Consumes x. */
+/**
+ * LayerNorm as `layerNorm` computes it (mean = sum · (1/D), as jax-js's `mean`), with the mean and x - mean
+ * recomputed by each consumer instead of materialised (one sum, one sum of squares, one normalisation: 3 kernels,
+ * was 4); RMSNorm as `norm`. Consumes x.
+ */
 function normFused(p: Norm, x: Array, eps = 1e-5): Array {
   if (!("b" in p)) return norm(p, x, eps);
-  const mu = x.ref.mean(-1, { keepdims: true });
-  const v = np.square(x.ref.sub(mu.ref)).mean(-1, { keepdims: true });
-  return x.sub(mu).mul(np.reciprocal(np.sqrt(v.add(eps)))).mul(p.g).add(p.b);
+  const n = x.shape[x.ndim - 1];
+  const kept = [...x.shape.slice(0, -1), 1];
+  // The sum is the shared node (a kernel anyway); a shared keepdims reshape or mean would be one more kernel.
+  const s = x.ref.sum(-1);
+  const mean = () => s.ref.reshape(kept).mul(1 / n);
+  const v = np.square(x.ref.sub(mean())).mean(-1, { keepdims: true });
+  const y = x.sub(mean()).mul(np.reciprocal(np.sqrt(v.add(eps)))).mul(p.g).add(p.b);
+  s.dispose();
+  return y;
 }
 
 /**
@@ -97,12 +107,18 @@ function attendKV(w: { q: Linear; k: Linear; v: Linear }, x: Array, main: KVLaye
   pos.dispose();
   const rk = recent.k.mul(m.keep.ref).add(k.mul(m.onehot.ref)); // [B, K, H, hd]
   const rv = recent.v.mul(m.keep.ref).add(v.mul(m.onehot.ref));
+  // A node used twice is a kernel of its own: the scaled query is one (jax-js may compute it in the projection's
+  // epilogue), and the joint maximum is written once per consumer, so both exp kernels compute it (the same op).
   const qh = q.reshape([B, 1, H, hd]).mul(1 / Math.sqrt(hd));
   const s1 = qh.ref.mul(main.k).sum(-1).add(m.biasMain.ref); // [B, M, H]
   const s2 = qh.mul(rk.ref).sum(-1).add(m.biasRecent.ref); // [B, K, H]
-  const mx = np.maximum(s1.ref.max(1), s2.ref.max(1)).reshape([B, 1, H]);
-  const e1 = np.exp(s1.sub(mx.ref));
-  const e2 = np.exp(s2.sub(mx));
+  const m1 = s1.ref.max(1);
+  const m2 = s2.ref.max(1);
+  const mx = () => np.maximum(m1.ref, m2.ref).reshape([B, 1, H]);
+  const e1 = np.exp(s1.sub(mx()));
+  const e2 = np.exp(s2.sub(mx()));
+  m1.dispose();
+  m2.dispose();
   const den = e1.ref.sum(1).add(e2.ref.sum(1)).reshape([B, H, 1]);
   const o1 = e1.reshape([B, M, H, 1]).mul(main.v).sum(1); // [B, H, hd]
   const o2 = e2.reshape([B, K, H, 1]).mul(rv.ref).sum(1);
