@@ -10,7 +10,7 @@ import { jit, np, tree, type Array } from "../engine/index.js";
 import { Rng } from "../util/rng.js";
 import { initKVCache, lmDecodeStep, lmDecodeStepSplit, lmForward, lmPrefill, mergeRecentCache, type KVCache, type LMConfig, type LMParams } from "./transformer.js";
 import type { LinearFn } from "./linear.js";
-import { lmDecodeStepKV, splitDecodeWeights, type DecodeMasks, type DecodeWeights } from "./kv.js";
+import { hostDecodeInput, lmDecodeStepKV, splitDecodeWeights, type DecodeMasks, type DecodeWeights } from "./kv.js";
 
 export type SampleOptions = {
   maxNewTokens: number;
@@ -226,10 +226,10 @@ function splitDecoderFor(cfg: LMConfig, linearFn?: LinearFn): SplitDecodeFn {
  * cache's slots) is the
  * caller's host mask of real (non-padding) positions, read at each step.
  */
-function makeDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, base0: number, valid: Float32Array, kvRecent: number, linearFn?: LinearFn, grow = false, useKV = true) {
+function makeDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, base0: number, valid: Float32Array, kvRecent: number, linearFn?: LinearFn, grow = false, tables?: HostTables) {
   const Tmax = main0[0].k.shape[1];
   const K = Math.max(0, Math.floor(kvRecent));
-  if (K > 0 && grow) return makeGrowingDecoder(params, cfg, B, main0, valid, K, linearFn, useKV);
+  if (K > 0 && grow) return makeGrowingDecoder(params, cfg, B, main0, valid, K, linearFn, tables);
   if (K <= 0) {
     const decode = decoderFor(cfg, linearFn);
     let cache = main0;
@@ -284,8 +284,8 @@ function makeDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache,
  * recent slots are appended to main (`appendCache`) just before the step that would overflow them,
  * so the last tokens never pay for a merge.
  */
-function makeGrowingDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, valid: Float32Array, K: number, linearFn?: LinearFn, useKV = true) {
-  if (useKV && linearFn === undefined) return makeKVDecoder(params, cfg, B, main0, valid, K);
+function makeGrowingDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, valid: Float32Array, K: number, linearFn?: LinearFn, tables?: HostTables) {
+  if (tables && linearFn === undefined) return makeKVDecoder(params, cfg, B, main0, valid, K, tables);
   const C = valid.length / B;
   const decode = splitDecoderFor(cfg, linearFn);
   let main = main0;
@@ -325,13 +325,15 @@ function makeGrowingDecoder(params: LMParams, cfg: LMConfig, B: number, main0: K
   };
 }
 
-type KVDecodeFn = (p: LMParams, w: DecodeWeights, tokens: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: KVCache) => { logits: Array; recent: KVCache };
+type KVDecodeFn = (p: LMParams, w: DecodeWeights, x: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: KVCache) => { logits: Array; recent: KVCache };
+/** Host copies of the embedding tables (for `hostDecodeInput`). */
+export type HostTables = { wte: Float32Array; wpe: Float32Array | null };
 const kvDecoders = new WeakMap<LMConfig, KVDecodeFn>();
 
 function kvDecoderFor(cfg: LMConfig): KVDecodeFn {
   let f = kvDecoders.get(cfg);
   if (!f) {
-    f = jit((p: LMParams, w: DecodeWeights, tokens: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: KVCache) => lmDecodeStepKV(p, w, cfg, tokens, pos, masks, main, recent));
+    f = jit((p: LMParams, w: DecodeWeights, x: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: KVCache) => lmDecodeStepKV(p, w, cfg, x, pos, masks, main, recent));
     kvDecoders.set(cfg, f);
   }
   return f;
@@ -341,7 +343,7 @@ function kvDecoderFor(cfg: LMConfig): KVDecodeFn {
  * `makeGrowingDecoder` with `lmDecodeStepKV`: the qkv weights are split once here, and each step's one-hot slot
  * mask and score biases (main's and recent's slots apart) are made on the host.
  */
-function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, valid: Float32Array, K: number) {
+function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, valid: Float32Array, K: number, tables: HostTables) {
   const C = valid.length / B;
   const decode = kvDecoderFor(cfg);
   const weights = splitDecodeWeights(params, cfg);
@@ -371,7 +373,8 @@ function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCach
         biasMain: np.array(biasMain).reshape([B, base, 1]),
         biasRecent: np.array(biasRecent).reshape([B, K, 1]),
       };
-      const r = decode(tree.ref(params), tree.ref(weights), np.array(cur, { dtype: np.int32 }), np.array(t, { dtype: np.int32 }), masks, tree.ref(main), recent);
+      const x = np.array(hostDecodeInput(tables.wte, tables.wpe, cfg.dModel, cur, t)).reshape([B, 1, cfg.dModel]);
+      const r = decode(tree.ref(params), tree.ref(weights), x, np.array(t, { dtype: np.int32 }), masks, tree.ref(main), recent);
       recent = r.recent;
       return r.logits;
     },
@@ -512,7 +515,12 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
   const cache: KVCache = caches.length === 1 ? caches[0] : caches[0].map((_, l) => ({ k: np.concatenate(caches.map((c) => c[l].k), 0), v: np.concatenate(caches.map((c) => c[l].v), 0) }));
   let promptHidden: number[][] | undefined;
   if (opts.returnPromptHidden) promptHidden = Array.from({ length: B }, (_, b) => Array.from(hiddenHost.subarray(b * D, (b + 1) * D)));
-  const dec = makeDecoder(params, cfg, B, cache, L, valid, K, opts.linearFn, grow, opts.decodeKV ?? true);
+  // The fewer-kernel step embeds on the host: the tables are read once per call.
+  const useKV = grow && opts.linearFn === undefined && (opts.decodeKV ?? true);
+  const tables: HostTables | undefined = useKV
+    ? { wte: (await params.wte.table.ref.data()) as Float32Array, wpe: params.wpe ? ((await params.wpe.table.ref.data()) as Float32Array) : null }
+    : undefined;
+  const dec = makeDecoder(params, cfg, B, cache, L, valid, K, opts.linearFn, grow, tables);
   const sampler = makeSampler(B, V, opts);
   for (let t = L; ; t++) {
     const cur = sampler.pick(logits);

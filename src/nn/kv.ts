@@ -10,7 +10,7 @@
  * Only for the dense matmul (a `linearFn` that swaps the matmul at the "attn.qkv" site needs the joint projection).
  */
 import { np, type Array } from "../engine/index.js";
-import { embed, unembed } from "./embedding.js";
+import { unembed } from "./embedding.js";
 import { linear, type Linear } from "./linear.js";
 import { norm, type Norm } from "./norm.js";
 import { applyRope, ropeTables, type KVLayer } from "./attention.js";
@@ -52,26 +52,42 @@ function normFused(p: Norm, x: Array, eps = 1e-5): Array {
 }
 
 /**
+ * The step's input embeddings [B, 1, D] on the host: each token's row of the embedding table plus, with learned
+ * positions, the position's row, added in float32 (as the step's own lookup and add did). Tables are read once per
+ * `generate` call (`wte` [V, D], `wpe` [T, D] or null).
+ */
+export function hostDecodeInput(wte: Float32Array, wpe: Float32Array | null, D: number, tokens: Int32Array, pos: number): Float32Array {
+  const x = new Float32Array(tokens.length * D);
+  for (let b = 0; b < tokens.length; b++) {
+    const e = tokens[b] * D;
+    if (wpe) for (let d = 0; d < D; d++) x[b * D + d] = Math.fround(wte[e + d] + wpe[pos * D + d]);
+    else x.set(wte.subarray(e, e + D), b * D);
+  }
+  return x;
+}
+
+/**
  * One decode step over main [B, M, H, hd] (read, not rewritten: pass a reference) and recent [B, K, H, hd] (this
- * token's key/value written at the one-hot slot), as `lmDecodeStepSplit` with the dense matmul. tokens int32 [B],
- * `pos` int32 scalar (absolute position). Returns logits [B, V] and the new recent cache. Consumes everything.
+ * token's key/value written at the one-hot slot), as `lmDecodeStepSplit` with the dense matmul. `x` [B, 1, D]: the
+ * tokens' input embeddings (`hostDecodeInput`), `pos` int32 scalar (absolute position). Returns logits [B, V] and
+ * the new recent cache. Consumes everything.
  */
 export function lmDecodeStepKV(
   p: LMParams,
   w: DecodeWeights,
   cfg: LMConfig,
-  tokens: Array,
+  x: Array,
   pos: Array,
   masks: DecodeMasks,
   main: KVCache,
   recent: KVCache,
 ): { logits: Array; recent: KVCache } {
-  const B = tokens.shape[0];
+  const B = x.shape[0];
   const D = cfg.dModel;
   const H = cfg.nHeads;
   const hd = D / H;
-  let x = embed({ table: cfg.tiedHead ? p.wte.table.ref : p.wte.table }, tokens.reshape([B, 1]));
-  if (p.wpe) x = x.add(np.take(p.wpe.table, pos.ref.reshape([1]), 0));
+  if (!cfg.tiedHead) p.wte.table.dispose();
+  p.wpe?.table.dispose();
   const next: KVCache = [];
   p.blocks.forEach((b, l) => {
     const r = attendKV(w[l], normFused(b.ln1, x.ref), main[l], recent[l], pos.ref, masks, cfg.pos === "rope", b.attn.out, H, hd);
