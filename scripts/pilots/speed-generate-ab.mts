@@ -4,7 +4,7 @@
  * alternating. Checks temperature-0 tokens and sampled tokens (same seed) against the first variant and prints CPU
  * ms per call (median), the CPU ratio against the first variant and the median of paired per-round ratios.
  * Run: TINYFOUNDRY_THREADS=1 node --import tsx scripts/pilots/speed-generate-ab.mts 'old={"kvGrow":false}' 'new={}'
- * (each argument label=JSON of SampleOptions; env B, P, N, ROUNDS, POS=rope|learned).
+ * (each argument label=JSON of SampleOptions; env B, P, N, ROUNDS, POS=rope|learned, SHAPE=sft).
  */
 import { initEngine, kernelProfile } from "../../src/engine/index.js";
 import { defaultLMConfig, initLM } from "../../src/nn/transformer.js";
@@ -12,15 +12,21 @@ import { generate, type SampleOptions } from "../../src/nn/generate.js";
 import { Rng } from "../../src/util/rng.js";
 
 const info = await initEngine();
-const cfg = { ...defaultLMConfig, pos: (process.env.POS ?? defaultLMConfig.pos) as "rope" | "learned" };
-const B = Number(process.env.B ?? 32);
-const P = Number(process.env.P ?? 64);
-const N = Number(process.env.N ?? 64);
+// SHAPE=sft: sft-vs-rl's policy (context 256, RMSNorm, RoPE) as its rollouts call generate (prompts padded to 128,
+// prefill chunks of 16, 32 new tokens; B 64 by default).
+const sft = process.env.SHAPE === "sft";
+const cfg = sft
+  ? { ...defaultLMConfig, contextLength: 256, norm: "rms" as const, pos: "rope" as const }
+  : { ...defaultLMConfig, pos: (process.env.POS ?? defaultLMConfig.pos) as "rope" | "learned" };
+const extra: Partial<SampleOptions> = sft ? { prefillBucket: 128, prefillChunk: 16 } : {};
+const B = Number(process.env.B ?? (sft ? 64 : 32));
+const P = Number(process.env.P ?? (sft ? 100 : 64));
+const N = Number(process.env.N ?? (sft ? 32 : 64));
 const params = initLM(cfg, 0);
 const rng = new Rng(0, "pilot-generate");
 const prompts = Array.from({ length: B }, () => Array.from({ length: P }, () => rng.int(cfg.vocabSize)));
 const variants = process.argv.slice(2).map((a) => ({ label: a.slice(0, a.indexOf("=")), opts: JSON.parse(a.slice(a.indexOf("=") + 1)) as Partial<SampleOptions> }));
-const run = (i: number, temperature: number) => generate(params, cfg, prompts, { maxNewTokens: N, temperature, rng: new Rng(1, "s"), batchedPrefill: true, ...variants[i].opts });
+const run = (i: number, temperature: number) => generate(params, cfg, prompts, { maxNewTokens: N, temperature, rng: new Rng(1, "s"), batchedPrefill: true, ...extra, ...variants[i].opts });
 const greedy: string[] = [];
 const sampled: string[] = [];
 const lps: number[][] = [];
