@@ -163,6 +163,26 @@ describe("two-level KV cache (kvRecent)", () => {
       tree.dispose(p);
     }
   });
+  it("prompt embeddings, chunked prefill and the prompts' hidden states give the same results on the growing, fewer-kernel path", async () => {
+    const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 40, pos: "rope" };
+    const p = initLM(cfg, 8);
+    const prompts = [[5, 6, 7, 8, 9, 10], [2, 3], [4, 4, 1]];
+    const o = {
+      maxNewTokens: 10,
+      temperature: 1,
+      batchedPrefill: true,
+      prefillChunk: 2,
+      returnPromptHidden: true,
+      kvRecent: 4,
+      prefillEmbeds: (t: Int32Array, rows: number[], L: number) => embed({ table: p.wte.table.ref }, np.array(t, { dtype: np.int32 }).reshape([rows.length, L])),
+    };
+    const old = await generate(p, cfg, prompts, { ...o, rng: new Rng(3, "e"), kvGrow: false, prefillHeadsLast: false });
+    const now = await generate(p, cfg, prompts, { ...o, rng: new Rng(3, "e") });
+    expect(now.tokens).toEqual(old.tokens);
+    expect(now.logprobs).toEqual(old.logprobs);
+    expect(now.promptHidden).toEqual(old.promptHidden);
+    tree.dispose(p);
+  });
   it("the prefill's heads-last attention gives jnn.dotProductAttention's tokens and log-probabilities bit for bit", async () => {
     const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 40, pos: "rope" };
     const p = initLM(cfg, 6);
