@@ -10,7 +10,7 @@ import { jit, np, tree, type Array } from "../engine/index.js";
 import { Rng } from "../util/rng.js";
 import { initKVCache, lmDecodeStep, lmDecodeStepSplit, lmForward, lmPrefill, mergeRecentCache, type KVCache, type LMConfig, type LMParams } from "./transformer.js";
 import type { LinearFn } from "./linear.js";
-import { hostDecodeInput, lmDecodeStepKV, splitDecodeWeights, type DecodeMasks, type DecodeWeights } from "./kv.js";
+import { hostDecodeInput, lmDecodeStepKV, type DecodeMasks } from "./kv.js";
 
 export type SampleOptions = {
   maxNewTokens: number;
@@ -325,7 +325,7 @@ function makeGrowingDecoder(params: LMParams, cfg: LMConfig, B: number, main0: K
   };
 }
 
-type KVDecodeFn = (p: LMParams, w: DecodeWeights, x: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: KVCache) => { logits: Array; recent: KVCache };
+type KVDecodeFn = (p: LMParams, x: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: KVCache) => { logits: Array; recent: KVCache };
 /** Host copies of the embedding tables (for `hostDecodeInput`). */
 export type HostTables = { wte: Float32Array; wpe: Float32Array | null };
 const kvDecoders = new WeakMap<LMConfig, KVDecodeFn>();
@@ -333,20 +333,19 @@ const kvDecoders = new WeakMap<LMConfig, KVDecodeFn>();
 function kvDecoderFor(cfg: LMConfig): KVDecodeFn {
   let f = kvDecoders.get(cfg);
   if (!f) {
-    f = jit((p: LMParams, w: DecodeWeights, x: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: KVCache) => lmDecodeStepKV(p, w, cfg, x, pos, masks, main, recent));
+    f = jit((p: LMParams, x: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: KVCache) => lmDecodeStepKV(p, cfg, x, pos, masks, main, recent));
     kvDecoders.set(cfg, f);
   }
   return f;
 }
 
 /**
- * `makeGrowingDecoder` with `lmDecodeStepKV`: the qkv weights are split once here, and each step's one-hot slot
- * mask and score biases (main's and recent's slots apart) are made on the host.
+ * `makeGrowingDecoder` with `lmDecodeStepKV`: each step's input embeddings, one-hot slot mask and score biases
+ * (main's and recent's slots apart) are made on the host.
  */
 function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, valid: Float32Array, K: number, tables: HostTables) {
   const C = valid.length / B;
   const decode = kvDecoderFor(cfg);
-  const weights = splitDecodeWeights(params, cfg);
   let main = main0;
   let base = main0[0].k.shape[1];
   let recent: KVCache = initKVCache({ ...cfg, contextLength: K }, B, K);
@@ -374,14 +373,13 @@ function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCach
         biasRecent: np.array(biasRecent).reshape([B, K, 1]),
       };
       const x = np.array(hostDecodeInput(tables.wte, tables.wpe, cfg.dModel, cur, t)).reshape([B, 1, cfg.dModel]);
-      const r = decode(tree.ref(params), tree.ref(weights), x, np.array(t, { dtype: np.int32 }), masks, tree.ref(main), recent);
+      const r = decode(tree.ref(params), x, np.array(t, { dtype: np.int32 }), masks, tree.ref(main), recent);
       recent = r.recent;
       return r.logits;
     },
     dispose: () => {
       tree.dispose(main);
       tree.dispose(recent);
-      tree.dispose(weights);
     },
   };
 }

@@ -2,12 +2,13 @@
  * The decode step of the growing two-level KV cache with fewer kernels per token (issue 25, generation). It computes
  * what `lmDecodeStepSplit` computes, operation for operation, so its values are the same bit for bit; it only moves
  * work that every token repeated out of the step or stops jax-js from materialising intermediates:
- * - q, k and v come from three matmuls with the qkv weight split into column blocks once per `generate` call
- *   (`splitDecodeWeights`), instead of one matmul whose three slices were each copied by a kernel;
+ * - q, k and v are slices of the qkv projection read by their consumers' kernels (`np.split` made a copy kernel
+ *   of each), and the input embeddings are made on the host (no lookup, position lookup and add kernels);
  * - the one-hot write mask of the recent slots and the score biases of main's and recent's slots come from the
  *   host, already split (no mask kernels, no copies of bias slices, once per layer);
- * - LayerNorm recomputes x - mean inside its variance and its output instead of materialising it.
- * Only for the dense matmul (a `linearFn` that swaps the matmul at the "attn.qkv" site needs the joint projection).
+ * - LayerNorm recomputes the mean and x - mean inside its variance and its output instead of materialising them,
+ *   and the softmax's joint maximum is computed inside both exp kernels.
+ * Used for the dense matmul only; a model that swaps matmuls through a `linearFn` keeps `lmDecodeStepSplit`.
  */
 import { np, type Array } from "../engine/index.js";
 import { unembed } from "./embedding.js";
@@ -16,19 +17,6 @@ import { norm, type Norm } from "./norm.js";
 import { applyRope, ropeTables, type KVLayer } from "./attention.js";
 import { mlp } from "./mlp.js";
 import type { KVCache, LMConfig, LMParams } from "./transformer.js";
-
-/** Per block: the qkv projection's q, k and v column blocks as separate linear layers. */
-export type DecodeWeights = { q: Linear; k: Linear; v: Linear }[];
-
-/** Split every block's qkv weight (and bias) into q, k, v (eager; params are not consumed). Dispose the result. */
-export function splitDecodeWeights(p: LMParams, cfg: LMConfig): DecodeWeights {
-  const D = cfg.dModel;
-  const part = (l: Linear, i: number): Linear => {
-    const w = l.w.ref.slice([], [i * D, (i + 1) * D]);
-    return l.b ? { w, b: l.b.ref.slice([i * D, (i + 1) * D]) } : { w };
-  };
-  return p.blocks.map((b) => ({ q: part(b.attn.qkv, 0), k: part(b.attn.qkv, 1), v: part(b.attn.qkv, 2) }));
-}
 
 /** The host-made masks of one step: `onehot`/`keep` [1, K, 1, 1] (recent slot written / kept), biases [B, M, 1] and [B, K, 1]. */
 export type DecodeMasks = { onehot: Array; keep: Array; biasMain: Array; biasRecent: Array };
@@ -74,7 +62,6 @@ export function hostDecodeInput(wte: Float32Array, wpe: Float32Array | null, D: 
  */
 export function lmDecodeStepKV(
   p: LMParams,
-  w: DecodeWeights,
   cfg: LMConfig,
   x: Array,
   pos: Array,
@@ -90,9 +77,7 @@ export function lmDecodeStepKV(
   p.wpe?.table.dispose();
   const next: KVCache = [];
   p.blocks.forEach((b, l) => {
-    const r = attendKV(w[l], normFused(b.ln1, x.ref), main[l], recent[l], pos.ref, masks, cfg.pos === "rope", b.attn.out, H, hd);
-    b.attn.qkv.w.dispose();
-    b.attn.qkv.b?.dispose();
+    const r = attendKV(b.attn.qkv, normFused(b.ln1, x.ref), main[l], recent[l], pos.ref, masks, cfg.pos === "rope", b.attn.out, H, hd);
     next.push(r.recent);
     x = x.add(r.y);
     x = x.ref.add(mlp(b.mlp, normFused(b.ln2, x)));
@@ -106,13 +91,16 @@ export function lmDecodeStepKV(
   return { logits: p.head ? linear(p.head, h) : unembed(p.wte, h), recent: next };
 }
 
-function attendKV(w: { q: Linear; k: Linear; v: Linear }, x: Array, main: KVLayer, recent: KVLayer, pos: Array, m: DecodeMasks, rope: boolean, out: Linear, H: number, hd: number) {
+function attendKV(joint: Linear, x: Array, main: KVLayer, recent: KVLayer, pos: Array, m: DecodeMasks, rope: boolean, out: Linear, H: number, hd: number) {
   const [B, , D] = x.shape;
   const M = main.k.shape[1];
   const K = recent.k.shape[1];
-  let q = linear(w.q, x.ref).reshape([B, 1, H, hd]);
-  let k = linear(w.k, x.ref).reshape([B, 1, H, hd]);
-  const v = linear(w.v, x).reshape([B, 1, H, hd]);
+  const qkv = linear(joint, x); // [B, 1, 3D]
+  const part = (i: number) => qkv.ref.slice([], [], [i * D, (i + 1) * D]).reshape([B, 1, H, hd]);
+  let q = part(0);
+  let k = part(1);
+  const v = part(2);
+  qkv.dispose();
   if (rope) {
     const tabs = ropeTables(M + K, hd);
     const cos = np.take(tabs.cos, pos.ref.reshape([1]), 0).reshape([1, 1, hd / 2]);
