@@ -2,7 +2,8 @@
  * Pilot (issue 25, generation routes 2-4): `generate` variants side by side in one process at the bench's shape
  * (reference model, 32 prompts of 64 tokens, 64 new tokens, batched prefill), interleaved rounds with the order
  * alternating. Checks temperature-0 tokens and sampled tokens (same seed) against the first variant and prints CPU
- * ms per call (median), the CPU ratio against the first variant and the median of paired per-round ratios.
+ * ms per call (median), the CPU ratio against the first variant and the median of paired per-round ratios (and the
+ * wall-clock ones: with worker threads, CPU time counts the workers' waiting too).
  * Run: TINYFOUNDRY_THREADS=1 node --import tsx scripts/pilots/speed-generate-ab.mts 'old={"kvGrow":false}' 'new={}'
  * (each argument label=JSON of SampleOptions; env B, P, N, ROUNDS, POS=rope|learned, SHAPE=sft).
  */
@@ -37,13 +38,16 @@ for (const i of variants.keys()) {
   lps.push(r.logprobs.flat());
 }
 const cpu = variants.map(() => [] as number[]);
+const wall = variants.map(() => [] as number[]);
 const rounds = Number(process.env.ROUNDS ?? 5);
 for (let r = 0; r < rounds; r++) {
   const order = [...variants.keys()];
   if (r % 2) order.reverse();
   for (const i of order) {
     const c0 = process.cpuUsage();
+    const t0 = performance.now();
     await run(i, 1);
+    wall[i].push(performance.now() - t0);
     const c = process.cpuUsage(c0);
     cpu[i].push((c.user + c.system) / 1000);
   }
@@ -62,6 +66,8 @@ for (const [i, v] of variants.entries()) {
       speedupCpu: +(median(cpu[0]) / median(cpu[i])).toFixed(3),
       pairedMedian: +median(cpu[i].map((x, r) => cpu[0][r] / x)).toFixed(3),
       pairedRange: [Math.min(...cpu[i].map((x, r) => cpu[0][r] / x)), Math.max(...cpu[i].map((x, r) => cpu[0][r] / x))].map((x) => +x.toFixed(3)),
+      wallMsMedian: +median(wall[i]).toFixed(0),
+      wallPairedMedian: +median(wall[i].map((x, r) => wall[0][r] / x)).toFixed(3),
       kernelsPerCall: prof.kernels,
       kernelMs: +prof.msTotal.toFixed(0),
       cpuMs: cpu[i].map((x) => Math.round(x)),

@@ -5,6 +5,15 @@
  * the cache has `contextLength` slots); token choice happens on the host from the step's logits.
  * Returns the log-probability of each sampled token under the sampling distribution's temperature
  * (before top-k/top-p truncation), which policy-gradient methods need.
+ *
+ * Speed (issue 25; bench shape: reference model, 32 prompts of 64 tokens, 64 new; scripts/pilots/
+ * speed-generate-ab.mts, 1 thread, CPU time, interleaved rounds on a shared 2-core machine; every step below keeps
+ * tokens and log-probabilities bit-identical): with a batched prefill and large caches the main cache holds only
+ * filled slots and grows by concatenation (`kvGrow`, 1.07x), the prefill's attention writes heads-last
+ * (`prefillHeadsLast`: the output projection read jax-js's transposed view at 4.5 GFLOP/s against 36 for the
+ * other projections), and decoding uses `lmDecodeStepKV` (`decodeKV`: 81 -> 53 kernels per token). Tried and not
+ * kept: 8 or 32 recent slots instead of 16 (0.97x, 0.93x); the recent buffer written by `where` (slower).
+ * Not done: sampling on the device (host token choice is ~3 % of a call and would cost kernels of its own).
  */
 import { jit, np, tree, type Array } from "../engine/index.js";
 import { Rng } from "../util/rng.js";
@@ -206,6 +215,17 @@ const splitDecoders = new WeakMap<LMConfig, Map<LinearFn | undefined, SplitDecod
 const mergeCache = jit((main: KVCache, recent: KVCache, base: Array) => mergeRecentCache(main, recent, base));
 /** main [B, M, H, hd] ++ recent [B, K, H, hd] along the slots, per layer (the growing cache's merge). */
 const appendCache = jit((main: KVCache, recent: KVCache) => main.map((m, l) => ({ k: np.concatenate([m.k, recent[l].k], 1), v: np.concatenate([m.v, recent[l].v], 1) })));
+/** The same with each layer's recent keys and values in one array [B, K, 2D] (`lmDecodeStepKV`'s). */
+const appendJointCache = jit((main: KVCache, recent: Array[]) =>
+  main.map((m, l) => {
+    const [B, , H, hd] = m.k.shape;
+    const K = recent[l].shape[1];
+    const part = (i: number) => recent[l].ref.slice([], [], [i * H * hd, (i + 1) * H * hd]).reshape([B, K, H, hd]);
+    const out = { k: np.concatenate([m.k, part(0)], 1), v: np.concatenate([m.v, part(1)], 1) };
+    recent[l].dispose();
+    return out;
+  }),
+);
 
 function splitDecoderFor(cfg: LMConfig, linearFn?: LinearFn): SplitDecodeFn {
   let m = splitDecoders.get(cfg);
@@ -325,7 +345,7 @@ function makeGrowingDecoder(params: LMParams, cfg: LMConfig, B: number, main0: K
   };
 }
 
-type KVDecodeFn = (p: LMParams, x: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: KVCache) => { logits: Array; recent: KVCache };
+type KVDecodeFn = (p: LMParams, x: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: Array[]) => { logits: Array; recent: Array[] };
 /** Host copies of the embedding tables (for `hostDecodeInput`). */
 export type HostTables = { wte: Float32Array; wpe: Float32Array | null };
 const kvDecoders = new WeakMap<LMConfig, KVDecodeFn>();
@@ -333,7 +353,7 @@ const kvDecoders = new WeakMap<LMConfig, KVDecodeFn>();
 function kvDecoderFor(cfg: LMConfig): KVDecodeFn {
   let f = kvDecoders.get(cfg);
   if (!f) {
-    f = jit((p: LMParams, x: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: KVCache) => lmDecodeStepKV(p, cfg, x, pos, masks, main, recent));
+    f = jit((p: LMParams, x: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: Array[]) => lmDecodeStepKV(p, cfg, x, pos, masks, main, recent));
     kvDecoders.set(cfg, f);
   }
   return f;
@@ -348,11 +368,13 @@ function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCach
   const decode = kvDecoderFor(cfg);
   let main = main0;
   let base = main0[0].k.shape[1];
-  let recent: KVCache = initKVCache({ ...cfg, contextLength: K }, B, K);
+  const H = cfg.nHeads;
+  const hd = cfg.dModel / H;
+  let recent: Array[] = Array.from({ length: cfg.nLayers }, () => np.zeros([B, K, 2 * H * hd]));
   return {
     step(cur: Int32Array, t: number): Array {
       if (t - base >= K) {
-        main = appendCache(main, tree.ref(recent));
+        main = appendJointCache(main, tree.ref(recent));
         base += K;
       }
       const slot = t - base;
@@ -367,8 +389,8 @@ function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCach
         for (let j = 0; j < K; j++) biasRecent[b * K + j] = j <= slot && base + j < C && valid[b * C + base + j] > 0 ? 0 : -1e9;
       }
       const masks: DecodeMasks = {
-        onehot: np.array(onehot).reshape([1, K, 1, 1]),
-        keep: np.array(keep).reshape([1, K, 1, 1]),
+        onehot: np.array(onehot).reshape([1, K, 1]),
+        keep: np.array(keep).reshape([1, K, 1]),
         biasMain: np.array(biasMain).reshape([B, base, 1]),
         biasRecent: np.array(biasRecent).reshape([B, K, 1]),
       };

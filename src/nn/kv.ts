@@ -5,7 +5,8 @@
  * - q, k and v are slices of the qkv projection read by their consumers' kernels (`np.split` made a copy kernel
  *   of each), and the input embeddings are made on the host (no lookup, position lookup and add kernels);
  * - the one-hot write mask of the recent slots and the score biases of main's and recent's slots come from the
- *   host, already split (no mask kernels, no copies of bias slices, once per layer);
+ *   host, already split (no mask kernels, no copies of bias slices, once per layer), and the recent keys and
+ *   values live in one array, written by one kernel;
  * - LayerNorm recomputes the mean and x - mean inside its variance and its output instead of materialising them,
  *   and the softmax's joint maximum is computed inside both exp kernels.
  * Used for the dense matmul only; a model that swaps matmuls through a `linearFn` keeps `lmDecodeStepSplit`.
@@ -18,7 +19,7 @@ import { applyRope, ropeTables, type KVLayer } from "./attention.js";
 import { mlp } from "./mlp.js";
 import type { KVCache, LMConfig, LMParams } from "./transformer.js";
 
-/** The host-made masks of one step: `onehot`/`keep` [1, K, 1, 1] (recent slot written / kept), biases [B, M, 1] and [B, K, 1]. */
+/** The host-made masks of one step: `onehot`/`keep` [1, K, 1] (recent slot written / kept), biases [B, M, 1] and [B, K, 1]. */
 export type DecodeMasks = { onehot: Array; keep: Array; biasMain: Array; biasRecent: Array };
 
 /**
@@ -55,8 +56,9 @@ export function hostDecodeInput(wte: Float32Array, wpe: Float32Array | null, D: 
 }
 
 /**
- * One decode step over main [B, M, H, hd] (read, not rewritten: pass a reference) and recent [B, K, H, hd] (this
- * token's key/value written at the one-hot slot), as `lmDecodeStepSplit` with the dense matmul. `x` [B, 1, D]: the
+ * One decode step over main [B, M, H, hd] (read, not rewritten: pass a reference) and, per layer, the recent keys
+ * and values together, [B, K, 2D] (keys then values; this token's written at the one-hot slot by one kernel), as
+ * `lmDecodeStepSplit` with the dense matmul. `x` [B, 1, D]: the
  * tokens' input embeddings (`hostDecodeInput`), `pos` int32 scalar (absolute position). Returns logits [B, V] and
  * the new recent cache. Consumes everything.
  */
@@ -67,15 +69,15 @@ export function lmDecodeStepKV(
   pos: Array,
   masks: DecodeMasks,
   main: KVCache,
-  recent: KVCache,
-): { logits: Array; recent: KVCache } {
+  recent: Array[],
+): { logits: Array; recent: Array[] } {
   const B = x.shape[0];
   const D = cfg.dModel;
   const H = cfg.nHeads;
   const hd = D / H;
   if (!cfg.tiedHead) p.wte.table.dispose();
   p.wpe?.table.dispose();
-  const next: KVCache = [];
+  const next: Array[] = [];
   p.blocks.forEach((b, l) => {
     const r = attendKV(b.attn.qkv, normFused(b.ln1, x.ref), main[l], recent[l], pos.ref, masks, cfg.pos === "rope", b.attn.out, H, hd);
     next.push(r.recent);
@@ -91,26 +93,28 @@ export function lmDecodeStepKV(
   return { logits: p.head ? linear(p.head, h) : unembed(p.wte, h), recent: next };
 }
 
-function attendKV(joint: Linear, x: Array, main: KVLayer, recent: KVLayer, pos: Array, m: DecodeMasks, rope: boolean, out: Linear, H: number, hd: number) {
+function attendKV(joint: Linear, x: Array, main: KVLayer, recent: Array, pos: Array, m: DecodeMasks, rope: boolean, out: Linear, H: number, hd: number) {
   const [B, , D] = x.shape;
   const M = main.k.shape[1];
-  const K = recent.k.shape[1];
+  const K = recent.shape[1];
   const qkv = linear(joint, x); // [B, 1, 3D]
   const part = (i: number) => qkv.ref.slice([], [], [i * D, (i + 1) * D]).reshape([B, 1, H, hd]);
   let q = part(0);
-  let k = part(1);
-  const v = part(2);
-  qkv.dispose();
+  let kv = qkv.ref.slice([], [], [D, 3 * D]); // [B, 1, 2D]
   if (rope) {
     const tabs = ropeTables(M + K, hd);
     const cos = np.take(tabs.cos, pos.ref.reshape([1]), 0).reshape([1, 1, hd / 2]);
     const sin = np.take(tabs.sin, pos.ref.reshape([1]), 0).reshape([1, 1, hd / 2]);
     q = applyRope(q, cos.ref, sin.ref);
-    k = applyRope(k, cos, sin);
+    kv.dispose();
+    const k = applyRope(part(1), cos, sin).reshape([B, 1, D]);
+    kv = np.concatenate([k, part(2).reshape([B, 1, D])], 2);
   }
+  qkv.dispose();
   pos.dispose();
-  const rk = recent.k.mul(m.keep.ref).add(k.mul(m.onehot.ref)); // [B, K, H, hd]
-  const rv = recent.v.mul(m.keep.ref).add(v.mul(m.onehot.ref));
+  const rkv = recent.mul(m.keep.ref).add(kv.mul(m.onehot.ref)); // [B, K, 2D]
+  const rk = rkv.ref.slice([], [], [0, D]).reshape([B, K, H, hd]);
+  const rv = rkv.ref.slice([], [], [D, 2 * D]).reshape([B, K, H, hd]);
   // A node used twice is a kernel of its own: the scaled query is one (jax-js may compute it in the projection's
   // epilogue), and the joint maximum is written once per consumer, so both exp kernels compute it (the same op).
   const qh = q.reshape([B, 1, H, hd]).mul(1 / Math.sqrt(hd));
@@ -127,5 +131,5 @@ function attendKV(joint: Linear, x: Array, main: KVLayer, recent: KVLayer, pos: 
   const o1 = e1.reshape([B, M, H, 1]).mul(main.v).sum(1); // [B, H, hd]
   const o2 = e2.reshape([B, K, H, 1]).mul(rv.ref).sum(1);
   const y = o1.add(o2).div(den).reshape([B, 1, D]);
-  return { y: linear(out, y), recent: { k: rk, v: rv } };
+  return { y: linear(out, y), recent: rkv };
 }
