@@ -2,10 +2,10 @@
  * Generation throughput of the KV-cache sampler (`generate` with a batched prefill, as PPO
  * rollouts call it): the reference model (GPT 2 × 128, 4 heads, context 128, vocab 256, random
  * weights), 32 prompts of 64 tokens, 64 new tokens each at temperature 1 with no stop token.
- * Counts new tokens per second, prefill included. Prints one JSON line; run by bench/run.ts in a
+ * Counts new tokens per second, prefill included, and the kernels one call dispatches. Prints one JSON line; run by bench/run.ts in a
  * child process (thread count from TINYFOUNDRY_THREADS). PyTorch's twin: `torch_ref.py <threads> generate`.
  */
-import { initEngine } from "../src/engine/index.js";
+import { initEngine, kernelProfile } from "../src/engine/index.js";
 import { defaultLMConfig, initLM } from "../src/nn/transformer.js";
 import { defaultKvRecent, generate } from "../src/nn/generate.js";
 import { Rng } from "../src/util/rng.js";
@@ -29,6 +29,9 @@ for (let i = 0; i < reps; i++) {
   if (r.tokens.some((t) => t.length !== N)) throw new Error("generate bench: a row stopped early");
 }
 times.sort((a, b) => a - b);
+// Kernels dispatched per call and per new token after the first (prefill apart: a call with one new token).
+const perCall = (await kernelProfile(async () => void (await once()))).kernels;
+const prefillOnly = (await kernelProfile(async () => void (await generate(params, cfg, prompts(), { maxNewTokens: 1, temperature: 1, rng, batchedPrefill: true })))).kernels;
 const ms = times[Math.floor(times.length / 2)];
 console.log(
   JSON.stringify({
@@ -37,6 +40,8 @@ console.log(
     promptTokens: P,
     newTokens: N,
     kvRecent: defaultKvRecent(cfg, B),
+    kernelsPerCall: perCall,
+    kernelsPerToken: +((perCall - prefillOnly) / (N - 1)).toFixed(1),
     msPerCall: ms,
     tokensPerSec: (B * N * 1000) / ms,
     peakRssMB: process.resourceUsage().maxRSS / 1024,

@@ -11,7 +11,7 @@
  * tokens and log-probabilities bit-identical): with a batched prefill and large caches the main cache holds only
  * filled slots and grows by concatenation (`kvGrow`, 1.07x), the prefill's attention writes heads-last
  * (`prefillHeadsLast`: the output projection read jax-js's transposed view at 4.5 GFLOP/s against 36 for the
- * other projections), and decoding uses `lmDecodeStepKV` (`decodeKV`: 81 -> 53 kernels per token). Tried and not
+ * other projections), and decoding uses `lmDecodeStepKV` (`decodeKV`: 81 -> 50 kernels per token; 1.16-1.23x CPU in all against the earlier sampler). Tried and not
  * kept: 8 or 32 recent slots instead of 16 (0.97x, 0.93x); the recent buffer written by `where` (slower).
  * Not done: sampling on the device (host token choice is ~3 % of a call and would cost kernels of its own).
  */
