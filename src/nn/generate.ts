@@ -11,8 +11,10 @@
  * tokens and log-probabilities bit-identical): with a batched prefill and large caches the main cache holds only
  * filled slots and grows by concatenation (`kvGrow`, 1.07x), the prefill's attention writes heads-last
  * (`prefillHeadsLast`: the output projection read jax-js's transposed view at 4.5 GFLOP/s against 36 for the
- * other projections), and decoding uses `lmDecodeStepKV` (`decodeKV`: 81 -> 50 kernels per token; 1.16-1.23x CPU in all against the earlier sampler). Tried and not
- * kept: 8 or 32 recent slots instead of 16 (0.97x, 0.93x); the recent buffer written by `where` (slower).
+ * other projections), and decoding uses `lmDecodeStepKV` (`decodeKV`: 81 -> 50 kernels per token). All together
+ * 1.16-1.23x CPU against the earlier sampler (sft-vs-rl's rollout call 1.19x). Tried and not kept: 8 or 32 recent
+ * slots instead of 16 (0.97x, 0.93x); the recent buffer written by `where` (slower); the main cache head-major
+ * with values transposed (1.15x on the attention alone, ~2 % of a call, and sums reordered).
  * Not done: sampling on the device (host token choice is ~3 % of a call and would cost kernels of its own).
  */
 import { jit, np, tree, type Array } from "../engine/index.js";
