@@ -40,6 +40,7 @@ type StepResult = {
   matmulKernelsPerStep?: number;
   matmulShare?: number | null;
   peakRssMB?: number;
+  memory?: { wasmMB: number; heapTotalMB: number; wasmModules: number };
 };
 type GenResult = { threads: number; msPerCall: number; tokensPerSec: number; peakRssMB?: number; batch: number; promptTokens: number; newTokens: number };
 type Skipped = { skipped: string };
@@ -114,8 +115,10 @@ if (want("ref-step")) {
   // What a step is made of: kernels dispatched per step, and (timed with 1 thread, where a dispatch
   // runs its kernel before returning) the share of kernel time spent in matmuls.
   print({ bench: "ref-step", metric: "kernels/step", value: one.dispatchesPerStep ?? NaN, unit: "dispatches", matmulKernels: one.matmulKernelsPerStep ?? NaN, matmulShare: one.matmulShare ?? NaN, note: "one traced step, 1 thread" });
-  print({ bench: "ref-step", metric: "peak RSS", value: one.peakRssMB ?? NaN, unit: "MB", threads: 1 });
-  print({ bench: "ref-step", metric: "peak RSS", value: two.peakRssMB ?? NaN, unit: "MB", threads: 2 });
+  // With its parts: jax-js's wasm heap of tensors, the main thread's JS heap, the kernels compiled.
+  const parts = (r: StepResult) => ({ wasmHeapMB: r.memory?.wasmMB ?? NaN, jsHeapMB: r.memory?.heapTotalMB ?? NaN, wasmModules: r.memory?.wasmModules ?? NaN });
+  print({ bench: "ref-step", metric: "peak RSS", value: one.peakRssMB ?? NaN, unit: "MB", threads: 1, ...parts(one) });
+  print({ bench: "ref-step", metric: "peak RSS", value: two.peakRssMB ?? NaN, unit: "MB", threads: 2, ...parts(two) });
   const mm1 = median(runs.map((r) => r.one.matmulGflops ?? NaN));
   const mm2 = median(runs.map((r) => r.default.matmulGflops ?? NaN));
   const mm2NoFma = median(runs.map((r) => r.noFma.matmulGflops ?? NaN));

@@ -76,6 +76,24 @@
  *    split, the KL estimate, 3 PPO updates in one process, 1 thread): peak RSS 2,100 MB against
  *    4,234 MB without the edit, run side by side; the same wall time per update within noise.
  *
+ * 9. Buffers get their memory when a kernel first uses them, and freed memory is reused at once.
+ *    jax-js's jit program ran all its mallocs when it was called, before any kernel was dispatched,
+ *    so no block freed inside a step was reused within that step; and with the worker pool each
+ *    dispatched kernel kept its buffers alive until it finished, while the whole step is queued
+ *    before the first kernel ends, so every buffer of a step (and of the next one, queued while
+ *    the last optimizer kernels still ran) was live at once. A buffer now takes its block when a
+ *    kernel (or the main thread) first touches it, and a freed block goes straight back to the
+ *    allocator: the pool runs kernels one at a time in dispatch order, so a later kernel can take
+ *    it. Only the main thread's own writes (an array's initial data, a kernel or routine run
+ *    synchronously) skip a block freed after the last kernel that has finished (a test writes a
+ *    new array while a queued kernel still has to read the freed one). Memory only, no value
+ *    changes. Measured on the reference step (bench/ref-step.ts, 2-core Xeon, shared machine):
+ *    jax-js's wasm heap 265 -> 116 MB with 1 thread and 443 -> 116 MB with 2; peak RSS 438 ->
+ *    273 MB (1 thread) and 625-634 -> 300 MB (2 threads); the live tensors at the step's peak are
+ *    103 MB (17 of 4 MB: attention scores and the MLP's hidden layer). Losses bit-identical; CPU
+ *    time per step within noise (bench/compare.mts, 2 threads, 5 rounds: paired CPU ratios 0.95-1.10,
+ *    medians 1.07x).
+ *
  * All keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
  * unpatched one, every edit undone; the reference step's losses match to the last float32 bit).
  * Tried and not kept (same harness): unrolling k by 2 or 4 with constant load offsets instead of
@@ -396,6 +414,76 @@ export const EDITS = [
       "\t\t}",
       "\t\tthis.#allocatedBuffers.set(ptr, cls);",
     ].join("\n"),
+  },
+  {
+    // 9. Buffers get memory when a kernel first uses them, and a freed buffer's memory is reused at
+    // once. A jit program's mallocs all ran when it was called, before any kernel was dispatched, so
+    // nothing freed inside a step was reused within it; and with the worker pool a dispatched
+    // kernel kept its buffers until it finished, so a step's buffers all lived together. The pool
+    // runs kernels one after another in dispatch order, so memory freed after a dispatch can go to
+    // the next kernel; only the main thread's own writes (initial data, a synchronous kernel or
+    // routine) wait for a block whose last kernel has finished. Memory only: no value changes.
+    name: "lazy buffer placement (pool epoch)",
+    find: "\tget epoch() {\n\t\treturn this.#epoch;\n\t}",
+    replace: `\tget epochEnd() { ${MARK} lazy buffer placement (pool epoch) */\n\t\treturn this.#epochEnd;\n\t}\n\tget epoch() {\n\t\treturn this.#epoch;\n\t}`,
+  },
+  {
+    name: "lazy buffer placement (malloc)",
+    find: "\tmalloc(size, initialData) {\n\t\tconst ptr = this.#allocator.malloc(size);\n\t\tif (initialData) {\n\t\t\tif (initialData.byteLength !== size) throw new Error(\"initialData size does not match buffer size\");\n\t\t\tnew Uint8Array(this.#memory.buffer, ptr, size).set(initialData);\n\t\t}\n\t\tconst slot = this.#nextSlot++;\n\t\tthis.#buffers.set(slot, {\n\t\t\tptr,\n\t\t\tsize,\n\t\t\tref: 1\n\t\t});\n\t\treturn slot;\n\t}",
+    replace: [
+      `\t#freedAt = new Map(); ${MARK} lazy buffer placement (malloc) */`,
+      "\t#place(buffer, mainThread) {",
+      "\t\tif (buffer.ptr !== void 0) return buffer.ptr;",
+      "\t\tconst pool = this.#workerPool;",
+      "\t\tlet ptr = this.#allocator.malloc(buffer.size);",
+      "\t\tif (mainThread && pool) {",
+      "\t\t\tconst held = [];",
+      "\t\t\twhile (this.#freedAt.get(ptr) > pool.epoch) {",
+      "\t\t\t\theld.push(ptr);",
+      "\t\t\t\tptr = this.#allocator.malloc(buffer.size);",
+      "\t\t\t}",
+      "\t\t\tfor (const p of held) this.#allocator.free(p);",
+      "\t\t}",
+      "\t\tthis.#freedAt.delete(ptr);",
+      "\t\tbuffer.ptr = ptr;",
+      "\t\treturn ptr;",
+      "\t}",
+      "\tmalloc(size, initialData) {",
+      "\t\tconst buffer = {",
+      "\t\t\tptr: void 0,",
+      "\t\t\tsize,",
+      "\t\t\tref: 1",
+      "\t\t};",
+      "\t\tif (initialData) {",
+      '\t\t\tif (initialData.byteLength !== size) throw new Error("initialData size does not match buffer size");',
+      "\t\t\tconst ptr = this.#place(buffer, true);",
+      "\t\t\tnew Uint8Array(this.#memory.buffer, ptr, size).set(initialData);",
+      "\t\t}",
+      "\t\tconst slot = this.#nextSlot++;",
+      "\t\tthis.#buffers.set(slot, buffer);",
+      "\t\treturn slot;",
+      "\t}",
+    ].join("\n"),
+  },
+  {
+    name: "lazy buffer placement (free)",
+    find: "\t\t\tthis.#allocator.free(buffer.ptr);\n",
+    replace: `\t\t\tif (buffer.ptr !== void 0) { ${MARK} lazy buffer placement (free) */\n\t\t\t\tthis.#allocator.free(buffer.ptr);\n\t\t\t\tif (this.#workerPool && buffer.ptr !== 0) this.#freedAt.set(buffer.ptr, this.#workerPool.epochEnd);\n\t\t\t}\n`,
+  },
+  {
+    name: "lazy buffer placement (main-thread access)",
+    find: "\t\treturn new Uint8Array(this.#memory.buffer, buffer.ptr, buffer.size);",
+    replace: `\t\tconst ptr = this.#place(buffer, true); ${MARK} lazy buffer placement (main-thread access) */\n\t\treturn new Uint8Array(this.#memory.buffer, ptr, buffer.size);`,
+  },
+  {
+    name: "lazy buffer placement (routine dispatch)",
+    find: "\t\t\tconst retainedSlots = [...inputs, ...outputs];\n\t\t\tfor (const slot of retainedSlots) this.incRef(slot);\n\t\t\tconst epoch = this.#workerPool.dispatchRoutine(",
+    replace: `\t\t\tconst retainedSlots = []; ${MARK} lazy buffer placement (routine dispatch) */\n\t\t\tfor (const slot of [...inputs, ...outputs]) this.#place(this.#buffers.get(slot), false);\n\t\t\tconst epoch = this.#workerPool.dispatchRoutine(`,
+  },
+  {
+    name: "lazy buffer placement (kernel dispatch)",
+    find: "\t\t\tconst ptrs = [...inputs, ...outputs].map((slot) => this.#buffers.get(slot).ptr);\n\t\t\tif (this.#workerPool && !sync) {\n\t\t\t\tconst retainedSlots = [...inputs, ...outputs];\n\t\t\t\tfor (const slot of retainedSlots) this.incRef(slot);",
+    replace: `\t\t\tconst viaPool = Boolean(this.#workerPool && !sync); ${MARK} lazy buffer placement (kernel dispatch) */\n\t\t\tconst ptrs = [...inputs, ...outputs].map((slot) => this.#place(this.#buffers.get(slot), !viaPool));\n\t\t\tif (this.#workerPool && !sync) {\n\t\t\t\tconst retainedSlots = [];`,
   },
 ];
 
