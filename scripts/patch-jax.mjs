@@ -93,6 +93,22 @@
  *    103 MB (17 of 4 MB: attention scores and the MLP's hidden layer). Losses bit-identical; CPU
  *    time per step within noise (bench/compare.mts, 2 threads, 5 rounds: paired CPU ratios 0.95-1.10,
  *    medians 1.07x).
+ * 10. No copy kernel for a shared reshape (in jax-js's frontend, dist/index.*: jit's graph
+ *    splitting). A value that feeds two or more kernels gets a kernel of its own; when that value
+ *    is a reshape (or a chain of reshapes) of a computed value, the kernel was a plain copy with
+ *    the same bytes as its input, since a reshape keeps the row-major order: attention's
+ *    probabilities and the MLP's hidden layer (4 MB each per layer), the residual stream and the
+ *    logits, each reshaped for a contraction's forward and its gradient. The reshape now stays a
+ *    view that each kernel reads, and the value under it is materialised instead. Reference step:
+ *    308 -> 288 kernels, 20 copies (about 36 MB written and read) fewer per step, wasm heap
+ *    116 -> 111 MB; the same kernels otherwise, so values are unchanged (losses bit-identical).
+ * 11. One instance per kernel on the main thread. Without a worker pool (one thread) every
+ *    dispatch instantiated its kernel's wasm module again (308 instantiations per reference step);
+ *    the kernel function is now kept per compiled program, as the pool's workers already do.
+ *    Same code, same values.
+ *    Edits 10 and 11 together, on top of 9 (bench/compare.mts, CPU time per step, shared machine
+ *    at load 9-10): 1 thread 1.075x (paired 1.01-1.12, 5 rounds), 2 threads 1.03x (paired
+ *    0.90-1.31, 5 rounds; edit 11 does not apply there); losses bit-identical.
  *
  * All keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
  * unpatched one, every edit undone; the reference step's losses match to the last float32 bit).
@@ -485,7 +501,59 @@ export const EDITS = [
     find: "\t\t\tconst ptrs = [...inputs, ...outputs].map((slot) => this.#buffers.get(slot).ptr);\n\t\t\tif (this.#workerPool && !sync) {\n\t\t\t\tconst retainedSlots = [...inputs, ...outputs];\n\t\t\t\tfor (const slot of retainedSlots) this.incRef(slot);",
     replace: `\t\t\tconst viaPool = Boolean(this.#workerPool && !sync); ${MARK} lazy buffer placement (kernel dispatch) */\n\t\t\tconst ptrs = [...inputs, ...outputs].map((slot) => this.#place(this.#buffers.get(slot), !viaPool));\n\t\t\tif (this.#workerPool && !sync) {\n\t\t\t\tconst retainedSlots = [];`,
   },
+  {
+    // 10. jit's graph splitting gave a kernel of its own (a copy) to any value that feeds two or more
+    // kernels. For a reshape of a computed value that copy has the very bytes of its input (a
+    // reshape keeps the row-major order), e.g. the MLP's hidden layer and attention's
+    // probabilities each reshaped for a contraction's forward and its gradient. Such a reshape
+    // now stays a view read by each kernel, and the value it reshapes is materialised instead.
+    name: "no copy for a shared reshape",
+    file: "index",
+    find: "\t\tif (reach.size > 1) for (const v of eqn.outBinders) {\n\t\t\tblackNodes.add(v);\n\t\t\tp1NextBlack.set(v, v);\n\t\t}",
+    replace: [
+      `\t\tconst reshapeOf = (e) => { ${MARK} no copy for a shared reshape */`,
+      '\t\t\tif (e.primitive !== "reshape" || !(e.inputs[0] instanceof Var)) return null;',
+      "\t\t\tconst d = varToDefn.get(e.inputs[0]);",
+      "\t\t\tif (d === void 0 || !viewPrimitives.includes(jaxpr.eqns[d].primitive)) return e.inputs[0];",
+      "\t\t\treturn reshapeOf(jaxpr.eqns[d]);",
+      "\t\t};",
+      "\t\tconst reshaped = reach.size > 1 ? reshapeOf(eqn) : null;",
+      "\t\tif (reshaped) markNonViewProducer(reshaped);",
+      "\t\telse if (reach.size > 1) for (const v of eqn.outBinders) {",
+      "\t\t\tblackNodes.add(v);",
+      "\t\t\tp1NextBlack.set(v, v);",
+      "\t\t}",
+    ].join("\n"),
+  },
+  {
+    // 11. Without a worker pool (one thread) every dispatch instantiated its kernel's module again;
+    // the instance is now kept per compiled program, as the pool's workers already do.
+    name: "one instance per kernel on the main thread",
+    find: "\t\t\t\tconst func = new WebAssembly.Instance(program.module, { env: { memory: this.#memory } }).exports.kernel;",
+    replace: [
+      `\t\t\t\tlet func = this.#instances.get(program); ${MARK} one instance per kernel on the main thread */`,
+      "\t\t\t\tif (func === void 0) {",
+      "\t\t\t\t\tfunc = new WebAssembly.Instance(program.module, { env: { memory: this.#memory } }).exports.kernel;",
+      "\t\t\t\t\tthis.#instances.set(program, func);",
+      "\t\t\t\t}",
+    ].join("\n"),
+  },
+  {
+    name: "one instance per kernel on the main thread (map)",
+    find: "\t#pendingWork = /* @__PURE__ */ new Map();\n\tconstructor() {\n\t\tthis.#memory = hasSharedArrayBuffer()",
+    replace: `\t#pendingWork = /* @__PURE__ */ new Map();\n\t#instances = new Map(); ${MARK} one instance per kernel on the main thread (map) */\n\tconstructor() {\n\t\tthis.#memory = hasSharedArrayBuffer()`,
+  },
 ];
+
+/**
+ * The files of jax-js's dist/ each edit applies to (its ESM and CommonJS builds): the wasm backend
+ * (backend-*.js, the default) or the frontend with jit's graph splitting (index.js, `file: "index"`).
+ */
+export const TARGETS = { backend: /^backend-.*\.c?js$/, index: /^index\.c?js$/ };
+/** The edits that apply to the dist/ file named `f`. */
+export function editsFor(f) {
+  return EDITS.filter((e) => TARGETS[e.file ?? "backend"].test(f));
+}
 
 function jaxDir(args) {
   const i = args.indexOf("--dir");
@@ -503,14 +571,14 @@ function jaxDir(args) {
 export function patchJax(dir, { check = false } = {}) {
   const version = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).version;
   if (version !== JAX_VERSION) return { ok: !check, line: `patch-jax: @jax-js/jax ${version} is not ${JAX_VERSION}; left unpatched (re-measure before porting the patch)` };
-  const files = readdirSync(join(dir, "dist")).filter((f) => /^backend-.*\.c?js$/.test(f));
-  if (files.length === 0) throw new Error(`patch-jax: no dist/backend-*.js in ${dir}`);
+  const files = readdirSync(join(dir, "dist")).filter((f) => editsFor(f).length > 0);
+  if (!files.some((f) => f.startsWith("backend-"))) throw new Error(`patch-jax: no dist/backend-*.js in ${dir}`);
   let changed = 0;
   let already = 0;
   for (const f of files) {
     const path = join(dir, "dist", f);
     let text = readFileSync(path, "utf8");
-    for (const { name, find, replace } of EDITS) {
+    for (const { name, find, replace } of editsFor(f)) {
       if (text.includes(replace)) {
         already++;
         continue;
