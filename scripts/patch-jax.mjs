@@ -86,7 +86,9 @@
  *    allocator: the pool runs kernels one at a time in dispatch order, so a later kernel can take
  *    it. Only the main thread's own writes (an array's initial data, a kernel or routine run
  *    synchronously) skip a block freed after the last kernel that has finished (a test writes a
- *    new array while a queued kernel still has to read the freed one). Memory only, no value
+ *    new array while a queued kernel still has to read the freed one), and a synchronous routine
+ *    places all its buffers before it views any (a placement may grow the memory, which detaches
+ *    an unshared memory's earlier views: a test sorts on fresh memory). Memory only, no value
  *    changes. Measured on the reference step (bench/ref-step.ts, 2-core Xeon, shared machine):
  *    jax-js's wasm heap 265 -> 116 MB with 1 thread and 443 -> 116 MB with 2; peak RSS 438 ->
  *    273 MB (1 thread) and 625-634 -> 300 MB (2 threads); the live tensors at the step's peak are
@@ -485,6 +487,13 @@ export const EDITS = [
     name: "lazy buffer placement (free)",
     find: "\t\t\tthis.#allocator.free(buffer.ptr);\n",
     replace: `\t\t\tif (buffer.ptr !== void 0) { ${MARK} lazy buffer placement (free) */\n\t\t\t\tthis.#allocator.free(buffer.ptr);\n\t\t\t\tif (this.#workerPool && buffer.ptr !== 0) this.#freedAt.set(buffer.ptr, this.#workerPool.epochEnd);\n\t\t\t}\n`,
+  },
+  {
+    // A synchronous routine views its inputs before its outputs: placing an output may grow (and,
+    // unshared, detach) the memory under views already made, so every buffer is placed first.
+    name: "lazy buffer placement (synchronous routine)",
+    find: "\t\t\trunCpuRoutine(exe.source, inputs.map((slot) => this.#getBuffer(slot)), outputs.map((slot) => this.#getBuffer(slot)));",
+    replace: `\t\t\tfor (const slot of [...inputs, ...outputs]) this.#place(this.#buffers.get(slot), true); ${MARK} lazy buffer placement (synchronous routine) */\n\t\t\trunCpuRoutine(exe.source, inputs.map((slot) => this.#getBuffer(slot)), outputs.map((slot) => this.#getBuffer(slot)));`,
   },
   {
     name: "lazy buffer placement (main-thread access)",

@@ -201,7 +201,7 @@ describe("patch-jax allocator edit", () => {
 });
 
 describe("patch-jax edits 9 and 10 (lazy buffer placement, no copy for a shared reshape)", () => {
-  it("keeps a 2-thread training step's values, with fewer kernels (no copies of shared reshapes) and memory reused within the step, and never writes over a block a queued kernel still reads", () => {
+  it("keeps a 2-thread training step's values, with fewer kernels (no copies of shared reshapes) and memory reused within the step, and never writes over a block a queued kernel still reads nor under a routine's views", () => {
     const dir = copyJax();
     patch(dir);
     const tmp = mkdtempSync(join(tmpdir(), "tf-jaxpatch-lazy-"));
@@ -240,6 +240,12 @@ if (process.env.LAZY_CASE === "hazard") {
   const [ra, rb] = [await pa, await b.data()];
   await s.data();
   out.hazard = ra.every((v, i) => v === 2 * A[i]) && rb.every((v, i) => v === B[i]);
+} else if (process.env.LAZY_CASE === "routine") {
+  // One thread: a routine (sort) runs on the main thread and its output is placed when it runs; that
+  // may grow the memory, which must not leave the input's view detached.
+  const n = 1 << 20;
+  const y = await np.sort(np.array(Float32Array.from({ length: n }, (_, i) => Math.sin(i)))).data();
+  out.hazard = y.length === n && y.every((v, i) => i === 0 || y[i - 1] <= v);
 } else {
   const cfg = { ...defaultLMConfig, vocabSize: 64, dModel: 32, nHeads: 2, contextLength: 32 };
   let params = initLM(cfg, 0);
@@ -278,5 +284,6 @@ process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
     // Real worker threads that reply through the event loop, so queued kernels wait for a turn.
     const threaded = { TINYFOUNDRY_INLINE_WORKER: "0", TINYFOUNDRY_WORKER_CHANNEL: "message", LAZY_CASE: "hazard" };
     expect(run(hook, threaded).hazard).toBe(true);
+    expect(run(hook, { TINYFOUNDRY_THREADS: "1", LAZY_CASE: "routine" }).hazard).toBe(true);
   });
 });
