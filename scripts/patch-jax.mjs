@@ -110,7 +110,11 @@
  *    Same code, same values.
  *    Edits 10 and 11 together, on top of 9 (bench/compare.mts, CPU time per step, shared machine
  *    at load 9-10): 1 thread 1.075x (paired 1.01-1.12, 5 rounds), 2 threads 1.03x (paired
- *    0.90-1.31, 5 rounds; edit 11 does not apply there); losses bit-identical.
+ *    0.90-1.31, 5 rounds; edit 11 does not apply there); losses bit-identical. Edits 9-11 against
+ *    edits 1-8 (same harness, machine at load 5-10): 1 thread 1.11x CPU time (paired 1.04-1.18,
+ *    5 rounds), 1.26x wall (paired 1.07-1.37); 2 threads 1.07x CPU (paired 0.70-1.40, 6 rounds),
+ *    1.27x wall (paired 0.88-1.53). Generation (bench/generate.ts, 2 threads, 2 rounds): peak RSS
+ *    284-287 -> 226-236 MB, no slowdown (the machine was too loaded to time it better).
  *
  * All keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
  * unpatched one, every edit undone; the reference step's losses match to the last float32 bit).
