@@ -3,6 +3,7 @@
  * vocab 256, AdamW; forward + backward + update + reading the loss back), timed in this process
  * with the thread count fixed by TINYFOUNDRY_THREADS. Prints one JSON line. Run by bench/run.ts.
  */
+import { memoryParts } from "./wasm-probe.mjs"; // first: it wraps WebAssembly before jax-js loads
 import { initEngine, np, crossEntropy, jit, kernelProfile, type Array } from "../src/engine/index.js";
 import { defaultLMConfig, initLM, lmForward, flopsPerToken, type LMParams } from "../src/nn/transformer.js";
 import { adamwInit, defaultAdamW, defaultDecayMask } from "../src/optim/adamw.js";
@@ -54,6 +55,8 @@ const cpuMs = (cpu.user + cpu.system) / 1000 / n;
 // thread (where a dispatch runs its kernel before returning), the share of time in matmuls.
 const prof = await kernelProfile(() => runStep(warm + n + 1));
 const peakRssMB = process.resourceUsage().maxRSS / 1024;
+// Where that memory goes, after the steps: the wasm heap of tensors, the JS heap, the kernels compiled.
+const memory = memoryParts();
 
 // Matmul throughput, same process: [512,512] x [512,512], result reduced so read-back is tiny.
 const a = np.ones([512, 512]);
@@ -83,6 +86,7 @@ console.log(
     matmulKernelsPerStep: prof.matmuls,
     matmulShare: prof.matmulShare,
     peakRssMB,
+    memory,
   }),
 );
 process.exit(0);

@@ -40,6 +40,7 @@ type StepResult = {
   matmulKernelsPerStep?: number;
   matmulShare?: number | null;
   peakRssMB?: number;
+  memory?: { wasmMB: number; heapTotalMB: number; wasmModules: number };
 };
 type GenResult = { threads: number; msPerCall: number; tokensPerSec: number; peakRssMB?: number; batch: number; promptTokens: number; newTokens: number };
 type Skipped = { skipped: string };
@@ -80,6 +81,28 @@ function pick<T extends Record<K, number>, K extends string>(rs: T[], key: K): T
   const m = median(rs.map((r) => r[key]));
   return rs.find((r) => r[key] === m)!;
 }
+/**
+ * The reference step as one esbuild bundle (jax-js included, imports in source order), run by plain
+ * node: what an installed, built tinyfoundry runs. Under tsx, a step's process also holds tsx's
+ * loader thread and transpiler (about 40-65 MB of the peak RSS measured there). Null if esbuild
+ * (a devDependency) is missing.
+ */
+async function bundledRefStep(): Promise<string | null> {
+  try {
+    const { build } = await import("esbuild");
+    // Inside the repository (runs/ is gitignored), so the bundle finds node_modules as src/ does.
+    const outfile = join(here, "..", "runs", "bench", "ref-step.mjs");
+    await build({ entryPoints: [join(here, "ref-step.ts")], outfile, bundle: true, format: "esm", platform: "node", target: "node20", external: ["webgpu"], logLevel: "error" });
+    return outfile;
+  } catch {
+    return null;
+  }
+}
+function bundledStep(file: string, threads: number): StepResult {
+  const out = execFileSync(process.execPath, [file], { env: { ...process.env, TINYFOUNDRY_THREADS: String(threads), BENCH_STEPS: "8", ...WIRINGS.default }, encoding: "utf8" });
+  return JSON.parse(out.trim().split("\n").pop()!) as StepResult;
+}
+
 /** PyTorch's runs of every round, or the first skip. */
 function torchSeries<T>(rounds: (T | Skipped)[]): T[] | Skipped {
   const skip = rounds.find(isSkipped);
@@ -114,8 +137,15 @@ if (want("ref-step")) {
   // What a step is made of: kernels dispatched per step, and (timed with 1 thread, where a dispatch
   // runs its kernel before returning) the share of kernel time spent in matmuls.
   print({ bench: "ref-step", metric: "kernels/step", value: one.dispatchesPerStep ?? NaN, unit: "dispatches", matmulKernels: one.matmulKernelsPerStep ?? NaN, matmulShare: one.matmulShare ?? NaN, note: "one traced step, 1 thread" });
-  print({ bench: "ref-step", metric: "peak RSS", value: one.peakRssMB ?? NaN, unit: "MB", threads: 1 });
-  print({ bench: "ref-step", metric: "peak RSS", value: two.peakRssMB ?? NaN, unit: "MB", threads: 2 });
+  // Peak RSS as a built install runs the step (one bundle, plain node), with its parts: jax-js's wasm
+  // heap of tensors, the main thread's JS heap, the kernels compiled; and the same under tsx.
+  const parts = (r: StepResult) => ({ wasmHeapMB: r.memory?.wasmMB ?? NaN, jsHeapMB: r.memory?.heapTotalMB ?? NaN, wasmModules: r.memory?.wasmModules ?? NaN });
+  const bundle = await bundledRefStep();
+  for (const [threads, tsxRun] of [[1, one], [2, two]] as const) {
+    const built = bundle ? bundledStep(bundle, threads) : null;
+    const r = built ?? tsxRun;
+    print({ bench: "ref-step", metric: "peak RSS", value: r.peakRssMB ?? NaN, unit: "MB", threads, runtime: built ? "built (bundle, no tsx)" : "tsx", ...parts(r), underTsxMB: tsxRun.peakRssMB ?? NaN });
+  }
   const mm1 = median(runs.map((r) => r.one.matmulGflops ?? NaN));
   const mm2 = median(runs.map((r) => r.default.matmulGflops ?? NaN));
   const mm2NoFma = median(runs.map((r) => r.noFma.matmulGflops ?? NaN));

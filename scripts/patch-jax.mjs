@@ -76,6 +76,46 @@
  *    split, the KL estimate, 3 PPO updates in one process, 1 thread): peak RSS 2,100 MB against
  *    4,234 MB without the edit, run side by side; the same wall time per update within noise.
  *
+ * 9. Buffers get their memory when a kernel first uses them, and freed memory is reused at once.
+ *    jax-js's jit program ran all its mallocs when it was called, before any kernel was dispatched,
+ *    so no block freed inside a step was reused within that step; and with the worker pool each
+ *    dispatched kernel kept its buffers alive until it finished, while the whole step is queued
+ *    before the first kernel ends, so every buffer of a step (and of the next one, queued while
+ *    the last optimizer kernels still ran) was live at once. A buffer now takes its block when a
+ *    kernel (or the main thread) first touches it, and a freed block goes straight back to the
+ *    allocator: the pool runs kernels one at a time in dispatch order, so a later kernel can take
+ *    it. Only the main thread's own writes (an array's initial data, a kernel or routine run
+ *    synchronously) skip a block freed after the last kernel that has finished (a test writes a
+ *    new array while a queued kernel still has to read the freed one), and a synchronous routine
+ *    places all its buffers before it views any (a placement may grow the memory, which detaches
+ *    an unshared memory's earlier views: a test sorts on fresh memory). Memory only, no value
+ *    changes. Measured on the reference step (bench/ref-step.ts, 2-core Xeon, shared machine):
+ *    jax-js's wasm heap 265 -> 116 MB with 1 thread and 443 -> 116 MB with 2; peak RSS 438 ->
+ *    273 MB (1 thread) and 625-634 -> 300 MB (2 threads); the live tensors at the step's peak are
+ *    103 MB (17 of 4 MB: attention scores and the MLP's hidden layer). Losses bit-identical; CPU
+ *    time per step within noise (bench/compare.mts, 2 threads, 5 rounds: paired CPU ratios 0.95-1.10,
+ *    medians 1.07x).
+ * 10. No copy kernel for a shared reshape (in jax-js's frontend, dist/index.*: jit's graph
+ *    splitting). A value that feeds two or more kernels gets a kernel of its own; when that value
+ *    is a reshape (or a chain of reshapes) of a computed value, the kernel was a plain copy with
+ *    the same bytes as its input, since a reshape keeps the row-major order: attention's
+ *    probabilities and the MLP's hidden layer (4 MB each per layer), the residual stream and the
+ *    logits, each reshaped for a contraction's forward and its gradient. The reshape now stays a
+ *    view that each kernel reads, and the value under it is materialised instead. Reference step:
+ *    308 -> 288 kernels, 20 copies (about 36 MB written and read) fewer per step, wasm heap
+ *    116 -> 111 MB; the same kernels otherwise, so values are unchanged (losses bit-identical).
+ * 11. One instance per kernel on the main thread. Without a worker pool (one thread) every
+ *    dispatch instantiated its kernel's wasm module again (308 instantiations per reference step);
+ *    the kernel function is now kept per compiled program, as the pool's workers already do.
+ *    Same code, same values.
+ *    Edits 10 and 11 together, on top of 9 (bench/compare.mts, CPU time per step, shared machine
+ *    at load 9-10): 1 thread 1.075x (paired 1.01-1.12, 5 rounds), 2 threads 1.03x (paired
+ *    0.90-1.31, 5 rounds; edit 11 does not apply there); losses bit-identical. Edits 9-11 against
+ *    edits 1-8 (same harness, machine at load 5-10): 1 thread 1.11x CPU time (paired 1.04-1.18,
+ *    5 rounds), 1.26x wall (paired 1.07-1.37); 2 threads 1.07x CPU (paired 0.70-1.40, 6 rounds),
+ *    1.27x wall (paired 0.88-1.53). Generation (bench/generate.ts, 2 threads, 2 rounds): peak RSS
+ *    284-287 -> 226-236 MB, no slowdown (the machine was too loaded to time it better).
+ *
  * All keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
  * unpatched one, every edit undone; the reference step's losses match to the last float32 bit).
  * Tried and not kept (same harness): unrolling k by 2 or 4 with constant load offsets instead of
@@ -397,7 +437,136 @@ export const EDITS = [
       "\t\tthis.#allocatedBuffers.set(ptr, cls);",
     ].join("\n"),
   },
+  {
+    // 9. Buffers get memory when a kernel first uses them, and a freed buffer's memory is reused at
+    // once. A jit program's mallocs all ran when it was called, before any kernel was dispatched, so
+    // nothing freed inside a step was reused within it; and with the worker pool a dispatched
+    // kernel kept its buffers until it finished, so a step's buffers all lived together. The pool
+    // runs kernels one after another in dispatch order, so memory freed after a dispatch can go to
+    // the next kernel; only the main thread's own writes (initial data, a synchronous kernel or
+    // routine) wait for a block whose last kernel has finished. Memory only: no value changes.
+    name: "lazy buffer placement (pool epoch)",
+    find: "\tget epoch() {\n\t\treturn this.#epoch;\n\t}",
+    replace: `\tget epochEnd() { ${MARK} lazy buffer placement (pool epoch) */\n\t\treturn this.#epochEnd;\n\t}\n\tget epoch() {\n\t\treturn this.#epoch;\n\t}`,
+  },
+  {
+    name: "lazy buffer placement (malloc)",
+    find: "\tmalloc(size, initialData) {\n\t\tconst ptr = this.#allocator.malloc(size);\n\t\tif (initialData) {\n\t\t\tif (initialData.byteLength !== size) throw new Error(\"initialData size does not match buffer size\");\n\t\t\tnew Uint8Array(this.#memory.buffer, ptr, size).set(initialData);\n\t\t}\n\t\tconst slot = this.#nextSlot++;\n\t\tthis.#buffers.set(slot, {\n\t\t\tptr,\n\t\t\tsize,\n\t\t\tref: 1\n\t\t});\n\t\treturn slot;\n\t}",
+    replace: [
+      `\t#freedAt = new Map(); ${MARK} lazy buffer placement (malloc) */`,
+      "\t#place(buffer, mainThread) {",
+      "\t\tif (buffer.ptr !== void 0) return buffer.ptr;",
+      "\t\tconst pool = this.#workerPool;",
+      "\t\tlet ptr = this.#allocator.malloc(buffer.size);",
+      "\t\tif (mainThread && pool) {",
+      "\t\t\tconst held = [];",
+      "\t\t\twhile (this.#freedAt.get(ptr) > pool.epoch) {",
+      "\t\t\t\theld.push(ptr);",
+      "\t\t\t\tptr = this.#allocator.malloc(buffer.size);",
+      "\t\t\t}",
+      "\t\t\tfor (const p of held) this.#allocator.free(p);",
+      "\t\t}",
+      "\t\tthis.#freedAt.delete(ptr);",
+      "\t\tbuffer.ptr = ptr;",
+      "\t\treturn ptr;",
+      "\t}",
+      "\tmalloc(size, initialData) {",
+      "\t\tconst buffer = {",
+      "\t\t\tptr: void 0,",
+      "\t\t\tsize,",
+      "\t\t\tref: 1",
+      "\t\t};",
+      "\t\tif (initialData) {",
+      '\t\t\tif (initialData.byteLength !== size) throw new Error("initialData size does not match buffer size");',
+      "\t\t\tconst ptr = this.#place(buffer, true);",
+      "\t\t\tnew Uint8Array(this.#memory.buffer, ptr, size).set(initialData);",
+      "\t\t}",
+      "\t\tconst slot = this.#nextSlot++;",
+      "\t\tthis.#buffers.set(slot, buffer);",
+      "\t\treturn slot;",
+      "\t}",
+    ].join("\n"),
+  },
+  {
+    name: "lazy buffer placement (free)",
+    find: "\t\t\tthis.#allocator.free(buffer.ptr);\n",
+    replace: `\t\t\tif (buffer.ptr !== void 0) { ${MARK} lazy buffer placement (free) */\n\t\t\t\tthis.#allocator.free(buffer.ptr);\n\t\t\t\tif (this.#workerPool && buffer.ptr !== 0) this.#freedAt.set(buffer.ptr, this.#workerPool.epochEnd);\n\t\t\t}\n`,
+  },
+  {
+    // A synchronous routine views its inputs before its outputs: placing an output may grow (and,
+    // unshared, detach) the memory under views already made, so every buffer is placed first.
+    name: "lazy buffer placement (synchronous routine)",
+    find: "\t\t\trunCpuRoutine(exe.source, inputs.map((slot) => this.#getBuffer(slot)), outputs.map((slot) => this.#getBuffer(slot)));",
+    replace: `\t\t\tfor (const slot of [...inputs, ...outputs]) this.#place(this.#buffers.get(slot), true); ${MARK} lazy buffer placement (synchronous routine) */\n\t\t\trunCpuRoutine(exe.source, inputs.map((slot) => this.#getBuffer(slot)), outputs.map((slot) => this.#getBuffer(slot)));`,
+  },
+  {
+    name: "lazy buffer placement (main-thread access)",
+    find: "\t\treturn new Uint8Array(this.#memory.buffer, buffer.ptr, buffer.size);",
+    replace: `\t\tconst ptr = this.#place(buffer, true); ${MARK} lazy buffer placement (main-thread access) */\n\t\treturn new Uint8Array(this.#memory.buffer, ptr, buffer.size);`,
+  },
+  {
+    name: "lazy buffer placement (routine dispatch)",
+    find: "\t\t\tconst retainedSlots = [...inputs, ...outputs];\n\t\t\tfor (const slot of retainedSlots) this.incRef(slot);\n\t\t\tconst epoch = this.#workerPool.dispatchRoutine(",
+    replace: `\t\t\tconst retainedSlots = []; ${MARK} lazy buffer placement (routine dispatch) */\n\t\t\tfor (const slot of [...inputs, ...outputs]) this.#place(this.#buffers.get(slot), false);\n\t\t\tconst epoch = this.#workerPool.dispatchRoutine(`,
+  },
+  {
+    name: "lazy buffer placement (kernel dispatch)",
+    find: "\t\t\tconst ptrs = [...inputs, ...outputs].map((slot) => this.#buffers.get(slot).ptr);\n\t\t\tif (this.#workerPool && !sync) {\n\t\t\t\tconst retainedSlots = [...inputs, ...outputs];\n\t\t\t\tfor (const slot of retainedSlots) this.incRef(slot);",
+    replace: `\t\t\tconst viaPool = Boolean(this.#workerPool && !sync); ${MARK} lazy buffer placement (kernel dispatch) */\n\t\t\tconst ptrs = [...inputs, ...outputs].map((slot) => this.#place(this.#buffers.get(slot), !viaPool));\n\t\t\tif (this.#workerPool && !sync) {\n\t\t\t\tconst retainedSlots = [];`,
+  },
+  {
+    // 10. jit's graph splitting gave a kernel of its own (a copy) to any value that feeds two or more
+    // kernels. For a reshape of a computed value that copy has the very bytes of its input (a
+    // reshape keeps the row-major order), e.g. the MLP's hidden layer and attention's
+    // probabilities each reshaped for a contraction's forward and its gradient. Such a reshape
+    // now stays a view read by each kernel, and the value it reshapes is materialised instead.
+    name: "no copy for a shared reshape",
+    file: "index",
+    find: "\t\tif (reach.size > 1) for (const v of eqn.outBinders) {\n\t\t\tblackNodes.add(v);\n\t\t\tp1NextBlack.set(v, v);\n\t\t}",
+    replace: [
+      `\t\tconst reshapeOf = (e) => { ${MARK} no copy for a shared reshape */`,
+      '\t\t\tif (e.primitive !== "reshape" || !(e.inputs[0] instanceof Var)) return null;',
+      "\t\t\tconst d = varToDefn.get(e.inputs[0]);",
+      "\t\t\tif (d === void 0 || !viewPrimitives.includes(jaxpr.eqns[d].primitive)) return e.inputs[0];",
+      "\t\t\treturn reshapeOf(jaxpr.eqns[d]);",
+      "\t\t};",
+      "\t\tconst reshaped = reach.size > 1 ? reshapeOf(eqn) : null;",
+      "\t\tif (reshaped) markNonViewProducer(reshaped);",
+      "\t\telse if (reach.size > 1) for (const v of eqn.outBinders) {",
+      "\t\t\tblackNodes.add(v);",
+      "\t\t\tp1NextBlack.set(v, v);",
+      "\t\t}",
+    ].join("\n"),
+  },
+  {
+    // 11. Without a worker pool (one thread) every dispatch instantiated its kernel's module again;
+    // the instance is now kept per compiled program, as the pool's workers already do.
+    name: "one instance per kernel on the main thread",
+    find: "\t\t\t\tconst func = new WebAssembly.Instance(program.module, { env: { memory: this.#memory } }).exports.kernel;",
+    replace: [
+      `\t\t\t\tlet func = this.#instances.get(program); ${MARK} one instance per kernel on the main thread */`,
+      "\t\t\t\tif (func === void 0) {",
+      "\t\t\t\t\tfunc = new WebAssembly.Instance(program.module, { env: { memory: this.#memory } }).exports.kernel;",
+      "\t\t\t\t\tthis.#instances.set(program, func);",
+      "\t\t\t\t}",
+    ].join("\n"),
+  },
+  {
+    name: "one instance per kernel on the main thread (map)",
+    find: "\t#pendingWork = /* @__PURE__ */ new Map();\n\tconstructor() {\n\t\tthis.#memory = hasSharedArrayBuffer()",
+    replace: `\t#pendingWork = /* @__PURE__ */ new Map();\n\t#instances = new Map(); ${MARK} one instance per kernel on the main thread (map) */\n\tconstructor() {\n\t\tthis.#memory = hasSharedArrayBuffer()`,
+  },
 ];
+
+/**
+ * The files of jax-js's dist/ each edit applies to (its ESM and CommonJS builds): the wasm backend
+ * (backend-*.js, the default) or the frontend with jit's graph splitting (index.js, `file: "index"`).
+ */
+export const TARGETS = { backend: /^backend-.*\.c?js$/, index: /^index\.c?js$/ };
+/** The edits that apply to the dist/ file named `f`. */
+export function editsFor(f) {
+  return EDITS.filter((e) => TARGETS[e.file ?? "backend"].test(f));
+}
 
 function jaxDir(args) {
   const i = args.indexOf("--dir");
@@ -415,14 +584,14 @@ function jaxDir(args) {
 export function patchJax(dir, { check = false } = {}) {
   const version = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).version;
   if (version !== JAX_VERSION) return { ok: !check, line: `patch-jax: @jax-js/jax ${version} is not ${JAX_VERSION}; left unpatched (re-measure before porting the patch)` };
-  const files = readdirSync(join(dir, "dist")).filter((f) => /^backend-.*\.c?js$/.test(f));
-  if (files.length === 0) throw new Error(`patch-jax: no dist/backend-*.js in ${dir}`);
+  const files = readdirSync(join(dir, "dist")).filter((f) => editsFor(f).length > 0);
+  if (!files.some((f) => f.startsWith("backend-"))) throw new Error(`patch-jax: no dist/backend-*.js in ${dir}`);
   let changed = 0;
   let already = 0;
   for (const f of files) {
     const path = join(dir, "dist", f);
     let text = readFileSync(path, "utf8");
-    for (const { name, find, replace } of EDITS) {
+    for (const { name, find, replace } of editsFor(f)) {
       if (text.includes(replace)) {
         already++;
         continue;

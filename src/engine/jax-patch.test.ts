@@ -14,9 +14,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 // @ts-expect-error: a plain .mjs script without type declarations
-import { patchJax, EDITS, MARK } from "../../scripts/patch-jax.mjs";
+import { patchJax, EDITS, MARK, editsFor } from "../../scripts/patch-jax.mjs";
 
 type Report = { ok: boolean; line: string };
+type Edit = { find: string; replace: string };
+const editsOf = editsFor as (f: string) => Edit[];
+/** The dist/ files the patch edits: the wasm backend and the frontend, each as ESM and CommonJS. */
+const PATCHED_FILES = ["backend-CnjgxpXq.js", "backend-TLHPgbCA.cjs", "index.js", "index.cjs"];
 const patch = patchJax as (dir: string, opts?: { check?: boolean }) => Report;
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const installed = dirname(dirname(createRequire(join(repo, "package.json")).resolve("@jax-js/jax")));
@@ -31,9 +35,9 @@ function copyJax(): string {
 /** A copy of the installed package with every edit undone (the installed one is normally patched). */
 function unpatchedJax(): string {
   const dir = copyJax();
-  for (const f of ["backend-CnjgxpXq.js", "backend-TLHPgbCA.cjs"]) {
+  for (const f of PATCHED_FILES) {
     let text = readFileSync(join(dir, "dist", f), "utf8");
-    for (const e of [...(EDITS as { find: string; replace: string }[])].reverse()) text = text.replace(e.replace, () => e.find);
+    for (const e of [...editsOf(f)].reverse()) text = text.replace(e.replace, () => e.find);
     expect(text).not.toContain(MARK as string);
     writeFileSync(join(dir, "dist", f), text);
   }
@@ -62,11 +66,12 @@ describe("patch-jax", () => {
     const again = patch(dir);
     expect(again.line).toContain("already patched");
     expect(patch(dir, { check: true }).ok).toBe(true);
-    for (const f of ["backend-CnjgxpXq.js", "backend-TLHPgbCA.cjs"]) {
+    for (const f of PATCHED_FILES) {
       const text = readFileSync(join(dir, "dist", f), "utf8");
-      for (const e of EDITS as { replace: string }[]) expect(text.includes(e.replace)).toBe(true);
-      expect(text.split(MARK as string).length - 1).toBe((EDITS as unknown[]).length);
+      for (const e of editsOf(f)) expect(text.includes(e.replace)).toBe(true);
+      expect(text.split(MARK as string).length - 1).toBe(editsOf(f).length);
     }
+    expect(PATCHED_FILES.map((f) => editsOf(f).length).reduce((a, b) => a + b, 0)).toBe(2 * (EDITS as unknown[]).length);
   });
 
   it("leaves another jax-js version alone", () => {
@@ -192,5 +197,93 @@ describe("patch-jax allocator edit", () => {
       expect(al.malloc(100 * KiB)).not.toBe(c); // 300 KiB is more than twice 100 KiB: a new block
       expect(al.malloc(32 * KiB)).toBeGreaterThan(0); // small classes are untouched
     }
+  });
+});
+
+describe("patch-jax edits 9 and 10 (lazy buffer placement, no copy for a shared reshape)", () => {
+  it("keeps a 2-thread training step's values, with fewer kernels (no copies of shared reshapes) and memory reused within the step, and never writes over a block a queued kernel still reads nor under a routine's views", () => {
+    const dir = copyJax();
+    patch(dir);
+    const tmp = mkdtempSync(join(tmpdir(), "tf-jaxpatch-lazy-"));
+    const { hook } = resolveHook(tmp, "patched", dir);
+    const { hook: plainHook } = resolveHook(tmp, "plain", unpatchedJax());
+    const script = join(tmp, "lazy.mts");
+    const src = (f: string) => JSON.stringify(pathToFileURL(join(repo, "src", f)).href);
+    writeFileSync(
+      script,
+      `// Record the wasm memories jax-js makes (before it loads: the imports below are dynamic).
+const Mem = WebAssembly.Memory;
+const mems = [];
+WebAssembly.Memory = function (d) { const m = new Mem(d); mems.push(m); return m; };
+WebAssembly.Memory.prototype = Mem.prototype;
+const { initEngine, np, jit, crossEntropy, kernelProfile } = await import(${src("engine/index.ts")});
+const { defaultLMConfig, initLM, lmForward } = await import(${src("nn/transformer.ts")});
+const { adamwInit, defaultAdamW, defaultDecayMask } = await import(${src("optim/adamw.ts")});
+const { makeTrainStep } = await import(${src("train/step.ts")});
+await initEngine();
+const out = { losses: [], hazard: null, wasmBytes: 0, kernels: 0 };
+if (process.env.LAZY_CASE === "hazard") {
+  // The kernel that reads a runs after a long matmul; a is freed as soon as that kernel is queued,
+  // and a new array of a's size is written from the main thread at once: it must not land on a's
+  // block while that kernel is still waiting (the pool's threads reply through the event loop).
+  const f = jit((x, a) => [np.matmul(x.ref, x).sum(), a.mul(2)]);
+  const x = () => np.ones([640, 640]).mul(0.001);
+  const A = Float32Array.from({ length: 65536 }, (_, i) => (i % 97) - 48);
+  const B = Float32Array.from({ length: 65536 }, (_, i) => 1000 + (i % 13));
+  const [s0, a0] = f(x(), np.array(A)); // compile
+  await s0.data();
+  await a0.data();
+  const [s, a2] = f(x(), np.array(A));
+  const pa = a2.data();
+  for (let i = 0; i < 20; i++) await Promise.resolve(); // let data() submit the program's kernels
+  const b = np.array(B);
+  const [ra, rb] = [await pa, await b.data()];
+  await s.data();
+  out.hazard = ra.every((v, i) => v === 2 * A[i]) && rb.every((v, i) => v === B[i]);
+} else if (process.env.LAZY_CASE === "routine") {
+  // One thread: a routine (sort) runs on the main thread and its output is placed when it runs; that
+  // may grow the memory, which must not leave the input's view detached.
+  const n = 1 << 20;
+  const y = await np.sort(np.array(Float32Array.from({ length: n }, (_, i) => Math.sin(i)))).data();
+  out.hazard = y.length === n && y.every((v, i) => i === 0 || y[i - 1] <= v);
+} else {
+  const cfg = { ...defaultLMConfig, vocabSize: 64, dModel: 32, nHeads: 2, contextLength: 32 };
+  let params = initLM(cfg, 0);
+  let opt = adamwInit(params);
+  const { step } = makeTrainStep((p, x, y) => crossEntropy(lmForward(p, cfg, x).logits, y), { adamw: defaultAdamW, clip: 1, decayMask: defaultDecayMask(params) });
+  const train = async (i) => {
+    const tok = (k) => np.array(Int32Array.from({ length: 8 * 32 }, (_, j) => (j * 7 + i * 3 + k) % 64), { dtype: np.int32 }).reshape([8, 32]);
+    const o = step(params, opt, [tok(0), tok(1)], 1e-2, i);
+    params = o.params;
+    opt = o.opt;
+    out.losses.push(Number((await o.loss.data())[0]));
+    o.gradNorm.dispose();
+  };
+  for (let i = 1; i <= 4; i++) await train(i);
+  out.wasmBytes = Math.max(...mems.map((m) => m.buffer.byteLength));
+  out.kernels = (await kernelProfile(() => train(5))).kernels;
+}
+process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
+    );
+    const run = (h: string, env: Record<string, string>) =>
+      JSON.parse(
+        execFileSync(process.execPath, ["--import", "tsx", "--import", h, script], { cwd: repo, env: { ...process.env, TINYFOUNDRY_THREADS: "2", ...env }, encoding: "utf8" })
+          .trim()
+          .split("\n")
+          .pop()!,
+      ) as { losses: number[]; hazard: boolean | null; wasmBytes: number; kernels: number };
+    const patched = run(hook, {});
+    const plain = run(plainHook, {});
+    expect(patched.losses).toHaveLength(5);
+    expect(patched.losses).toEqual(plain.losses);
+    // Without the edit every buffer of a step is live at once (and the next step's before the last
+    // one's are released); with it, blocks are reused within the step.
+    expect(patched.wasmBytes).toBeLessThan(plain.wasmBytes * 0.8);
+    // Edit 10: a reshaped value that feeds a contraction and its gradient is no longer copied.
+    expect(patched.kernels).toBeLessThan(plain.kernels);
+    // Real worker threads that reply through the event loop, so queued kernels wait for a turn.
+    const threaded = { TINYFOUNDRY_INLINE_WORKER: "0", TINYFOUNDRY_WORKER_CHANNEL: "message", LAZY_CASE: "hazard" };
+    expect(run(hook, threaded).hazard).toBe(true);
+    expect(run(hook, { TINYFOUNDRY_THREADS: "1", LAZY_CASE: "routine" }).hazard).toBe(true);
   });
 });
