@@ -104,6 +104,9 @@
  *    view that each kernel reads, and the value under it is materialised instead. Reference step:
  *    308 -> 288 kernels, 20 copies (about 36 MB written and read) fewer per step, wasm heap
  *    116 -> 111 MB; the same kernels otherwise, so values are unchanged (losses bit-identical).
+ *    A reshape that feeds a routine (scatter, sort, ...) or a concatenate/pad keeps jax-js's own
+ *    path: those need a materialised input (omni's embedding gradient, a scatter, threw "routine
+ *    primitive scatter input is not imm" without this exception).
  * 11. One instance per kernel on the main thread. Without a worker pool (one thread) every
  *    dispatch instantiated its kernel's wasm module again (308 instantiations per reference step);
  *    the kernel function is now kept per compiled program, as the pool's workers already do.
@@ -530,7 +533,10 @@ export const EDITS = [
       "\t\t\tif (d === void 0 || !viewPrimitives.includes(jaxpr.eqns[d].primitive)) return e.inputs[0];",
       "\t\t\treturn reshapeOf(jaxpr.eqns[d]);",
       "\t\t};",
-      "\t\tconst reshaped = reach.size > 1 ? reshapeOf(eqn) : null;",
+      // A routine (scatter, sort, ...) or a concatenate/pad needs its input materialised: a reshape
+      // feeding one keeps jax-js's own path.
+      "\t\tconst feedsMaterialising = eqn.outBinders.some((v) => (varToUsages.get(v) ?? []).some((j) => routinePrimitives.has(jaxpr.eqns[j].primitive) || needsCleanShapePrimitives.includes(jaxpr.eqns[j].primitive)));",
+      "\t\tconst reshaped = reach.size > 1 && !feedsMaterialising ? reshapeOf(eqn) : null;",
       "\t\tif (reshaped) markNonViewProducer(reshaped);",
       "\t\telse if (reach.size > 1) for (const v of eqn.outBinders) {",
       "\t\t\tblackNodes.add(v);",

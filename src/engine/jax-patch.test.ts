@@ -246,6 +246,15 @@ if (process.env.LAZY_CASE === "hazard") {
   const n = 1 << 20;
   const y = await np.sort(np.array(Float32Array.from({ length: n }, (_, i) => Math.sin(i)))).data();
   out.hazard = y.length === n && y.every((v, i) => i === 0 || y[i - 1] <= v);
+} else if (process.env.LAZY_CASE === "reshape-routine") {
+  // Edit 10 keeps a shared reshape a view, but a routine (here sort; omni's embedding gradient is a
+  // scatter) must get its input materialised: jit threw "routine primitive ... input is not imm".
+  const x = Float32Array.from({ length: 64 }, (_, i) => Math.sin(i));
+  const f = jit((a) => { const y = a.mul(2).reshape([64]); return [y.ref.sum(), np.sort(y)]; });
+  const [s, y] = f(np.array(x).reshape([8, 8]));
+  const want = Array.from(x, (v) => v * 2).sort((p, q) => p - q);
+  const got = await y.data();
+  out.hazard = Number.isFinite((await s.data())[0]) && want.every((v, i) => Math.fround(v) === got[i]);
 } else {
   const cfg = { ...defaultLMConfig, vocabSize: 64, dModel: 32, nHeads: 2, contextLength: 32 };
   let params = initLM(cfg, 0);
@@ -285,5 +294,6 @@ process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
     const threaded = { TINYFOUNDRY_INLINE_WORKER: "0", TINYFOUNDRY_WORKER_CHANNEL: "message", LAZY_CASE: "hazard" };
     expect(run(hook, threaded).hazard).toBe(true);
     expect(run(hook, { TINYFOUNDRY_THREADS: "1", LAZY_CASE: "routine" }).hazard).toBe(true);
+    expect(run(hook, { LAZY_CASE: "reshape-routine" }).hazard).toBe(true);
   });
 });
