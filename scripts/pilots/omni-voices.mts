@@ -40,6 +40,10 @@ await runArm(ctx, "tokenizer-T2", tokConfig(cfg, "T2"), (r) => trainTokenizer(cf
 const tok = loadTokenizer(cfg, data, "T2", armDir("tokenizer-T2"));
 const allIdx = [...data.trainIdx, ...data.evalIdx];
 const codes = await encodeAll(tok, tokConfig(cfg, "T2"), data, allIdx, cfg.tokenizer.train.batchSize);
+// KEEP_LAYERS=k (environment): the model hears only the first k RVQ layers (the others set to code 0 in every frame),
+// as the digit-word judge reads only the first layers.
+const keep = +(process.env.KEEP_LAYERS ?? 0);
+if (keep > 0) for (const c of codes) for (const fr of c) fr.fill(0, keep);
 const P = makePools(data, cfg, new Map(allIdx.map((u, i) => [u, codes[i]])));
 const qu = P.byRole.question ?? [];
 const ev = P.byRole["eval-question"] ?? [];
