@@ -3,6 +3,7 @@ import { z } from "zod";
 import { zodParts } from "../../train/config.js";
 import { defaultLMConfig } from "../../nn/transformer.js";
 import { PAPER_STAGES } from "./stages.js";
+import { MAX_TRAIN_VOICES } from "./world.js";
 
 const posInt = zodParts.posInt;
 const train = z
@@ -25,8 +26,11 @@ export const omniSchema = z
         heldOutAnswerRepeats: z.number().int().min(0),
         evalQuestionsPerVoice: posInt,
         maxSeconds: z.number().positive().max(10),
-        trainVoices: z.number().int().min(1).max(12),
+        /** Training voices (`trainVoicePool`: the first 12 are the fixed list, further ones pair a training accent with another espeak-ng variant). */
+        trainVoices: z.number().int().min(1).max(MAX_TRAIN_VOICES),
         heldOutVoices: z.number().int().min(1).max(4),
+        /** Spoken questions: all 128 (`arithmetic`) or the 18 after/before ones (`sequence`); written QA always reads all 128. */
+        questionSet: z.enum(["arithmetic", "sequence"]),
         /** Where synthesised WAVs are cached (null: `<run>/data/speech`). */
         cacheDir: z.string().nullable(),
       })
@@ -105,6 +109,7 @@ const quick: OmniExperimentConfig = {
     maxSeconds: 2.4,
     trainVoices: 12,
     heldOutVoices: 4,
+    questionSet: "arithmetic",
     cacheDir: null,
   },
   digits: { trainPerDigit: 300, testPerDigit: 30 },

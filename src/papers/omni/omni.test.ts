@@ -14,7 +14,7 @@ import { depthLogits, initOmni, omniLoss, PARAM_GROUPS, type OmniConfig, type Om
 import { batchFromList, batchList, formats, packBatch, type Codes, type Example } from "./sequences.js";
 import { PAPER_STAGES, stageGroupLr, scaledLr } from "./stages.js";
 import { groupOptInit, makeGroupStep, type Params } from "./train-step.js";
-import { WordTokenizer, allQuestions, HELD_OUT_VOICES, TRAIN_VOICES } from "./world.js";
+import { WordTokenizer, allQuestions, DIGITS, HELD_OUT_VOICES, MAX_TRAIN_VOICES, questionsOf, TRAIN_VOICES, trainVoicePool } from "./world.js";
 import { planSpeech, questionSplit, espeakAvailable } from "./speech.js";
 import { characterErrorRate, editDistance } from "./probe.js";
 import { omniExperiment } from "./index.js";
@@ -225,6 +225,45 @@ describe("sequences", () => {
     expect(train.some((u) => held.has(u.text))).toBe(false);
     expect(ev.some((u) => held.has(u.text))).toBe(true);
     expect(allQuestions()).toHaveLength(128);
+  });
+
+  it("plans more training voices (voice diversity) without touching the held-out voices or the utterance count", () => {
+    const q = omniPresets.quick.speech;
+    const pool = trainVoicePool(MAX_TRAIN_VOICES);
+    expect(new Set(pool).size).toBe(pool.length);
+    expect(pool.slice(0, 12)).toEqual([...TRAIN_VOICES]);
+    // No further training voice shares a held-out voice's accent or its variant.
+    const heldVariants = new Set(HELD_OUT_VOICES.map((v) => v.split("+")[1]));
+    const heldAccents = new Set(HELD_OUT_VOICES.map((v) => v.split("+")[0]));
+    for (const v of pool.slice(12)) {
+      expect(heldVariants.has(v.split("+")[1])).toBe(false);
+      expect(heldAccents.has(v.split("+")[0])).toBe(false);
+    }
+    const base = planSpeech({ ...q }, 0);
+    const wide = planSpeech({ ...q, trainVoices: 48 }, 0);
+    const questions = (p: typeof base) => p.filter((u) => u.split === "train" && u.role === "question");
+    expect(questions(wide)).toHaveLength(questions(base).length);
+    expect(new Set(questions(wide).map((u) => u.voice)).size).toBe(48);
+    expect(wide.filter((u) => u.split === "eval").every((u) => (HELD_OUT_VOICES as readonly string[]).includes(u.voice))).toBe(true);
+    // Twelve voices give the original plan (and its cached WAVs).
+    expect(planSpeech({ ...q, trainVoices: 12 }, 0)).toEqual(base);
+  });
+
+  it("plans the sequence question set: one digit word per spoken question, held-out ones never spoken in training, ~evalQuestionsPerVoice per held-out voice", () => {
+    const seq = questionsOf("sequence");
+    expect(seq).toHaveLength(18);
+    expect(seq.every((x) => x.text.split(" ").filter((w) => (DIGITS as readonly string[]).includes(w)).length === 1)).toBe(true);
+    const q = omniPresets.quick.speech;
+    const plan = planSpeech({ ...q, questionSet: "sequence", heldOutQuestions: 4, trainQuestions: 14 }, 0);
+    const held = new Set(questionSplit(4, 0, "sequence").heldOut.map((x) => x.text));
+    expect(held.size).toBe(4);
+    const trainQ = plan.filter((u) => u.split === "train" && u.role === "question");
+    expect(trainQ.some((u) => held.has(u.text))).toBe(false);
+    expect(trainQ.every((u) => seq.some((x) => x.text === u.text))).toBe(true);
+    const evQ = plan.filter((u) => u.split === "eval" && u.role === "question");
+    expect(evQ).toHaveLength(q.evalQuestionsPerVoice * q.heldOutVoices);
+    expect(evQ.filter((u) => u.questionSplit === "heldout").every((u) => held.has(u.text))).toBe(true);
+    expect(() => questionSplit(18, 0, "sequence")).toThrow(/none/);
   });
 
   it("scores transcripts by character error rate", () => {

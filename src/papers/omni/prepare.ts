@@ -49,7 +49,7 @@ export async function prepareOmniData(cfg: OmniExperimentConfig, run: RunDir, lo
   const textEval = [...st.heldOut.slice(0, 64).map((s) => ({ s })), ...qa];
   run.writeJson("data.json", {
     utterances: utts.map((u) => ({ id: u.id, text: u.text, voice: u.voice, speed: u.speed, pitch: u.pitch, role: u.role, split: u.split, seconds: u.samples.length / SAMPLE_RATE })),
-    heldOutQuestions: questionSplit(cfg.speech.heldOutQuestions, cfg.seed).heldOut.map((q) => q.text),
+    heldOutQuestions: questionSplit(cfg.speech.heldOutQuestions, cfg.seed, cfg.speech.questionSet).heldOut.map((q) => q.text),
     heldOutStatements: st.heldOut.length,
   });
   return { tok: new WordTokenizer(), utts, mels, trainIdx, evalIdx, digits: loadDigits(cfg.digits.trainPerDigit, cfg.digits.testPerDigit), textTrain, textEval };

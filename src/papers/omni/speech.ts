@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import { decodeWav, encodeWav, normalizePeak, resample, trimSilence } from "../../data/audio.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { Rng } from "../../util/rng.js";
-import { allQuestions, allStatements, HELD_OUT_VOICES, IMAGE_QUESTION, DIGITS, splitList, TRAIN_VOICES, type Question } from "./world.js";
+import { allStatements, HELD_OUT_VOICES, IMAGE_QUESTION, DIGITS, questionsOf, splitList, trainVoicePool, type Question, type QuestionSet } from "./world.js";
 import { fnv1a32Hex } from "../../util/hash.js";
 
 export const SAMPLE_RATE = 16000;
@@ -104,14 +104,25 @@ export type SpeechPlanConfig = {
   evalQuestionsPerVoice: number;
   /** Longest utterance in seconds (longer ones are re-spoken faster, then dropped). */
   maxSeconds: number;
-  /** Number of training / held-out voices used (prefixes of the fixed lists). */
+  /** Number of training voices (`trainVoicePool`: the 12 fixed ones, then further accent+variant pairs) and held-out voices (a prefix of the fixed list). */
   trainVoices: number;
   heldOutVoices: number;
+  /** Which questions are spoken (`questionsOf`); written questions are always all 128. */
+  questionSet: QuestionSet;
 };
 
-/** Split of the 128 questions into spoken-training and held-out ones (fixed by the seed). */
-export function questionSplit(heldOut: number, seed: number): { train: Question[]; heldOut: Question[] } {
-  return splitList(allQuestions(), heldOut, seed, "questions");
+/** Split of the spoken question set into spoken-training and held-out ones (fixed by the seed). */
+export function questionSplit(heldOut: number, seed: number, set: QuestionSet = "arithmetic"): { train: Question[]; heldOut: Question[] } {
+  const qs = questionsOf(set);
+  if (heldOut >= qs.length) throw new Error(`speech: ${heldOut} held-out questions leave none of the ${qs.length} ${set} questions for training`);
+  return splitList(qs, heldOut, seed, set === "arithmetic" ? "questions" : `questions:${set}`);
+}
+
+/** `n` items of `xs` in a shuffled order, cycling through it again when it holds fewer than `n`. */
+function cycle<T>(rng: Rng, xs: readonly T[], n: number): T[] {
+  const out: T[] = [];
+  while (out.length < n && xs.length > 0) out.push(...rng.shuffle([...xs]).slice(0, n - out.length));
+  return out;
 }
 
 /** Split of the 1296 statements: the held-out ones are evaluation text and evaluation speech. */
@@ -122,7 +133,7 @@ export function statementSplit(seed: number): { train: string[]; heldOut: string
 /** Decide what to synthesise: texts, voices, speeds, pitches and splits (pure, from the seed). */
 export function planSpeech(cfg: SpeechPlanConfig, seed: number): UttSpec[] {
   const rng = Rng.stream(seed, "speech-plan");
-  const tv = TRAIN_VOICES.slice(0, cfg.trainVoices);
+  const tv = trainVoicePool(cfg.trainVoices);
   const hv = HELD_OUT_VOICES.slice(0, cfg.heldOutVoices);
   if (tv.length < 1 || hv.length < 1) throw new Error("speech: need at least one training and one held-out voice");
   const prosody = (voice: string): VoiceSpec => ({ voice, speed: 140 + rng.int(51), pitch: 30 + rng.int(41) });
@@ -130,7 +141,7 @@ export function planSpeech(cfg: SpeechPlanConfig, seed: number): UttSpec[] {
   const st = statementSplit(seed);
   const trainSt = rng.shuffle([...st.train]).slice(0, cfg.trainStatements);
   for (const text of trainSt) out.push({ ...prosody(rng.pick(tv)), text, role: "statement", split: "train" });
-  const qs = questionSplit(cfg.heldOutQuestions, seed);
+  const qs = questionSplit(cfg.heldOutQuestions, seed, cfg.questionSet);
   const spokenQ = qs.train.slice(0, cfg.trainQuestions);
   // Repeat r of question i is spoken by training voice (i + r) mod |voices|: with as many repeats
   // as voices, every training voice speaks every training question once.
@@ -144,8 +155,9 @@ export function planSpeech(cfg: SpeechPlanConfig, seed: number): UttSpec[] {
   evalSt.forEach((text, i) => out.push({ ...prosody(hv[i % hv.length]), text, role: "statement", split: "eval" }));
   const half = Math.ceil(cfg.evalQuestionsPerVoice / 2);
   for (const v of hv) {
-    const ho = rng.shuffle([...qs.heldOut]).slice(0, half);
-    const tr = rng.shuffle([...spokenQ]).slice(0, cfg.evalQuestionsPerVoice - ho.length);
+    // A small question set (`sequence`) is cycled through so each held-out voice still says about evalQuestionsPerVoice questions.
+    const ho = cycle(rng, qs.heldOut, half);
+    const tr = cycle(rng, spokenQ, cfg.evalQuestionsPerVoice - ho.length);
     for (const q of ho) out.push({ ...prosody(v), text: q.text, role: "question", split: "eval", answer: q.answer, questionSplit: "heldout" });
     for (const q of tr) out.push({ ...prosody(v), text: q.text, role: "question", split: "eval", answer: q.answer, questionSplit: "train" });
     out.push({ ...prosody(v), text: IMAGE_QUESTION, role: "image-question", split: "eval" });

@@ -62,6 +62,17 @@ export class WordTokenizer {
 /** A question with a one-word answer. */
 export type Question = { text: string; answer: string; kind: "plus" | "minus" | "after" | "before" };
 
+/**
+ * Which questions are spoken: `arithmetic` = all 128 (plus, minus, after, before); `sequence` = the 18
+ * "what comes after/before <digit>" ones, where hearing one digit word (and after/before) answers the
+ * question (issue 17's simpler spoken question set). Written questions are always all 128.
+ */
+export type QuestionSet = "arithmetic" | "sequence";
+export function questionsOf(set: QuestionSet): Question[] {
+  const qs = allQuestions();
+  return set === "arithmetic" ? qs : qs.filter((q) => q.kind === "after" || q.kind === "before");
+}
+
 /** All 128 arithmetic/sequence questions of the world, in a fixed order. */
 export function allQuestions(): Question[] {
   const qs: Question[] = [];
@@ -109,3 +120,27 @@ export const TRAIN_VOICES = [
   "en-gb-x-rp+m7",
 ] as const;
 export const HELD_OUT_VOICES = ["en-gb-scotland+f2", "en-us-nyc+m2", "en-gb-x-gbclan+f4", "en-gb-x-gbcwmd+m5"] as const;
+
+/** The accents of the training voices (the held-out voices use four other accents). */
+export const TRAIN_ACCENTS = ["en-us", "en-gb", "en-029", "en-gb-x-rp"] as const;
+/**
+ * espeak-ng variants for further training voices: none of them is a held-out voice's variant (f2, m2, f4, m5), so
+ * a held-out voice differs from every further training voice in accent and in variant.
+ */
+export const EXTRA_VARIANTS = [
+  "m6", "f3", "f5", "m7", "croak", "Andy", "steph", "max", "Alex", "michel", "norbert", "quincy", "Denis", "iven", "john", "robert", "linda", "zac", "Tweaky", "kaukovalta",
+] as const;
+/**
+ * The first `n` training voices: the 12 of `TRAIN_VOICES` (so n ≤ 12 is the original plan), then every training
+ * accent with each further variant in turn (issue 17's voice diversity: more voices, the same number of utterances).
+ */
+const VOICE_POOL: readonly string[] = (() => {
+  const pool: string[] = [...TRAIN_VOICES];
+  for (const v of EXTRA_VARIANTS) for (const a of TRAIN_ACCENTS) if (!pool.includes(`${a}+${v}`)) pool.push(`${a}+${v}`);
+  return pool;
+})();
+export function trainVoicePool(n: number): string[] {
+  if (n > VOICE_POOL.length) throw new Error(`speech: ${n} training voices asked for, the pool holds ${VOICE_POOL.length}`);
+  return VOICE_POOL.slice(0, n);
+}
+export const MAX_TRAIN_VOICES = VOICE_POOL.length;
