@@ -1,6 +1,6 @@
 // Pilot (issue 24, PPO at about 40 updates): process CPU time and memory of the GeneralPoints arms' pieces at the
 // quick preset, with the legacy batch shape and FAST_BATCH_SHAPE (rollout.ts), through the experiment's own code.
-// Run with TINYFOUNDRY_THREADS=1; CPU time is process.cpuUsage (user + system, all threads).
+// NAV=1 runs `compare` on the sft-vs-rl-nav quick preset (200 episodes per split only). Run with TINYFOUNDRY_THREADS=1; CPU time is process.cpuUsage (user + system, all threads).
 //   compare CKPT [ROUNDS]: interleaved legacy/FAST, after one warm-up of each: an evaluation at 200 and at 500
 //     episodes per split (eval temperature), and one PPO rollout (slots x rounds policy calls at the rollout
 //     temperature, fresh slots, the same seeds and sampler stream); prints CPU ms and the outcome counts.
@@ -30,16 +30,19 @@ const { trainPPO } = await import("../../src/papers/sft-vs-rl/ppo.js");
 const { expertDataset, runSFT } = await import("../../src/papers/sft-vs-rl/sft.js");
 const { collectRollout, initRolloutState, FAST_BATCH_SHAPE, LEGACY_BATCH_SHAPE } = await import("../../src/papers/sft-vs-rl/rollout.js");
 const { valueHeadToHost, initValueHead } = await import("../../src/papers/sft-vs-rl/model.js");
-const { gpSpec } = await import("../../src/papers/sft-vs-rl/tasks.js");
+const { gpSpec, navSpec } = await import("../../src/papers/sft-vs-rl/tasks.js");
+const { sftVsRlNavPresets } = await import("../../src/papers/sft-vs-rl/nav-entry.js");
 const { Rng } = await import("../../src/util/rng.js");
 type LMParams = import("../../src/nn/transformer.js").LMParams;
 type BatchShape = import("../../src/papers/sft-vs-rl/rollout.js").BatchShape;
 type ExperimentContext = import("../../src/train/experiment.js").ExperimentContext;
 
 await initEngine();
-const cfg = sftVsRlPresets.quick;
+// NAV=1: the sft-vs-rl-nav entry's quick preset and its navigation task (CKPT: a nav-sft-init checkpoint).
+const nav = !!process.env.NAV;
+const cfg = nav ? sftVsRlNavPresets.quick : sftVsRlPresets.quick;
 const { tok, model } = setup(cfg);
-const spec = gpSpec(cfg);
+const spec = nav ? navSpec(cfg, tok, model.contextLength) : gpSpec(cfg);
 const [mode, ck, ...rest] = process.argv.slice(2);
 const lm = loadCheckpoint(ck, { params: initLM(model, 0) }).trees.params as LMParams;
 const cpuMs = () => {
@@ -54,22 +57,22 @@ const log = (o: Record<string, unknown>) => console.log(JSON.stringify({ ...o, w
 if (mode === "compare") {
   const rounds = Number(rest[0] ?? 1);
   const evalOnce = async (shape: BatchShape, episodes: number) => {
-    const r = await evaluateSplits(lm, model, tok, cfg, { episodes, shape });
+    const r = await evaluateSplits(lm, model, tok, cfg, { episodes, shape, env: spec });
     return `id ${r.id.successes}/${r.id.episodes} steps ${r.id.gradedSteps}; ood ${r.ood.successes}/${r.ood.episodes} steps ${r.ood.gradedSteps}`;
   };
   const value = initValueHead(model.dModel, 0);
   const vw = await valueHeadToHost(value);
   const seedOf = (ep: number) => new Rng(0, `ppo-episode-${ep}`).nextU32();
   const rolloutOnce = async (shape: BatchShape) => {
-    const state = initRolloutState(() => spec.makeEnv("id", cfg.ppo.verifyIter), cfg.ppo.slots, seedOf);
-    const r = await collectRollout({ params: lm, valueWeights: vw, cfg: model, tok, state, rounds: cfg.ppo.rounds, sampling: spec.sampling, rng: Rng.stream(0, "ppo-sample"), seedOf, shape });
+    const state = initRolloutState(() => spec.makeEnv("id", spec.ppo.verifyIter), spec.ppo.slots, seedOf);
+    const r = await collectRollout({ params: lm, valueWeights: vw, cfg: model, tok, state, rounds: spec.ppo.rounds, sampling: spec.sampling, rng: Rng.stream(0, "ppo-sample"), seedOf, shape });
     const tr = r.transitions.flat();
     return `calls ${tr.length} rewarded ${tr.filter((t) => t.reward > 0).length} tokens ${r.inferenceTokens} episodes ${r.episodes.length}`;
   };
   const jobs: [string, (s: BatchShape) => Promise<string>][] = [
     ["rollout", rolloutOnce],
     ["eval200", (s) => evalOnce(s, 200)],
-    ["eval500", (s) => evalOnce(s, 500)],
+    ...(nav ? [] : [["eval500", (s: BatchShape) => evalOnce(s, 500)] as [string, (s: BatchShape) => Promise<string>]]),
   ];
   // Warm-up: compile every shape of every job once (not timed).
   for (const [name, fn] of jobs) for (const [sn, s] of Object.entries(shapes)) log({ warmup: name, shape: sn, result: await fn(s) });
