@@ -312,8 +312,8 @@ export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = 
     // (+45 steps per update). 40 updates: 1.4 + 15.5 + 7.4 + 2.0 = 26.3 min; 32: 1.4 + 12.7 + 6.1 + 2.0 = 22.2 min.
     // LR by the KL rule at the rollout temperature below (pilots, README): the larger of {3e-5, 1e-5} whose approximate
     // KL per policy update stays <= 0.1 on the first policy updates; 3e-5 gave 0.16-0.23, 1e-5 gave 0.05-0.07 with a
-    // 24-update cosine and 0.097 / 0.064 / 0.045 / 0.058 (updates 3-6) with a 40-update one, whose LR is above the
-    // 32-update cosine's at every update: the rule still picks 1e-5.
+    // 24-update cosine, 0.097 / 0.064 / 0.045 / 0.058 (updates 3-6) with a 40-update one and 0.096 / 0.046 / 0.046 /
+    // 0.044 with this 32-update one: the rule still picks 1e-5.
     ppo: { ...base.ppo, updates: 32, slots: 64, rounds: 4, minibatches: 4, microBatch: 16, lr: 1e-5, lrMaxSteps: 32, valueClip: 1, valueWarmupUpdates: 2 },
     // 48 new tokens: the longest 3-card answer is about 36 tokens with <|end|> (32 cut formulas off in a run).
     // Rollout temperature 1.0 (the paper: 0.2), by a rule fixed before the pilots: the lowest of {0.2, 0.7, 1.0} at which
