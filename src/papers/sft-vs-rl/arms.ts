@@ -14,7 +14,7 @@ import type { RunDir } from "../../train/run-dir.js";
 import { Rng } from "../../util/rng.js";
 import { vlSettings, type SftVsRlConfig } from "./config.js";
 import { initValueHead, sftExample, type VLParams } from "./model.js";
-import { DEFAULT_BATCH_SHAPE, evaluateLM, type LMEvalResult } from "./rollout.js";
+import { DEFAULT_BATCH_SHAPE, evaluateLM, type BatchShape, type LMEvalResult } from "./rollout.js";
 import type { EvalPoint, EvalRow } from "./summary.js";
 import { gpSpec, SPLITS, type EnvSpec, type EvalSplit, type GPSplit } from "./tasks.js";
 import { END, PhraseTokenizer, phrasesFor, renderChat } from "./tokenizer.js";
@@ -68,7 +68,7 @@ export async function evaluateSplits(
   model: LMConfig,
   tok: PhraseTokenizer,
   cfg: SftVsRlConfig,
-  opts: { episodes?: number; splits?: readonly EvalSplit[]; keepRecords?: number; verifyIter?: number; env?: EnvSpec; vis?: VisionParams; temperature?: number } = {},
+  opts: { episodes?: number; splits?: readonly EvalSplit[]; keepRecords?: number; verifyIter?: number; env?: EnvSpec; vis?: VisionParams; temperature?: number; shape?: BatchShape } = {},
 ): Promise<SplitResults> {
   const spec = opts.env ?? gpSpec(cfg);
   if (spec.image && !opts.vis) throw new Error(`evaluateSplits: ${spec.label} needs the image encoder (opts.vis)`);
@@ -89,6 +89,7 @@ export async function evaluateSplits(
       rng: Rng.stream(cfg.eval.seed, spec.evalStream(split)),
       keepRecords: opts.keepRecords ?? 0,
       firstAnswerTags: spec.answerTags,
+      ...(opts.shape ? { shape: opts.shape } : {}),
       ...vision,
     });
   }
@@ -107,7 +108,7 @@ export async function rollTempRow(
   cfg: SftVsRlConfig,
   spec: EnvSpec,
   row: EvalRow | null,
-  opts: { episodes?: number; vis?: VisionParams } = {},
+  opts: { episodes?: number; vis?: VisionParams; shape?: BatchShape } = {},
 ): Promise<EvalRow> {
   const { key, seKey } = spec.metric;
   const T = spec.sampling.temperature;
@@ -138,11 +139,11 @@ export function evalPoints(run: RunDir, stepKey: "update" | "step"): EvalPoint[]
  * log π(a_t) − log π_init(a_t) under the temperature-scaled distributions (the sampling distributions), averaged
  * over answers (the Monte Carlo estimate of the KL of the answer distributions, in nats).
  */
-export async function klToInit(lm: LMParams, initLm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: SftVsRlConfig, spec: EnvSpec, n: number): Promise<number> {
+export async function klToInit(lm: LMParams, initLm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: SftVsRlConfig, spec: EnvSpec, n: number, shape: BatchShape = DEFAULT_BATCH_SHAPE): Promise<number> {
   const env = spec.makeEnv("id", spec.ppo.verifyIter);
   const prompts = Array.from({ length: n }, (_, i) => renderChat(tok, [{ role: "user", content: env.reset(episodeSeed(cfg.eval.seed, "general-points", "id", i)).text }], model.contextLength - spec.sampling.maxNewTokens));
   const T = Math.max(cfg.eval.temperature, 1e-6);
-  const out = await generate(lm, model, prompts, { maxNewTokens: spec.sampling.maxNewTokens, temperature: T, rng: Rng.stream(cfg.eval.seed, "kl-to-init"), stopIds: [tok.id(END)], batchedPrefill: true, prefillBucket: DEFAULT_BATCH_SHAPE.prefillBucket, prefillChunk: 16 });
+  const out = await generate(lm, model, prompts, { maxNewTokens: spec.sampling.maxNewTokens, temperature: T, rng: Rng.stream(cfg.eval.seed, "kl-to-init"), stopIds: [tok.id(END)], batchedPrefill: true, prefillBucket: shape.prefillBucket, prefillChunk: shape.prefillChunk ?? 16 });
   const L = Math.max(...prompts.map((p, i) => p.length + out.tokens[i].length)) - 1;
   const rows = prompts.map((p, i) => sftExample(p, out.tokens[i], L));
   const logp = async (params: LMParams): Promise<Float64Array> => {

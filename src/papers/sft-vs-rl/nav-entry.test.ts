@@ -16,6 +16,9 @@ describe("sft-vs-rl-nav suite entry", () => {
     expect(q.navigation.corpusShare).toBe(0.6);
     expect(q.navigation.sftInit.steps).toBe(100);
     expect(q.stage0.steps).toBe(800);
+    // 12 navigation updates evaluated at 6 and 12, whatever GeneralPoints' quick preset evaluates at.
+    expect(q.navigation.ppo.updates).toBe(12);
+    expect(q.eval.every).toBe(6);
     expect(q.model).toEqual(sftVsRlPresets.quick.model);
     expect(q.ppo).toEqual(sftVsRlPresets.quick.ppo);
     // sft-vs-rl's own quick preset stays GeneralPoints only

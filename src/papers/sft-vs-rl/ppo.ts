@@ -19,7 +19,7 @@ import type { RunDir } from "../../train/run-dir.js";
 import { Rng, type RngState } from "../../util/rng.js";
 import type { SftVsRlConfig } from "./config.js";
 import { gae, inferenceFlops, initValueHead, keySplitWeights, normalizeAdvantages, ppoLoss, trainFlops, valueHeadToHost, weightedLogProb, type PolicyParams } from "./model.js";
-import { collectRollout, initRolloutState, type SamplingConfig, type Transition } from "./rollout.js";
+import { collectRollout, initRolloutState, type BatchShape, type SamplingConfig, type Transition } from "./rollout.js";
 import type { PhraseTokenizer } from "./tokenizer.js";
 import { imageBatch, type VisionParams } from "./vision.js";
 
@@ -44,6 +44,10 @@ export type PPOOptions = {
   resume?: boolean;
   signal?: AbortSignal;
   onProgress?: (e: ProgressEvent) => void;
+  /** Batch shaping of the rollouts' policy rounds (default DEFAULT_BATCH_SHAPE). */
+  shape?: BatchShape;
+  /** Called as each phase of an update begins (pilots time them; `update` counts finished updates). */
+  onPhase?: (phase: "rollout" | "learn" | "evaluate" | "save", update: number) => void;
 };
 
 export type PPOResult = { lm: LMParams; vis?: VisionParams; updates: number; flops: number; status: "completed" | "interrupted"; lastEval: Record<string, number> };
@@ -213,6 +217,7 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
   const save = () => saveCheckpoint(ck, { params, opt }, { step: update, state: { flops, nextEpisode, rngs: { sample: rngs.sample.state(), shuffle: rngs.shuffle.state() }, lastEval } });
 
   if (update === 0 && o.evaluate) {
+    o.onPhase?.("evaluate", 0);
     lastEval = await o.evaluate(params.lm, 0, 0, params.vis);
     run.appendMetrics({ step: 0, update: 0, flops: 0, ...lastEval });
     emit({ kind: "eval", step: 0, total: o.updates, metrics: lastEval });
@@ -233,8 +238,10 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
         return { lm: params.lm, ...(params.vis ? { vis: params.vis } : {}), updates: update, flops, status: "interrupted", lastEval };
       }
       const t0 = performance.now();
+      o.onPhase?.("rollout", update);
       const valueWeights = await valueHeadToHost(params.value);
-      const roll = await collectRollout({ params: params.lm, valueWeights, cfg: model, tok, state, rounds: ppo.rounds, sampling: o.sampling, rng: rngs.sample, seedOf, vision: visionOf(params) });
+      const roll = await collectRollout({ params: params.lm, valueWeights, cfg: model, tok, state, rounds: ppo.rounds, sampling: o.sampling, rng: rngs.sample, seedOf, vision: visionOf(params), ...(o.shape ? { shape: o.shape } : {}) });
+      o.onPhase?.("learn", update);
       nextEpisode = state.nextEpisode;
       const samples = buildSamples(roll.transitions, roll.nextValues, tok, ppo);
       const trainedTokens = samples.reduce((s, x) => s + x.seq.length, 0) * ppo.epochs;
@@ -295,10 +302,12 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
       const dt = (performance.now() - t0) / 1000;
       emit({ kind: "step", step: update, total: o.updates, loss: row.loss, lr, gradNorm: row.gradNorm, tokensPerSec: (roll.inferenceTokens + trainedTokens) / Math.max(dt, 1e-9) });
       if (o.evaluate && (update % o.evalEvery === 0 || update === o.updates)) {
+        o.onPhase?.("evaluate", update);
         lastEval = await o.evaluate(params.lm, update, flops, params.vis);
         Object.assign(row, lastEval);
         emit({ kind: "eval", step: update, total: o.updates, metrics: lastEval });
       }
+      o.onPhase?.("save", update);
       run.appendMetrics(row);
       await save();
     }

@@ -10,7 +10,8 @@ import { initLM } from "../../nn/transformer.js";
 import { Rng } from "../../util/rng.js";
 import { setup } from "./arms.js";
 import { sftVsRlPresets } from "./config.js";
-import { evaluateLM, FAST_BATCH_SHAPE, LEGACY_BATCH_SHAPE, paddedRows, type BatchShape } from "./rollout.js";
+import { initValueHead, valueHeadToHost } from "./model.js";
+import { collectRollout, DEFAULT_BATCH_SHAPE, evaluateLM, FAST_BATCH_SHAPE, initRolloutState, LEGACY_BATCH_SHAPE, paddedRows, type BatchShape } from "./rollout.js";
 import { gpEnv } from "./tasks.js";
 
 beforeAll(async () => {
@@ -49,4 +50,31 @@ describe("evaluateLM batch shapes", () => {
   it("samples the same episodes at one seed when only the prompt bucket differs", async () => {
     expect(await play({ ...FAST_BATCH_SHAPE, tailPad: 0 }, 1)).toEqual(await play(LEGACY_BATCH_SHAPE, 1));
   }, 60_000);
+});
+
+describe("collectRollout batch shapes", () => {
+  const cfg = sftVsRlPresets.tiny;
+  const { tok, model } = setup(cfg);
+  const seedOf = (ep: number) => episodeSeed(7, "general-points", "id", ep);
+  // Every slot of a PPO rollout is live in every round, so the tail padding never applies: only the prompt bucket differs.
+  const roll = async (shape: BatchShape) => {
+    const params = initLM(model, 3);
+    const value = initValueHead(model.dModel, 3);
+    const valueWeights = await valueHeadToHost(value);
+    const state = initRolloutState(() => gpEnv("id", 2, 3, "uniform"), 3, seedOf);
+    const r = await collectRollout({ params, valueWeights, cfg: model, tok, state, rounds: 3, sampling: { ...cfg.sampling, maxNewTokens: 12, temperature: 1 }, rng: new Rng(5, "ppo"), seedOf, shape });
+    tree.dispose(params);
+    tree.dispose(value);
+    return { tokens: r.transitions.map((tr) => tr.map((t) => [t.prompt, t.response, t.reward])), logprobs: r.transitions.flat().flatMap((t) => t.logprobs), values: r.transitions.flat().map((t) => t.value), next: r.nextValues };
+  };
+  it("samples the same calls with the legacy and the fast shape (log-probs and values to float tolerance)", async () => {
+    const a = await roll(LEGACY_BATCH_SHAPE);
+    const b = await roll(FAST_BATCH_SHAPE);
+    expect(b.tokens).toEqual(a.tokens);
+    b.logprobs.forEach((x, i) => expect(x).toBeCloseTo(a.logprobs[i], 4));
+    [...b.values, ...b.next].forEach((x, i) => expect(x).toBeCloseTo([...a.values, ...a.next][i], 4));
+  }, 60_000);
+  it("uses the fast shape by default", () => {
+    expect(DEFAULT_BATCH_SHAPE).toEqual(FAST_BATCH_SHAPE);
+  });
 });

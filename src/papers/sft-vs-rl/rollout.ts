@@ -63,21 +63,23 @@ export type BatchShape = { prefillBucket: number; tailPad: number; prefillChunk?
 /** The shape every round had before issue 25 (pilots compare against it). */
 export const LEGACY_BATCH_SHAPE: BatchShape = { prefillBucket: 128, tailPad: 0 };
 /**
- * A faster shape, measured but not the default. Bucket 64: first-turn GeneralPoints prompts are 43 tokens at `quick`,
- * so bucket 128 prefills every first round three times its prompts (retries of about 112 tokens still pad to 128).
- * Tail padding to nSlots/8, /4, /2: an evaluation's last rounds (OOD episodes retry up to 5 times) no longer decode
- * 250 rows for a few live ones. Pilot (scripts/pilots/speed-eval-shape.mts, quick SFT init, 250 episodes per split at
- * batch 250, one thread, interleaved CPU time): 1.68x less than the legacy shape (bucket 32 with the tail: 1.93x),
- * the same success counts, graded steps and rewards; a first-turn rollout call at batch 64: 1.61x, identical tokens.
- * Not the default because of memory: jax-js 0.1.25's wasm allocator keeps a free list per buffer size, so each new
- * prompt length or batch adds its buffers. Peak RSS of one evaluation in a fresh process: 1,681 MB legacy, 1,966 MB
- * this shape, 2,345 MB bucket 32; and scripts/pilots/sft-vs-rl-timing.mts (three evaluations, the KL estimate, then
- * PPO updates in one process) finished with the legacy shape at 4.2 GB peak RSS but hit the 4 GiB wasm limit at PPO
- * update 3 with bucket 64 alone. Make it the default once the allocator reuses memory across sizes.
+ * The default shape since issue 24's longer PPO (32 updates at `quick`). Bucket 64: first-turn GeneralPoints
+ * prompts are 43 tokens at `quick`, so bucket 128 prefilled every first round three times its prompts (retries of
+ * about 112 tokens still pad to 128). Tail padding to nSlots/8, /4, /2: an evaluation's last rounds (OOD episodes retry up to 5 times) no longer
+ * decode 250 rows for a few live ones. It changes which sampler draws the rows of those last rounds get (fewer
+ * padding rows draw fewer numbers), so sampled evaluations differ from the legacy shape's after the tail starts;
+ * greedy ones and PPO rollouts (every slot live, so no tail) are the same calls.
+ * Pilots (quick SFT init, one thread, process CPU time, interleaved): scripts/pilots/speed-eval-shape.mts, 250
+ * episodes per split: 1.68x less than the legacy shape, the same success counts; scripts/pilots/sft-vs-rl-shape-cost.mts:
+ * evaluation at 200 / 500 episodes per split 1.50x / 1.61x less, one PPO rollout (64 slots x 4 rounds) 1.22x less,
+ * all with the same success counts and rollout tokens. Memory: it was left off while jax-js's wasm allocator kept one
+ * free list per buffer size (bucket 64 alone hit the 4 GiB limit in one process with evaluations and PPO updates);
+ * with the allocator patch (scripts/patch-jax.mjs edit 8) the same sequence at this shape (the PPO arm's evaluations,
+ * PPO updates, SFT steps) stays far below it (numbers in the README).
  */
 export const FAST_BATCH_SHAPE: BatchShape = { prefillBucket: 64, tailPad: 8 };
-/** The default: the legacy shape (see FAST_BATCH_SHAPE for why). */
-export const DEFAULT_BATCH_SHAPE: BatchShape = LEGACY_BATCH_SHAPE;
+/** The shape every policy round uses unless told otherwise. */
+export const DEFAULT_BATCH_SHAPE: BatchShape = FAST_BATCH_SHAPE;
 
 /** Rows of a round with `live` live slots out of `nSlots` (see `BatchShape.tailPad`). */
 export function paddedRows(live: number, nSlots: number, tailPad: number): number {
@@ -250,6 +252,8 @@ export async function collectRollout(opts: {
   rng: Rng;
   seedOf: (episode: number) => number;
   vision?: PolicyVision;
+  /** Batch shaping of each round (default DEFAULT_BATCH_SHAPE; every slot is live, so only the prompt bucket matters). */
+  shape?: BatchShape;
 }): Promise<Rollout> {
   const { params, cfg, tok, state, sampling, rng } = opts;
   const nSlots = state.slots.length;
@@ -257,7 +261,7 @@ export async function collectRollout(opts: {
   const episodes: { success: boolean; reward: number }[] = [];
   let inferenceTokens = 0;
   for (let round = 0; round < opts.rounds; round++) {
-    const r = await policyRound(params, cfg, tok, state.slots, sampling, rng, nSlots, true, sampling.maxNewTokens, opts.vision);
+    const r = await policyRound(params, cfg, tok, state.slots, sampling, rng, nSlots, true, sampling.maxNewTokens, opts.vision, opts.shape);
     r.live.forEach((i, k) => {
       const st = state.slots[i];
       const response = r.out.tokens[k];
@@ -292,7 +296,7 @@ export async function collectRollout(opts: {
     });
   }
   // V(s') of each slot's next state: one prefill over the current prompts (no tokens kept).
-  const r = await policyRound(params, cfg, tok, state.slots, sampling, new Rng(0, "next-value"), nSlots, true, 1, opts.vision);
+  const r = await policyRound(params, cfg, tok, state.slots, sampling, new Rng(0, "next-value"), nSlots, true, 1, opts.vision, opts.shape);
   const nextValues = r.out.promptHidden!.slice(0, nSlots).map((h) => valueHeadHost(opts.valueWeights, h));
   return { transitions, nextValues, episodes, inferenceTokens };
 }

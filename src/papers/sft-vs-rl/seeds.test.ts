@@ -87,6 +87,10 @@ describe("task seeds and the SFT curve (pure)", () => {
     expect(q.sft.batchSize).toBe(q.sftInit.batchSize);
     expect(q.sft.lr).toBe(q.sftInit.lr);
     expect(q.sftInit.minLrRatio).toBe(1);
+    // PPO's cosine spans its updates, and the branches have at least five compute points past the init (issue 24).
+    expect(q.ppo.lrMaxSteps).toBe(q.ppo.updates);
+    const points = Array.from({ length: q.ppo.updates }, (_, i) => i + 1).filter((u) => u % q.eval.every === 0 || u === q.ppo.updates);
+    expect(points.length).toBeGreaterThanOrEqual(5);
     expect(sftVsRlPresets.full.taskSeeds).toBe(2);
   });
 
