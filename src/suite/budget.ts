@@ -18,7 +18,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     omni: 22.3,
     "omni-tokenizer": 24.1,
     "sft-vs-rl": 32.2,
-    "sft-vs-rl-nav": 14.3,
+    "sft-vs-rl-nav": 12.7,
   },
   full: null,
 };
