@@ -4,18 +4,15 @@
 // the T2 tokenizer (and so the codes) is the width-64 quick one for every D, so only the backbone changes.
 // Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-ceiling.mts DIR STEPS MIX_JSON [LR] [D] [EVERY] [FROM_ARM]
 //   e.g. ... runs/pilots/ceil 600 '{"asr":1}' 3e-3 128 100
-import { existsSync, mkdirSync } from "node:fs";
 import { initEngine } from "../../src/engine/index.js";
 import { initLM } from "../../src/nn/transformer.js";
 import { loadRunParams } from "../../src/train/checkpoint.js";
-import { createRun, openRun } from "../../src/train/run-dir.js";
-import { runArm, type ExperimentContext } from "../../src/train/experiment.js";
+import { runArm } from "../../src/train/experiment.js";
 import { omniPresets } from "../../src/papers/omni/config.js";
 import { initOmni } from "../../src/papers/omni/model.js";
-import { lmConfigOf, makePools, omniConfigOf, prepareOmniData } from "../../src/papers/omni/prepare.js";
-import { trainTextLM } from "../../src/papers/omni/text-lm.js";
-import { encodeAll, loadTokenizer, tokConfig, trainTokenizer } from "../../src/papers/omni/tokenizer-experiment.js";
+import { lmConfigOf, makePools, omniConfigOf } from "../../src/papers/omni/prepare.js";
 import { trainStage } from "../../src/papers/omni/stage-experiment.js";
+import { omniPilotSetup } from "./omni-pilot-setup.mjs";
 import { evalSpeechIn } from "../../src/papers/omni/omni-eval.js";
 import type { StageSpec } from "../../src/papers/omni/stages.js";
 import type { OmniParams } from "../../src/papers/omni/model.js";
@@ -26,20 +23,8 @@ const q = omniPresets.quick;
 const D = +(dArg ?? q.textLm.model.dModel);
 const base = { ...q, speech: { ...q.speech, cacheDir: "runs/pilots/speech" } };
 const cfg = { ...base, textLm: { ...q.textLm, model: { ...q.textLm.model, dModel: D, nHeads: Math.max(4, D / 16) } }, omni: { ...q.omni, baseLr: +(lrArg ?? q.omni.baseLr) } };
-mkdirSync(dir, { recursive: true });
-const run = existsSync(`${dir}/meta.json`) ? openRun(dir) : createRun({ experiment: "omni-pilot", seed: 0, config: base, dir });
-const t0 = Date.now();
-const sec = () => ((Date.now() - t0) / 1000).toFixed(0);
-const ctx: ExperimentContext = { run, resume: true, signal: new AbortController().signal, onProgress: () => {}, log: (m) => console.log(`[${sec()}s] ${m}`) };
-const data = await prepareOmniData(base, run, ctx.log);
-const armDir = (a: string) => run.path("arms", a);
 const lmArm = D === q.textLm.model.dModel ? "text-lm" : `text-lm-d${D}`;
-const text = await runArm(ctx, lmArm, cfg.textLm, (r) => trainTextLM(cfg, data, r, ctx, lmArm));
-console.log(`[${sec()}s] ${lmArm} written QA ${text.textQaAcc.toFixed(3)}`);
-await runArm(ctx, "tokenizer-T2", tokConfig(base, "T2"), (r) => trainTokenizer(base, data, "T2", r, ctx, armDir("text-lm")));
-const tok = loadTokenizer(base, data, "T2", armDir("tokenizer-T2"));
-const allIdx = [...data.trainIdx, ...data.evalIdx];
-const codes = await encodeAll(tok, tokConfig(base, "T2"), data, allIdx, base.tokenizer.train.batchSize);
+const { ctx, sec, data, armDir, allIdx, codes } = await omniPilotSetup(dir, cfg, { base, lmArm });
 const P = makePools(data, cfg, new Map(allIdx.map((u, i) => [u, codes[i]])));
 const qu = P.byRole.question ?? [];
 console.log(

@@ -3,18 +3,16 @@
 // held-out-voice evaluation (ASR word accuracy, s->t, s->s text part, written QA).
 // Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-speechqa.mts DIR STEPS MIX_JSON [LR] [DMODEL]
 //   e.g. ... runs/pilots/speechqa 300 '{"asr":0.3,"sqa-st":0.3,"sqa-ss":0.1,"text":0.3}' 3e-3 64
-import { existsSync, mkdirSync } from "node:fs";
 import { initEngine } from "../../src/engine/index.js";
 import { initLM } from "../../src/nn/transformer.js";
 import { loadRunParams } from "../../src/train/checkpoint.js";
-import { createRun, openRun } from "../../src/train/run-dir.js";
-import { runArm, type ExperimentContext } from "../../src/train/experiment.js";
+import { runArm } from "../../src/train/experiment.js";
 import { omniPresets } from "../../src/papers/omni/config.js";
 import { initOmni } from "../../src/papers/omni/model.js";
-import { lmConfigOf, makePools, omniConfigOf, prepareOmniData } from "../../src/papers/omni/prepare.js";
-import { trainTextLM } from "../../src/papers/omni/text-lm.js";
-import { encodeAll, loadTokenizer, tokConfig, trainTokenizer } from "../../src/papers/omni/tokenizer-experiment.js";
+import { lmConfigOf, makePools, omniConfigOf } from "../../src/papers/omni/prepare.js";
+import { tokConfig } from "../../src/papers/omni/tokenizer-experiment.js";
 import { trainStage } from "../../src/papers/omni/stage-experiment.js";
+import { omniPilotSetup } from "./omni-pilot-setup.mjs";
 import type { StageSpec } from "../../src/papers/omni/stages.js";
 
 const [dir, steps, mixJson, lrArg, dArg] = process.argv.slice(2);
@@ -22,20 +20,7 @@ await initEngine();
 const q = omniPresets.quick;
 const D = +(dArg ?? q.textLm.model.dModel);
 const cfg = { ...q, speech: { ...q.speech, cacheDir: "runs/pilots/speech" }, textLm: { ...q.textLm, model: { ...q.textLm.model, dModel: D } }, omni: { ...q.omni, baseLr: +(lrArg ?? q.omni.baseLr) } };
-mkdirSync(dir, { recursive: true });
-const run = existsSync(`${dir}/meta.json`) ? openRun(dir) : createRun({ experiment: "omni-pilot", seed: 0, config: cfg, dir });
-const t0 = Date.now();
-const sec = () => ((Date.now() - t0) / 1000).toFixed(0);
-const ctx: ExperimentContext = { run, resume: true, signal: new AbortController().signal, onProgress: () => {}, log: (m) => console.log(`[${sec()}s] ${m}`) };
-const data = await prepareOmniData(cfg, run, ctx.log);
-console.log(`[${sec()}s] utterances ${data.utts.length}, train ${data.trainIdx.length}, eval ${data.evalIdx.length}`);
-const armDir = (a: string) => run.path("arms", a);
-const text = await runArm(ctx, "text-lm", cfg.textLm, (r) => trainTextLM(cfg, data, r, ctx, "text-lm"));
-console.log(`[${sec()}s] text-lm written QA ${text.textQaAcc.toFixed(3)}`);
-await runArm(ctx, "tokenizer-T2", tokConfig(cfg, "T2"), (r) => trainTokenizer(cfg, data, "T2", r, ctx, armDir("text-lm")));
-const tok = loadTokenizer(cfg, data, "T2", armDir("tokenizer-T2"));
-const allIdx = [...data.trainIdx, ...data.evalIdx];
-const codes = await encodeAll(tok, tokConfig(cfg, "T2"), data, allIdx, cfg.tokenizer.train.batchSize);
+const { ctx, sec, data, armDir, allIdx, codes, tok } = await omniPilotSetup(dir, cfg);
 const P = makePools(data, cfg, new Map(allIdx.map((u, i) => [u, codes[i]])));
 console.log(`[${sec()}s] codes ready`);
 const lmCfg = lmConfigOf(cfg, data.tok);

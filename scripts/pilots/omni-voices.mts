@@ -7,18 +7,15 @@
 // run's `text-lm` and `tokenizer-T2` arms into DIR/arms to reuse them: the codes are then those of the 12-voice T2).
 // Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-voices.mts DIR STEPS MIX_JSON SPEECH_JSON [LR] [EVERY] [FROM_ARM] [LABEL]
 //   e.g. ... runs/pilots/v48 400 '{"asr":0.5,"sqa-st":0.5}' '{"trainVoices":48,"answerVoices":48,"answerRepeats":1}'
-import { existsSync, mkdirSync } from "node:fs";
 import { initEngine } from "../../src/engine/index.js";
 import { initLM } from "../../src/nn/transformer.js";
 import { loadRunParams } from "../../src/train/checkpoint.js";
-import { createRun, openRun } from "../../src/train/run-dir.js";
-import { runArm, type ExperimentContext } from "../../src/train/experiment.js";
+import { runArm } from "../../src/train/experiment.js";
 import { omniPresets, omniSchema } from "../../src/papers/omni/config.js";
 import { initOmni, type OmniParams } from "../../src/papers/omni/model.js";
-import { lmConfigOf, makePools, omniConfigOf, prepareOmniData } from "../../src/papers/omni/prepare.js";
-import { trainTextLM } from "../../src/papers/omni/text-lm.js";
-import { encodeAll, loadTokenizer, tokConfig, trainTokenizer } from "../../src/papers/omni/tokenizer-experiment.js";
+import { lmConfigOf, makePools, omniConfigOf } from "../../src/papers/omni/prepare.js";
 import { trainStage } from "../../src/papers/omni/stage-experiment.js";
+import { omniPilotSetup } from "./omni-pilot-setup.mjs";
 import { evalSpeechIn } from "../../src/papers/omni/omni-eval.js";
 import type { StageSpec } from "../../src/papers/omni/stages.js";
 
@@ -26,20 +23,7 @@ const [dir, steps, mixJson, speechJson, lrArg, everyArg, fromArm, labelArg] = pr
 await initEngine();
 const q = omniPresets.quick;
 const cfg = omniSchema.parse({ ...q, speech: { ...q.speech, cacheDir: "runs/pilots/speech", ...JSON.parse(speechJson ?? "{}") }, omni: { ...q.omni, baseLr: +(lrArg ?? q.omni.baseLr) } });
-mkdirSync(dir, { recursive: true });
-const run = existsSync(`${dir}/meta.json`) ? openRun(dir) : createRun({ experiment: "omni-pilot", seed: 0, config: cfg, dir });
-const t0 = Date.now();
-const sec = () => ((Date.now() - t0) / 1000).toFixed(0);
-const ctx: ExperimentContext = { run, resume: true, signal: new AbortController().signal, onProgress: () => {}, log: (m) => console.log(`[${sec()}s] ${m}`) };
-const data = await prepareOmniData(cfg, run, ctx.log);
-console.log(`[${sec()}s] speech ready (synthesis included): ${data.utts.length} utterances, ${new Set(data.trainIdx.map((u) => data.utts[u].voice)).size} training voices`);
-const armDir = (a: string) => run.path("arms", a);
-const text = await runArm(ctx, "text-lm", cfg.textLm, (r) => trainTextLM(cfg, data, r, ctx, "text-lm"));
-console.log(`[${sec()}s] text-lm written QA ${text.textQaAcc.toFixed(3)}`);
-await runArm(ctx, "tokenizer-T2", tokConfig(cfg, "T2"), (r) => trainTokenizer(cfg, data, "T2", r, ctx, armDir("text-lm")));
-const tok = loadTokenizer(cfg, data, "T2", armDir("tokenizer-T2"));
-const allIdx = [...data.trainIdx, ...data.evalIdx];
-const codes = await encodeAll(tok, tokConfig(cfg, "T2"), data, allIdx, cfg.tokenizer.train.batchSize);
+const { ctx, sec, data, armDir, allIdx, codes } = await omniPilotSetup(dir, cfg);
 // KEEP_LAYERS=k (environment): the model hears only the first k RVQ layers (the others set to code 0 in every frame),
 // as the digit-word judge reads only the first layers.
 const keep = +(process.env.KEEP_LAYERS ?? 0);

@@ -2,16 +2,8 @@
 // (the stage-0 model: the no-SFT arm), printed every 5 s as the size of jax-js's WebAssembly memory (it only grows,
 // so the last value is the peak) and the live buffer count. EVAL=1 adds the arm's ID evaluation (125 episodes) first.
 // Usage: [MB=16] [EVAL=1] npx tsx scripts/pilots/sft-vs-rl-memory.mts CKPT UPDATES
-const mems: WebAssembly.Memory[] = [];
-const Original = WebAssembly.Memory;
-// Record every WebAssembly memory jax-js creates (before the engine is imported).
-const Recording = function (d: WebAssembly.MemoryDescriptor) {
-  const m = new Original(d);
-  mems.push(m);
-  return m;
-} as unknown as typeof WebAssembly.Memory;
-Recording.prototype = Original.prototype;
-(WebAssembly as { Memory: typeof WebAssembly.Memory }).Memory = Recording;
+// Records every WebAssembly memory jax-js creates (imported before the engine, which is loaded dynamically below).
+import { wasmMemories as mems } from "./wasm-memories.mjs";
 const { initEngine, liveBuffers } = await import("../../src/engine/index.js");
 const { initLM } = await import("../../src/nn/transformer.js");
 const { loadCheckpoint } = await import("../../src/train/checkpoint.js");

@@ -8,16 +8,8 @@
 //     (ID at the rollout temperature on 500 episodes, UPDATES updates with a 200-episode evaluation + KL every EVERY,
 //     the last with 500 episodes + KL + rollout-temperature ID), then SFT_STEPS SFT-branch steps and one
 //     500-episode evaluation + KL; CPU per phase and per update, wasm memory and peak RSS after every phase.
-const mems: WebAssembly.Memory[] = [];
-const Original = WebAssembly.Memory;
-// Record every WebAssembly memory jax-js creates (before the engine is imported).
-const Recording = function (d: WebAssembly.MemoryDescriptor) {
-  const m = new Original(d);
-  mems.push(m);
-  return m;
-} as unknown as typeof WebAssembly.Memory;
-Recording.prototype = Original.prototype;
-(WebAssembly as { Memory: typeof WebAssembly.Memory }).Memory = Recording;
+// Records every WebAssembly memory jax-js creates (imported before the engine, which is loaded dynamically below).
+import { wasmMemories as mems } from "./wasm-memories.mjs";
 
 const { initEngine, disposeTree, refTree } = await import("../../src/engine/index.js");
 const { initLM } = await import("../../src/nn/transformer.js");
