@@ -322,11 +322,11 @@ function makeGrowingDecoder(params: LMParams, cfg: LMConfig, B: number, main0: K
       }
       const slot = t - base;
       const W = base + K;
+      const { biasMain, biasRecent } = growingBiases(valid, B, C, base, K, slot);
       const bias = new Float32Array(B * W);
       for (let b = 0; b < B; b++) {
-        const row = b * W;
-        for (let s = 0; s < base; s++) bias[row + s] = valid[b * C + s] > 0 ? 0 : -1e9;
-        for (let j = 0; j < K; j++) bias[row + base + j] = j <= slot && base + j < C && valid[b * C + base + j] > 0 ? 0 : -1e9;
+        bias.set(biasMain.subarray(b * base, (b + 1) * base), b * W);
+        bias.set(biasRecent.subarray(b * K, (b + 1) * K), b * W + base);
       }
       const r = decode(
         tree.ref(params),
@@ -345,6 +345,20 @@ function makeGrowingDecoder(params: LMParams, cfg: LMConfig, B: number, main0: K
       tree.dispose(recent);
     },
   };
+}
+
+/**
+ * Score biases of one step over the growing cache: main's `base` slots [B, base] open where `valid` [B, C] marks a
+ * real position; recent's K slots [B, K] open up to this step's `slot` and where valid (0 open, -1e9 closed).
+ */
+function growingBiases(valid: Float32Array, B: number, C: number, base: number, K: number, slot: number) {
+  const biasMain = new Float32Array(B * base);
+  const biasRecent = new Float32Array(B * K);
+  for (let b = 0; b < B; b++) {
+    for (let s = 0; s < base; s++) biasMain[b * base + s] = valid[b * C + s] > 0 ? 0 : -1e9;
+    for (let j = 0; j < K; j++) biasRecent[b * K + j] = j <= slot && base + j < C && valid[b * C + base + j] > 0 ? 0 : -1e9;
+  }
+  return { biasMain, biasRecent };
 }
 
 type KVDecodeFn = (p: LMParams, x: Array, pos: Array, masks: DecodeMasks, main: KVCache, recent: Array[]) => { logits: Array; recent: Array[] };
@@ -384,12 +398,7 @@ function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCach
       const keep = new Float32Array(K).fill(1);
       onehot[slot] = 1;
       keep[slot] = 0;
-      const biasMain = new Float32Array(B * base);
-      const biasRecent = new Float32Array(B * K);
-      for (let b = 0; b < B; b++) {
-        for (let s = 0; s < base; s++) biasMain[b * base + s] = valid[b * C + s] > 0 ? 0 : -1e9;
-        for (let j = 0; j < K; j++) biasRecent[b * K + j] = j <= slot && base + j < C && valid[b * C + base + j] > 0 ? 0 : -1e9;
-      }
+      const { biasMain, biasRecent } = growingBiases(valid, B, C, base, K, slot);
       const masks: DecodeMasks = {
         onehot: np.array(onehot).reshape([1, K, 1]),
         keep: np.array(keep).reshape([1, K, 1]),
