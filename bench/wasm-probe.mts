@@ -5,7 +5,8 @@
  * constructors of this process. A `.mts` file, so bench/run.ts does not take it for a paper bench.
  */
 const W = WebAssembly as unknown as Record<string, unknown>;
-const memories: WebAssembly.Memory[] = [];
+/** Every WebAssembly memory made in this process since this module loaded (pilots print their sizes). */
+export const memories: WebAssembly.Memory[] = [];
 let modules = 0;
 let moduleBytes = 0;
 const OrigMemory = WebAssembly.Memory;

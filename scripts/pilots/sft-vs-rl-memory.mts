@@ -3,7 +3,7 @@
 // so the last value is the peak) and the live buffer count. EVAL=1 adds the arm's ID evaluation (125 episodes) first.
 // Usage: [MB=16] [EVAL=1] npx tsx scripts/pilots/sft-vs-rl-memory.mts CKPT UPDATES
 // Records every WebAssembly memory jax-js creates (imported before the engine, which is loaded dynamically below).
-import { wasmMemories as mems } from "./wasm-memories.mjs";
+import { memories as mems } from "../../bench/wasm-probe.mjs";
 const { initEngine, liveBuffers } = await import("../../src/engine/index.js");
 const { initLM } = await import("../../src/nn/transformer.js");
 const { loadCheckpoint } = await import("../../src/train/checkpoint.js");

@@ -9,7 +9,7 @@
 //     the last with 500 episodes + KL + rollout-temperature ID), then SFT_STEPS SFT-branch steps and one
 //     500-episode evaluation + KL; CPU per phase and per update, wasm memory and peak RSS after every phase.
 // Records every WebAssembly memory jax-js creates (imported before the engine, which is loaded dynamically below).
-import { wasmMemories as mems } from "./wasm-memories.mjs";
+import { memories as mems } from "../../bench/wasm-probe.mjs";
 
 const { initEngine, disposeTree, refTree } = await import("../../src/engine/index.js");
 const { initLM } = await import("../../src/nn/transformer.js");
