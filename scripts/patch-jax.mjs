@@ -118,6 +118,23 @@
  *    5 rounds), 1.26x wall (paired 1.07-1.37); 2 threads 1.07x CPU (paired 0.70-1.40, 6 rounds),
  *    1.27x wall (paired 0.88-1.53). Generation (bench/generate.ts, 2 threads, 2 rounds): peak RSS
  *    284-287 -> 226-236 MB, no slowdown (the machine was too loaded to time it better).
+ * 12. Small kernels on the main thread. With a worker pool every kernel went through the pool's messages and a
+ *    kernel of 1,024 outputs or more was split over the workers: a LayerNorm over [32, 128] or a softmax row of a
+ *    decode step paid a thread round trip (and moved its inputs and outputs between cores) for a few microseconds
+ *    of work. A kernel whose work (outputs × reduction length) is at most 65,536 now runs on the main thread, in its
+ *    place in the pool's queue (so it still sees every earlier kernel's writes, and later ones see its own), with one
+ *    instance per kernel as in edit 11; larger kernels (matmuls, the prefill, a decode step's attention over the
+ *    cache) are split over the pool as before. Same code per output, so values are unchanged. Generation at the
+ *    bench's shape (scripts/pilots/speed-generate-threads.mts, 2 threads, interleaved in one process) sends 15
+ *    kernels per new token through the pool instead of about 35. Measured only on a shared machine at load 9-12
+ *    (2 cores; an idle run is still to do): ms per call 7,878 -> 4,471 (paired 1.98x, 1.62-2.04, 5 rounds) and,
+ *    the pilot at nice -10, 6,423 -> 4,440 (paired 1.46x, 0.63-1.97); every kernel on the main thread took 815-983
+ *    ms there (a pool round trip waits for a time slice when the cores are busy). Tokens bit-identical.
+ * 13. The prepared kernel kept per Kernel object. A jit program dispatches the same Kernel objects at every call,
+ *    and each dispatch hashed the kernel's whole expression tree to find its compiled program (about 2 % of a
+ *    1-thread generation call's CPU profile, ~50 kernels per token). The executable is now kept in a WeakMap
+ *    per Kernel object (kernels are immutable); eager ops make new Kernel objects and hash as before. Tokens and
+ *    log-probabilities bit-identical; CPU time within noise at load 10 (5 process pairs, paired 0.91-1.10).
  *
  * All keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
  * unpatched one, every edit undone; the reference step's losses match to the last float32 bit).
@@ -561,6 +578,69 @@ export const EDITS = [
     name: "one instance per kernel on the main thread (map)",
     find: "\t#pendingWork = /* @__PURE__ */ new Map();\n\tconstructor() {\n\t\tthis.#memory = hasSharedArrayBuffer()",
     replace: `\t#pendingWork = /* @__PURE__ */ new Map();\n\t#instances = new Map(); ${MARK} one instance per kernel on the main thread (map) */\n\tconstructor() {\n\t\tthis.#memory = hasSharedArrayBuffer()`,
+  },
+  {
+    // 12. With a worker pool, a kernel with little work runs on the main thread, in its place in the pool's queue.
+    name: "small kernels on the main thread (work)",
+    find: "\t\tminWorkPerWorker: tiledPlan && kernel.size / tiledPlan.tileSize >= 1024 ? tiledPlan.tileSize * 32 : void 0\n\t};",
+    replace: `\t\tminWorkPerWorker: tiledPlan && kernel.size / tiledPlan.tileSize >= 1024 ? tiledPlan.tileSize * 32 : void 0,\n\t\twork: kernel.size * (re ? re.size : 1) ${MARK} small kernels on the main thread (work) */\n\t};`,
+  },
+  {
+    name: "small kernels on the main thread (dispatch)",
+    find: "program.workSize, program.chunkAlignment, program.minWorkPerWorker);",
+    replace: `program.workSize, program.chunkAlignment, program.minWorkPerWorker, program.work); ${MARK} small kernels on the main thread (dispatch) */`,
+  },
+  {
+    name: "small kernels on the main thread (pool)",
+    find: "\tdispatch(kernelHash, module, ptrs, size, chunkAlignment = 16, minWorkPerWorker = MIN_ELEMS_PER_THREAD) {\n\t\treturn this.#enqueue(() => this.#dispatchNow(kernelHash, module, ptrs, size, chunkAlignment, minWorkPerWorker));\n\t}",
+    replace: [
+      `\t#mainThread = new Map(); ${MARK} small kernels on the main thread (pool) */`,
+      "\tdispatch(kernelHash, module, ptrs, size, chunkAlignment = 16, minWorkPerWorker = MIN_ELEMS_PER_THREAD, work = Infinity) {",
+      "\t\tif (work <= MAIN_THREAD_MAX_WORK) return this.#enqueue(() => {",
+      "\t\t\tlet func = this.#mainThread.get(kernelHash);",
+      "\t\t\tif (func === void 0) {",
+      "\t\t\t\tfunc = new WebAssembly.Instance(module, { env: { memory: this.#memory } }).exports.kernel;",
+      "\t\t\t\tthis.#mainThread.set(kernelHash, func);",
+      "\t\t\t}",
+      "\t\t\tfunc(...ptrs, 0, size);",
+      "\t\t});",
+      "\t\treturn this.#enqueue(() => this.#dispatchNow(kernelHash, module, ptrs, size, chunkAlignment, minWorkPerWorker));",
+      "\t}",
+    ].join("\n"),
+  },
+  {
+    name: "small kernels on the main thread (threshold)",
+    find: "const MIN_ELEMS_PER_THREAD = 512;",
+    replace: `const MIN_ELEMS_PER_THREAD = 512;\nconst MAIN_THREAD_MAX_WORK = 65536; ${MARK} small kernels on the main thread (threshold) */`,
+  },
+  {
+    // 13. A jit program dispatches the same Kernel objects at every call; each dispatch hashed the kernel's whole
+    // expression to find its compiled program. The prepared executable is now kept per Kernel object.
+    name: "prepared kernel per Kernel object",
+    find: "\tasync prepareKernel(kernel) {\n\t\tconst kernelHash = FpHash.hash(kernel).toString();\n\t\treturn new Executable(kernel, {\n\t\t\tprogram: await runWithCacheAsync(",
+    replace: [
+      `\t#prepared = new WeakMap(); ${MARK} prepared kernel per Kernel object */`,
+      "\t#preparedSync = new WeakMap();",
+      "\tasync prepareKernel(kernel) {",
+      "\t\tlet exe = this.#prepared.get(kernel);",
+      "\t\tif (exe === void 0) this.#prepared.set(kernel, (exe = await this.#prepareKernelNew(kernel)));",
+      "\t\treturn exe;",
+      "\t}",
+      "\tprepareKernelSync(kernel) {",
+      "\t\tlet exe = this.#preparedSync.get(kernel);",
+      "\t\tif (exe === void 0) this.#preparedSync.set(kernel, (exe = this.#prepareKernelSyncNew(kernel)));",
+      "\t\treturn exe;",
+      "\t}",
+      "\tasync #prepareKernelNew(kernel) {",
+      "\t\tconst kernelHash = FpHash.hash(kernel).toString();",
+      "\t\treturn new Executable(kernel, {",
+      "\t\t\tprogram: await runWithCacheAsync(",
+    ].join("\n"),
+  },
+  {
+    name: "prepared kernel per Kernel object (sync)",
+    find: "\tprepareKernelSync(kernel) {\n\t\tconst kernelHash = FpHash.hash(kernel).toString();\n\t\treturn new Executable(kernel, {\n\t\t\tprogram: runWithCache(",
+    replace: `\t#prepareKernelSyncNew(kernel) { ${MARK} prepared kernel per Kernel object (sync) */\n\t\tconst kernelHash = FpHash.hash(kernel).toString();\n\t\treturn new Executable(kernel, {\n\t\t\tprogram: runWithCache(`,
   },
 ];
 

@@ -105,11 +105,13 @@ const a = np.arange(256 * 64).reshape([256, 64]).astype(np.float32).mul(0.001);
 const b = np.arange(64 * 128).reshape([64, 128]).astype(np.float32).mul(0.002);
 const c = await jit((x, y) => np.matmul(x, y).sum(0))(a, b).data();
 const g = await jit(grad((x) => np.log(np.exp(x).sum(1)).sum()))(np.arange(64 * 300).reshape([64, 300]).astype(np.float32).mul(1e-4)).data();
-// A loop that only awaits read-backs: do timers still get event-loop turns while it runs?
+// A loop that only awaits read-backs: do timers still get event-loop turns while it runs? (A sum over 131,072
+// elements: above patch-jax edit 12's threshold, so it goes through the pool; smaller kernels run on the main
+// thread, where read-backs are microtasks as with one thread.)
 let ticks = 0;
 const timer = setInterval(() => ticks++, 5);
 const f = jit((x) => x.mul(2).sum());
-const x = np.ones([4096]);
+const x = np.ones([131072]);
 const t0 = performance.now();
 let seen = 0;
 while (performance.now() - t0 < 400) await f(x.ref).data();

@@ -297,3 +297,110 @@ process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
     expect(run(hook, { LAZY_CASE: "reshape-routine" }).hazard).toBe(true);
   });
 });
+
+describe("patch-jax edit 12 (small kernels on the main thread)", () => {
+  it("runs a kernel of at most 65,536 outputs × reduction length on the main thread with a pool, a larger one on the pool, with the same values as without the edit", () => {
+    const dir = copyJax();
+    patch(dir);
+    const tmp = mkdtempSync(join(tmpdir(), "tf-jaxpatch-main-"));
+    const { hook } = resolveHook(tmp, "patched", dir);
+    const { hook: plainHook } = resolveHook(tmp, "plain", unpatchedJax());
+    const script = join(tmp, "main.mts");
+    writeFileSync(
+      script,
+      `const { initEngine, np, jit } = await import(${JSON.stringify(pathToFileURL(join(repo, "src", "engine", "index.ts")).href)});
+const info = await initEngine();
+// Count the kernel chunks the pool hands to its workers (jax-js makes them at its first dispatch).
+const Pool = globalThis.Worker;
+let posted = 0;
+globalThis.Worker = function (url, o) {
+  const w = Pool(url, o);
+  const post = w.postMessage.bind(w);
+  w.postMessage = (m) => { if (m.type === "kernel") posted++; post(m); };
+  return w;
+};
+const arr = (shape, s) => np.sin(np.arange(shape.reduce((a, b) => a * b, 1)).astype(np.float32).mul(s)).reshape(shape);
+const out = { threads: info.threads, posted: [], values: [] };
+const cases = [
+  ["elementwise 4,096", jit((a) => np.exp(a.mul(0.5)).add(1)), [[64, 64]]],
+  ["matmul 64 x 64 x 16 (65,536)", jit((a, b) => np.matmul(a, b)), [[64, 64], [64, 16]]],
+  ["matmul 64 x 64 x 32 (131,072)", jit((a, b) => np.matmul(a, b)), [[64, 64], [64, 32]]],
+  ["elementwise 76,800", jit((a) => np.tanh(a).mul(3)), [[300, 256]]],
+];
+for (const [, f, shapes] of cases) {
+  const args = () => shapes.map((s, i) => arr(s, 0.013 + 0.007 * i));
+  await f(...args()).data(); // compile
+  const x = args();
+  await Promise.all(x.map((a) => a.ref.data())); // inputs written before counting
+  const n0 = posted;
+  for (const v of await f(...x).data()) out.values.push(v);
+  out.posted.push(posted - n0);
+}
+process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
+    );
+    const run = (h: string) =>
+      JSON.parse(
+        execFileSync(process.execPath, ["--import", "tsx", "--import", h, script], { cwd: repo, env: { ...process.env, TINYFOUNDRY_THREADS: "2" }, encoding: "utf8", maxBuffer: 1 << 26 })
+          .trim()
+          .split("\n")
+          .pop()!,
+      ) as { threads: number; posted: number[]; values: number[] };
+    const patched = run(hook);
+    const plain = run(plainHook);
+    expect(patched.threads).toBe(2);
+    // Without the edit every case is split over both workers (the first runs inline in our shim, but through the pool's messages).
+    expect(plain.posted).toEqual([2, 2, 2, 2]);
+    expect(patched.posted).toEqual([0, 0, 2, 2]);
+    expect(patched.values.length).toBe(64 * 64 + 64 * 16 + 64 * 32 + 300 * 256);
+    expect(patched.values).toEqual(plain.values);
+  });
+});
+
+describe("patch-jax edit 13 (prepared kernel per Kernel object)", () => {
+  it("hashes a jit program's kernels at its first call only, with the same values as without the edit", () => {
+    const dir = copyJax();
+    patch(dir);
+    const tmp = mkdtempSync(join(tmpdir(), "tf-jaxpatch-prep-"));
+    const { hook } = resolveHook(tmp, "patched", dir);
+    const { hook: plainHook } = resolveHook(tmp, "plain", unpatchedJax());
+    const script = join(tmp, "prep.mts");
+    writeFileSync(
+      script,
+      `const { initEngine, np, jit } = await import(${JSON.stringify(pathToFileURL(join(repo, "src", "engine", "index.ts")).href)});
+await initEngine();
+// jax-js's backend chunk (the one its index imports) exports FpHash as R and Kernel as O: count kernel hashes.
+const be = await import(new URL("backend-CnjgxpXq.js", import.meta.resolve("@jax-js/jax")).href);
+const hash = be.R.hash.bind(be.R);
+let hashed = 0;
+be.R.hash = (x) => { if (x instanceof be.O) hashed++; return hash(x); };
+const f = jit((a, b) => np.tanh(np.matmul(a.ref, b)).add(a.sum()));
+const arr = (s) => np.sin(np.arange(64 * 64).astype(np.float32).mul(s)).reshape([64, 64]);
+const out = { hashes: [], values: [] };
+for (let call = 0; call < 3; call++) {
+  const x = [arr(0.01 + call), arr(0.02)];
+  await Promise.all(x.map((a) => a.ref.data()));
+  const n0 = hashed;
+  for (const v of await f(...x).data()) out.values.push(v);
+  out.hashes.push(hashed - n0);
+}
+process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
+    );
+    const run = (h: string, threads: string) =>
+      JSON.parse(
+        execFileSync(process.execPath, ["--import", "tsx", "--import", h, script], { cwd: repo, env: { ...process.env, TINYFOUNDRY_THREADS: threads }, encoding: "utf8" })
+          .trim()
+          .split("\n")
+          .pop()!,
+      ) as { hashes: number[]; values: number[] };
+    for (const threads of ["1", "2"]) {
+      const patched = run(hook, threads);
+      const plain = run(plainHook, threads);
+      // The unpatched backend hashes every kernel at every call; the patched one at the first call only.
+      expect(plain.hashes[0]).toBeGreaterThan(1);
+      expect(plain.hashes).toEqual([plain.hashes[0], plain.hashes[0], plain.hashes[0]]);
+      expect(patched.hashes).toEqual([plain.hashes[0], 0, 0]);
+      expect(patched.values).toHaveLength(3 * 64 * 64);
+      expect(patched.values).toEqual(plain.values);
+    }
+  });
+});
