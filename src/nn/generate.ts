@@ -16,6 +16,10 @@
  * slots instead of 16 (0.97x, 0.93x); the recent buffer written by `where` (slower); the main cache head-major
  * with values transposed (1.15x on the attention alone, ~2 % of a call, and sums reordered).
  * Not done: sampling on the device (host token choice is ~3 % of a call and would cost kernels of its own).
+ * Later (issue 25, same harness run as interleaved processes, load 10 on 2 cores): the fewer-kernel decoder uploads
+ * its slot masks once per call and main's score biases once per main size, and `chooseToken` computes log-probs
+ * only up to the drawn token; with patch-jax edit 13 (no re-hash of a jit program's kernels) 1.06-1.39x CPU per
+ * call over the previous commit (4 pairs, median ~1.17), tokens and log-probabilities bit-identical.
  */
 import { jit, np, tree, type Array } from "../engine/index.js";
 import { Rng } from "../util/rng.js";
@@ -358,12 +362,13 @@ function makeGrowingDecoder(params: LMParams, cfg: LMConfig, B: number, main0: K
 /**
  * Score biases of one step over the growing cache: main's `base` slots [B, base] open where `valid` [B, C] marks a
  * real position; recent's K slots [B, K] open up to this step's `slot` and where valid (0 open, -1e9 closed).
+ * `withMain` false: main's are not built (empty; the caller keeps them from an earlier step with the same base).
  */
-function growingBiases(valid: Float32Array, B: number, C: number, base: number, K: number, slot: number) {
-  const biasMain = new Float32Array(B * base);
+function growingBiases(valid: Float32Array, B: number, C: number, base: number, K: number, slot: number, withMain = true) {
+  const biasMain = new Float32Array(withMain ? B * base : 0);
   const biasRecent = new Float32Array(B * K);
   for (let b = 0; b < B; b++) {
-    for (let s = 0; s < base; s++) biasMain[b * base + s] = valid[b * C + s] > 0 ? 0 : -1e9;
+    if (withMain) for (let s = 0; s < base; s++) biasMain[b * base + s] = valid[b * C + s] > 0 ? 0 : -1e9;
     for (let j = 0; j < K; j++) biasRecent[b * K + j] = j <= slot && base + j < C && valid[b * C + base + j] > 0 ? 0 : -1e9;
   }
   return { biasMain, biasRecent };
@@ -395,6 +400,10 @@ function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCach
   const H = cfg.nHeads;
   const hd = cfg.dModel / H;
   let recent: Array[] = Array.from({ length: cfg.nLayers }, () => np.zeros([B, K, 2 * H * hd]));
+  // Uploaded once per call and passed by reference: the write masks of each recent slot, and main's score biases,
+  // which change only when main grows (its slots are positions before `base`, whose validity is final).
+  const slotMasks: { onehot: Array; keep: Array }[] = [];
+  let mainBias: { base: number; bias: Array } | null = null;
   return {
     step(cur: Int32Array, t: number): Array {
       if (t - base >= K) {
@@ -402,15 +411,22 @@ function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCach
         base += K;
       }
       const slot = t - base;
-      const onehot = new Float32Array(K);
-      const keep = new Float32Array(K).fill(1);
-      onehot[slot] = 1;
-      keep[slot] = 0;
-      const { biasMain, biasRecent } = growingBiases(valid, B, C, base, K, slot);
+      if (!slotMasks[slot]) {
+        const onehot = new Float32Array(K);
+        const keep = new Float32Array(K).fill(1);
+        onehot[slot] = 1;
+        keep[slot] = 0;
+        slotMasks[slot] = { onehot: np.array(onehot).reshape([1, K, 1]), keep: np.array(keep).reshape([1, K, 1]) };
+      }
+      const { biasMain, biasRecent } = growingBiases(valid, B, C, base, K, slot, mainBias?.base !== base);
+      if (mainBias?.base !== base) {
+        mainBias?.bias.dispose();
+        mainBias = { base, bias: np.array(biasMain).reshape([B, base, 1]) };
+      }
       const masks: DecodeMasks = {
-        onehot: np.array(onehot).reshape([1, K, 1]),
-        keep: np.array(keep).reshape([1, K, 1]),
-        biasMain: np.array(biasMain).reshape([B, base, 1]),
+        onehot: slotMasks[slot].onehot.ref,
+        keep: slotMasks[slot].keep.ref,
+        biasMain: mainBias.bias.ref,
         biasRecent: np.array(biasRecent).reshape([B, K, 1]),
       };
       const x = np.array(hostDecodeInput(tables.wte, tables.wpe, cfg.dModel, cur, t)).reshape([B, 1, cfg.dModel]);
@@ -421,6 +437,8 @@ function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCach
     dispose: () => {
       tree.dispose(main);
       tree.dispose(recent);
+      for (const m of slotMasks) if (m) tree.dispose([m.onehot, m.keep]);
+      mainBias?.bias.dispose();
     },
   };
 }
