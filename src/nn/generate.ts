@@ -16,10 +16,13 @@
  * slots instead of 16 (0.97x, 0.93x); the recent buffer written by `where` (slower); the main cache head-major
  * with values transposed (1.15x on the attention alone, ~2 % of a call, and sums reordered).
  * Not done: sampling on the device (host token choice is ~3 % of a call and would cost kernels of its own).
- * Later (issue 25, same harness run as interleaved processes, load 10 on 2 cores): the fewer-kernel decoder uploads
- * its slot masks once per call and main's score biases once per main size, and `chooseToken` computes log-probs
- * only up to the drawn token; with patch-jax edit 13 (no re-hash of a jit program's kernels) 1.06-1.39x CPU per
- * call over the previous commit (4 pairs, median ~1.17), tokens and log-probabilities bit-identical.
+ * Later (issue 25; 1 thread, CPU ms per call, old and new code in alternating processes, shared machine at load
+ * 9-10): the fewer-kernel decoder uploads its slot masks once per call and main's score biases once per main size,
+ * and `chooseToken` computes log-probs only up to the drawn token; with patch-jax edit 13 (no re-hash of a jit
+ * program's kernels) paired ratios 0.91-1.39, median 1.04 over 10 pairs: within that load's noise (host code and
+ * jax-js's JS are ~20 % of a 1-thread call, wasm kernels the rest). Tokens and log-probabilities bit-identical.
+ * Tried and not kept: the scaled query recomputed by each score kernel instead of shared (still 50.2 kernels per
+ * token, and log-probabilities changed in their last bits).
  */
 import { jit, np, tree, type Array } from "../engine/index.js";
 import { Rng } from "../util/rng.js";
