@@ -125,8 +125,9 @@
  *    place in the pool's queue (so it still sees every earlier kernel's writes, and later ones see its own), with one
  *    instance per kernel as in edit 11; larger kernels (matmuls, the prefill, a decode step's attention over the
  *    cache) are split over the pool as before. Same code per output, so values are unchanged. Generation at the
- *    bench's shape (scripts/pilots/speed-generate-threads.mts, 2 threads, interleaved in one process) sends 15
- *    kernels per new token through the pool instead of about 35. Measured only on a shared machine at load 9-12
+ *    bench's shape (scripts/pilots/speed-generate-threads.mts, 2 threads, interleaved in one process) sends 15.2
+ *    kernels per new token through the pool (all split over both threads) instead of 50.2 (32.2 split; counted at
+ *    the pool's workers), the prefill 51 instead of 57. Measured only on a shared machine at load 9-12
  *    (2 cores; an idle run is still to do): ms per call 7,878 -> 4,471 (paired 1.98x, 1.62-2.04, 5 rounds) and,
  *    the pilot at nice -10, 6,423 -> 4,440 (paired 1.46x, 0.63-1.97); every kernel on the main thread took 815-983
  *    ms there (a pool round trip waits for a time slice when the cores are busy). Tokens bit-identical.
