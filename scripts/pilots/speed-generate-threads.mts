@@ -81,7 +81,7 @@ for (const [i, t] of thresholds.entries()) {
   console.log(
     JSON.stringify({
       threads: info.threads,
-      mainThreadWork: t,
+      mainThreadWork: Number.isFinite(t) ? t : String(t),
       tokensIdentical: toks[i] === toks[0],
       wallMsMedian: +median(wall[i]).toFixed(0),
       tokPerSec: Math.round((B * N * 1000) / median(wall[i])),
