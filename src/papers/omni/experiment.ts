@@ -123,7 +123,7 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
   const s2 = await runArm(ctx, "s2-joint", { stage: joint, steps: jointSteps }, (r) => trainStage(cfg, data, P, joint, jointSteps, freshOmni, r, ctx, "s2-joint", tokT2, null));
   ctx.log(`s2-joint: written QA ${pct(s2.textQaAcc)}, s->t ${pct(s2.s2tAcc)}; s1 without replay: written QA ${pct(s1NoReplay.textQaAcc)}`);
   // Further seeds of the control S2 alone: another data order and another init of the modules the
-  // text LM lacks (the text LM is shared), so the staging claim has a seed floor.
+  // text LM lacks (the text LM and the pretrained vision tower are shared), so the staging claim has a seed floor.
   const controlSeeds: ControlSeedRun[] = [];
   for (let k = 1; k <= cfg.omni.controlSeeds; k++) {
     const seed = cfg.seed + k;
