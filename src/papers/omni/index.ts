@@ -14,7 +14,7 @@ export { generateSpeech } from "./speech-generation.js";
 export { encodeAll, decodeAll } from "./tokenizer-experiment.js";
 export { omniClaims, OMNI_CLAIMS } from "./claims.js";
 export { writeOmniReport } from "./report.js";
-export type { OmniSummary, OmniEval, TokArmSummary, ProbeSummary, StageSummary } from "./summary.js";
+export type { OmniSummary, OmniEval, TokArmSummary, ProbeSummary, StageSummary, VisionPretrainSummary } from "./summary.js";
 export * from "./model.js";
 export * from "./tokenizer.js";
 export * from "./rvq.js";
@@ -24,6 +24,7 @@ export { formats, packBatch, batchList, batchFromList, DATA_KINDS, type DataKind
 export { WordTokenizer, allQuestions, allStatements, TRAIN_VOICES, HELD_OUT_VOICES } from "./world.js";
 export { synthesize, loadEspeak, espeakAvailable, planSpeech, buildSpeech, ESPEAK_MISSING, type Utterance } from "./speech.js";
 export { characterErrorRate, editDistance } from "./probe.js";
+export { initVisionClassifier, visionLogits, classificationAccuracy, trainVisionPretrain, withPretrainedVision } from "./vision-pretrain.js";
 
 export const omniExperiment: Experiment<OmniExperimentConfig, OmniSummary> = {
   name: "omni",

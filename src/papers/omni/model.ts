@@ -59,33 +59,41 @@ export const nPatches = (v: VisionConfig) => (v.image / v.patch) ** 2;
 /** Image tokens the LM sees per image (after the 2×2 merge). */
 export const nImageTokens = (v: VisionConfig) => nPatches(v) / 4;
 
+/**
+ * A fresh (random) ViT: patch embedding, learned positions, `layers` pre-norm encoder layers, final
+ * LayerNorm. Keys are drawn by name from `kg`, so `initOmni` and the vision pretraining
+ * (`vision-pretrain.ts`) draw the same tower from the same seed.
+ */
+export function initVisionEncoder(kg: KeyGen, v: VisionConfig): VisionEncoder {
+  const Cv = v.width;
+  const P = v.patch * v.patch;
+  return {
+    patchEmbed: initLinear(kg, "vision.patch", P, Cv, { bias: true, std: Math.sqrt(1 / P) }),
+    pos: normalInit(kg, "vision.pos", [nPatches(v), Cv], 0.02),
+    layers: Array.from({ length: v.layers }, (_, l) => ({
+      ln1: initNorm("layer", Cv) as LayerNorm,
+      attn: initAttention(kg, `vision.${l}.attn`, Cv, { bias: true, outStd: 0.02 / Math.sqrt(2 * v.layers) }),
+      ln2: initNorm("layer", Cv) as LayerNorm,
+      mlp: {
+        up: initLinear(kg, `vision.${l}.up`, Cv, 4 * Cv, { bias: true }),
+        down: initLinear(kg, `vision.${l}.down`, 4 * Cv, Cv, { bias: true, std: 0.02 / Math.sqrt(2 * v.layers) }),
+      },
+    })),
+    ln: initNorm("layer", Cv) as LayerNorm,
+  };
+}
+
 /** New image/audio modules around an existing (text-pretrained) LM. */
 export function initOmni(cfg: OmniConfig, lm: LMParams, seed: number): OmniParams {
   const kg = new KeyGen(seed, "omni");
   const D = cfg.lm.dModel;
-  const v = cfg.vision;
-  const Cv = v.width;
-  const P = v.patch * v.patch;
-  const visionLayers: EncLayer[] = Array.from({ length: v.layers }, (_, l) => ({
-    ln1: initNorm("layer", Cv) as LayerNorm,
-    attn: initAttention(kg, `vision.${l}.attn`, Cv, { bias: true, outStd: 0.02 / Math.sqrt(2 * v.layers) }),
-    ln2: initNorm("layer", Cv) as LayerNorm,
-    mlp: {
-      up: initLinear(kg, `vision.${l}.up`, Cv, 4 * Cv, { bias: true }),
-      down: initLinear(kg, `vision.${l}.down`, 4 * Cv, Cv, { bias: true, std: 0.02 / Math.sqrt(2 * v.layers) }),
-    },
-  }));
+  const Cv = cfg.vision.width;
   const H = Math.round(cfg.depthFfnRatio * D);
   const nPos = cfg.codebookSizes.length;
   const outStd = 0.02 / Math.sqrt(2 * cfg.depthLayers);
   return {
     lm,
-    vision: {
-      patchEmbed: initLinear(kg, "vision.patch", P, Cv, { bias: true, std: Math.sqrt(1 / P) }),
-      pos: normalInit(kg, "vision.pos", [nPatches(v), Cv], 0.02),
-      layers: visionLayers,
-      ln: initNorm("layer", Cv) as LayerNorm,
-    },
+    vision: initVisionEncoder(kg, cfg.vision),
     projector: {
       ln: initNorm("layer", Cv) as LayerNorm,
       fc1: initLinear(kg, "proj.fc1", 4 * Cv, 4 * Cv, { bias: true, std: Math.sqrt(1 / (4 * Cv)) }),
@@ -131,12 +139,17 @@ export function patchify(pixels: Float32Array, B: number, v: VisionConfig): Floa
 }
 
 /** Patches [B, N, P²] → LM-space image tokens [B, N/4, D]: ViT encoder, then the 2×2-merge MLP projector. */
+/** Patches [B, N, P²] → ViT features [B, N, Cv] (bidirectional encoder layers, final LayerNorm). */
+export function visionFeatures(vision: VisionEncoder, v: VisionConfig, patches: Array): Array {
+  let x = linear(vision.patchEmbed, patches).add(vision.pos); // [B, N, Cv]
+  for (const l of vision.layers) x = encLayer(l, x, v.heads, false);
+  return layerNorm(vision.ln, x);
+}
+
 export function imageTokens(vision: VisionEncoder, proj: Projector, cfg: OmniConfig, patches: Array): Array {
   const [B, N] = patches.shape;
   const Cv = cfg.vision.width;
-  let x = linear(vision.patchEmbed, patches).add(vision.pos); // [B, N, Cv]
-  for (const l of vision.layers) x = encLayer(l, x, cfg.vision.heads, false);
-  x = layerNorm(vision.ln, x);
+  const x = visionFeatures(vision, cfg.vision, patches); // [B, N, Cv]
   const merged = layerNorm(proj.ln, x).reshape([B, N / 4, 4 * Cv]); // [B, N/4, 4Cv]  2×2 merge
   return linear(proj.fc2, jnn.gelu(linear(proj.fc1, merged))); // [B, N/4, D]
 }

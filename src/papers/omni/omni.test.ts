@@ -8,7 +8,7 @@ import { logMelSpectrogram } from "../../data/mel.js";
 import { Rng } from "../../util/rng.js";
 import { createRun } from "../../train/run-dir.js";
 import { quietContext, readVerdicts, runExperiment } from "../../train/experiment.js";
-import { flattenNamed } from "../../train/checkpoint.js";
+import { flattenNamed, loadRunParams } from "../../train/checkpoint.js";
 import { encodeFeatures, initTokNet, tokenizerDecode, tokenizerEncode, initTokenizer, tokenizerLoss, tokenizerPost, type TokenizerConfig, type TokParams } from "./tokenizer.js";
 import { depthLogits, initOmni, omniLoss, PARAM_GROUPS, type OmniConfig, type OmniParams } from "./model.js";
 import { batchFromList, batchList, formats, packBatch, type Codes, type Example } from "./sequences.js";
@@ -19,6 +19,7 @@ import { planSpeech, questionSplit, espeakAvailable } from "./speech.js";
 import { characterErrorRate, editDistance } from "./probe.js";
 import { omniExperiment } from "./index.js";
 import { omniPresets } from "./config.js";
+import { initVisionClassifier } from "./vision-pretrain.js";
 
 const tcfg: TokenizerConfig = {
   nMels: 16,
@@ -301,6 +302,13 @@ describe("omni experiment (tiny preset, end to end)", () => {
     for (const st of Object.values(s.s1)) expect(Number.isFinite(st.asrWordAcc)).toBe(true);
     expect(Object.keys(s.s1)).toEqual(PAPER_STAGES.map((x) => x.name));
     expect(s.samples.generated.length).toBeGreaterThan(0);
+    // The stages start from the MNIST-pretrained tower: image stage I trains the projector only, so its tower is the pretrained one.
+    expect(s.visionPretrain && "heldOutAcc" in s.visionPretrain).toBe(true);
+    const tower = { ...config.omni.vision, image: 28 };
+    const tinyOmni: OmniConfig = { lm: { ...config.textLm.model, vocabSize: tok.vocabSize }, codebookSizes: config.tokenizer.codebookSizes, depthLayers: config.omni.depthLayers, depthHeads: config.omni.depthHeads, depthFfnRatio: config.omni.depthFfnRatio, vision: tower, audioLossWeight: 1 };
+    const pretrained = await leaves({ vision: loadRunParams(run.path("arms", "vision-pretrain"), initVisionClassifier(tower, 0)).vision });
+    const image1 = loadRunParams(run.path("arms", "s1-1-image-1"), initOmni(tinyOmni, initLM(tinyOmni.lm, 0), 0));
+    expect(await leaves({ vision: image1.vision })).toEqual(pretrained);
     const lmRows = readFileSync(run.path("arms", "text-lm", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { loss: number });
     expect(lmRows[lmRows.length - 1].loss).toBeLessThan(lmRows[0].loss);
   }, 600_000);

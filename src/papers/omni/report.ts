@@ -17,7 +17,7 @@ import { writeFileAtomic } from "../../util/atomic.js";
 import type { OmniExperimentConfig } from "./config.js";
 import { rvqBitrate } from "./rvq.js";
 import { PAPER_STAGES } from "./stages.js";
-import type { OmniEval, OmniSummary, SampleFile, StageSummary } from "./summary.js";
+import { visionTowerText, type OmniEval, type OmniSummary, type SampleFile, type StageSummary } from "./summary.js";
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)} %` : "n/a");
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "n/a");
@@ -44,6 +44,7 @@ function structureRows(cfg: OmniExperimentConfig, s: OmniSummary): (string | num
     ["Bitrate", "1075 bit/s (derived)", `${rvqBitrate(sizes, 12.5).toFixed(1)} bit/s`, "scaled down"],
     ["Encoder / decoder width", "1280 (RVQ at 5120)", `${cfg.tokenizer.width} (RVQ at ${4 * cfg.tokenizer.width})`, "scaled down, same 4× ratio"],
     ["Audio head", "3-layer depth transformer, 8 heads, per-position FFN", `${cfg.omni.depthLayers}-layer depth transformer, ${sizes.length} heads, per-position FFN`, "structural match"],
+    ["Vision tower", "NaViT of Qwen2-VL (pretrained)", `${cfg.omni.vision.layers}-layer ViT, ${cfg.omni.vision.width} wide, ${cfg.omni.vision.patch}×${cfg.omni.vision.patch} patches: ${visionTowerText(s.visionPretrain)}`, s.visionPretrain && "heldOutAcc" in s.visionPretrain ? "pretrained, far smaller" : "not pretrained (ablation)"],
     ["Projector", "2×2 merge + 2-layer MLP", "2×2 merge + 2-layer MLP", "structural match"],
     ["Training stages", "7 (freeze table in §3.3)", `${PAPER_STAGES.length} (same table)`, `structural match; LRs compressed (γ = ${cfg.omni.lrExponent})`],
     ["Audio pretraining data", "887 k hours", `${(s.data.speechSeconds / 60).toFixed(1)} minutes of espeak-ng speech (${s.data.utterances} utterances)`, "not comparable"],

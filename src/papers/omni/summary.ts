@@ -90,6 +90,23 @@ export type OmniEval = {
 /** The digit-word judge of spoken answers: accuracy on training voices and on held-out voices. */
 export type JudgeSummary = { layers: number; trainAcc: number; trainN: number; heldOutAcc: number; heldOutN: number };
 
+/** The vision tower's MNIST pretraining (`vision-pretrain.ts`). */
+export type VisionPretrainSummary = {
+  status: string;
+  steps: number;
+  finalLoss: number;
+  /** Classification accuracy on held-out training-split digits (disjoint from the omni evaluation digits). */
+  heldOutAcc: number;
+  heldOutN: number;
+  trainN: number;
+};
+
+/** One line on the tower (log, report): "MNIST accuracy x % after n steps (held-out digits)". */
+export function visionTowerText(s: VisionPretrainSummary | { steps: 0 } | undefined): string {
+  if (!s || !("heldOutAcc" in s)) return "random (not pretrained: omni.visionPretrain.steps = 0)";
+  return `MNIST accuracy ${(100 * s.heldOutAcc).toFixed(1)} % after ${s.steps} steps (${s.heldOutN} held-out digits)`;
+}
+
 /** One trained stage (S1's seven, or S2's joint stage). */
 export type StageSummary = OmniEval & {
   status: string;
@@ -125,6 +142,8 @@ export type OmniSummary = {
   probeBaseline?: ProbeBaseline;
   /** Absent in summaries written before issue 17. */
   judge?: JudgeSummary;
+  /** The vision tower the stages start from: MNIST-pretrained, or `{ steps: 0 }` (random); absent before issue 17's vision item (random). */
+  visionPretrain?: VisionPretrainSummary | { steps: 0 };
   s1: Record<string, StageSummary>;
   s2: StageSummary;
   /** The final stage of S1 without text replay (issue 17's second staging control). */
