@@ -144,7 +144,7 @@ const quick: OmniExperimentConfig = {
     depthHeads: 4,
     depthFfnRatio: 2,
     vision: { patch: 7, width: 32, layers: 1, heads: 4 },
-    visionPretrain: { steps: 2000, lr: 1e-2, batchSize: 64 },
+    visionPretrain: { steps: 3000, lr: 5e-3, batchSize: 64 },
     audioLossWeight: 1,
     batchSize: 24,
     audioRows: 240,
