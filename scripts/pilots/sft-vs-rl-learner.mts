@@ -4,7 +4,7 @@
 // the learner of one policy update (4 epochs x 4 minibatches, micro-batches of 16) from the same parameters, Adam
 // state and shuffle stream, ROUNDS times after one warm-up each (compilation), and prints its CPU ms, the sums of
 // its metrics (to all digits) and a checksum of the parameters after it. Run with TINYFOUNDRY_THREADS=1.
-// Usage: npx tsx scripts/pilots/sft-vs-rl-learner.mts CKPT [ROUNDS] [VARIANTS comma-separated] [WARM=1: value warm-up step]
+// Usage: [WARM=1: value warm-up step] [SCRIPTED=p1,p2] [NAV=1] npx tsx scripts/pilots/sft-vs-rl-learner.mts CKPT [ROUNDS] [VARIANTS comma-separated]
 const { initEngine, disposeTree, refTree, tree, jit, jnn, np } = await import("../../src/engine/index.js");
 const { initLM, lmForward } = await import("../../src/nn/transformer.js");
 const { answerTokens, renderChat } = await import("../../src/papers/sft-vs-rl/tokenizer.js");
@@ -14,7 +14,8 @@ const { setup } = await import("../../src/papers/sft-vs-rl/arms.js");
 const { initValueHead, valueHeadToHost, ppoLoss } = await import("../../src/papers/sft-vs-rl/model.js");
 const { buildSamples, lengthBucket, makeAccumulatingStep, ppoLearn, PPO_LEARNERS } = await import("../../src/papers/sft-vs-rl/ppo.js");
 const { collectRollout, initRolloutState } = await import("../../src/papers/sft-vs-rl/rollout.js");
-const { gpSpec } = await import("../../src/papers/sft-vs-rl/tasks.js");
+const { gpSpec, navSpec } = await import("../../src/papers/sft-vs-rl/tasks.js");
+const { sftVsRlNavPresets } = await import("../../src/papers/sft-vs-rl/nav-entry.js");
 const { adamwInit, defaultDecayMask } = await import("../../src/optim/adamw.js");
 const { Rng } = await import("../../src/util/rng.js");
 type LMParams = import("../../src/nn/transformer.js").LMParams;
@@ -25,16 +26,18 @@ type Transition = import("../../src/papers/sft-vs-rl/rollout.js").Transition;
 type Message = import("../../src/envs/index.js").Message;
 
 await initEngine();
-const cfg = sftVsRlPresets.quick;
+// NAV=1: the sft-vs-rl-nav entry's quick preset and its navigation task (with SCRIPTED, every answer is the oracle's).
+const nav = !!process.env.NAV;
+const cfg = nav ? sftVsRlNavPresets.quick : sftVsRlPresets.quick;
 const { tok, model } = setup(cfg);
-const spec = gpSpec(cfg);
+const spec = nav ? navSpec(cfg, tok, model.contextLength) : gpSpec(cfg);
 const [ck, roundsArg, variantsArg] = process.argv.slice(2);
 const lm = ck === "random" ? initLM(model, 0) : (loadCheckpoint(ck, { params: initLM(model, 0) }).trees.params as LMParams);
 const cpuMs = () => {
   const c = process.cpuUsage();
   return (c.user + c.system) / 1000;
 };
-const ppo = cfg.ppo;
+const ppo = spec.ppo;
 const warm = !!process.env.WARM;
 
 // One rollout from the init, as the PPO arm's first update draws it; or (SCRIPTED=p1,p2) a scripted policy that answers
@@ -60,7 +63,7 @@ async function scriptedRollout(p1: number, p2: number): Promise<Rollout> {
     for (const [i, st] of state.slots.entries()) {
       const prompt = renderChat(tok, st.conv, model.contextLength - spec.sampling.maxNewTokens);
       const expert = st.env.expertAnswer();
-      const right = rng.next() < (st.turns === 0 ? p1 : p2);
+      const right = nav || rng.next() < (st.turns === 0 ? p1 : p2);
       const ops = ["+", "-", "*", "/"];
       const at = [...expert].findIndex((c, k) => ops.includes(c) && k > expert.indexOf("formula"));
       const answer = right || at < 0 ? expert : expert.slice(0, at) + ops[(ops.indexOf(expert[at]) + 1 + rng.int(3)) % 4] + expert.slice(at + 1);
