@@ -196,6 +196,26 @@ describe("transformer LM", () => {
     expect(flopsPerToken(cfg)).toBe(6 * (2 * (4 * 128 * 128 + 2 * 128 * 512) + 128 * 256) + 6 * 2 * 128 * 128);
     tree.dispose(p);
   });
+  it("headRows computes the logits at the picked positions only: the full logits' values there, 0-rows give the head of 0", async () => {
+    const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 16, dModel: 16, nLayers: 1, nHeads: 2, contextLength: 8, pos: "rope" };
+    const p = initLM(cfg, 4);
+    const x = () => np.array(Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0]), { dtype: np.int32 }).reshape([2, 8]);
+    const full = await host(lmForward(tree.ref(p), cfg, x()).logits);
+    // Row 0 picks positions 3 and 6, row 1 picks 0 and nothing.
+    const rows = new Float32Array(2 * 2 * 8);
+    rows[0 * 8 + 3] = 1;
+    rows[1 * 8 + 6] = 1;
+    rows[2 * 8 + 0] = 1;
+    const { logits } = lmForward(tree.ref(p), cfg, x(), { headRows: np.array(rows).reshape([2, 2, 8]) });
+    expect(logits.shape).toEqual([2, 2, 16]);
+    const got = await host(logits);
+    const at = (b: number, t: number) => full.slice((b * 8 + t) * 16, (b * 8 + t + 1) * 16);
+    expect(got.slice(0, 16)).toEqual(at(0, 3));
+    expect(got.slice(16, 32)).toEqual(at(0, 6));
+    expect(got.slice(32, 48)).toEqual(at(1, 0));
+    expect(got.slice(48, 64)).toEqual(Array.from({ length: 16 }, () => 0));
+    tree.dispose(p);
+  });
   it("softmax rows of the LM sum to one (sanity of logits)", async () => {
     const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 7, dModel: 8, nLayers: 1, nHeads: 2, contextLength: 4 };
     const p = initLM(cfg, 2);

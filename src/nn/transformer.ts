@@ -103,6 +103,12 @@ export type ForwardOptions = {
   inputEmbeds?: Array;
   /** Also return the final hidden state (after lnF) [B, T, D]. */
   returnHidden?: boolean;
+  /**
+   * Compute the logits only at selected positions: a one-hot [B, R, T] (row r of sequence b picks one position, or
+   * none when all zero); the logits are then [B, R, V] (the head applied to `headRows · hidden`, the same values as
+   * at those positions of the full logits). For losses that read a few positions of long sequences.
+   */
+  headRows?: Array;
 };
 
 /** Shared token/position embedding of the input: [B, T, D]. */
@@ -146,10 +152,11 @@ export function lmForward(p: LMParams, cfg: LMConfig, tokens: Array | null, opts
     x = x.ref.add(mlp(b.mlp, norm(b.ln2, x), linearFn));
   }
   const h = norm(p.lnF, x); // [B, T, D]
+  const at = (hh: Array) => (opts.headRows ? np.matmul(opts.headRows, hh) : hh);
   if (opts.returnHidden) {
-    return { logits: headLogits(p, h.ref), hidden: h };
+    return { logits: headLogits(p, at(h.ref)), hidden: h };
   }
-  return { logits: headLogits(p, h) };
+  return { logits: headLogits(p, at(h)) };
 }
 
 /** A decoding cache: per layer keys/values [B, Tmax, H, hd]. */

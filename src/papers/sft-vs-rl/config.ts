@@ -304,17 +304,17 @@ export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = 
     // The branch also evaluates at SFT steps 200 and 400 from stage 0 (branch steps 100 and 300): the issue's SFT curve
     // 0, 25, 50, 100, 200, 400 (the init gives 25, 50, 75 and 100; step 0 is the no-SFT arm's start).
     sft: { ...base.sft, lr: 3e-4, curveSteps: [200, 400] },
-    // 32 updates of 256 calls (the issue asks for about 40): the largest count whose GeneralPoints arms stay within
-    // about 23 idle 2-core minutes (budget 25). Arithmetic (README, "How the quick recipe was sized"): process CPU time
-    // of one thread (scripts/pilots/sft-vs-rl-shape-cost.mts) scales each arm of the idle 24-update run (init 2.0,
-    // PPO 10.8, SFT 5.3, no-SFT 2.0 min) by new/old CPU: a PPO update costs 39.6 s (rollout 8.1 with the default
-    // batch shape, learner 31.5; value warm-up 15.3), an SFT step 0.45 s, and the SFT branch grows with PPO's FLOPs
-    // (+45 steps per update). 40 updates: 1.4 + 15.5 + 7.4 + 2.0 = 26.3 min; 32: 1.4 + 12.7 + 6.1 + 2.0 = 22.2 min.
+    // 40 updates of 256 calls (issue 24's "about 40"), sized by arithmetic (README, "How the quick recipe was sized"):
+    // process CPU time of one thread scales each arm of the idle 24-update run (init 2.0, PPO 10.8, SFT 5.3, no-SFT
+    // 2.0 min) by new/old CPU. A PPO update's rollout costs 8.1 s (scripts/pilots/sft-vs-rl-shape-cost.mts); its
+    // learner cost 31.5 s (value warm-up 15.3) before ppo.ts's DEFAULT_LEARNER and 0.65x that after it (the same
+    // numbers; scripts/pilots/sft-vs-rl-learner.mts), an SFT step 0.45 s, and the SFT branch grows with PPO's FLOPs
+    // (+45 steps per update). 40 updates: 1.4 + 11.7 + 7.3 + 2.0 = 22.4 min (26.3 with the old learner).
     // LR by the KL rule at the rollout temperature below (pilots, README): the larger of {3e-5, 1e-5} whose approximate
     // KL per policy update stays <= 0.1 on the first policy updates; 3e-5 gave 0.16-0.23, 1e-5 gave 0.05-0.07 with a
-    // 24-update cosine, 0.097 / 0.064 / 0.045 / 0.058 (updates 3-6) with a 40-update one and 0.096 / 0.046 / 0.046 /
-    // 0.044 with this 32-update one: the rule still picks 1e-5.
-    ppo: { ...base.ppo, updates: 32, slots: 64, rounds: 4, minibatches: 4, microBatch: 16, lr: 1e-5, lrMaxSteps: 32, valueClip: 1, valueWarmupUpdates: 2 },
+    // 24-update cosine, 0.096 / 0.046 / 0.046 / 0.044 with a 32-update one and 0.097 / 0.064 / 0.045 / 0.058
+    // (updates 3-6) with this 40-update one: the rule still picks 1e-5.
+    ppo: { ...base.ppo, updates: 40, slots: 64, rounds: 4, minibatches: 4, microBatch: 16, lr: 1e-5, lrMaxSteps: 40, valueClip: 1, valueWarmupUpdates: 2 },
     // 48 new tokens: the longest 3-card answer is about 36 tokens with <|end|> (32 cut formulas off in a run).
     // Rollout temperature 1.0 (the paper: 0.2), by a rule fixed before the pilots: the lowest of {0.2, 0.7, 1.0} at which
     // at least 20 % of the first rollout's policy calls earn no reward, so the advantages carry signal. Unrewarded calls
@@ -322,8 +322,8 @@ export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = 
     sampling: { ...base.sampling, temperature: 1, maxNewTokens: 48 },
     // 500 episodes per split where the claims compare (the init, each branch's last checkpoint); 200 at the
     // intermediate checkpoints, which only draw the curves (budget: evaluations took about 12 of the GP arms' 31 min).
-    // Every 7 of the 32 PPO updates (7, 14, 21, 28 and 32): five compute points per branch beside the init.
-    eval: { ...base.eval, episodes: 500, batch: 250, every: 7, midEpisodes: 200 },
+    // Every 8 of the 40 PPO updates (8, 16, 24, 32 and 40): five compute points per branch beside the init.
+    eval: { ...base.eval, episodes: 500, batch: 250, every: 8, midEpisodes: 200 },
     // PPO without SFT: 4 updates (2 of them value warm-up). It used to run out of wasm memory (4 GiB); with PPO's
     // micro-batches run one at a time a pilot of it peaked at 1.4 GiB.
     extras: { noSftUpdates: 4, verifyIters: [], sweepUpdates: 0 },

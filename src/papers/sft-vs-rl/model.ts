@@ -183,12 +183,14 @@ export type PPOLossConfig = { clip: number; valueLossCoef: number; temperature: 
  * - x, y: int32 [B, T] (sequence `prompt ++ response` shifted by one), w: [B, T] per-target weight (0 on prompt and
  *   padding, `thoughtCoef` before the key, 1 after), last: [B, T] one-hot of the last prompt token (value position);
  * - oldLogp, oldValue, returns, adv: [B];
- * - vision-language policy (`p.vis`): slots [B, T, N] and patches [B, N, P] of the prompts' images.
+ * - vision-language policy (`p.vis`): slots [B, T, N] and patches [B, N, P] of the prompts' images;
+ * - headRows [B, R, T] (optional): a one-hot picking R positions per sequence (the response's); y and w are then
+ *   [B, R] and the head runs only there (the same log-probs: the other positions have weight 0).
  * Returns [loss, [policyLoss, valueLoss, clipFrac, approxKL]].
  */
-export function ppoLoss(p: PolicyParams, cfg: LMConfig, c: PPOLossConfig, x: Array, y: Array, w: Array, last: Array, oldLogp: Array, oldValue: Array, returns: Array, adv: Array, slots?: Array, patches?: Array): [Array, Array[]] {
+export function ppoLoss(p: PolicyParams, cfg: LMConfig, c: PPOLossConfig, x: Array, y: Array, w: Array, last: Array, oldLogp: Array, oldValue: Array, returns: Array, adv: Array, slots?: Array, patches?: Array, headRows?: Array): [Array, Array[]] {
   const inputEmbeds = p.vis ? spliceImage(p.lm.wte.table.ref, p.vis, x.ref, slots!, patches!) : undefined;
-  const { logits, hidden } = lmForward(p.lm, cfg, x, inputEmbeds ? { returnHidden: true, inputEmbeds } : { returnHidden: true }); // [B, T, V], [B, T, D]
+  const { logits, hidden } = lmForward(p.lm, cfg, x, { returnHidden: true, ...(inputEmbeds ? { inputEmbeds } : {}), ...(headRows ? { headRows } : {}) }); // [B, T or R, V], [B, T, D]
   const V = logits.shape[2];
   const logpTok = jnn.logSoftmax(logits.mul(1 / c.temperature), -1).mul(jnn.oneHot(y, V)).sum(-1); // [B, T]
   const logp = logpTok.mul(w).sum(-1); // [B]

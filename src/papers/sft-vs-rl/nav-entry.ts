@@ -18,7 +18,7 @@ export const sftVsRlNavPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig>
     envs: ["navigation"],
     stage0: { ...quick.stage0, steps: 800 },
     // Evaluate every 6 PPO updates as the run that sized it did (navigation runs 12 updates; GeneralPoints' quick
-    // preset evaluates every 7 of its 32).
+    // preset evaluates every 8 of its 40).
     eval: { ...quick.eval, every: 6 },
     navigation: { ...quick.navigation, corpusShare: 0.6, routeLegs: [2, 2], sftInit: { ...quick.navigation.sftInit, steps: 100, seqLen: 160 } },
   },

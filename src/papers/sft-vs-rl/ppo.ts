@@ -18,7 +18,7 @@ import { DivergedError, type ProgressEvent } from "../../train/loop.js";
 import type { RunDir } from "../../train/run-dir.js";
 import { Rng, type RngState } from "../../util/rng.js";
 import type { SftVsRlConfig } from "./config.js";
-import { gae, inferenceFlops, initValueHead, keySplitWeights, normalizeAdvantages, ppoLoss, trainFlops, valueHeadToHost, weightedLogProb, type PolicyParams } from "./model.js";
+import { gae, inferenceFlops, initValueHead, keySplitWeights, normalizeAdvantages, ppoLoss, trainFlops, valueHeadToHost, weightedLogProb, type PolicyParams, type PPOLossConfig } from "./model.js";
 import { collectRollout, initRolloutState, type BatchShape, type SamplingConfig, type Transition } from "./rollout.js";
 import type { PhraseTokenizer } from "./tokenizer.js";
 import { imageBatch, type VisionParams } from "./vision.js";
@@ -46,6 +46,8 @@ export type PPOOptions = {
   onProgress?: (e: ProgressEvent) => void;
   /** Batch shaping of the rollouts' policy rounds (default DEFAULT_BATCH_SHAPE). */
   shape?: BatchShape;
+  /** How the learner shapes its micro-batches (default DEFAULT_LEARNER; every choice computes the same update). */
+  learner?: LearnerShape;
   /** Called as each phase of an update begins (pilots time them; `update` counts finished updates). */
   onPhase?: (phase: "rollout" | "learn" | "evaluate" | "save", update: number) => void;
 };
@@ -59,7 +61,7 @@ export function ppoLr(u: number, p: { lr: number; minLr: number; lrMaxSteps: num
 }
 
 /** One PPO sample ready for a minibatch. */
-type Sample = { seq: number[]; promptLen: number; weights: number[]; oldLogp: number; oldValue: number; ret: number; adv: number; image?: Float32Array };
+export type Sample = { seq: number[]; promptLen: number; weights: number[]; oldLogp: number; oldValue: number; ret: number; adv: number; image?: Float32Array };
 
 /** Turn a rollout into PPO samples (GAE per slot, advantage normalisation over the buffer). */
 export function buildSamples(transitions: Transition[][], nextValues: number[], tok: PhraseTokenizer, p: SftVsRlConfig["ppo"]): Sample[] {
@@ -86,32 +88,79 @@ export function buildSamples(transitions: Transition[][], nextValues: number[], 
 }
 
 /**
- * Padded lengths of PPO micro-batches: 128, then the context. Few shapes mean few compilations and bounded memory
- * (jax-js 0.1.25's wasm allocator never merges free blocks of different sizes, so every new shape adds its peak).
+ * How the learner shapes and runs its micro-batches (the numbers it computes are the same; see PPO_LEARNERS).
+ * `padMultiple`: a micro-batch is padded to its longest sequence rounded up to a multiple of this (0: to 128, or the
+ * context when longer, the shapes before issue 24's 40 updates). `fusedAccumulate`: the micro-batch gradients are
+ * summed inside the jitted gradient call (one call per micro-batch) instead of one eager add per parameter leaf.
+ * `responseHead`: the LM head (logits, log-softmax) runs only at the response positions, where the policy loss reads
+ * it, instead of at every position of the padded sequence (the loss masks the others with weight 0).
  */
-export function lengthBucket(maxLen: number, contextLength: number): number {
+export type LearnerShape = { padMultiple: number; fusedAccumulate: boolean; responseHead: boolean };
+export const PPO_LEARNERS = {
+  legacy: { padMultiple: 0, fusedAccumulate: false, responseHead: false },
+  pad16: { padMultiple: 16, fusedAccumulate: false, responseHead: false },
+  fused: { padMultiple: 0, fusedAccumulate: true, responseHead: false },
+  pad16fused: { padMultiple: 16, fusedAccumulate: true, responseHead: false },
+  pad32fused: { padMultiple: 32, fusedAccumulate: true, responseHead: false },
+  pad16fusedHead: { padMultiple: 16, fusedAccumulate: true, responseHead: true },
+  pad32fusedHead: { padMultiple: 32, fusedAccumulate: true, responseHead: true },
+} satisfies Record<string, LearnerShape>;
+/**
+ * The learner every PPO arm uses since issue 24's 40 updates: pad to a multiple of 16, sum micro-batch gradients in
+ * the jitted call, the head at the response positions only. Bit-identical to `legacy` (learner.test.ts; the pilot
+ * scripts/pilots/sft-vs-rl-learner.mts printed the same metric sums and parameter checksums at the quick preset) and
+ * cheaper in CPU (numbers in the README's sizing section).
+ */
+export const DEFAULT_LEARNER: LearnerShape = PPO_LEARNERS.pad16fusedHead;
+
+/**
+ * Padded length of a PPO micro-batch whose longest input is `maxLen` tokens: with `padMultiple` 0, 128, then the
+ * context (few shapes mean few compilations, and jax-js 0.1.25's wasm allocator never merged free blocks of
+ * different sizes, so every new shape added its peak); otherwise `maxLen` rounded up to a multiple of `padMultiple`
+ * (at most the context).
+ */
+export function lengthBucket(maxLen: number, contextLength: number, padMultiple = 0): number {
+  if (padMultiple > 0) return Math.min(contextLength, Math.ceil(maxLen / padMultiple) * padMultiple);
   for (const b of [128]) if (maxLen <= b && b < contextLength) return b;
   return contextLength;
 }
 
 /**
- * Host arrays of one micro-batch, padded to `lengthBucket` of its longest sequence; with `imageId` (vision-language
- * policy) also the image slots and patches of each sample's prompt.
+ * Host arrays of one micro-batch, padded to `lengthBucket` of its longest sequence: x, y, w, last [B, T], oldLogp,
+ * oldValue, returns, adv [B]; with `imageId` (vision-language policy) then the image slots and patches of each
+ * sample's prompt. With `learner.responseHead`, y and w are [B, R] over the response positions only (R: the longest
+ * response plus its column offset, rounded up to a multiple of 64) and the last array is the one-hot [B, R, T] that picks those positions
+ * (`lmForward`'s `headRows`).
  */
-export function minibatchArrays(samples: Sample[], contextLength: number, imageId?: number): Array[] {
+export function minibatchArrays(samples: Sample[], contextLength: number, imageId?: number, learner: LearnerShape = PPO_LEARNERS.legacy): Array[] {
   const B = samples.length;
   const maxLen = Math.max(...samples.map((s) => s.seq.length - 1));
-  const T = lengthBucket(maxLen, contextLength);
+  const T = lengthBucket(maxLen, contextLength, learner.padMultiple);
   const x = new Int32Array(B * T);
-  const y = new Int32Array(B * T);
-  const w = new Float32Array(B * T);
   const last = new Float32Array(B * T);
+  // Columns of y and w: every position (T), or the response positions only (R).
+  // Response token j of a sample sits in column (promptLen − 1) mod 16 + j: the column's residue mod 16 is its
+  // position's, so the sums over columns add the same numbers in the same lanes as the sums over positions.
+  const off = (s: Sample) => (s.promptLen - 1) % 16;
+  // R: a multiple of 64 (one shape at `quick`, whose answers are at most 48 tokens), at most T.
+  const R = learner.responseHead ? Math.min(T, Math.ceil(Math.max(...samples.map((s) => off(s) + s.seq.length - s.promptLen)) / 64) * 64) : T;
+  const y = new Int32Array(B * R);
+  const w = new Float32Array(B * R);
+  const rows = learner.responseHead ? new Float32Array(B * R * T) : null;
   samples.forEach((s, b) => {
+    for (let t = 0; t < s.seq.length - 1; t++) x[b * T + t] = s.seq[t];
     for (let t = 0; t < s.seq.length - 1; t++) {
-      x[b * T + t] = s.seq[t];
-      y[b * T + t] = s.seq[t + 1];
       const j = t + 1 - s.promptLen; // index of the response token predicted at t
-      if (j >= 0) w[b * T + t] = s.weights[j];
+      if (rows) {
+        if (j < 0) continue;
+        const col = off(s) + j;
+        y[b * R + col] = s.seq[t + 1];
+        w[b * R + col] = s.weights[j];
+        rows[(b * R + col) * T + t] = 1;
+      } else {
+        y[b * T + t] = s.seq[t + 1];
+        if (j >= 0) w[b * T + t] = s.weights[j];
+      }
     }
     last[b * T + s.promptLen - 1] = 1;
   });
@@ -119,14 +168,15 @@ export function minibatchArrays(samples: Sample[], contextLength: number, imageI
   const img = imageId === undefined ? [] : imageBatch(x, B, T, imageId, samples.map((s) => s.image!));
   return [
     np.array(x, { dtype: np.int32 }).reshape([B, T]),
-    np.array(y, { dtype: np.int32 }).reshape([B, T]),
-    np.array(w).reshape([B, T]),
+    np.array(y, { dtype: np.int32 }).reshape([B, R]),
+    np.array(w).reshape([B, R]),
     np.array(last).reshape([B, T]),
     vec((s) => s.oldLogp),
     vec((s) => s.oldValue),
     vec((s) => s.ret),
     vec((s) => s.adv),
     ...img,
+    ...(rows ? [np.array(rows).reshape([B, R, T])] : []),
   ];
 }
 
@@ -137,14 +187,25 @@ export function minibatchArrays(samples: Sample[], contextLength: number, imageI
  */
 export function makeAccumulatingStep(
   lossFn: (p: PolicyParams, batch: Array[]) => [Array, Array[]],
-  opts: { adamw: AdamWConfig; clip: number; decayMask: unknown },
+  opts: { adamw: AdamWConfig; clip: number; decayMask: unknown; learner?: LearnerShape },
 ): {
   step: (params: PolicyParams, opt: AdamWState<PolicyParams>, micro: Array[][], lr: number, t: number) => Promise<{ params: PolicyParams; opt: AdamWState<PolicyParams>; loss: Array; gradNorm: Array; aux: Array[] }>;
   dispose: () => void;
 } {
+  const fused = opts.learner?.fusedAccumulate ?? false;
   const gradFn = jit((p: PolicyParams, batch: Array[]) => {
     const [[loss, aux], grads] = valueAndGrad((q: PolicyParams) => lossFn(q, batch), { hasAux: true })(p);
     return { loss, aux, grads };
+  });
+  // The same gradient call adding its results to the running sums (the same float additions, in the same order, as
+  // the eager path's `acc + grads`), so a micro-batch costs one dispatch instead of one per parameter leaf.
+  const gradAccFn = jit((p: PolicyParams, batch: Array[], acc: { loss: Array; aux: Array[]; grads: PolicyParams }) => {
+    const [[loss, aux], grads] = valueAndGrad((q: PolicyParams) => lossFn(q, batch), { hasAux: true })(p);
+    return {
+      loss: acc.loss.add(loss),
+      aux: acc.aux.map((a, i) => a.add(aux[i])),
+      grads: tree.map((a: Array, g: Array) => a.add(g), acc.grads, grads) as PolicyParams,
+    };
   });
   const applyFn = jit((params: PolicyParams, opt: AdamWState<PolicyParams>, grads: PolicyParams, lr: Array, bc1: Array, bc2: Array) => {
     const [clipped, gradNorm] = clipByGlobalNorm(grads, opts.clip);
@@ -154,32 +215,113 @@ export function makeAccumulatingStep(
   return {
     step: async (params, opt, micro, lr, t) => {
       const k = micro.length;
-      let acc: Array[] | null = null;
-      let def: ReturnType<typeof tree.flatten>[1] | null = null;
-      let loss: Array | null = null;
-      let aux: Array[] = [];
-      for (const batch of micro) {
-        const r = gradFn(refTree(params), batch);
-        const [leaves, d] = tree.flatten<Array>(r.grads);
-        def = d;
-        acc = acc ? acc.map((a, i) => a.add(leaves[i])) : leaves;
-        loss = loss ? loss.add(r.loss) : r.loss;
-        aux = aux.length ? aux.map((a, i) => a.add(r.aux[i])) : r.aux;
-        // Wait for this micro-batch before dispatching the next: jax-js dispatches asynchronously and each jitted
-        // call holds all its intermediates, so without the wait every micro-batch of the minibatch is alive at once
-        // and the micro-batch size bounds nothing (measured: PPO from the stage-0 model grew to 3 GiB either way).
-        await blockUntilReady([acc, loss, aux]);
+      let grads: PolicyParams;
+      let loss: Array;
+      let aux: Array[];
+      if (fused) {
+        let acc: { loss: Array; aux: Array[]; grads: PolicyParams } | null = null;
+        for (const batch of micro) {
+          acc = acc ? gradAccFn(refTree(params), batch, acc) : gradFn(refTree(params), batch);
+          // Wait for each micro-batch (see below).
+          await blockUntilReady(acc);
+        }
+        grads = tree.map((a: Array) => a.mul(1 / k), acc!.grads) as PolicyParams;
+        loss = acc!.loss;
+        aux = acc!.aux;
+      } else {
+        let acc: Array[] | null = null;
+        let def: ReturnType<typeof tree.flatten>[1] | null = null;
+        let lsum: Array | null = null;
+        let asum: Array[] = [];
+        for (const batch of micro) {
+          const r = gradFn(refTree(params), batch);
+          const [leaves, d] = tree.flatten<Array>(r.grads);
+          def = d;
+          acc = acc ? acc.map((a, i) => a.add(leaves[i])) : leaves;
+          lsum = lsum ? lsum.add(r.loss) : r.loss;
+          asum = asum.length ? asum.map((a, i) => a.add(r.aux[i])) : r.aux;
+          // Wait for this micro-batch before dispatching the next: jax-js dispatches asynchronously and each jitted
+          // call holds all its intermediates, so without the wait every micro-batch of the minibatch is alive at once
+          // and the micro-batch size bounds nothing (measured: PPO from the stage-0 model grew to 3 GiB either way).
+          await blockUntilReady([acc, lsum, asum]);
+        }
+        grads = tree.unflatten(def!, acc!.map((a) => a.mul(1 / k))) as PolicyParams;
+        loss = lsum!;
+        aux = asum;
       }
-      const grads = tree.unflatten(def!, acc!.map((a) => a.mul(1 / k))) as PolicyParams;
       const { bc1, bc2 } = adamwScalars(t, opts.adamw);
       const out = applyFn(params, opt, grads, np.array(lr), np.array(bc1), np.array(bc2));
-      return { params: out.params, opt: out.opt, gradNorm: out.gradNorm, loss: loss!.mul(1 / k), aux: aux.map((a) => a.mul(1 / k)) };
+      return { params: out.params, opt: out.opt, gradNorm: out.gradNorm, loss: loss.mul(1 / k), aux: aux.map((a) => a.mul(1 / k)) };
     },
     dispose: () => {
       gradFn.dispose();
+      gradAccFn.dispose();
       applyFn.dispose();
     },
   };
+}
+
+/** The metric sums of one update's optimizer steps (divide by `n`). */
+export type LearnSums = { loss: number; policyLoss: number; valueLoss: number; clipFrac: number; approxKL: number; gradNorm: number };
+export type AccumulatingStep = ReturnType<typeof makeAccumulatingStep>;
+
+/**
+ * The learner of one PPO update: `ppo.epochs` passes over the samples in an order drawn from `shuffle`, each cut
+ * into `ppo.minibatches` minibatches, each one optimizer step over micro-batches of `ppo.microBatch` samples of
+ * similar length. Consumes `params` and `opt`; returns the new ones and the sums of the steps' metrics. On a
+ * non-finite loss it calls `onDiverged` and throws `DivergedError` (update `update + 1`).
+ */
+export async function ppoLearn(o: {
+  samples: Sample[];
+  params: PolicyParams;
+  opt: AdamWState<PolicyParams>;
+  step: AccumulatingStep;
+  lr: number;
+  /** Finished updates before this one (Adam's step count continues from update × epochs × minibatches). */
+  update: number;
+  ppo: SftVsRlConfig["ppo"];
+  shuffle: Rng;
+  contextLength: number;
+  imageId?: number;
+  /** Micro-batch shapes (default `legacy`); the step's loss must read the arrays this learner builds (`headRows` last with `responseHead`). */
+  learner?: LearnerShape;
+  onDiverged?: (loss: number) => void;
+}): Promise<{ params: PolicyParams; opt: AdamWState<PolicyParams>; sums: LearnSums; n: number }> {
+  const { samples, ppo } = o;
+  let { params, opt } = o;
+  const mb = samples.length / ppo.minibatches;
+  const sums: LearnSums = { loss: 0, policyLoss: 0, valueLoss: 0, clipFrac: 0, approxKL: 0, gradNorm: 0 };
+  let n = 0;
+  for (let e = 0; e < ppo.epochs; e++) {
+    const order = o.shuffle.shuffle(samples.map((_, i) => i));
+    for (let m = 0; m < ppo.minibatches; m++) {
+      // Micro-batches of similar length (the minibatch mean does not depend on how it is split into equal parts).
+      const mbSamples = order.slice(m * mb, (m + 1) * mb).map((i) => samples[i]).sort((a, b) => a.seq.length - b.seq.length);
+      const micro: Array[][] = [];
+      for (let k = 0; k < mbSamples.length; k += ppo.microBatch) micro.push(minibatchArrays(mbSamples.slice(k, k + ppo.microBatch), o.contextLength, o.imageId, o.learner ?? PPO_LEARNERS.legacy));
+      const out = await o.step.step(params, opt, micro, o.lr, o.update * ppo.epochs * ppo.minibatches + n + 1);
+      const loss = Number((await out.loss.data())[0]);
+      const gn = Number((await out.gradNorm.data())[0]);
+      const aux: number[] = [];
+      for (const a of out.aux) aux.push(Number((await a.data())[0]));
+      if (!Number.isFinite(loss)) {
+        disposeTree(out.params);
+        disposeTree(out.opt);
+        o.onDiverged?.(loss);
+        throw new DivergedError(o.update + 1, loss);
+      }
+      params = out.params;
+      opt = out.opt;
+      sums.loss += loss;
+      sums.policyLoss += aux[0];
+      sums.valueLoss += aux[1];
+      sums.clipFrac += aux[2];
+      sums.approxKL += aux[3];
+      sums.gradNorm += gn;
+      n++;
+    }
+  }
+  return { params, opt, sums, n };
 }
 
 export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
@@ -224,10 +366,13 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
   }
   const lossCfg = { clip: ppo.clip, valueClip: ppo.valueClip, valueLossCoef: ppo.valueLossCoef, temperature: Math.max(o.sampling.temperature, 1e-6), ratioCap: ppo.ratioCap };
   const stepOpts = { adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0 }, clip: ppo.maxGradNorm, decayMask: defaultDecayMask(params) };
-  const step = makeAccumulatingStep((p, b) => ppoLoss(p, model, lossCfg, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9]), stepOpts);
+  const learner = o.learner ?? DEFAULT_LEARNER;
+  // The micro-batch arrays (minibatchArrays): 8, then the image slots and patches (vision), then the head's rows.
+  const lossOf = (cfg: PPOLossConfig) => (p: PolicyParams, b: Array[]) => ppoLoss(p, model, cfg, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], o.vision ? b[8] : undefined, o.vision ? b[9] : undefined, learner.responseHead ? b[b.length - 1] : undefined);
+  const step = makeAccumulatingStep(lossOf(lossCfg), { ...stepOpts, learner });
   // Value warm-up (our addition, off in the released settings): the first updates fit only the value head.
   const warmCfg = { ...lossCfg, valueOnly: true };
-  const warmStep = ppo.valueWarmupUpdates > 0 ? makeAccumulatingStep((p, b) => ppoLoss(p, model, warmCfg, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9]), stepOpts) : null;
+  const warmStep = ppo.valueWarmupUpdates > 0 ? makeAccumulatingStep(lossOf(warmCfg), { ...stepOpts, learner }) : null;
   const state = initRolloutState(o.makeEnv, ppo.slots, (ep) => seedOf(nextEpisode + ep));
   state.nextEpisode += nextEpisode;
   try {
@@ -246,39 +391,15 @@ export async function trainPPO(o: PPOOptions): Promise<PPOResult> {
       const samples = buildSamples(roll.transitions, roll.nextValues, tok, ppo);
       const trainedTokens = samples.reduce((s, x) => s + x.seq.length, 0) * ppo.epochs;
       const lr = ppoLr(update, ppo);
-      const mb = samples.length / ppo.minibatches;
-      const sums = { loss: 0, policyLoss: 0, valueLoss: 0, clipFrac: 0, approxKL: 0, gradNorm: 0 };
-      let n = 0;
-      for (let e = 0; e < ppo.epochs; e++) {
-        const order = rngs.shuffle.shuffle(samples.map((_, i) => i));
-        for (let m = 0; m < ppo.minibatches; m++) {
-          // Micro-batches of similar length (the minibatch mean does not depend on how it is split into equal parts).
-          const mbSamples = order.slice(m * mb, (m + 1) * mb).map((i) => samples[i]).sort((a, b) => a.seq.length - b.seq.length);
-          const micro: Array[][] = [];
-          for (let k = 0; k < mbSamples.length; k += ppo.microBatch) micro.push(minibatchArrays(mbSamples.slice(k, k + ppo.microBatch), model.contextLength, o.vision?.imageId));
-          const warm = warmStep !== null && update < ppo.valueWarmupUpdates;
-          const out = await (warm ? warmStep : step).step(params, opt, micro, lr, update * ppo.epochs * ppo.minibatches + n + 1);
-          const loss = Number((await out.loss.data())[0]);
-          const gn = Number((await out.gradNorm.data())[0]);
-          const aux: number[] = [];
-          for (const a of out.aux) aux.push(Number((await a.data())[0]));
-          if (!Number.isFinite(loss)) {
-            disposeTree(out.params);
-            disposeTree(out.opt);
-            run.setStatus("diverged", `loss ${loss} at update ${update + 1}`);
-            throw new DivergedError(update + 1, loss);
-          }
-          params = out.params;
-          opt = out.opt;
-          sums.loss += loss;
-          sums.policyLoss += aux[0];
-          sums.valueLoss += aux[1];
-          sums.clipFrac += aux[2];
-          sums.approxKL += aux[3];
-          sums.gradNorm += gn;
-          n++;
-        }
-      }
+      const warm = warmStep !== null && update < ppo.valueWarmupUpdates;
+      const learned = await ppoLearn({
+        samples, params, opt, step: warm ? warmStep : step, lr, update, ppo,
+        shuffle: rngs.shuffle, contextLength: model.contextLength, imageId: o.vision?.imageId, learner,
+        onDiverged: (loss) => run.setStatus("diverged", `loss ${loss} at update ${update + 1}`),
+      });
+      params = learned.params;
+      opt = learned.opt;
+      const { sums, n } = learned;
       flops += inferenceFlops(o.nParams, roll.inferenceTokens) + trainFlops(o.nParams, trainedTokens);
       update++;
       const eps = roll.episodes;
