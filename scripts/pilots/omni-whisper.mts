@@ -1,0 +1,97 @@
+// Pilot driver for issue 17's Whisper route (src/papers/omni/README.md, "Routes to the speech gates"): the tokenizer's
+// encoder pretrained as a recogniser first (`whisper-pretrain`), as the paper starts its tokenizer from the Whisper-large
+// encoder. Phases:
+//   asr   the recogniser alone: greedy word accuracy (the ASR gate's metric) on held-out voices and on training
+//         utterances every EVERY steps, with CPU seconds;
+//   tok   the T2 tokenizer trained from that encoder (frozen or at `encLrScale`), then the ceiling-style stage of
+//         omni-voices.mts (one stage from the text LM, every group at one rate, ASR 0.5 / s->t 0.5): ASR and s->t on
+//         held-out voices every EVERY steps.
+// PRETRAIN_JSON overrides `tokenizer.pretrainEncoder` (and WIDTH_JSON the tokenizer's width/encLayers for the asr phase).
+// Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-whisper.mts asr DIR STEPS [EVERY] [PRETRAIN_JSON] [TOK_JSON] [LABEL]
+//        TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-whisper.mts tok DIR STEPS [EVERY] [PRETRAIN_JSON] [TOK_JSON] [LABEL] WHISPER_ARM TOK_STEPS
+import { existsSync, mkdirSync } from "node:fs";
+import { initEngine } from "../../src/engine/index.js";
+import { initLM } from "../../src/nn/transformer.js";
+import { loadRunParams } from "../../src/train/checkpoint.js";
+import { createRun, openRun } from "../../src/train/run-dir.js";
+import { runArm, type ExperimentContext } from "../../src/train/experiment.js";
+import { omniPresets, omniSchema } from "../../src/papers/omni/config.js";
+import { initOmni, type OmniParams } from "../../src/papers/omni/model.js";
+import { lmConfigOf, makePools, omniConfigOf, prepareOmniData } from "../../src/papers/omni/prepare.js";
+import { trainStage } from "../../src/papers/omni/stage-experiment.js";
+import { evalSpeechIn } from "../../src/papers/omni/omni-eval.js";
+import { trainTextLM } from "../../src/papers/omni/text-lm.js";
+import { encodeAll, loadTokenizer, tokConfig, trainTokenizer } from "../../src/papers/omni/tokenizer-experiment.js";
+import { pretrainedEncoder, trainWhisper } from "../../src/papers/omni/whisper-experiment.js";
+import type { StageSpec } from "../../src/papers/omni/stages.js";
+
+const [phase, dir, steps, everyArg, pretrainJson, tokJson, labelArg, whisperArm, tokSteps] = process.argv.slice(2);
+if (phase !== "asr" && phase !== "tok") throw new Error(`phase must be asr or tok, got ${phase}`);
+await initEngine();
+const q = omniPresets.quick;
+const every = +(everyArg ?? 100);
+const tokOver = JSON.parse(tokJson ?? "{}") as Record<string, unknown>;
+const cfg = omniSchema.parse({
+  ...q,
+  speech: { ...q.speech, cacheDir: process.env.SPEECH_CACHE ?? "runs/pilots/speech" },
+  tokenizer: {
+    ...q.tokenizer,
+    ...tokOver,
+    train: { ...q.tokenizer.train, ...(tokSteps ? { steps: +tokSteps } : {}) },
+    pretrainEncoder: { ...q.tokenizer.pretrainEncoder, evalEvery: every, ...(phase === "asr" ? { steps: +steps } : {}), ...JSON.parse(pretrainJson ?? "{}") },
+  },
+});
+mkdirSync(dir, { recursive: true });
+const run = existsSync(`${dir}/meta.json`) ? openRun(dir) : createRun({ experiment: "omni-pilot", seed: 0, config: cfg, dir });
+const t0 = Date.now();
+const sec = () => ((Date.now() - t0) / 1000).toFixed(0);
+const cpu = () => (process.cpuUsage().user / 1e6).toFixed(0);
+const log = (m: string) => console.log(`[${sec()}s wall, ${cpu()}s CPU] ${m}`);
+const ctx: ExperimentContext = { run, resume: true, signal: new AbortController().signal, onProgress: () => {}, log };
+const data = await prepareOmniData(cfg, run, log);
+log(`speech ready: ${data.utts.length} utterances, train ${data.trainIdx.length}, eval ${data.evalIdx.length}`);
+const armDir = (a: string) => run.path("arms", a);
+const tcfg = tokConfig(cfg, "T2");
+const f = (x: number) => (100 * x).toFixed(1);
+
+if (phase === "asr") {
+  const label = labelArg ?? `whisper-${steps}`;
+  const res = await runArm(ctx, label, { pretrain: cfg.tokenizer.pretrainEncoder, width: tcfg.width, encLayers: tcfg.encLayers }, (r) => trainWhisper(cfg, data, tcfg, r, ctx, log));
+  log(`${label}: loss ${res.finalLoss.toFixed(3)}; word accuracy held-out ${f(res.heldOutWordAcc)} % (n ${res.nHeldOut}), training ${f(res.trainWordAcc)} % (n ${res.nTrain})`);
+  for (const c of res.curve) console.log(`| ${c.step} | ${f(c.heldOut)} % | ${f(c.train)} % |`);
+  process.exit(0);
+}
+
+// Phase tok: text LM, the T2 tokenizer from the pretrained encoder, then one speech stage.
+if (!whisperArm) throw new Error("phase tok needs WHISPER_ARM (an asr arm of DIR)");
+const text = await runArm(ctx, "text-lm", cfg.textLm, (r) => trainTextLM(cfg, data, r, ctx, "text-lm"));
+log(`text-lm written QA ${f(text.textQaAcc)}`);
+const tokArm = `tokenizer-T2-from-${whisperArm}-s${cfg.tokenizer.train.steps}-e${cfg.tokenizer.pretrainEncoder.encLrScale}`;
+const tokRes = await runArm(ctx, tokArm, { tok: tcfg, whisperArm }, (r) =>
+  trainTokenizer(cfg, data, "T2", r, ctx, armDir("text-lm"), { encoder: pretrainedEncoder(cfg, data, tcfg, armDir(whisperArm)), encLrScale: cfg.tokenizer.pretrainEncoder.encLrScale }),
+);
+log(`${tokArm}: mel L1 by layers ${tokRes.reconL1ByLayers.map((x) => x.toFixed(3)).join(" ")}; sanity true ${tokRes.transcriptSanity?.trueNll.toFixed(3)} shuffled ${tokRes.transcriptSanity?.shuffledNll.toFixed(3)}`);
+const tok = loadTokenizer(cfg, data, "T2", armDir(tokArm));
+const allIdx = [...data.trainIdx, ...data.evalIdx];
+const codes = await encodeAll(tok, tcfg, data, allIdx, cfg.tokenizer.train.batchSize);
+const P = makePools(data, cfg, new Map(allIdx.map((u, i) => [u, codes[i]])));
+const all = 1e-3;
+const stage: StageSpec = { name: "pilot", paperName: "pilot", paperLr: { lm: all, vision: all, projector: all, audioEmbed: all, audioHead: all }, mix: { asr: 0.5, "sqa-st": 0.5 } };
+const label = labelArg ?? `stage-${tokArm}-${steps}`;
+const lmCfg = lmConfigOf(cfg, data.tok);
+const init = (): OmniParams => initOmni(omniConfigOf(cfg, data), loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), cfg.seed);
+const res = await runArm(ctx, label, { stage, steps, tokArm }, (r) =>
+  trainStage(cfg, data, P, stage, +steps, init, r, ctx, label, null, null, {
+    every,
+    evaluate: async (p, s) => {
+      const e = await evalSpeechIn(p, cfg, data, P);
+      log(
+        `${label} step ${s}: ASR ${f(e.asrWordAcc)} (statements ${f(e.asrStatementWordAcc)}; training utterances ${f(e.asrTrainWordAcc)}) ` +
+          `s->t ${f(e.s2tAcc)} (held-out Q ${f(e.s2tAccHeldOutQ)}; training utterances ${f(e.s2tTrainAcc)})`,
+      );
+      return e;
+    },
+  }),
+);
+log(`${label}: loss ${res.finalLoss.toFixed(3)} written QA ${f(res.textQaAcc)} ASR ${f(res.asrWordAcc)} s->t ${f(res.s2tAcc)} (held-out Q ${f(res.s2tAccHeldOutQ)})`);
+process.exit(0);
