@@ -6,7 +6,7 @@
 //   tok   the T2 tokenizer trained from that encoder (frozen or at `encLrScale`), then the ceiling-style stage of
 //         omni-voices.mts (one stage from the text LM, every group at one rate, ASR 0.5 / s->t 0.5): ASR and s->t on
 //         held-out voices every EVERY steps.
-// PRETRAIN_JSON overrides `tokenizer.pretrainEncoder` (and WIDTH_JSON the tokenizer's width/encLayers for the asr phase).
+// Environment: SPEECH_CACHE (the WAV cache), SPEECH_JSON (overrides the quick speech section). PRETRAIN_JSON overrides `tokenizer.pretrainEncoder` and TOK_JSON the tokenizer section (e.g. its width and encLayers).
 // Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-whisper.mts asr DIR STEPS [EVERY] [PRETRAIN_JSON] [TOK_JSON] [LABEL]
 //        TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-whisper.mts tok DIR STEPS [EVERY] [PRETRAIN_JSON] [TOK_JSON] [LABEL] WHISPER_ARM TOK_STEPS
 import { existsSync, mkdirSync } from "node:fs";
@@ -33,7 +33,7 @@ const every = +(everyArg ?? 100);
 const tokOver = JSON.parse(tokJson ?? "{}") as Record<string, unknown>;
 const cfg = omniSchema.parse({
   ...q,
-  speech: { ...q.speech, cacheDir: process.env.SPEECH_CACHE ?? "runs/pilots/speech" },
+  speech: { ...q.speech, cacheDir: process.env.SPEECH_CACHE ?? "runs/pilots/speech", ...JSON.parse(process.env.SPEECH_JSON ?? "{}") },
   tokenizer: {
     ...q.tokenizer,
     ...tokOver,
