@@ -8,6 +8,7 @@
 //         held-out voices every EVERY steps.
 // Environment: SPEECH_CACHE (the WAV cache), SPEECH_JSON (overrides the quick speech section). PRETRAIN_JSON overrides `tokenizer.pretrainEncoder` and TOK_JSON the tokenizer section (e.g. its width and encLayers).
 // Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-whisper.mts asr DIR STEPS [EVERY] [PRETRAIN_JSON] [TOK_JSON] [LABEL]
+//        (read: the same arguments as tok; STEPS unused)
 //        TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-whisper.mts tok DIR STEPS [EVERY] [PRETRAIN_JSON] [TOK_JSON] [LABEL] WHISPER_ARM TOK_STEPS
 import { existsSync, mkdirSync } from "node:fs";
 import { initEngine } from "../../src/engine/index.js";
@@ -22,11 +23,13 @@ import { trainStage } from "../../src/papers/omni/stage-experiment.js";
 import { evalSpeechIn } from "../../src/papers/omni/omni-eval.js";
 import { trainTextLM } from "../../src/papers/omni/text-lm.js";
 import { encodeAll, loadTokenizer, tokConfig, trainTokenizer } from "../../src/papers/omni/tokenizer-experiment.js";
-import { pretrainedEncoder, trainWhisper } from "../../src/papers/omni/whisper-experiment.js";
+import { pretrainedEncoder, recogniserConfig, recogniserWordAccuracy, trainWhisper } from "../../src/papers/omni/whisper-experiment.js";
+import { initRecogniser } from "../../src/papers/omni/whisper-pretrain.js";
+import { probeEvalUtterances } from "../../src/papers/omni/probe-experiment.js";
 import type { StageSpec } from "../../src/papers/omni/stages.js";
 
 const [phase, dir, steps, everyArg, pretrainJson, tokJson, labelArg, whisperArm, tokSteps] = process.argv.slice(2);
-if (phase !== "asr" && phase !== "tok") throw new Error(`phase must be asr or tok, got ${phase}`);
+if (!["asr", "tok", "read"].includes(phase)) throw new Error(`phase must be asr, tok or read, got ${phase}`);
 await initEngine();
 const q = omniPresets.quick;
 const every = +(everyArg ?? 100);
@@ -59,6 +62,19 @@ if (phase === "asr") {
   const res = await runArm(ctx, label, { pretrain: cfg.tokenizer.pretrainEncoder, width: tcfg.width, encLayers: tcfg.encLayers }, (r) => trainWhisper(cfg, data, tcfg, r, ctx, log));
   log(`${label}: loss ${res.finalLoss.toFixed(3)}; word accuracy held-out ${f(res.heldOutWordAcc)} % (n ${res.nHeldOut}), training ${f(res.trainWordAcc)} % (n ${res.nTrain})`);
   for (const c of res.curve) console.log(`| ${c.step} | ${f(c.heldOut)} % | ${f(c.train)} % |`);
+  process.exit(0);
+}
+
+if (phase === "read") {
+  const tokArm = `tokenizer-T2-from-${whisperArm}-s${cfg.tokenizer.train.steps}-e${cfg.tokenizer.pretrainEncoder.encLrScale}`;
+  const tok = loadTokenizer(cfg, data, "T2", armDir(tokArm));
+  const dcfg = recogniserConfig(cfg, data);
+  const rec = loadRunParams(armDir(whisperArm), initRecogniser(tcfg, dcfg, cfg.seed));
+  const heldOut = probeEvalUtterances(data);
+  const B = cfg.tokenizer.pretrainEncoder.batchSize;
+  const cont = await recogniserWordAccuracy(rec, tcfg, dcfg, data, heldOut, B);
+  const quant = await recogniserWordAccuracy(rec, tcfg, dcfg, data, heldOut, B, tok.vq.embed);
+  log(`${whisperArm} read through ${tokArm}: held-out word accuracy ${f(cont.acc)} % continuous, ${f(quant.acc)} % through the 8-layer RVQ (n ${heldOut.length})`);
   process.exit(0);
 }
 

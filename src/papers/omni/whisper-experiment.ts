@@ -105,9 +105,22 @@ function melRows(m: MelSet, rows: number[]): Array {
   return np.array(out).reshape([rows.length, T, M]);
 }
 
-/** Greedy transcripts of utterances `idx` (data's clean mels), scored as 1 − word error rate. */
-export async function recogniserWordAccuracy(p: RecogniserParams, tcfg: TokenizerConfig, dcfg: LMConfig, data: OmniData, idx: number[], B: number): Promise<{ acc: number; n: number; hyps: string[] }> {
-  const fwd = cachedJit(["whisper", tcfg, dcfg], () => jit((q: RecogniserParams, mel: Array, ti: Array) => recogniserLogits(q, tcfg, dcfg, mel, ti)));
+/**
+ * Greedy transcripts of utterances `idx` (data's clean mels), scored as 1 − word error rate. With `codebooks` (not consumed)
+ * the decoder reads the RVQ-quantised features (a pilot's check of what the codes keep).
+ */
+export async function recogniserWordAccuracy(
+  p: RecogniserParams,
+  tcfg: TokenizerConfig,
+  dcfg: LMConfig,
+  data: OmniData,
+  idx: number[],
+  B: number,
+  codebooks?: Array[],
+): Promise<{ acc: number; n: number; hyps: string[] }> {
+  const plain = cachedJit(["whisper", tcfg, dcfg], () => jit((q: RecogniserParams, mel: Array, ti: Array) => recogniserLogits(q, tcfg, dcfg, mel, ti)));
+  const viaCodes = cachedJit(["whisper-rvq", tcfg, dcfg], () => jit((q: RecogniserParams, cb: Array[], mel: Array, ti: Array) => recogniserLogits(q, tcfg, dcfg, mel, ti, cb)));
+  const fwd = (q: RecogniserParams, mel: Array, ti: Array) => (codebooks ? viaCodes(q, codebooks.map((c) => c.ref), mel, ti) : plain(q, mel, ti));
   const tok = data.tok;
   const V = dcfg.vocabSize;
   const eos = tok.id("<eos>");

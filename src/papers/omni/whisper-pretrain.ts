@@ -20,6 +20,7 @@ import { KeyGen } from "../../nn/init.js";
 import { initLinear, linear, type Linear } from "../../nn/linear.js";
 import { initLM, lmForward, type LMConfig, type LMParams } from "../../nn/transformer.js";
 import { embed } from "../../nn/embedding.js";
+import { rvqQuantize } from "./rvq.js";
 import { encodeFeatures, initTokNet, type EncoderNet, type TokenizerConfig, type TokNet } from "./tokenizer.js";
 
 export type { EncoderNet };
@@ -52,9 +53,19 @@ export function initRecogniser(tcfg: TokenizerConfig, dcfg: LMConfig, seed: numb
   return { enc, dec: { proj: initLinear(kg, "dec.proj", D, dcfg.dModel, { std: Math.sqrt(1 / D), bias: true }), lm: initLM(dcfg, seed + 29) } };
 }
 
-/** Decoder inputs [B, T12 + L, D]: the projected 12.5 Hz encoder features, then the text tokens. */
-function recogniserEmbeds(p: RecogniserParams, tcfg: TokenizerConfig, mel: Array, textIn: Array): Array {
-  const z = encodeFeatures(p.enc, tcfg, mel); // [B, T12, 4C]
+/**
+ * Decoder inputs [B, T12 + L, D]: the projected 12.5 Hz encoder features, then the text tokens. With `codebooks` (consumed)
+ * the features are replaced by their RVQ quantisation over those layers (what a tokenizer on this encoder keeps of them).
+ */
+function recogniserEmbeds(p: RecogniserParams, tcfg: TokenizerConfig, mel: Array, textIn: Array, codebooks?: Array[]): Array {
+  let z = encodeFeatures(p.enc, tcfg, mel); // [B, T12, 4C]
+  if (codebooks) {
+    const [B, T12, D] = z.shape;
+    const q = rvqQuantize(codebooks, z.reshape([B * T12, D]), np.ones([B * T12]));
+    q.commitLoss.dispose();
+    disposeTree([q.codes, q.counts, q.sums, q.residuals]);
+    z = q.quantized.reshape([B, T12, D]);
+  }
   const prefix = linear(p.dec.proj, z);
   const text = embed({ table: p.dec.lm.wte.table.ref }, textIn);
   return np.concatenate([prefix, text], 1);
@@ -68,10 +79,10 @@ export function recogniserLoss(p: RecogniserParams, tcfg: TokenizerConfig, dcfg:
   return crossEntropy(logits.slice([], [T12, T12 + L], []), textTgt, textMask);
 }
 
-/** Logits of the text part [B, L, V] (greedy decoding by the host). */
-export function recogniserLogits(p: RecogniserParams, tcfg: TokenizerConfig, dcfg: LMConfig, mel: Array, textIn: Array): Array {
+/** Logits of the text part [B, L, V] (greedy decoding by the host); `codebooks`: read RVQ-quantised features instead. */
+export function recogniserLogits(p: RecogniserParams, tcfg: TokenizerConfig, dcfg: LMConfig, mel: Array, textIn: Array, codebooks?: Array[]): Array {
   const T12 = mel.shape[1] / 8;
   const L = textIn.shape[1];
-  const { logits } = lmForward(p.dec.lm, dcfg, null, { inputEmbeds: recogniserEmbeds(p, tcfg, mel, textIn) });
+  const { logits } = lmForward(p.dec.lm, dcfg, null, { inputEmbeds: recogniserEmbeds(p, tcfg, mel, textIn, codebooks) });
   return logits.slice([], [T12, T12 + L], []);
 }
