@@ -11,7 +11,7 @@
 //        (read: the same arguments as tok; STEPS unused)
 //        TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-whisper.mts tok DIR STEPS [EVERY] [PRETRAIN_JSON] [TOK_JSON] [LABEL] WHISPER_ARM TOK_STEPS
 import { existsSync, mkdirSync } from "node:fs";
-import { initEngine } from "../../src/engine/index.js";
+import { initEngine, np } from "../../src/engine/index.js";
 import { initLM } from "../../src/nn/transformer.js";
 import { loadRunParams } from "../../src/train/checkpoint.js";
 import { createRun, openRun } from "../../src/train/run-dir.js";
@@ -95,7 +95,44 @@ const all = 1e-3;
 const stage: StageSpec = { name: "pilot", paperName: "pilot", paperLr: { lm: all, vision: all, projector: all, audioEmbed: all, audioHead: all }, mix: { asr: 0.5, "sqa-st": 0.5 } };
 const label = labelArg ?? `stage-${tokArm}-${steps}`;
 const lmCfg = lmConfigOf(cfg, data.tok);
-const init = (): OmniParams => initOmni(omniConfigOf(cfg, data), loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), cfg.seed);
+// INIT_AUDIO=1 (environment): the backbone's audio embedding of codebook i starts as that codebook's vectors through the
+// recogniser's projection (layer 0 also gets its bias), so the summed embeddings start as what the recogniser's decoder read;
+// the end-of-audio rows stay as initialised.
+const initAudio = process.env.INIT_AUDIO === "1";
+const audioTables = async (): Promise<Float32Array[]> => {
+  const rec = loadRunParams(armDir(whisperArm), initRecogniser(tcfg, recogniserConfig(cfg, data), cfg.seed));
+  const W = (await rec.dec.proj.w.ref.data()) as Float32Array; // [4C, D]
+  const bias = rec.dec.proj.b ? ((await rec.dec.proj.b.ref.data()) as Float32Array) : null;
+  const D4 = 4 * tcfg.width;
+  const D = W.length / D4;
+  const out: Float32Array[] = [];
+  for (const [i, e] of tok.vq.embed.entries()) {
+    const E = (await e.ref.data()) as Float32Array; // [K, 4C]
+    const K = E.length / D4;
+    const t = new Float32Array(K * D);
+    for (let k = 0; k < K; k++)
+      for (let d = 0; d < D; d++) {
+        let v = i === 0 && bias ? bias[d] : 0;
+        for (let j = 0; j < D4; j++) v += E[k * D4 + j] * W[j * D + d];
+        t[k * D + d] = v;
+      }
+    out.push(t);
+  }
+  return out;
+};
+const projected = initAudio ? await audioTables() : null;
+const init = (): OmniParams => {
+  const p = initOmni(omniConfigOf(cfg, data), loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), cfg.seed);
+  if (!projected) return p;
+  const tables = p.audioEmbed.tables.map((t, i) => {
+    const [K1, D] = t.shape;
+    const host = t.dataSync() as Float32Array;
+    const next = Float32Array.from(host);
+    next.set(projected[i].subarray(0, (K1 - 1) * D));
+    return np.array(next).reshape([K1, D]);
+  });
+  return { ...p, audioEmbed: { tables } };
+};
 const res = await runArm(ctx, label, { stage, steps, tokArm }, (r) =>
   trainStage(cfg, data, P, stage, +steps, init, r, ctx, label, null, null, {
     every,
