@@ -57,6 +57,27 @@ export const omniSchema = z
         transcriptWeight: z.number().positive(),
         melScales: z.array(posInt).min(1),
         train,
+        /**
+         * The `whisper-pretrain` arm: the encoder trained first as a recogniser (encoder + a small decoder predicting the
+         * transcript, Whisper's objective; the paper starts from the Whisper-large encoder). steps 0: off, the encoder starts
+         * random (the ablation). `nuisanceCopies`: nuisance copies (speed, gain, noise) of each training utterance beside the
+         * clean one; `evalEvery`: word accuracy every so many steps (0: at the end); `encLrScale`: the encoder's rate in the
+         * tokenizer's training as a multiple of the tokenizer's (0: frozen).
+         */
+        pretrainEncoder: z
+          .object({
+            steps: z.number().int().min(0),
+            batchSize: posInt,
+            lr: z.number().positive().max(1),
+            warmupSteps: z.number().int().min(0),
+            dModel: posInt,
+            nLayers: posInt,
+            nHeads: posInt,
+            nuisanceCopies: z.number().int().min(0).max(8),
+            evalEvery: z.number().int().min(0),
+            encLrScale: z.number().min(0).max(10),
+          })
+          .strict(),
       })
       .strict(),
     /** The recognisers on the codes: read by the `omni-tokenizer` entry (which shares this schema part); `omni` trains none. */
@@ -137,6 +158,7 @@ const quick: OmniExperimentConfig = {
     transcriptWeight: 1,
     melScales: [1, 2, 4],
     train: { steps: 300, batchSize: 12, lr: 2e-3, warmupSteps: 20 },
+    pretrainEncoder: { steps: 0, batchSize: 32, lr: 2e-3, warmupSteps: 20, dModel: 64, nLayers: 2, nHeads: 4, nuisanceCopies: 0, evalEvery: 0, encLrScale: 0 },
   },
   probe: { layers: [1, 8], dModel: 64, nLayers: 2, nHeads: 4, train: { steps: 200, batchSize: 32, lr: 3e-3, warmupSteps: 20 } },
   omni: {

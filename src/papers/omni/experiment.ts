@@ -5,6 +5,8 @@
  *   0. data     espeak-ng speech (training / held-out voices, held-out sentences), Whisper
  *               log-mel, MNIST digits, the fixed-vocabulary text corpus            (`prepare.ts`)
  *   1. text-lm  the text-only backbone LM (the "pretrained LLM")                    (`text-lm.ts`)
+ *   1b. whisper-pretrain (only with `tokenizer.pretrainEncoder.steps` > 0): the tokenizer's encoder
+ *               trained as a recogniser first                                   (`whisper-experiment.ts`)
  *   2. tokenizer-T2: the 12.5 Hz 8-layer RVQ tokenizer with the frozen-LM transcript loss, the
  *               one the stages read (the T1-vs-T2 study is `omni-tokenizer`) (`tokenizer-experiment.ts`)
  *   3. judge    a digit-word classifier on T2's codes, scored on held-out voices  (`judge.ts`)
@@ -31,6 +33,8 @@ import { DIGITS } from "./world.js";
 import { dataSummary, lmConfigOf, makePools, omniConfigOf, prepareOmniData, type OmniData, type Pools } from "./prepare.js";
 import { trainTextLM } from "./text-lm.js";
 import { encodeAll, loadTokenizer, meanFrameBaseline, tokConfig, trainTokenizer } from "./tokenizer-experiment.js";
+import { pretrainedEncoder, trainWhisper } from "./whisper-experiment.js";
+import type { EncoderNet } from "./tokenizer.js";
 import { trainStage } from "./stage-experiment.js";
 import { trainVisionPretrain, withPretrainedVision } from "./vision-pretrain.js";
 import { generatedSamples, writeAudioSamples, writeDigitGrid } from "./samples.js";
@@ -72,7 +76,17 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
 
   // The tokenizer the stages read: T2 (reconstruction + frozen-LM transcript loss), one seed. The
   // T1-vs-T2 study with its probes and claims is the `omni-tokenizer` entry.
-  const t2 = await runArm(ctx, "tokenizer-T2", tokConfig(cfg, "T2"), (r) => trainTokenizer(cfg, data, "T2", r, ctx, armDir("text-lm")));
+  // With `tokenizer.pretrainEncoder.steps` > 0 its encoder is first trained as a recogniser (`whisper-pretrain`, the paper's
+  // Whisper-large encoder in small); off (0) at every preset: in the pilots it did not reach the ASR gate (README, routes).
+  const pre = cfg.tokenizer.pretrainEncoder;
+  let encoder: EncoderNet | undefined;
+  if (pre.steps > 0) {
+    const w = await runArm(ctx, "whisper-pretrain", { pre, tok: tokConfig(cfg, "T2") }, (r) => trainWhisper(cfg, data, tokConfig(cfg, "T2"), r, ctx, ctx.log));
+    ctx.log(`whisper-pretrain: word accuracy held-out voices ${pct(w.heldOutWordAcc)}, training utterances ${pct(w.trainWordAcc)} after ${w.steps} steps`);
+    encoder = pretrainedEncoder(cfg, data, tokConfig(cfg, "T2"), armDir("whisper-pretrain"));
+  }
+  const t2 = await runArm(ctx, "tokenizer-T2", tokConfig(cfg, "T2"), (r) => trainTokenizer(cfg, data, "T2", r, ctx, armDir("text-lm"), encoder ? { encoder, encLrScale: pre.encLrScale } : {}));
+  if (encoder) disposeTree(encoder);
   ctx.log(`tokenizer-T2: mel L1 with 1/8 layers ${t2.reconL1ByLayers[0].toFixed(3)}/${t2.reconL1ByLayers.at(-1)!.toFixed(3)}`);
   const tokParamsT2 = loadTokenizer(cfg, data, "T2", armDir("tokenizer-T2"));
   const allIdx = [...data.trainIdx, ...data.evalIdx];

@@ -20,6 +20,9 @@ import { characterErrorRate, editDistance } from "./probe.js";
 import { omniExperiment } from "./index.js";
 import { omniPresets } from "./config.js";
 import { initVisionClassifier } from "./vision-pretrain.js";
+import { pretrainedEncoder } from "./whisper-experiment.js";
+import { loadTokenizer, tokConfig } from "./tokenizer-experiment.js";
+import type { OmniData } from "./prepare.js";
 
 const tcfg: TokenizerConfig = {
   nMels: 16,
@@ -277,7 +280,10 @@ describe("omni experiment (tiny preset, end to end)", () => {
   it("runs every arm through the runner: summary, schema-valid verdicts, report with samples, results", async (ctx) => {
     if (!(await espeakAvailable())) ctx.skip();
     const root = mkdtempSync(join(tmpdir(), "omni-"));
-    const config = { ...omniPresets.tiny, speech: { ...omniPresets.tiny.speech, cacheDir: join(root, "speech") } };
+    // The encoder pretrained as a recogniser first (off at every preset), frozen in the tokenizer: the wiring is run here.
+    const t = omniPresets.tiny.tokenizer;
+    const pretrainEncoder = { ...t.pretrainEncoder, steps: 2, batchSize: 4, dModel: 16, nLayers: 1, nHeads: 2, encLrScale: 0 };
+    const config = { ...omniPresets.tiny, speech: { ...omniPresets.tiny.speech, cacheDir: join(root, "speech") }, tokenizer: { ...t, pretrainEncoder } };
     const run = createRun({ experiment: "omni", seed: 0, config, root, extraMeta: { preset: "tiny" } });
     const out = await runExperiment(omniExperiment, config, quietContext(run));
     expect(out.status).toBe("completed");
@@ -309,6 +315,14 @@ describe("omni experiment (tiny preset, end to end)", () => {
     const pretrained = await leaves({ vision: loadRunParams(run.path("arms", "vision-pretrain"), initVisionClassifier(tower, 0)).vision });
     const image1 = loadRunParams(run.path("arms", "s1-1-image-1"), initOmni(tinyOmni, initLM(tinyOmni.lm, 0), 0));
     expect(await leaves({ vision: image1.vision })).toEqual(pretrained);
+    // The tokenizer started from the whisper-pretrain arm's encoder and, frozen, still holds it.
+    const data = { tok: new WordTokenizer(), mels: { T: 8 * Math.ceil((config.speech.maxSeconds * 100) / 8) } } as unknown as OmniData;
+    const enc = pretrainedEncoder(config, data, tokConfig(config, "T2"), run.path("arms", "whisper-pretrain"));
+    const tokT2 = loadTokenizer(config, data, "T2", run.path("arms", "tokenizer-T2"));
+    expect(await tokT2.net.enc[0].attn.qkv.w.ref.data()).toEqual(await enc.enc[0].attn.qkv.w.ref.data());
+    expect(await tokT2.net.pool.down.w.ref.data()).toEqual(await enc.pool.down.w.ref.data());
+    disposeTree(enc);
+    disposeTree(tokT2);
     const lmRows = readFileSync(run.path("arms", "text-lm", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { loss: number });
     expect(lmRows[lmRows.length - 1].loss).toBeLessThan(lmRows[0].loss);
   }, 600_000);

@@ -14,7 +14,8 @@ import type { RunDir } from "../../train/run-dir.js";
 import { Rng } from "../../util/rng.js";
 import type { OmniExperimentConfig } from "./config.js";
 import { frames12 } from "./data.js";
-import { DOWNSAMPLE, initTokenizer, tokenizerDecode, tokenizerEncode, tokenizerLoss, tokenizerPost, TOKENIZER_METRICS, type TokenizerConfig, type TokParams } from "./tokenizer.js";
+import { withEncoder } from "./whisper-pretrain.js";
+import { DOWNSAMPLE, initTokenizer, tokenizerDecode, tokenizerEncode, tokenizerLoss, tokenizerPost, TOKENIZER_METRICS, type EncoderNet, type TokenizerConfig, type TokNet, type TokParams } from "./tokenizer.js";
 import { codebookUsage, rvqBitrate } from "./rvq.js";
 import { makeGroupStep, groupOptInit, type Params } from "./train-step.js";
 import type { Codes } from "./sequences.js";
@@ -35,38 +36,83 @@ export function tokConfig(cfg: OmniExperimentConfig, arm: TokArm): TokenizerConf
 const asGroups = (p: TokParams): Params => p as Params;
 const fromGroups = (p: Params): TokParams => p as TokParams;
 
-/** A fresh tokenizer for `arm` (T2 carries the frozen text LM loaded from `lmDir`). */
-function freshTokenizer(cfg: OmniExperimentConfig, data: OmniData, arm: TokArm, lmDir: string): TokParams {
+/**
+ * A fresh tokenizer for `arm` (T2 carries the frozen text LM loaded from `lmDir`); with `encoder` (not
+ * consumed: copied), its encoder is that one (the `whisper-pretrain` arm's) instead of a random one.
+ */
+function freshTokenizer(cfg: OmniExperimentConfig, data: OmniData, arm: TokArm, lmDir: string, encoder?: EncoderNet): TokParams {
   const lmCfg = lmConfigOf(cfg, data.tok);
   const lm = arm === "T2" ? loadRunParams(lmDir, initLM(lmCfg, cfg.seed)) : undefined;
-  return initTokenizer(tokConfig(cfg, arm), cfg.seed, lm ? { params: lm, cfg: lmCfg } : undefined);
+  const p = initTokenizer(tokConfig(cfg, arm), cfg.seed, lm ? { params: lm, cfg: lmCfg } : undefined);
+  return encoder ? { ...p, net: withEncoder(p.net, refTree(encoder)) } : p;
+}
+
+/**
+ * Tokenizer parameters split for the group step: the encoder (`enc`, what `whisper-pretrain` trains) as its own group,
+ * so it can be frozen or slowed, and the rest of the net (`net`). `joinEncoder` puts them back together.
+ */
+type SplitTok = Omit<TokParams, "net"> & { enc: EncoderNet; net: Omit<TokNet, keyof EncoderNet> };
+function splitEncoder(p: TokParams): SplitTok {
+  const { conv1, conv2, enc, encLn, pool, ...rest } = p.net;
+  return { ...p, enc: { conv1, conv2, enc, encLn, pool }, net: rest };
+}
+function joinEncoder(p: SplitTok): TokParams {
+  const { enc, net, ...rest } = p;
+  return { ...rest, net: { ...net, ...enc } };
 }
 
 /** The trained tokenizer of arm `arm` from its run directory. */
 export function loadTokenizer(cfg: OmniExperimentConfig, data: OmniData, arm: TokArm, armDir: string): TokParams {
   const lmCfg = lmConfigOf(cfg, data.tok);
-  const tmpl = initTokenizer(tokConfig(cfg, arm), cfg.seed, arm === "T2" ? { params: initLM(lmCfg, cfg.seed), cfg: lmCfg } : undefined);
-  return loadRunParams(armDir, tmpl);
+  const tmpl = () => initTokenizer(tokConfig(cfg, arm), cfg.seed, arm === "T2" ? { params: initLM(lmCfg, cfg.seed), cfg: lmCfg } : undefined);
+  try {
+    return loadRunParams(armDir, tmpl());
+  } catch (e) {
+    // A tokenizer trained with its encoder frozen or slowed (`encLrScale` ≠ 1) keeps the encoder as a group of its own.
+    try {
+      return joinEncoder(loadRunParams(armDir, splitEncoder(tmpl())));
+    } catch {
+      throw e;
+    }
+  }
 }
 
 /** `semLrScale`: the T2 adapter's (`sem`) learning rate as a multiple of the tokenizer's (1 unless a study says otherwise). */
-export async function trainTokenizer(cfg: OmniExperimentConfig, data: OmniData, arm: TokArm, run: RunDir, ctx: ExperimentContext, lmParamsDir: string, opts: { semLrScale?: number } = {}): Promise<TokArmSummary> {
+/**
+ * `semLrScale`: the T2 adapter's (`sem`) learning rate as a multiple of the tokenizer's (1 unless a study says otherwise).
+ * `encoder`: start from this (pretrained) encoder, not consumed; `encLrScale`: then the encoder's rate as a multiple of the
+ * tokenizer's (0: frozen; the default 1 trains it like the rest).
+ */
+export async function trainTokenizer(
+  cfg: OmniExperimentConfig,
+  data: OmniData,
+  arm: TokArm,
+  run: RunDir,
+  ctx: ExperimentContext,
+  lmParamsDir: string,
+  opts: { semLrScale?: number; encoder?: EncoderNet; encLrScale?: number } = {},
+): Promise<TokArmSummary> {
   const tcfg = tokConfig(cfg, arm);
   const lmCfg = lmConfigOf(cfg, data.tok);
   const { batchSize: B, steps } = tcfg.train;
   const lr = tcfg.train.lr;
   const Kmax = Math.max(...tcfg.codebookSizes);
-  const groupLr: Record<string, number> = arm === "T2" ? { net: lr, sem: lr * (opts.semLrScale ?? 1) } : { net: lr };
+  // The encoder is a group of its own only when its rate differs (checkpoints of the usual layout stay as they were).
+  const encScale = opts.encLrScale ?? 1;
+  const own = encScale !== 1;
+  const groupLr: Record<string, number> = { net: lr, ...(own ? { enc: lr * encScale } : {}), ...(arm === "T2" ? { sem: lr * (opts.semLrScale ?? 1) } : {}) };
   const post = tokenizerPost(tcfg);
+  const join = (p: Params) => (own ? joinEncoder(p as SplitTok) : fromGroups(p));
+  const split = (p: TokParams) => (own ? (splitEncoder(p) as Params) : asGroups(p));
   const step = makeGroupStep<Params>(
-    (p, mel, mask100, mask12, textIn, textTgt, textMask, candIdx) => tokenizerLoss(fromGroups(p), tcfg, lmCfg, { mel, mask100, mask12, textIn, textTgt, textMask, candIdx }),
-    { groupLr, adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01 }, clip: 1, post: (p, s, t) => asGroups(post(fromGroups(p), s, t)) },
+    (p, mel, mask100, mask12, textIn, textTgt, textMask, candIdx) => tokenizerLoss(join(p), tcfg, lmCfg, { mel, mask100, mask12, textIn, textTgt, textMask, candIdx }),
+    { groupLr, adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01 }, clip: 1, post: (p, s, t) => split(post(join(p), s, t)) },
   );
   const res = await trainLoop<Params>({
     run,
     totalSteps: steps,
     init: () => {
-      const params = asGroups(freshTokenizer(cfg, data, arm, lmParamsDir));
+      const params = split(freshTokenizer(cfg, data, arm, lmParamsDir, opts.encoder));
       return { params, opt: groupOptInit(params, groupLr) };
     },
     trainStep: step,
@@ -91,9 +137,10 @@ export async function trainTokenizer(cfg: OmniExperimentConfig, data: OmniData, 
     onProgress: (e) => ctx.onProgress(e, `tokenizer-${arm}`),
   });
   step.dispose();
-  const ev = await evalTokenizer(fromGroups(res.params), tcfg, data, B);
-  const sanity = arm === "T2" ? await transcriptSanity(fromGroups(res.params), tcfg, lmCfg, data, B) : undefined;
-  disposeTree(res.params);
+  const trained = join(res.params);
+  const ev = await evalTokenizer(trained, tcfg, data, B);
+  const sanity = arm === "T2" ? await transcriptSanity(trained, tcfg, lmCfg, data, B) : undefined;
+  disposeTree(trained);
   disposeTree(res.opt);
   const rows = run.metrics<Record<string, number>>();
   const lastRow = rows[rows.length - 1] ?? {};

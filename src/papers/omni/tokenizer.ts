@@ -68,6 +68,8 @@ export type TokNet = {
   dec: { inProj: Linear; up4: Linear; gn: LayerNorm; layers: EncLayer[]; ln: LayerNorm; up2: Linear };
   post: { convs: Conv1d[]; gns: LayerNorm[]; proj: Linear };
 };
+/** The encoder part (everything `encodeFeatures` reads): what `whisper-pretrain.ts` pretrains. */
+export type EncoderNet = Pick<TokNet, "conv1" | "conv2" | "enc" | "encLn" | "pool">;
 /** Trainable tokenizer, its EMA codebooks, and (T2) the projection into the frozen LM plus that LM. */
 export type TokParams = { net: TokNet; vq: RVQState; sem?: { proj: Linear }; lm?: LMParams };
 
@@ -215,7 +217,7 @@ export function encLayer(p: EncLayer, x: Array, heads: number, causal: boolean):
 // ---------------------------------------------------------------- encoder / decoder
 
 /** mel [B, T, M] (T a multiple of 8) → continuous 12.5 Hz features z [B, T/8, 4C]. */
-export function encodeFeatures(net: TokNet, cfg: TokenizerConfig, mel: Array): Array {
+export function encodeFeatures(net: EncoderNet, cfg: TokenizerConfig, mel: Array): Array {
   const [B, T] = mel.shape;
   if (T % DOWNSAMPLE !== 0) throw new Error(`tokenizer: mel frames (${T}) must be a multiple of ${DOWNSAMPLE}`);
   const C = cfg.width;
