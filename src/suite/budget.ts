@@ -1,7 +1,7 @@
 /**
  * How long each suite entry is expected to take, for the suite's ETA. The `quick` minutes are those
- * measured on an idle 2-core machine, one experiment at a time (each paper README's results block
- * gives its run's wall time; lm and sft-vs-rl from the README's suite table); `tiny` ones are
+ * measured on an idle 2-core machine, one experiment at a time (each paper README's latest results block
+ * gives its run's wall time; lm from the README's suite table); `tiny` ones are
  * rough (seconds). A display scales them by how the finished entries compared with their estimate,
  * so a faster or slower machine still gets a sensible ETA. `full` has no estimate.
  */
@@ -17,7 +17,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "guidance-free": 10.1,
     omni: 22.3,
     "omni-tokenizer": 24.1,
-    "sft-vs-rl": 32.2,
+    "sft-vs-rl": 37.5,
     "sft-vs-rl-nav": 12.7,
   },
   full: null,
