@@ -22,6 +22,7 @@ import { editDistance } from "./probe.js";
 import { argmax, cachedJit, sched, TEXT_LEN, transcriptArrays, type OmniData } from "./prepare.js";
 import { DOWNSAMPLE, type EncoderNet, type TokenizerConfig } from "./tokenizer.js";
 import { SAMPLE_RATE } from "./speech.js";
+import { applyNuisance } from "./tokenizer-study.js";
 import { decayMaskOf } from "./text-lm.js";
 import { initRecogniser, recogniserLogits, recogniserLoss, type RecogniserParams } from "./whisper-pretrain.js";
 
@@ -70,32 +71,10 @@ export function pretrainSet(data: OmniData, copies: number, seed: number): { mel
       const x = data.utts[u].samples;
       const rng = Rng.stream(seed, `pretrain-nuisance:${c}:${u}`);
       const lo = Math.max(PRETRAIN_NUISANCE.speed[0], x.length / maxSamples);
-      utts.push({ ...data.utts[u], samples: applySpeedGainNoise(x, rng, { ...PRETRAIN_NUISANCE, speed: [lo, Math.max(lo, PRETRAIN_NUISANCE.speed[1])] }) });
+      utts.push({ ...data.utts[u], samples: applyNuisance(x, rng, { ...PRETRAIN_NUISANCE, speed: [lo, Math.max(lo, PRETRAIN_NUISANCE.speed[1])] }).samples });
       utt.push(u);
     });
   return { mels: melFeatures(utts, data.mels.nMels, T), utt };
-}
-
-/** Speed (resampling: pitch moves with it), gain and white noise at an SNR, each drawn uniformly from its range. */
-export function applySpeedGainNoise(x: Float32Array, rng: Rng, n: typeof PRETRAIN_NUISANCE): Float32Array {
-  const u = (r: [number, number]) => r[0] + (r[1] - r[0]) * rng.next();
-  const speed = u(n.speed);
-  const gainDb = u(n.gainDb);
-  const snrDb = u(n.snrDb);
-  const len = Math.max(1, Math.floor(x.length / speed));
-  const out = new Float32Array(len);
-  for (let i = 0; i < len; i++) {
-    const t = i * speed;
-    const j = Math.floor(t);
-    const f = t - j;
-    out[i] = (x[j] ?? 0) * (1 - f) + (x[j + 1] ?? 0) * f;
-  }
-  let ss = 0;
-  for (const v of out) ss += v * v;
-  const g = 10 ** (gainDb / 20);
-  const noiseStd = (Math.sqrt(ss / len) * g) / 10 ** (snrDb / 20);
-  for (let i = 0; i < len; i++) out[i] = out[i] * g + noiseStd * rng.normal();
-  return out;
 }
 
 function melRows(m: MelSet, rows: number[]): Array {
