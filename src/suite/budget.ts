@@ -18,7 +18,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     omni: 22.3,
     "omni-tokenizer": 24.1,
     "sft-vs-rl": 37.5,
-    "sft-vs-rl-nav": 12.7,
+    "sft-vs-rl-nav": 12.1,
   },
   full: null,
 };
