@@ -6,7 +6,8 @@
 // the prefill's share, and the same with the tight prefill. `ab`: the fast batch shape (the default before issue 24's tight prefill) and the tight one (rollout.ts), interleaved,
 // ROUNDS times after one warm-up each (compilation); CPU ms per split, success counts, and a hash of every round's
 // sampled tokens and log-probabilities (to all digits), which must agree. Run with TINYFOUNDRY_THREADS=1.
-// Usage: [PPO=1] npx tsx scripts/pilots/sft-vs-rl-eval-profile.mts CKPT profile|ab [EPISODES] [ROUNDS]
+// `rollout`: one PPO rollout per shape (fast, tight prefill only, compaction only, tight), compared with the fast one.
+// Usage: [PPO=1] npx tsx scripts/pilots/sft-vs-rl-eval-profile.mts CKPT profile|ab|rollout [EPISODES] [ROUNDS]
 const { initEngine } = await import("../../src/engine/index.js");
 const { sftVsRlPresets } = await import("../../src/papers/sft-vs-rl/config.js");
 const { setup, evaluateSplits, loadArmLM } = await import("../../src/papers/sft-vs-rl/arms.js");
@@ -33,6 +34,7 @@ const nSlots = Math.min(cfg.eval.batch, episodes);
 type RoundLog = { split: string; live: number; rows: number; maxPrompt: number; L: number; maxNew: number; meanNew: number; cpuMs: number; batch: number[][] };
 const log: RoundLog[] = [];
 if (mode === "ab") await ab();
+if (mode === "rollout") await rolloutCheck();
 for (const split of ["id", "ood"] as const) {
   let mark = cpuMs();
   const t0 = mark;
@@ -63,6 +65,29 @@ for (const l of log) {
   console.log(JSON.stringify({ ...l, batch: undefined, prefillMs, tightPrefillMs: Math.round(cpuMs() - t2) }));
 }
 process.exit(0);
+
+// `rollout`: one PPO rollout (the PPO arm's first: 64 slots x 4 rounds at the rollout temperature) per shape, and the
+// first transition (slot, round) whose tokens, log-probabilities or value differ from the fast shape's.
+async function rolloutCheck(): Promise<never> {
+  const { collectRollout, initRolloutState } = await import("../../src/papers/sft-vs-rl/rollout.js");
+  const { initValueHead, valueHeadToHost } = await import("../../src/papers/sft-vs-rl/model.js");
+  const vw = await valueHeadToHost(initValueHead(model.dModel, 0));
+  const seedOf = (ep: number) => new Rng(0, `ppo-episode-${ep}`).nextU32();
+  const shapes = { fast: FAST_BATCH_SHAPE, tightPrefill: { ...FAST_BATCH_SHAPE, prefillTight: 16 }, compact: { ...FAST_BATCH_SHAPE, compactDone: 4 }, tight: TIGHT_BATCH_SHAPE };
+  const roll = async (shape: typeof FAST_BATCH_SHAPE) => {
+    const state = initRolloutState(() => spec.makeEnv("id", spec.ppo.verifyIter), spec.ppo.slots, seedOf);
+    const r = await collectRollout({ params: lm, valueWeights: vw, cfg: model, tok, state, rounds: spec.ppo.rounds, sampling: spec.sampling, rng: Rng.stream(0, "ppo-sample"), seedOf, shape });
+    return r.transitions.flat();
+  };
+  const ref = await roll(shapes.fast);
+  for (const [name, shape] of Object.entries(shapes)) {
+    const got = await roll(shape);
+    const at = got.findIndex((t, i) => JSON.stringify([t.response, t.logprobs, t.value]) !== JSON.stringify([ref[i].response, ref[i].logprobs, ref[i].value]));
+    const d = at < 0 ? null : { slot: got[at].slot, promptLen: got[at].prompt.length, tokens: JSON.stringify(got[at].response) === JSON.stringify(ref[at].response), value: got[at].value - ref[at].value, maxLogpDiff: Math.max(...got[at].logprobs.map((x, j) => Math.abs(x - ref[at].logprobs[j]))) };
+    console.log(JSON.stringify({ shape: name, calls: got.length, differing: got.filter((t, i) => JSON.stringify(t.logprobs) !== JSON.stringify(ref[i].logprobs)).length, first: d }));
+  }
+  process.exit(0);
+}
 
 async function ab(): Promise<never> {
   const { createHash } = await import("node:crypto");

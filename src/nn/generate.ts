@@ -25,7 +25,8 @@
  * token, and log-probabilities changed in their last bits).
  * Issue 24 (sft-vs-rl's evaluations at 500 episodes per point): `prefillTight` (prompts grouped by length, each chunk
  * prefilled over its own length at the batch layout's positions, repeated prompts once) and `compactDone` (the decode
- * goes on with fewer rows as rows finish); both opt-in, tokens and log-probabilities bit-identical (generate.test.ts);
+ * goes on with fewer rows as rows finish); both opt-in; the first bit-identical (generate.test.ts), the second up to
+ * the last bit of a logit now and then;
  * an sft-vs-rl evaluation 0.45-0.70x CPU, a PPO rollout 0.65x (numbers in its README).
  */
 import { jit, np, tree, type Array } from "../engine/index.js";
@@ -76,8 +77,10 @@ export type SampleOptions = {
   /**
    * With `batchedPrefill` and the fewer-kernel decoder (`decodeKV`): once at most 1/this of the decoded rows are still
    * sampling, decode on with ceil(rows / this) rows (the live ones in order, then ignored fillers), again and again.
-   * Each row's numbers are its own and the sampler draws for live rows in row order as before, so the tokens and
-   * log-probs are the same. 0 or 1 (default): every row until all are done.
+   * The sampler draws for live rows in row order as before and each row's numbers are its own, up to rounding: a
+   * decode step over fewer rows can round a logit differently in the last bit (sft-vs-rl's quick PPO rollout: 4 of 256
+   * calls' log-probs within 2.5e-7, the same tokens), so the tokens are the same unless a draw falls that close to a
+   * boundary. 0 or 1 (default): every row until all are done.
    */
   compactDone?: number;
   /**

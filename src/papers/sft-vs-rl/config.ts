@@ -325,9 +325,9 @@ export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = 
     // 200 at the intermediate points before, is no longer set). Sized by arithmetic (README, "The SFT step and the
     // evaluation made cheaper"): the idle one-seed run's per-arm minutes (init 1.7, PPO 13.1, SFT 10.3, no-SFT 1.9 =
     // 27.0, with 200 at the intermediate points) scaled by the one-thread CPU ratios of their pieces with the tight
-    // batch shape (rollout.ts: rollout 0.65x, evaluation 0.45x at 200 and 0.52x at 500 episodes per split, 0.70x on the
+    // batch shape (rollout.ts: rollout 0.72x, evaluation 0.45x at 200 and 0.52x at 500 episodes per split, 0.70x on the
     // SFT branch's last checkpoint) and the SFT step's response-only head (0.92x), an evaluation at 500 costing 2.38x
-    // one at 200: 1.0 + 11.7 + 9.8 + 1.9 = 24.5 min with 500 everywhere (23.0 with 200 at the intermediate points).
+    // one at 200: 1.0 + 12.0 + 9.8 + 1.9 = 24.7 min with 500 everywhere (23.2 with 200 at the intermediate points).
     eval: { ...base.eval, episodes: 500, batch: 250, every: 8 },
     // PPO without SFT: 4 updates (2 of them value warm-up). It used to run out of wasm memory (4 GiB); with PPO's
     // micro-batches run one at a time a pilot of it peaked at 1.4 GiB.

@@ -2,8 +2,9 @@
  * The batch shaping of policy rounds (issue 25): the tail's padded row counts, and the evaluation harness giving the
  * same episodes whatever the prompt padding bucket and the tail's padding (greedy), and sampled where the tail keeps
  * its padding rows (fewer padding rows draw fewer numbers from the sampler's stream, so later sampled answers differ).
- * The tight shape (issue 24: prompts grouped by length, each chunk prefilled over its own length; the decode goes on
- * with fewer rows as rows finish) changes nothing: the same sampled episodes, log-probs and values, bit for bit.
+ * The tight shape (issue 24: prompts grouped by length, each chunk prefilled over its own length; in evaluations the
+ * decode goes on with fewer rows as rows finish) samples the same episodes here, and PPO rollouts (no compaction) the
+ * same calls, log-probs and values bit for bit.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { initEngine, tree } from "../../engine/index.js";

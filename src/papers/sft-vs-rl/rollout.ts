@@ -83,10 +83,14 @@ export const FAST_BATCH_SHAPE: BatchShape = { prefillBucket: 64, tailPad: 8 };
  * prefilled grouped by length, 16 rows at a time, each chunk over its own longest prompt rounded up to 16 at the
  * positions of the whole round's layout, and the padding rows (copies of the first prompt) once (`generate`'s
  * `prefillTight`), instead of every chunk over the round's longest prompt (revision prompts of up to 208 tokens beside
- * first-turn prompts of 43). Once at most a quarter of the decoded rows are still sampling, the decode goes on with a
- * quarter of the rows (`compactDone`; revision answers are mostly a few tokens, the longest up to 48). The same tokens,
- * log-probs and prompt hidden states bit for bit (rollout.test.ts, generate.test.ts); CPU numbers in the README
- * (scripts/pilots/sft-vs-rl-eval-profile.mts, sft-vs-rl-shape-cost.mts).
+ * first-turn prompts of 43): the same tokens, log-probs and prompt hidden states bit for bit (rollout.test.ts,
+ * generate.test.ts; a quick PPO rollout in scripts/pilots/sft-vs-rl-eval-profile.mts `rollout`). In evaluations, once
+ * at most a quarter of the decoded rows are still sampling, the decode goes on with a quarter of the rows
+ * (`compactDone`; revision answers are mostly a few tokens, the longest up to 48): a decode step over fewer rows can
+ * round a logit differently in the last bit (a quick PPO rollout: 4 of 256 calls, log-probs within 2.5e-7, tokens the
+ * same), so PPO rollouts do not compact (`collectRollout`); the pilots' evaluations sampled the same tokens and
+ * log-probs (hashes) at 200 and 500 episodes. CPU numbers in the README (scripts/pilots/sft-vs-rl-eval-profile.mts,
+ * sft-vs-rl-shape-cost.mts).
  */
 export const TIGHT_BATCH_SHAPE: BatchShape = { ...FAST_BATCH_SHAPE, prefillTight: 16, compactDone: 4 };
 /** The shape every policy round uses unless told otherwise. */
@@ -272,12 +276,15 @@ export async function collectRollout(opts: {
   shape?: BatchShape;
 }): Promise<Rollout> {
   const { params, cfg, tok, state, sampling, rng } = opts;
+  // No decode compaction in PPO rollouts: their log-probs are the learner's old log-probs, and a decode step over
+  // fewer rows can round a logit differently in the last bit (4 of 256 calls of a quick rollout, log-probs within 2.5e-7).
+  const shape: BatchShape = { ...(opts.shape ?? DEFAULT_BATCH_SHAPE), compactDone: 0 };
   const nSlots = state.slots.length;
   const transitions: Transition[][] = state.slots.map(() => []);
   const episodes: { success: boolean; reward: number }[] = [];
   let inferenceTokens = 0;
   for (let round = 0; round < opts.rounds; round++) {
-    const r = await policyRound(params, cfg, tok, state.slots, sampling, rng, nSlots, true, sampling.maxNewTokens, opts.vision, opts.shape);
+    const r = await policyRound(params, cfg, tok, state.slots, sampling, rng, nSlots, true, sampling.maxNewTokens, opts.vision, shape);
     r.live.forEach((i, k) => {
       const st = state.slots[i];
       const response = r.out.tokens[k];
@@ -312,7 +319,7 @@ export async function collectRollout(opts: {
     });
   }
   // V(s') of each slot's next state: one prefill over the current prompts (no tokens kept).
-  const r = await policyRound(params, cfg, tok, state.slots, sampling, new Rng(0, "next-value"), nSlots, true, 1, opts.vision, opts.shape);
+  const r = await policyRound(params, cfg, tok, state.slots, sampling, new Rng(0, "next-value"), nSlots, true, 1, opts.vision, shape);
   const nextValues = r.out.promptHidden!.slice(0, nSlots).map((h) => valueHeadHost(opts.valueWeights, h));
   return { transitions, nextValues, episodes, inferenceTokens };
 }
