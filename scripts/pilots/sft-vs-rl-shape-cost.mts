@@ -20,7 +20,7 @@ const { setup, evaluateSplits, klToInit, rollTempRow } = await import("../../src
 const { modelParams } = await import("../../src/papers/sft-vs-rl/model.js");
 const { trainPPO } = await import("../../src/papers/sft-vs-rl/ppo.js");
 const { expertDataset, runSFT } = await import("../../src/papers/sft-vs-rl/sft.js");
-const { collectRollout, initRolloutState, FAST_BATCH_SHAPE, LEGACY_BATCH_SHAPE } = await import("../../src/papers/sft-vs-rl/rollout.js");
+const { collectRollout, initRolloutState, FAST_BATCH_SHAPE, LEGACY_BATCH_SHAPE, TIGHT_BATCH_SHAPE } = await import("../../src/papers/sft-vs-rl/rollout.js");
 const { valueHeadToHost, initValueHead } = await import("../../src/papers/sft-vs-rl/model.js");
 const { gpSpec, navSpec } = await import("../../src/papers/sft-vs-rl/tasks.js");
 const { sftVsRlNavPresets } = await import("../../src/papers/sft-vs-rl/nav-entry.js");
@@ -43,7 +43,9 @@ const cpuMs = () => {
 };
 const wasmMiB = () => Math.max(0, ...mems.map((m) => m.buffer.byteLength / 2 ** 20));
 const rssMB = () => Math.round(process.resourceUsage().maxRSS / 1024);
-const shapes: Record<string, BatchShape> = { legacy: LEGACY_BATCH_SHAPE, fast: FAST_BATCH_SHAPE };
+// SHAPES=fast,tight compares FAST_BATCH_SHAPE with TIGHT_BATCH_SHAPE (issue 24's tight prefill) instead.
+const allShapes: Record<string, BatchShape> = { legacy: LEGACY_BATCH_SHAPE, fast: FAST_BATCH_SHAPE, tight: TIGHT_BATCH_SHAPE };
+const shapes: Record<string, BatchShape> = Object.fromEntries((process.env.SHAPES ?? "legacy,fast").split(",").map((n) => [n, allShapes[n]]));
 const log = (o: Record<string, unknown>) => console.log(JSON.stringify({ ...o, wasmMiB: Math.round(wasmMiB()), peakRssMB: rssMB() }));
 
 if (mode === "compare") {

@@ -24,6 +24,8 @@ export type AttentionOptions = {
    * is written in [B, T, H, hd] order, so the output projection reads it contiguously). Default false.
    */
   headsLast?: boolean;
+  /** Absolute position of the first row (RoPE): the rows are positions posOffset .. posOffset + T − 1. Default 0. */
+  posOffset?: number;
 };
 
 export function initAttention(kg: KeyGen, name: string, d: number, opts: { bias?: boolean; outStd?: number } = {}): Attention {
@@ -34,13 +36,13 @@ export function initAttention(kg: KeyGen, name: string, d: number, opts: { bias?
 }
 
 /** cos/sin tables for positions 0..T-1: each [T, hd/2] (plain numbers, made once per trace). */
-export function ropeTables(T: number, hd: number, base = 10000): { cos: Array; sin: Array } {
+export function ropeTables(T: number, hd: number, base = 10000, offset = 0): { cos: Array; sin: Array } {
   const half = hd / 2;
   const cos = new Float32Array(T * half);
   const sin = new Float32Array(T * half);
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < half; i++) {
-      const ang = t / Math.pow(base, (2 * i) / hd);
+      const ang = (t + offset) / Math.pow(base, (2 * i) / hd);
       cos[t * half + i] = Math.cos(ang);
       sin[t * half + i] = Math.sin(ang);
     }
@@ -99,7 +101,7 @@ export function attentionWithKV(p: Attention, x: Array, opts: AttentionOptions):
   const [q0, k0, v] = splitHeads(linearFn(p.qkv, x, "attn.qkv"), nHeads); // [B, T, H, hd]
   let [q, k] = [q0, k0];
   if (rope) {
-    const { cos, sin } = ropeTables(T, hd, ropeBase);
+    const { cos, sin } = ropeTables(T, hd, ropeBase, opts.posOffset ?? 0);
     const c = cos.reshape([T, 1, hd / 2]);
     const s = sin.reshape([T, 1, hd / 2]);
     q = applyRope(q, c.ref, s.ref);

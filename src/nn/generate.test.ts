@@ -22,6 +22,44 @@ describe("generation with a KV cache", () => {
       tree.dispose(p);
     });
   }
+  it("prefillTight (rows grouped by length, each chunk over its own length at the same positions, repeated prompts once) gives the same tokens, log-probs and prompt hidden states, bit for bit", async () => {
+    const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 37, dModel: 32, nLayers: 2, nHeads: 2, contextLength: 256, pos: "rope" };
+    const p = initLM(cfg, 9);
+    const rng = new Rng(4, "tight-prompts");
+    // Prompts of 3 to 150 tokens, so chunks pad to 16 .. 192 under a whole-batch length of 192 (bucket 64).
+    const prompts = Array.from({ length: 21 }, (_, i) => Array.from({ length: i % 5 === 0 ? 120 + rng.int(31) : 3 + rng.int(90) }, () => 1 + rng.int(36)));
+    // Repeated prompts (prefilled once): padding rows as rollout.ts adds them, and an equal copy.
+    prompts.push(prompts[0], prompts[0], [...prompts[3]]);
+    const run = (prefillTight: number) =>
+      generate(p, cfg, prompts, { maxNewTokens: 12, temperature: 1, rng: new Rng(5, "tight-sample"), batchedPrefill: true, prefillBucket: 64, prefillChunk: 4, returnPromptHidden: true, prefillTight });
+    const ref = await run(0);
+    const got = await run(16);
+    expect(got.tokens).toEqual(ref.tokens);
+    expect(got.logprobs).toEqual(ref.logprobs);
+    expect(got.promptHidden).toEqual(ref.promptHidden);
+    await expect(generate(p, { ...cfg, pos: "learned" }, prompts, { maxNewTokens: 2, batchedPrefill: true, prefillTight: 16 })).rejects.toThrow(/prefillTight needs RoPE/);
+    tree.dispose(p);
+  });
+  it("compactDone (decoding on with fewer rows as rows finish) gives the same tokens and log-probs (bit for bit on this model)", async () => {
+    const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 37, dModel: 32, nLayers: 2, nHeads: 2, contextLength: 128, pos: "rope" };
+    const p = initLM(cfg, 11);
+    const rng = new Rng(6, "compact-prompts");
+    const prompts = Array.from({ length: 24 }, () => Array.from({ length: 3 + rng.int(40) }, () => 1 + rng.int(36)));
+    prompts.push(prompts[0], prompts[0]);
+    // Stop token 5 (about 1 in 37 per draw): rows end at many different lengths, so the batch compacts several times.
+    const run = (compactDone: number, prefillTight: number) =>
+      generate(p, cfg, prompts, { maxNewTokens: 60, temperature: 1, rng: new Rng(7, "compact-sample"), stopIds: [5], batchedPrefill: true, prefillBucket: 16, prefillChunk: 8, kvRecent: 16, compactDone, prefillTight });
+    const ref = await run(0, 0);
+    const lens = ref.tokens.map((t) => t.length);
+    expect(Math.min(...lens)).toBeLessThan(15);
+    expect(Math.max(...lens)).toBeGreaterThan(40);
+    for (const [compactDone, tight] of [[2, 0], [4, 16]]) {
+      const got = await run(compactDone, tight);
+      expect(got.tokens).toEqual(ref.tokens);
+      expect(got.logprobs).toEqual(ref.logprobs);
+    }
+    tree.dispose(p);
+  });
   it("left-padded batches give each row the same tokens as alone (RoPE)", async () => {
     const cfg: LMConfig = { ...defaultLMConfig, vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, contextLength: 24, pos: "rope" };
     const p = initLM(cfg, 3);

@@ -23,6 +23,11 @@
  * jax-js's JS are ~20 % of a 1-thread call, wasm kernels the rest). Tokens and log-probabilities bit-identical.
  * Tried and not kept: the scaled query recomputed by each score kernel instead of shared (still 50.2 kernels per
  * token, and log-probabilities changed in their last bits).
+ * Issue 24 (sft-vs-rl's evaluations at 500 episodes per point): `prefillTight` (prompts grouped by length, each chunk
+ * prefilled over its own length at the batch layout's positions, repeated prompts once) and `compactDone` (the decode
+ * goes on with fewer rows as rows finish); both opt-in; the first bit-identical (generate.test.ts), the second up to
+ * the last bit of a logit now and then;
+ * an sft-vs-rl evaluation 0.45-0.70x CPU, a PPO rollout 0.65x (numbers in its README).
  */
 import { jit, np, tree, type Array } from "../engine/index.js";
 import { Rng } from "../util/rng.js";
@@ -59,6 +64,25 @@ export type SampleOptions = {
    * its last row), bounding the prefill's activation memory for large batches. Default: all rows at once.
    */
   prefillChunk?: number;
+  /**
+   * With `batchedPrefill` and RoPE positions: prefill the rows grouped by prompt length (longest first) and each chunk
+   * of `prefillChunk` rows only over its own longest prompt rounded up to a multiple of this, at the same absolute
+   * positions as in the whole batch's left-padded layout (RoPE's `posOffset`); the chunk's cache is then left-padded
+   * with zero keys and values, which the padding mask closes as it closed the padding tokens' before. Logits, hidden
+   * states and cache rows go back to the prompts' order, so the decode and the sampler see what they saw without it.
+   * A prompt given more than once (equal token lists, e.g. padding rows) is prefilled once and its results copied.
+   * 0 (default): every chunk over the whole batch's padded length. Not with `prefillEmbeds`.
+   */
+  prefillTight?: number;
+  /**
+   * With `batchedPrefill` and the fewer-kernel decoder (`decodeKV`): once at most 1/this of the decoded rows are still
+   * sampling, decode on with ceil(rows / this) rows (the live ones in order, then ignored fillers), again and again.
+   * The sampler draws for live rows in row order as before and each row's numbers are its own, up to rounding: a
+   * decode step over fewer rows can round a logit differently in the last bit (sft-vs-rl's quick PPO rollout: 4 of 256
+   * calls' log-probs within 2.5e-7, the same tokens), so the tokens are the same unless a draw falls that close to a
+   * boundary. 0 or 1 (default): every row until all are done.
+   */
+  compactDone?: number;
   /**
    * With `batchedPrefill`: input embeddings of the prompts instead of the token embedding (e.g. image tokens at
    * placeholder positions). Called once per prefill chunk with the chunk's left-padded ids (int32, row-major
@@ -191,7 +215,7 @@ type PrefillStore<F> = WeakMap<LMConfig, Map<LinearFn | undefined, Map<string, F
 const prefillers: PrefillStore<PrefillFn> = new WeakMap();
 const embedsPrefillers: PrefillStore<EmbedsPrefillFn> = new WeakMap();
 
-function cachedPrefill<F>(store: PrefillStore<F>, cfg: LMConfig, linearFn: LinearFn | undefined, capacity: number, headsLast: boolean, make: () => F): F {
+function cachedPrefill<F>(store: PrefillStore<F>, cfg: LMConfig, linearFn: LinearFn | undefined, capacity: number | string, headsLast: boolean, make: () => F): F {
   let m = store.get(cfg);
   if (!m) store.set(cfg, (m = new Map()));
   let byCap = m.get(linearFn);
@@ -208,9 +232,9 @@ function embedsPrefillerFor(cfg: LMConfig, capacity: number, linearFn?: LinearFn
   );
 }
 
-function prefillerFor(cfg: LMConfig, capacity: number, linearFn?: LinearFn, headsLast = true): PrefillFn {
-  return cachedPrefill(prefillers, cfg, linearFn, capacity, headsLast, () =>
-    jit((p: LMParams, tokens: Array, valid: Array) => lmPrefill(p, cfg, tokens, valid, capacity, { linearFn, headsLast })),
+function prefillerFor(cfg: LMConfig, capacity: number, linearFn?: LinearFn, headsLast = true, posOffset = 0): PrefillFn {
+  return cachedPrefill(prefillers, cfg, linearFn, posOffset ? `${capacity}@${posOffset}` : capacity, headsLast, () =>
+    jit((p: LMParams, tokens: Array, valid: Array) => lmPrefill(p, cfg, tokens, valid, capacity, { linearFn, headsLast, ...(posOffset ? { posOffset } : {}) })),
   );
 }
 
@@ -395,7 +419,9 @@ function kvDecoderFor(cfg: LMConfig): KVDecodeFn {
  * `makeGrowingDecoder` with `lmDecodeStepKV`: each step's input embeddings, one-hot slot mask and score biases
  * (main's and recent's slots apart) are made on the host.
  */
-function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCache, valid: Float32Array, K: number, tables: HostTables) {
+function makeKVDecoder(params: LMParams, cfg: LMConfig, B0: number, main0: KVCache, valid0: Float32Array, K: number, tables: HostTables) {
+  let B = B0;
+  let valid = valid0;
   const C = valid.length / B;
   const decode = kvDecoderFor(cfg);
   let main = main0;
@@ -437,6 +463,24 @@ function makeKVDecoder(params: LMParams, cfg: LMConfig, B: number, main0: KVCach
       recent = r.recent;
       return r.logits;
     },
+    /**
+     * Keep only the rows `keep` (indices into the current batch, in the new order): the caches' rows and the host
+     * validity mask (returned: the caller marks new positions valid in it from now on). Every row's numbers are its
+     * own, so the kept rows decode on as before.
+     */
+    compact(keep: number[]): Float32Array {
+      const idx = np.array(Int32Array.from(keep), { dtype: np.int32 });
+      main = main.map((l) => ({ k: np.take(l.k, idx.ref, 0), v: np.take(l.v, idx.ref, 0) }));
+      recent = recent.map((r) => np.take(r, idx.ref, 0));
+      idx.dispose();
+      mainBias?.bias.dispose();
+      mainBias = null;
+      const v = new Float32Array(keep.length * C);
+      keep.forEach((r, i) => v.set(valid.subarray(r * C, (r + 1) * C), i * C));
+      valid = v;
+      B = keep.length;
+      return valid;
+    },
     dispose: () => {
       tree.dispose(main);
       tree.dispose(recent);
@@ -458,19 +502,22 @@ function makeSampler(B: number, V: number, opts: SampleOptions) {
   const tokens: number[][] = Array.from({ length: B }, () => []);
   const logprobs: number[][] = Array.from({ length: B }, () => []);
   const done = new Array<boolean>(B).fill(false);
-  const pick = (logits: Float32Array): Int32Array<ArrayBuffer> => {
-    const next = new Int32Array(B);
-    for (let b = 0; b < B; b++) {
-      if (done[b]) continue;
-      const c = chooseToken(logits.subarray(b * V, (b + 1) * V), how);
-      next[b] = c.id;
+  // `rows`: the batch row of each logits row (−1: a row to ignore); default every row in order.
+  const pick = (logits: Float32Array, rows?: readonly number[]): Int32Array<ArrayBuffer> => {
+    const n = rows ? rows.length : B;
+    const next = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const b = rows ? rows[i] : i;
+      if (b < 0 || done[b]) continue;
+      const c = chooseToken(logits.subarray(i * V, (i + 1) * V), how);
+      next[i] = c.id;
       tokens[b].push(c.id);
       logprobs[b].push(c.logprob);
       if (stop.has(c.id) || opts.stopWhen?.(tokens[b], b) || tokens[b].length >= opts.maxNewTokens) done[b] = true;
     }
     return next;
   };
-  return { tokens, logprobs, pick, allDone: () => done.every(Boolean) };
+  return { tokens, logprobs, pick, done, allDone: () => done.every(Boolean) };
 }
 
 /**
@@ -541,8 +588,13 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
   const validPrompt = new Float32Array(B * L);
   for (let b = 0; b < B; b++) validPrompt.set(valid.subarray(b * C, b * C + L), b * L);
   const chunk = Math.min(B, Math.max(1, Math.floor(opts.prefillChunk ?? B)));
+  const tight = Math.max(0, Math.floor(opts.prefillTight ?? 0));
+  if (tight > 0 && !opts.prefillEmbeds) {
+    if (cfg.pos !== "rope") throw new Error("generate: prefillTight needs RoPE positions (pos: \"rope\")");
+    return decodePrefilled(params, cfg, opts, B, L, C, K, grow, valid, await prefillTight(params, cfg, prompts, toks, validPrompt, L, prefillSlots, chunk, tight, opts));
+  }
   const D = cfg.dModel;
-  let logits: Float32Array<ArrayBufferLike> = new Float32Array(B * V);
+  const logits: Float32Array<ArrayBufferLike> = new Float32Array(B * V);
   const hiddenHost = new Float32Array(B * D);
   const caches: KVCache[] = [];
   for (let r0 = 0; r0 < B; r0 += chunk) {
@@ -573,6 +625,78 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
     caches.push(keep < chunk ? out.cache.map((c) => ({ k: c.k.slice([0, keep]), v: c.v.slice([0, keep]) })) : out.cache);
   }
   const cache: KVCache = caches.length === 1 ? caches[0] : caches[0].map((_, l) => ({ k: np.concatenate(caches.map((c) => c[l].k), 0), v: np.concatenate(caches.map((c) => c[l].v), 0) }));
+  return decodePrefilled(params, cfg, opts, B, L, C, K, grow, valid, { logits, hiddenHost, cache });
+}
+
+/**
+ * The prefill of `prefillTight`: rows by prompt length (longest first, stable), chunks of `chunk` rows each over the
+ * last `Lc` columns of the left-padded layout (its longest prompt rounded up to `tight`, at most L) at position offset
+ * L − Lc; each chunk's cache left-padded with zeros to the layout's slots; outputs back in the prompts' order (a
+ * repeated prompt's rows copied from its first row's).
+ */
+async function prefillTight(params: LMParams, cfg: LMConfig, prompts: number[][], toks: Int32Array, validPrompt: Float32Array, L: number, prefillSlots: number, chunk: number, tight: number, opts: SampleOptions): Promise<{ logits: Float32Array; hiddenHost: Float32Array; cache: KVCache }> {
+  const B = prompts.length;
+  const V = cfg.vocabSize;
+  const D = cfg.dModel;
+  const H = cfg.nHeads;
+  const hd = D / H;
+  // A prompt that appears more than once (e.g. a caller's padding rows, copies of its first prompt) is prefilled once.
+  const firstOf = new Map<string, number>();
+  const first = prompts.map((p, b) => {
+    const key = p.join(",");
+    if (!firstOf.has(key)) firstOf.set(key, b);
+    return firstOf.get(key)!;
+  });
+  const order = first.filter((f, b) => f === b).sort((a, b) => prompts[b].length - prompts[a].length || a - b);
+  const U = order.length;
+  const logits = new Float32Array(B * V);
+  const hiddenHost = new Float32Array(B * D);
+  const caches: KVCache[] = [];
+  for (let r0 = 0; r0 < U; r0 += chunk) {
+    const rows = Array.from({ length: chunk }, (_, i) => order[Math.min(r0 + i, U - 1)]); // pad the last chunk
+    const Lc = Math.min(L, Math.ceil(Math.max(...rows.map((r) => prompts[r].length)) / tight) * tight);
+    const off = L - Lc;
+    const t = new Int32Array(chunk * Lc);
+    const v = new Float32Array(chunk * Lc);
+    rows.forEach((r, i) => {
+      t.set(toks.subarray(r * L + off, (r + 1) * L), i * Lc);
+      v.set(validPrompt.subarray(r * L + off, (r + 1) * L), i * Lc);
+    });
+    const out = prefillerFor(cfg, prefillSlots - off, opts.linearFn, opts.prefillHeadsLast ?? true, off)(tree.ref(params), np.array(t, { dtype: np.int32 }).reshape([chunk, Lc]), np.array(v).reshape([chunk, Lc]));
+    const keep = Math.min(chunk, U - r0);
+    const lg = (await out.logits.data()) as Float32Array;
+    for (let i = 0; i < keep; i++) logits.set(lg.subarray(i * V, (i + 1) * V), rows[i] * V);
+    if (opts.returnPromptHidden) {
+      const hh = (await out.hidden.data()) as Float32Array;
+      for (let i = 0; i < keep; i++) hiddenHost.set(hh.subarray(i * D, (i + 1) * D), rows[i] * D);
+    } else out.hidden.dispose();
+    const left = (a: Array) => (off > 0 ? np.concatenate([np.zeros([keep, off, H, hd]), a], 1) : a);
+    caches.push(out.cache.map((c) => ({ k: left(keep < chunk ? c.k.slice([0, keep]) : c.k), v: left(keep < chunk ? c.v.slice([0, keep]) : c.v) })));
+  }
+  // Cache rows are in `order`; row b of the batch is the sorted index of its prompt's first row.
+  const at = new Int32Array(B);
+  order.forEach((r, i) => (at[r] = i));
+  const pos = Int32Array.from(first, (f) => at[f]);
+  first.forEach((f, b) => {
+    if (f === b) return;
+    logits.copyWithin(b * V, f * V, (f + 1) * V);
+    hiddenHost.copyWithin(b * D, f * D, (f + 1) * D);
+  });
+  const idx = np.array(pos, { dtype: np.int32 });
+  const cache: KVCache = caches[0].map((_, l) => {
+    const cat = (key: "k" | "v") => np.take(caches.length === 1 ? caches[0][l][key] : np.concatenate(caches.map((c) => c[l][key]), 0), idx.ref, 0);
+    return { k: cat("k"), v: cat("v") };
+  });
+  idx.dispose();
+  return { logits, hiddenHost, cache };
+}
+
+/** The decode after a batched prefill: sampling from the prompts' last logits on, over the prefilled cache. */
+async function decodePrefilled(params: LMParams, cfg: LMConfig, opts: SampleOptions, B: number, L: number, C: number, K: number, grow: boolean, valid: Float32Array, pre: { logits: Float32Array<ArrayBufferLike>; hiddenHost: Float32Array; cache: KVCache }): Promise<SampleResult> {
+  const V = cfg.vocabSize;
+  const D = cfg.dModel;
+  const { hiddenHost, cache } = pre;
+  let logits = pre.logits;
   let promptHidden: number[][] | undefined;
   if (opts.returnPromptHidden) promptHidden = Array.from({ length: B }, (_, b) => Array.from(hiddenHost.subarray(b * D, (b + 1) * D)));
   // The fewer-kernel step embeds on the host: the tables are read once per call.
@@ -582,10 +706,26 @@ async function generatePrefilled(params: LMParams, cfg: LMConfig, prompts: numbe
     : undefined;
   const dec = makeDecoder(params, cfg, B, cache, L, valid, K, opts.linearFn, grow, tables);
   const sampler = makeSampler(B, V, opts);
+  const n = Math.max(0, Math.floor(opts.compactDone ?? 0));
+  const compact = n > 1 && useKV && "compact" in dec ? (dec.compact as (keep: number[]) => Float32Array) : null;
+  // The batch row of each decoded row (−1: a filler row whose numbers are ignored); null: every row in order.
+  let rows: number[] | null = null;
+  let v = valid;
   for (let t = L; ; t++) {
-    const cur = sampler.pick(logits);
+    let cur = sampler.pick(logits, rows ?? undefined);
     if (sampler.allDone()) break;
-    for (let b = 0; b < B; b++) valid[b * C + t] = 1;
+    const now: number[] = rows ?? Array.from({ length: B }, (_, b) => b);
+    const live: number[] = now.flatMap((b, i) => (b >= 0 && !sampler.done[b] ? [i] : []));
+    if (compact && live.length <= now.length / n) {
+      // Go on with ceil(rows / n) rows: the live ones in order, then fillers (copies of the first live row, ignored).
+      const size = Math.ceil(now.length / n);
+      const keep: number[] = [...live, ...new Array<number>(size - live.length).fill(live[0])];
+      rows = keep.map((i, k) => (k < live.length ? now[i] : -1));
+      const picked = cur;
+      cur = Int32Array.from(keep, (i) => picked[i]);
+      v = compact(keep);
+    }
+    for (let b = 0; b < cur.length; b++) v[b * C + t] = 1;
     logits = (await dec.step(cur, t).data()) as Float32Array;
   }
   dec.dispose();

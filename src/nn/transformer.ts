@@ -267,10 +267,11 @@ export function lmPrefill(
   tokens: Array,
   valid: Array,
   maxLen = cfg.contextLength,
-  opts: { linearFn?: LinearFn; inputEmbeds?: Array; headsLast?: boolean } = {},
+  opts: { linearFn?: LinearFn; inputEmbeds?: Array; headsLast?: boolean; posOffset?: number } = {},
 ): { logits: Array; hidden: Array; cache: KVCache } {
   const linearFn = opts.linearFn ?? denseLinear;
   const [B, L] = tokens.shape;
+  if (opts.posOffset && cfg.pos !== "rope") throw new Error("lmPrefill: posOffset needs RoPE positions (pos: \"rope\")");
   if (L > maxLen) throw new Error(`lmPrefill: prompt length ${L} exceeds the cache length ${maxLen}`);
   if (opts.inputEmbeds) {
     // Replaced input embeddings [B, L, D] (e.g. image tokens spliced in); `tokens` only gives the shape.
@@ -280,7 +281,7 @@ export function lmPrefill(
   }
   let x = embedInput(p, cfg, opts.inputEmbeds ? null : tokens, L, { inputEmbeds: opts.inputEmbeds }); // [B, L, D]
   const bias = valid.sub(1).mul(1e9).reshape([B, 1, 1, L]); // [B, 1, 1, L]
-  const attnOpts = { nHeads: cfg.nHeads, rope: cfg.pos === "rope", linearFn };
+  const attnOpts = { nHeads: cfg.nHeads, rope: cfg.pos === "rope", linearFn, ...(opts.posOffset ? { posOffset: opts.posOffset } : {}) };
   const cache: KVCache = [];
   const hd = cfg.dModel / cfg.nHeads;
   const grow = (a: Array) => (L === maxLen ? a : np.concatenate([a, np.zeros([B, maxLen - L, cfg.nHeads, hd])], 1)); // [B, maxLen, H, hd]

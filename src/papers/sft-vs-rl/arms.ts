@@ -68,7 +68,7 @@ export async function evaluateSplits(
   model: LMConfig,
   tok: PhraseTokenizer,
   cfg: SftVsRlConfig,
-  opts: { episodes?: number; splits?: readonly EvalSplit[]; keepRecords?: number; verifyIter?: number; env?: EnvSpec; vis?: VisionParams; temperature?: number; shape?: BatchShape } = {},
+  opts: { episodes?: number; splits?: readonly EvalSplit[]; keepRecords?: number; verifyIter?: number; env?: EnvSpec; vis?: VisionParams; temperature?: number; shape?: BatchShape; onRound?: Parameters<typeof evaluateLM>[0]["onRound"] } = {},
 ): Promise<SplitResults> {
   const spec = opts.env ?? gpSpec(cfg);
   if (spec.image && !opts.vis) throw new Error(`evaluateSplits: ${spec.label} needs the image encoder (opts.vis)`);
@@ -90,6 +90,7 @@ export async function evaluateSplits(
       keepRecords: opts.keepRecords ?? 0,
       firstAnswerTags: spec.answerTags,
       ...(opts.shape ? { shape: opts.shape } : {}),
+      ...(opts.onRound ? { onRound: opts.onRound } : {}),
       ...vision,
     });
   }
@@ -143,7 +144,7 @@ export async function klToInit(lm: LMParams, initLm: LMParams, model: LMConfig, 
   const env = spec.makeEnv("id", spec.ppo.verifyIter);
   const prompts = Array.from({ length: n }, (_, i) => renderChat(tok, [{ role: "user", content: env.reset(episodeSeed(cfg.eval.seed, "general-points", "id", i)).text }], model.contextLength - spec.sampling.maxNewTokens));
   const T = Math.max(cfg.eval.temperature, 1e-6);
-  const out = await generate(lm, model, prompts, { maxNewTokens: spec.sampling.maxNewTokens, temperature: T, rng: Rng.stream(cfg.eval.seed, "kl-to-init"), stopIds: [tok.id(END)], batchedPrefill: true, prefillBucket: shape.prefillBucket, prefillChunk: shape.prefillChunk ?? 16 });
+  const out = await generate(lm, model, prompts, { maxNewTokens: spec.sampling.maxNewTokens, temperature: T, rng: Rng.stream(cfg.eval.seed, "kl-to-init"), stopIds: [tok.id(END)], batchedPrefill: true, prefillBucket: shape.prefillBucket, prefillChunk: shape.prefillChunk ?? 16, ...(shape.prefillTight ? { prefillTight: shape.prefillTight } : {}), ...(shape.compactDone ? { compactDone: shape.compactDone } : {}) });
   const L = Math.max(...prompts.map((p, i) => p.length + out.tokens[i].length)) - 1;
   const rows = prompts.map((p, i) => sftExample(p, out.tokens[i], L));
   const logp = async (params: LMParams): Promise<Float64Array> => {

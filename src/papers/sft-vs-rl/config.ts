@@ -320,10 +320,15 @@ export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = 
     // at least 20 % of the first rollout's policy calls earn no reward, so the advantages carry signal. Unrewarded calls
     // from the SFT init: 0 % at 0.2 (the last quick run), 5 % at 0.7, 41 % at 1.0. Evaluation stays at 0.2.
     sampling: { ...base.sampling, temperature: 1, maxNewTokens: 48 },
-    // 500 episodes per split where the claims compare (the init, each branch's last checkpoint); 200 at the
-    // intermediate checkpoints, which only draw the curves (budget: evaluations took about 12 of the GP arms' 31 min).
-    // Every 8 of the 40 PPO updates (8, 16, 24, 32 and 40): five compute points per branch beside the init.
-    eval: { ...base.eval, episodes: 500, batch: 250, every: 8, midEpisodes: 200 },
+    // 500 episodes per split at every compute point (issue 24): the init and every 8 of the 40 PPO updates (8, 16, 24,
+    // 32 and 40) and the SFT steps of the same FLOPs, five compute points per branch beside the init (`midEpisodes`,
+    // 200 at the intermediate points before, is no longer set). Sized by arithmetic (README, "The SFT step and the
+    // evaluation made cheaper"): the idle one-seed run's per-arm minutes (init 1.7, PPO 13.1, SFT 10.3, no-SFT 1.9 =
+    // 27.0, with 200 at the intermediate points) scaled by the one-thread CPU ratios of their pieces with the tight
+    // batch shape (rollout.ts: rollout 0.72x, evaluation 0.45x at 200 and 0.52x at 500 episodes per split, 0.70x on the
+    // SFT branch's last checkpoint) and the SFT step's response-only head (0.92x), an evaluation at 500 costing 2.38x
+    // one at 200: 1.0 + 12.0 + 9.8 + 1.9 = 24.7 min with 500 everywhere (23.2 with 200 at the intermediate points).
+    eval: { ...base.eval, episodes: 500, batch: 250, every: 8 },
     // PPO without SFT: 4 updates (2 of them value warm-up). It used to run out of wasm memory (4 GiB); with PPO's
     // micro-batches run one at a time a pilot of it peaked at 1.4 GiB.
     extras: { noSftUpdates: 4, verifyIters: [], sweepUpdates: 0 },

@@ -52,9 +52,13 @@ export function sftExample(prompt: readonly number[], response: readonly number[
   return { x, y, mask };
 }
 
-/** Response-only cross-entropy. x, y: int32 [B, T]; mask: float [B, T]. Consumes everything. */
-export function sftLoss(p: LMParams, cfg: LMConfig, x: Array, y: Array, mask: Array): Array {
-  const { logits } = lmForward(p, cfg, x); // [B, T, V]
+/**
+ * Response-only cross-entropy. x: int32 [B, T]; y: int32 and mask: float, [B, T], or [B, R] with `headRows`, a
+ * one-hot [B, R, T] that picks the R columns' positions (`lmForward`'s option: the head and its log-softmax run only
+ * there, where the mask can be non-zero). Consumes everything.
+ */
+export function sftLoss(p: LMParams, cfg: LMConfig, x: Array, y: Array, mask: Array, headRows?: Array): Array {
+  const { logits } = lmForward(p, cfg, x, headRows ? { headRows } : {}); // [B, T or R, V]
   const V = logits.shape[2];
   const nll = jnn.logSoftmax(logits, -1).mul(jnn.oneHot(y, V)).sum(-1).neg(); // [B, T]
   const denom = np.maximum(mask.ref.sum(), 1);

@@ -2,6 +2,9 @@
  * The batch shaping of policy rounds (issue 25): the tail's padded row counts, and the evaluation harness giving the
  * same episodes whatever the prompt padding bucket and the tail's padding (greedy), and sampled where the tail keeps
  * its padding rows (fewer padding rows draw fewer numbers from the sampler's stream, so later sampled answers differ).
+ * The tight shape (issue 24: prompts grouped by length, each chunk prefilled over its own length; in evaluations the
+ * decode goes on with fewer rows as rows finish) samples the same episodes here, and PPO rollouts (no compaction) the
+ * same calls, log-probs and values bit for bit.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { initEngine, tree } from "../../engine/index.js";
@@ -11,7 +14,7 @@ import { Rng } from "../../util/rng.js";
 import { setup } from "./arms.js";
 import { sftVsRlPresets } from "./config.js";
 import { initValueHead, valueHeadToHost } from "./model.js";
-import { collectRollout, DEFAULT_BATCH_SHAPE, evaluateLM, FAST_BATCH_SHAPE, initRolloutState, LEGACY_BATCH_SHAPE, paddedRows, type BatchShape } from "./rollout.js";
+import { collectRollout, DEFAULT_BATCH_SHAPE, evaluateLM, FAST_BATCH_SHAPE, initRolloutState, LEGACY_BATCH_SHAPE, paddedRows, TIGHT_BATCH_SHAPE, type BatchShape } from "./rollout.js";
 import { gpEnv } from "./tasks.js";
 
 beforeAll(async () => {
@@ -47,6 +50,9 @@ describe("evaluateLM batch shapes", () => {
   it("plays the same episodes greedily with the legacy and the fast shape", async () => {
     expect(await play(FAST_BATCH_SHAPE, 0)).toEqual(await play(LEGACY_BATCH_SHAPE, 0));
   }, 60_000);
+  it("samples the same episodes with the tight shape as with the fast shape", async () => {
+    expect(await play(TIGHT_BATCH_SHAPE, 1)).toEqual(await play(FAST_BATCH_SHAPE, 1));
+  }, 60_000);
   it("samples the same episodes at one seed when only the prompt bucket differs", async () => {
     expect(await play({ ...FAST_BATCH_SHAPE, tailPad: 0 }, 1)).toEqual(await play(LEGACY_BATCH_SHAPE, 1));
   }, 60_000);
@@ -74,7 +80,10 @@ describe("collectRollout batch shapes", () => {
     b.logprobs.forEach((x, i) => expect(x).toBeCloseTo(a.logprobs[i], 4));
     [...b.values, ...b.next].forEach((x, i) => expect(x).toBeCloseTo([...a.values, ...a.next][i], 4));
   }, 60_000);
-  it("uses the fast shape by default", () => {
-    expect(DEFAULT_BATCH_SHAPE).toEqual(FAST_BATCH_SHAPE);
+  it("samples the same calls with the tight shape as with the fast shape, log-probs and values bit for bit", async () => {
+    expect(await roll(TIGHT_BATCH_SHAPE)).toEqual(await roll(FAST_BATCH_SHAPE));
+  }, 60_000);
+  it("uses the tight shape by default", () => {
+    expect(DEFAULT_BATCH_SHAPE).toEqual({ ...FAST_BATCH_SHAPE, prefillTight: 16, compactDone: 4 });
   });
 });

@@ -55,11 +55,11 @@ type Round = { live: number[]; prompts: number[][]; images?: Float32Array[]; out
 
 /**
  * How a policy round shapes its batch. `prefillBucket`: prompts are left-padded to a multiple of this (or to the
- * context budget); `tailPad`: when fewer slots are live than the batch holds, pad the batch only to the smallest
+ * context budget); `prefillTight`, `compactDone`: see `generate`'s options (0 or absent: off); `tailPad`: when fewer slots are live than the batch holds, pad the batch only to the smallest
  * of nSlots / tailPad, nSlots / tailPad * 2, ... (powers of two, so few shapes compile) that holds them
  * (0: always the full batch).
  */
-export type BatchShape = { prefillBucket: number; tailPad: number; prefillChunk?: number };
+export type BatchShape = { prefillBucket: number; tailPad: number; prefillChunk?: number; prefillTight?: number; compactDone?: number };
 /** The shape every round had before issue 25 (pilots compare against it). */
 export const LEGACY_BATCH_SHAPE: BatchShape = { prefillBucket: 128, tailPad: 0 };
 /**
@@ -78,8 +78,23 @@ export const LEGACY_BATCH_SHAPE: BatchShape = { prefillBucket: 128, tailPad: 0 }
  * PPO updates, SFT steps) stays far below it (numbers in the README).
  */
 export const FAST_BATCH_SHAPE: BatchShape = { prefillBucket: 64, tailPad: 8 };
+/**
+ * The fast shape with a tight prefill and decode (issue 24, 500 episodes at every compute point). A round's prompts are
+ * prefilled grouped by length, 16 rows at a time, each chunk over its own longest prompt rounded up to 16 at the
+ * positions of the whole round's layout, and the padding rows (copies of the first prompt) once (`generate`'s
+ * `prefillTight`), instead of every chunk over the round's longest prompt (revision prompts of up to 208 tokens beside
+ * first-turn prompts of 43): the same tokens, log-probs and prompt hidden states bit for bit (rollout.test.ts,
+ * generate.test.ts; a quick PPO rollout in scripts/pilots/sft-vs-rl-eval-profile.mts `rollout`). In evaluations, once
+ * at most a quarter of the decoded rows are still sampling, the decode goes on with a quarter of the rows
+ * (`compactDone`; revision answers are mostly a few tokens, the longest up to 48): a decode step over fewer rows can
+ * round a logit differently in the last bit (a quick PPO rollout: 4 of 256 calls, log-probs within 2.5e-7, tokens the
+ * same), so PPO rollouts do not compact (`collectRollout`); the pilots' evaluations sampled the same tokens and
+ * log-probs (hashes) at 200 and 500 episodes. CPU numbers in the README (scripts/pilots/sft-vs-rl-eval-profile.mts,
+ * sft-vs-rl-shape-cost.mts).
+ */
+export const TIGHT_BATCH_SHAPE: BatchShape = { ...FAST_BATCH_SHAPE, prefillTight: 16, compactDone: 4 };
 /** The shape every policy round uses unless told otherwise. */
-export const DEFAULT_BATCH_SHAPE: BatchShape = FAST_BATCH_SHAPE;
+export const DEFAULT_BATCH_SHAPE: BatchShape = TIGHT_BATCH_SHAPE;
 
 /** Rows of a round with `live` live slots out of `nSlots` (see `BatchShape.tailPad`). */
 export function paddedRows(live: number, nSlots: number, tailPad: number): number {
@@ -111,6 +126,8 @@ async function policyRound(params: LMParams, cfg: LMConfig, tok: PhraseTokenizer
     // list per buffer size and never merges them, so every new large shape adds its peak memory (4 GiB in all).
     prefillBucket: shape.prefillBucket,
     prefillChunk: shape.prefillChunk ?? 16,
+    ...(shape.prefillTight ? { prefillTight: shape.prefillTight } : {}),
+    ...(shape.compactDone ? { compactDone: shape.compactDone } : {}),
     returnPromptHidden: withHidden,
     ...embeds,
   });
@@ -153,6 +170,8 @@ export async function evaluateLM(opts: {
   vision?: PolicyVision;
   /** Batch shaping of each round (default DEFAULT_BATCH_SHAPE). */
   shape?: BatchShape;
+  /** Called after each policy round's generation with its batch (pilots profile evaluations with it). */
+  onRound?: (r: { live: number; prompts: number[][]; tokens: number[][]; logprobs: number[][] }) => void;
 }): Promise<LMEvalResult> {
   const tags: Record<string, number> = {};
   const { params, cfg, tok, seeds, sampling, rng } = opts;
@@ -181,6 +200,7 @@ export async function evaluateLM(opts: {
   };
   while (slots.some((x) => x)) {
     const r = await policyRound(params, cfg, tok, slots, sampling, rng, nSlots, false, sampling.maxNewTokens, opts.vision, opts.shape);
+    opts.onRound?.({ live: r.live.length, prompts: r.prompts, tokens: r.out.tokens, logprobs: r.out.logprobs });
     r.live.forEach((i, k) => {
       const st = slots[i]!;
       const answer = answerText(tok, r.out.tokens[k]);
@@ -256,12 +276,15 @@ export async function collectRollout(opts: {
   shape?: BatchShape;
 }): Promise<Rollout> {
   const { params, cfg, tok, state, sampling, rng } = opts;
+  // No decode compaction in PPO rollouts: their log-probs are the learner's old log-probs, and a decode step over
+  // fewer rows can round a logit differently in the last bit (4 of 256 calls of a quick rollout, log-probs within 2.5e-7).
+  const shape: BatchShape = { ...(opts.shape ?? DEFAULT_BATCH_SHAPE), compactDone: 0 };
   const nSlots = state.slots.length;
   const transitions: Transition[][] = state.slots.map(() => []);
   const episodes: { success: boolean; reward: number }[] = [];
   let inferenceTokens = 0;
   for (let round = 0; round < opts.rounds; round++) {
-    const r = await policyRound(params, cfg, tok, state.slots, sampling, rng, nSlots, true, sampling.maxNewTokens, opts.vision, opts.shape);
+    const r = await policyRound(params, cfg, tok, state.slots, sampling, rng, nSlots, true, sampling.maxNewTokens, opts.vision, shape);
     r.live.forEach((i, k) => {
       const st = state.slots[i];
       const response = r.out.tokens[k];
@@ -296,7 +319,7 @@ export async function collectRollout(opts: {
     });
   }
   // V(s') of each slot's next state: one prefill over the current prompts (no tokens kept).
-  const r = await policyRound(params, cfg, tok, state.slots, sampling, new Rng(0, "next-value"), nSlots, true, 1, opts.vision, opts.shape);
+  const r = await policyRound(params, cfg, tok, state.slots, sampling, new Rng(0, "next-value"), nSlots, true, 1, opts.vision, shape);
   const nextValues = r.out.promptHidden!.slice(0, nSlots).map((h) => valueHeadHost(opts.valueWeights, h));
   return { transitions, nextValues, episodes, inferenceTokens };
 }

@@ -78,10 +78,12 @@ describe("task seeds and the SFT curve (pure)", () => {
     expect(sftCurveLines(t, { noSft: [] } as unknown as SftVsRlSummary).some((l) => l.startsWith("| 0 |"))).toBe(false);
   });
 
-  it("sizes the presets: quick one seed, cheaper intermediate points, the curve to step 400; full two seeds", () => {
+  it("sizes the presets: quick one seed, 500 episodes per split at every compute point, the curve to step 400; full two seeds", () => {
     const q = sftVsRlPresets.quick;
     expect(q.taskSeeds).toBe(1);
-    expect(q.eval.midEpisodes).toBeLessThan(q.eval.episodes);
+    // Issue 24: >= 500 episodes per split at every compute point (no cheaper intermediate points since the tight batch shape).
+    expect(q.eval.midEpisodes).toBeUndefined();
+    expect(q.eval.episodes).toBeGreaterThanOrEqual(500);
     expect(branchCurveSteps(q.sft.curveSteps, q.sftInit.steps, 1000)).toEqual([100, 300]);
     // The branch continues the init: same batch and learning rate (the curve past the init is one SFT run).
     expect(q.sft.batchSize).toBe(q.sftInit.batchSize);

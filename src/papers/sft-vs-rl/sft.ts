@@ -45,6 +45,61 @@ export function expertDataset(cfg: SftVsRlConfig, tok: PhraseTokenizer, contextL
 
 type SFTParams = LMParams | VLParams;
 
+/**
+ * How an SFT step shapes its batch; every choice computes the same step (the same loss and parameters, bit for bit:
+ * sft.test.ts). `padMultiple`: rows are padded to the batch's longest sequence rounded up to a multiple of this, at
+ * most T (0: to the fixed length T). `responseHead`: the LM head and its log-softmax run only at the response positions
+ * (`lmForward`'s `headRows`), where the loss mask is non-zero, instead of at every position of the row.
+ */
+export type SftShape = { padMultiple: number; responseHead: boolean };
+export const SFT_SHAPES = {
+  legacy: { padMultiple: 0, responseHead: false },
+  pad16: { padMultiple: 16, responseHead: false },
+  head: { padMultiple: 0, responseHead: true },
+  pad16Head: { padMultiple: 16, responseHead: true },
+} satisfies Record<string, SftShape>;
+/** The shape of every language SFT step (GP-VL keeps `legacy`: its loss splices images into fixed-length rows). */
+export const DEFAULT_SFT_SHAPE: SftShape = SFT_SHAPES.pad16Head;
+
+/**
+ * Host arrays of one SFT batch (the examples in batch order) under `shape`: x [B, T'] (T' = T, or the longest row
+ * rounded up to `padMultiple`), and y, mask [B, T'] (as `sftExample` writes them) or, with `responseHead`, y, mask
+ * [B, R] over the response targets only plus the one-hot rows [B, R, T'] that pick their positions. Response target
+ * j of an example sits in column (promptLen − 1) mod 16 + j: its column keeps its position's residue mod 16, so the
+ * loss and gradient sums add the same numbers in the same lanes as over whole rows (as the PPO learner's
+ * `minibatchArrays`); R is the longest such column + 1 rounded up to 16, at most T'.
+ */
+export function sftBatchArrays(batch: readonly SftExample[], T: number, shape: SftShape): { x: Int32Array; y: Int32Array; mask: Float32Array; rows: Float32Array | null; T: number; R: number } {
+  const B = batch.length;
+  const lens = batch.map((e) => e.prompt.length + e.response.length - 1);
+  const longest = Math.max(...lens);
+  if (longest > T) throw new Error(`sftBatchArrays: prompt + response tokens (${longest + 1}) exceed the sequence length ${T} + 1`);
+  const Tp = shape.padMultiple > 0 ? Math.min(T, Math.ceil(longest / shape.padMultiple) * shape.padMultiple) : T;
+  const off = (e: SftExample) => (e.prompt.length - 1) % 16;
+  const R = shape.responseHead ? Math.min(Tp, Math.ceil(Math.max(...batch.map((e) => off(e) + e.response.length)) / 16) * 16) : Tp;
+  const x = new Int32Array(B * Tp);
+  const y = new Int32Array(B * R);
+  const mask = new Float32Array(B * R);
+  const rows = shape.responseHead ? new Float32Array(B * R * Tp) : null;
+  batch.forEach((e, b) => {
+    const seq = [...e.prompt, ...e.response];
+    for (let t = 0; t < seq.length - 1; t++) {
+      x[b * Tp + t] = seq[t];
+      const j = t + 1 - e.prompt.length; // index of the response token predicted at t (the target is a prompt token when < 0)
+      if (!rows) {
+        y[b * Tp + t] = seq[t + 1];
+        mask[b * Tp + t] = j >= 0 ? 1 : 0;
+      } else if (j >= 0) {
+        const col = off(e) + j;
+        y[b * R + col] = seq[t + 1];
+        mask[b * R + col] = 1;
+        rows[(b * R + col) * Tp + t] = 1;
+      }
+    }
+  });
+  return { x, y, mask, rows, T: Tp, R };
+}
+
 export type SFTOptions = {
   run: RunDir;
   resume: boolean;
@@ -60,8 +115,10 @@ export type SFTOptions = {
   batchSize: number;
   lr: (s: number) => number;
   clip: number;
-  /** Padded sequence length of a row. */
+  /** Padded sequence length of a row (the longest a row may be; `shape` may pad a batch to less). */
   T: number;
+  /** Batch shape (default DEFAULT_SFT_SHAPE; GP-VL always `legacy`). */
+  shape?: SftShape;
   evaluate?: (p: LMParams, step: number, vis?: VisionParams) => Promise<Record<string, number>>;
   evalEvery?: number;
 };
@@ -73,15 +130,17 @@ export type SFTOptions = {
  */
 export async function runSFT(o: SFTOptions): Promise<{ params: LMParams; vis?: VisionParams; lastLoss: number; tokensPerSec: number; status: string }> {
   const { model, data, T } = o;
-  const ex = data.map((d) => sftExample(d.prompt, d.response, T));
   const vision = o.vision;
+  const shape: SftShape = vision ? SFT_SHAPES.legacy : (o.shape ?? DEFAULT_SFT_SHAPE);
+  // Fixed-length rows, built once (the legacy shape; GP-VL).
+  const ex = shape === SFT_SHAPES.legacy ? data.map((d) => sftExample(d.prompt, d.response, T)) : null;
   const probe: SFTParams = vision ? { lm: initLM(model, 0), vis: initVision(model.dModel, 0, vlSettings(o.cfg).encoderWidth) } : initLM(model, 0);
   const mask = defaultDecayMask(probe);
   disposeTree(probe);
   const adamw = { beta1: 0.9, beta2: 0.98, eps: 1e-7, weightDecay: 0 };
   const step = vision
     ? makeTrainStep<SFTParams>((p, x, y, m, slots, patches) => vlSftLoss(p as VLParams, model, x, y, m, slots, patches), { adamw, clip: o.clip, decayMask: mask })
-    : makeTrainStep<SFTParams>((p, x, y, m) => sftLoss(p as LMParams, model, x, y, m), { adamw, clip: o.clip, decayMask: mask });
+    : makeTrainStep<SFTParams>((p, x, y, m, rows) => sftLoss(p as LMParams, model, x, y, m, rows), { adamw, clip: o.clip, decayMask: mask });
   const B = o.batchSize;
   const res = await trainLoop<SFTParams>({
     run: o.run,
@@ -93,6 +152,18 @@ export async function runSFT(o: SFTOptions): Promise<{ params: LMParams; vis?: V
     trainStep: step,
     rngs: { data: Rng.stream(o.cfg.seed, `${o.arm}-data`) },
     nextBatch: (_s, rngs) => {
+      if (!ex) {
+        // The same examples in the same order as the legacy batch (one draw per row).
+        const picked = Array.from({ length: B }, () => data[rngs.data.int(data.length)]);
+        const a = sftBatchArrays(picked, T, shape);
+        const W = a.rows ? a.R : a.T;
+        return [
+          np.array(a.x, { dtype: np.int32 }).reshape([B, a.T]),
+          np.array(a.y, { dtype: np.int32 }).reshape([B, W]),
+          np.array(a.mask).reshape([B, W]),
+          ...(a.rows ? [np.array(a.rows).reshape([B, a.R, a.T])] : []),
+        ];
+      }
       const x = new Int32Array(B * T);
       const y = new Int32Array(B * T);
       const m = new Float32Array(B * T);
