@@ -6,30 +6,33 @@
 //   tok   the T2 tokenizer trained from that encoder (frozen or at `encLrScale`), then the ceiling-style stage of
 //         omni-voices.mts (one stage from the text LM, every group at one rate, ASR 0.5 / s->t 0.5): ASR and s->t on
 //         held-out voices every EVERY steps.
-// Environment: SPEECH_CACHE (the WAV cache), SPEECH_JSON (overrides the quick speech section). PRETRAIN_JSON overrides `tokenizer.pretrainEncoder` and TOK_JSON the tokenizer section (e.g. its width and encLayers).
+//   diag  where spoken QA fails (evalSpeechQaSplit): t->t on the same questions written, s->t and the ASR->text cascade,
+//         each on held-out and training questions, for the text LM and a finished stage arm.
+// Environment: SPEECH_CACHE (the WAV cache), SPEECH_JSON (overrides the quick speech section), MIX_JSON (the stage's mix; default ASR 0.5 / s->t 0.5), INIT_AUDIO=1 (audio embeddings from the codebooks). PRETRAIN_JSON overrides `tokenizer.pretrainEncoder` and TOK_JSON the tokenizer section (e.g. its width and encLayers).
 // Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-whisper.mts asr DIR STEPS [EVERY] [PRETRAIN_JSON] [TOK_JSON] [LABEL]
 //        (read: the same arguments as tok; STEPS unused)
+//        (diag: the same arguments as tok, LABEL a finished stage arm; STEPS unused: evalSpeechQaSplit of the text LM and that arm)
 //        TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-whisper.mts tok DIR STEPS [EVERY] [PRETRAIN_JSON] [TOK_JSON] [LABEL] WHISPER_ARM TOK_STEPS
 import { existsSync, mkdirSync } from "node:fs";
-import { initEngine, np } from "../../src/engine/index.js";
+import { initEngine } from "../../src/engine/index.js";
 import { initLM } from "../../src/nn/transformer.js";
 import { loadRunParams } from "../../src/train/checkpoint.js";
 import { createRun, openRun } from "../../src/train/run-dir.js";
 import { runArm, type ExperimentContext } from "../../src/train/experiment.js";
 import { omniPresets, omniSchema } from "../../src/papers/omni/config.js";
-import { initOmni, type OmniParams } from "../../src/papers/omni/model.js";
+import { codebookAudioEmbed, initOmni, type OmniParams } from "../../src/papers/omni/model.js";
 import { lmConfigOf, makePools, omniConfigOf, prepareOmniData } from "../../src/papers/omni/prepare.js";
 import { trainStage } from "../../src/papers/omni/stage-experiment.js";
-import { evalSpeechIn } from "../../src/papers/omni/omni-eval.js";
+import { evalSpeechIn, evalSpeechQaSplit } from "../../src/papers/omni/omni-eval.js";
 import { trainTextLM } from "../../src/papers/omni/text-lm.js";
 import { encodeAll, loadTokenizer, tokConfig, trainTokenizer } from "../../src/papers/omni/tokenizer-experiment.js";
-import { pretrainedEncoder, recogniserConfig, recogniserWordAccuracy, trainWhisper } from "../../src/papers/omni/whisper-experiment.js";
+import { pretrainedEncoder, recogniserConfig, recogniserProjection, recogniserWordAccuracy, trainWhisper } from "../../src/papers/omni/whisper-experiment.js";
 import { initRecogniser } from "../../src/papers/omni/whisper-pretrain.js";
 import { probeEvalUtterances } from "../../src/papers/omni/probe-experiment.js";
 import type { StageSpec } from "../../src/papers/omni/stages.js";
 
 const [phase, dir, steps, everyArg, pretrainJson, tokJson, labelArg, whisperArm, tokSteps] = process.argv.slice(2);
-if (!["asr", "tok", "read"].includes(phase)) throw new Error(`phase must be asr, tok or read, got ${phase}`);
+if (!["asr", "tok", "read", "diag"].includes(phase)) throw new Error(`phase must be asr, tok, read or diag, got ${phase}`);
 await initEngine();
 const q = omniPresets.quick;
 const every = +(everyArg ?? 100);
@@ -92,47 +95,25 @@ const allIdx = [...data.trainIdx, ...data.evalIdx];
 const codes = await encodeAll(tok, tcfg, data, allIdx, cfg.tokenizer.train.batchSize);
 const P = makePools(data, cfg, new Map(allIdx.map((u, i) => [u, codes[i]])));
 const all = 1e-3;
-const stage: StageSpec = { name: "pilot", paperName: "pilot", paperLr: { lm: all, vision: all, projector: all, audioEmbed: all, audioHead: all }, mix: { asr: 0.5, "sqa-st": 0.5 } };
+const stage: StageSpec = { name: "pilot", paperName: "pilot", paperLr: { lm: all, vision: all, projector: all, audioEmbed: all, audioHead: all }, mix: JSON.parse(process.env.MIX_JSON ?? '{"asr":0.5,"sqa-st":0.5}') as StageSpec["mix"] };
 const label = labelArg ?? `stage-${tokArm}-${steps}`;
 const lmCfg = lmConfigOf(cfg, data.tok);
-// INIT_AUDIO=1 (environment): the backbone's audio embedding of codebook i starts as that codebook's vectors through the
-// recogniser's projection (layer 0 also gets its bias), so the summed embeddings start as what the recogniser's decoder read;
-// the end-of-audio rows stay as initialised.
-const initAudio = process.env.INIT_AUDIO === "1";
-const audioTables = async (): Promise<Float32Array[]> => {
-  const rec = loadRunParams(armDir(whisperArm), initRecogniser(tcfg, recogniserConfig(cfg, data), cfg.seed));
-  const W = (await rec.dec.proj.w.ref.data()) as Float32Array; // [4C, D]
-  const bias = rec.dec.proj.b ? ((await rec.dec.proj.b.ref.data()) as Float32Array) : null;
-  const D4 = 4 * tcfg.width;
-  const D = W.length / D4;
-  const out: Float32Array[] = [];
-  for (const [i, e] of tok.vq.embed.entries()) {
-    const E = (await e.ref.data()) as Float32Array; // [K, 4C]
-    const K = E.length / D4;
-    const t = new Float32Array(K * D);
-    for (let k = 0; k < K; k++)
-      for (let d = 0; d < D; d++) {
-        let v = i === 0 && bias ? bias[d] : 0;
-        for (let j = 0; j < D4; j++) v += E[k * D4 + j] * W[j * D + d];
-        t[k * D + d] = v;
-      }
-    out.push(t);
-  }
-  return out;
-};
-const projected = initAudio ? await audioTables() : null;
+// INIT_AUDIO=1 (environment): `omni.audioEmbedInit: "codebooks"` (`codebookAudioEmbed`): the backbone's audio embedding of
+// codebook i starts as that codebook's vectors through the recogniser's projection (layer 0 also gets its bias), so the
+// summed embeddings start as what the recogniser's decoder read; the end-of-audio rows stay as initialised.
+const audioProj = process.env.INIT_AUDIO === "1" ? recogniserProjection(cfg, data, tcfg, armDir(whisperArm)) : null;
 const init = (): OmniParams => {
   const p = initOmni(omniConfigOf(cfg, data), loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), cfg.seed);
-  if (!projected) return p;
-  const tables = p.audioEmbed.tables.map((t, i) => {
-    const [K1, D] = t.shape;
-    const host = t.dataSync() as Float32Array;
-    const next = Float32Array.from(host);
-    next.set(projected[i].subarray(0, (K1 - 1) * D));
-    return np.array(next).reshape([K1, D]);
-  });
-  return { ...p, audioEmbed: { tables } };
+  return audioProj ? { ...p, audioEmbed: codebookAudioEmbed(p.audioEmbed.tables, tok.vq.embed, audioProj) } : p;
 };
+if (phase === "diag") {
+  // Where spoken QA fails: the text LM (its audio modules fresh) and the finished stage arm LABEL, scored by evalSpeechQaSplit.
+  const show = (name: string, e: Record<string, number>) =>
+    log(`${name}: ` + Object.entries(e).map(([k, v]) => `${k} ${k.startsWith("n") ? v : f(v)}`).join(", "));
+  show("text-lm (audio modules fresh)", await evalSpeechQaSplit(init(), cfg, data, P));
+  if (labelArg) show(labelArg, await evalSpeechQaSplit(loadRunParams(armDir(labelArg), init()), cfg, data, P));
+  process.exit(0);
+}
 const res = await runArm(ctx, label, { stage, steps, tokArm }, (r) =>
   trainStage(cfg, data, P, stage, +steps, init, r, ctx, label, null, null, {
     every,

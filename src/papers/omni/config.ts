@@ -92,6 +92,14 @@ export const omniSchema = z
         vision: z.object({ patch: posInt, width: posInt, layers: posInt, heads: posInt }).strict(),
         /** MNIST classification pretraining of the vision tower before image stage I (`vision-pretrain.ts`); steps 0: a random tower (the ablation). */
         visionPretrain: z.object({ steps: z.number().int().min(0), lr: z.number().positive().max(1), batchSize: posInt }).strict(),
+        /**
+         * How the audio embedding tables start: `random` (normal, std 0.02), or `codebooks`: the T2 tokenizer's RVQ codebooks
+         * through the `whisper-pretrain` recogniser's projection (`codebookAudioEmbed`), so a frame's summed embedding starts
+         * as the projected quantised feature the recogniser read; needs `tokenizer.pretrainEncoder.steps` > 0 and the
+         * recogniser's width (`pretrainEncoder.dModel`) equal to the LM's. Our addition (the paper does not say how its
+         * audio embedding layer starts); `random` at every preset.
+         */
+        audioEmbedInit: z.enum(["random", "codebooks"]),
         audioLossWeight: z.number().positive(),
         batchSize: posInt,
         audioRows: posInt,
@@ -167,6 +175,7 @@ const quick: OmniExperimentConfig = {
     depthFfnRatio: 2,
     vision: { patch: 7, width: 32, layers: 1, heads: 4 },
     visionPretrain: { steps: 3000, lr: 5e-3, batchSize: 64 },
+    audioEmbedInit: "random",
     audioLossWeight: 1,
     batchSize: 24,
     audioRows: 240,
@@ -204,3 +213,14 @@ export const omniPresets: Record<"tiny" | "quick" | "full", OmniExperimentConfig
     omni: { ...quick.omni, stageSteps: stageSteps([300, 500, 1000, 600, 500, 600, 600]) },
   },
 };
+
+/** Settings that depend on each other; a clear error naming the fields when they do not fit. */
+export function checkOmniConfig(cfg: OmniExperimentConfig): void {
+  if (cfg.omni.audioEmbedInit === "codebooks") {
+    const pre = cfg.tokenizer.pretrainEncoder;
+    if (pre.steps <= 0)
+      throw new Error(`omni.audioEmbedInit "codebooks" needs the recogniser's projection: set tokenizer.pretrainEncoder.steps > 0 (got ${pre.steps}), or use "random"`);
+    if (pre.dModel !== cfg.textLm.model.dModel)
+      throw new Error(`omni.audioEmbedInit "codebooks" needs tokenizer.pretrainEncoder.dModel (${pre.dModel}) equal to textLm.model.dModel (${cfg.textLm.model.dModel}), or use "random"`);
+  }
+}

@@ -24,8 +24,8 @@ import { disposeTree } from "../../engine/index.js";
 import { initLM } from "../../nn/transformer.js";
 import { loadRunParams } from "../../train/checkpoint.js";
 import { runArm, type ExperimentContext } from "../../train/experiment.js";
-import type { OmniExperimentConfig } from "./config.js";
-import { initOmni, PARAM_GROUPS } from "./model.js";
+import { checkOmniConfig, type OmniExperimentConfig } from "./config.js";
+import { codebookAudioEmbed, initOmni, PARAM_GROUPS, type OmniParams } from "./model.js";
 import type { Codes } from "./sequences.js";
 import { jointStage, PAPER_STAGES, withoutReplay, type StageSpec } from "./stages.js";
 import { judgeAccuracy, judgePredict, trainJudge, type DigitJudge } from "./judge.js";
@@ -33,7 +33,7 @@ import { DIGITS } from "./world.js";
 import { dataSummary, lmConfigOf, makePools, omniConfigOf, prepareOmniData, type OmniData, type Pools } from "./prepare.js";
 import { trainTextLM } from "./text-lm.js";
 import { encodeAll, loadTokenizer, meanFrameBaseline, tokConfig, trainTokenizer } from "./tokenizer-experiment.js";
-import { pretrainedEncoder, trainWhisper } from "./whisper-experiment.js";
+import { pretrainedEncoder, recogniserProjection, trainWhisper } from "./whisper-experiment.js";
 import type { EncoderNet } from "./tokenizer.js";
 import { trainStage } from "./stage-experiment.js";
 import { trainVisionPretrain, withPretrainedVision } from "./vision-pretrain.js";
@@ -67,6 +67,7 @@ export function buildJudge(cfg: OmniExperimentConfig, data: OmniData, P: Pools):
 }
 
 export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext): Promise<OmniSummary> {
+  checkOmniConfig(cfg);
   const run = ctx.run;
   const data = await prepareOmniData(cfg, run, ctx.log);
   const lmCfg = lmConfigOf(cfg, data.tok);
@@ -112,7 +113,10 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
   // stages, pure text removed; stages without text are shared with S1), and S2 (one joint stage
   // on the union of S1's data, S1's total steps). Every arm starts from the same vision tower.
   const tokT2 = { p: tokParams.T2, cfg: tokConfig(cfg, "T2") };
-  const freshOmni = () => withPretrainedVision(initOmni(ocfg, loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), cfg.seed), visionDir, ocfg.vision);
+  // `omni.audioEmbedInit: "codebooks"`: every fresh model's audio embeddings start as T2's codebooks through the recogniser's projection.
+  const audioProj = cfg.omni.audioEmbedInit === "codebooks" ? recogniserProjection(cfg, data, tokConfig(cfg, "T2"), armDir("whisper-pretrain")) : null;
+  const withAudioInit = (p: OmniParams): OmniParams => (audioProj ? { ...p, audioEmbed: codebookAudioEmbed(p.audioEmbed.tables, tokParamsT2.vq.embed, audioProj) } : p);
+  const freshOmni = () => withAudioInit(withPretrainedVision(initOmni(ocfg, loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), cfg.seed), visionDir, ocfg.vision));
   const steps = cfg.omni.stageSteps;
   const nStages = PAPER_STAGES.length;
   const chain = async (stages: StageSpec[], name: (i: number) => string, withSamples: boolean): Promise<Record<string, StageSummary>> => {
@@ -143,7 +147,7 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
     const seed = cfg.seed + k;
     const label = `s2-joint-seed${seed}`;
     const scfg = { ...cfg, seed };
-    const fresh = () => withPretrainedVision(initOmni(ocfg, loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), seed), visionDir, ocfg.vision);
+    const fresh = () => withAudioInit(withPretrainedVision(initOmni(ocfg, loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), seed), visionDir, ocfg.vision));
     const r = await runArm(ctx, label, { stage: joint, steps: jointSteps, seed }, (rd) => trainStage(scfg, data, P, joint, jointSteps, fresh, rd, ctx, label, null, null));
     controlSeeds.push({ seed, s2: r });
     ctx.log(`${label}: written QA ${pct(r.textQaAcc)}, s->t ${pct(r.s2tAcc)}`);
@@ -157,6 +161,7 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
     digits: writeDigitGrid(data, run, finalS1.captionSamples),
   };
   for (const t of Object.values(tokParams)) disposeTree(t);
+  if (audioProj) disposeTree(audioProj);
   return {
     data: dataSummary(data),
     textLm: text,

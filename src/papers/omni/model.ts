@@ -114,6 +114,29 @@ export function initOmni(cfg: OmniConfig, lm: LMParams, seed: number): OmniParam
   };
 }
 
+/**
+ * Audio embedding tables started from the tokenizer's RVQ codebooks through a projection (`omni.audioEmbedInit:
+ * "codebooks"`; our addition, the paper does not say how its audio embedding layer starts). Row k of table i is
+ * codebook_i[k]·W, plus the bias b on table 0 only, so a frame's summed input embedding Σ_i table_i[code_i] equals
+ * W·(Σ_i codebook_i[code_i]) + b: the projection of the quantised feature, what a reader trained on that projection (the
+ * `whisper-pretrain` recogniser) already understands. Each table's last row (the extra index: end-of-audio on table 0)
+ * keeps its value from `tables`. Consumes `tables`; `codebooks` ([K_i, Dq]) and `proj` (W [Dq, D]) are not consumed.
+ */
+export function codebookAudioEmbed(tables: Array[], codebooks: Array[], proj: Linear): AudioEmbed {
+  if (tables.length !== codebooks.length) throw new Error(`codebookAudioEmbed: ${tables.length} audio tables but ${codebooks.length} codebooks`);
+  return {
+    tables: tables.map((t, i) => {
+      const [K1, D] = t.shape;
+      const [K, Dq] = codebooks[i].shape;
+      if (K !== K1 - 1 || proj.w.shape[0] !== Dq || proj.w.shape[1] !== D)
+        throw new Error(`codebookAudioEmbed: table ${i} is [${t.shape}], codebook [${codebooks[i].shape}], projection [${proj.w.shape}]; need [K + 1, D], [K, Dq], [Dq, D]`);
+      let rows = np.matmul(codebooks[i].ref, proj.w.ref);
+      if (i === 0 && proj.b) rows = rows.add(proj.b.ref);
+      return np.concatenate([rows, t.slice([K1 - 1, K1], [])], 0);
+    }),
+  };
+}
+
 // ---------------------------------------------------------------- image branch
 
 /**

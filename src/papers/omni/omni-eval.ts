@@ -64,8 +64,9 @@ async function asrWordAccuracy(
   shape: BatchShape,
   V: number,
   utts: number[] = probeEvalUtterances(data),
-): Promise<{ acc: number; n: number }> {
+): Promise<{ acc: number; n: number; hyps: number[][] }> {
   const tok = data.tok;
+  const hyps: number[][] = [];
   let edits = 0;
   let words = 0;
   for (let i = 0; i < utts.length; i += B) {
@@ -97,9 +98,10 @@ async function asrWordAccuracy(
       const ref = tok.encode(data.utts[u].text);
       edits += editDistance(out[b], ref);
       words += ref.length;
+      hyps.push(out[b]);
     });
   }
-  return { acc: 1 - edits / Math.max(1, words), n: utts.length };
+  return { acc: 1 - edits / Math.max(1, words), n: utts.length, hyps };
 }
 
 /**
@@ -192,4 +194,57 @@ export async function evalSpeechIn(p: OmniParams, cfg: OmniExperimentConfig, dat
   // Statements alone (held-out sentences in held-out voices): the ASR gate's set is mostly spoken questions, so a simpler question set makes it easier.
   const asrSt = await asrWordAccuracy(fwd, data, P, B, shape, V, data.evalIdx.filter((u) => data.utts[u].role === "statement"));
   return { asrWordAcc: asr.acc, asrTrainWordAcc: asrSeen.acc, asrStatementWordAcc: asrSt.acc, s2tAcc: held.acc, s2tAccHeldOutQ: kept.filter(Boolean).length / Math.max(1, kept.length), s2tTrainAcc: seen.acc };
+}
+
+/**
+ * Where spoken QA fails (issue 17, route 4 item 4), all on the held-out voices' spoken questions unless named, each split
+ * into the questions never spoken in training (`HeldQ`) and the training questions in new voices (`TrainQ`):
+ * - `t2t*`: the same questions written (`qaText`): what the backbone answers from text;
+ * - `s2t*`: spoken, answered in text (`sqaText`), and `s2tSeen`: training questions in training voices (up to `nTrain`);
+ * - `cascade*`: the question written as the model's own greedy ASR transcript of the utterance, then answered as text;
+ * - `s2tGivenAsr`: s→t on the utterances whose transcript is exactly right (`nAsrExact` of them; NaN when none);
+ * - `asrQuestionWordAcc`: ASR word accuracy on these utterances.
+ */
+export async function evalSpeechQaSplit(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData, P: Pools, nTrain = 96): Promise<Record<string, number>> {
+  const ocfg = omniConfigOf(cfg, data);
+  const B = cfg.omni.batchSize;
+  const V = ocfg.lm.vocabSize;
+  const shape: BatchShape = { batch: B, seqLen: ocfg.lm.contextLength, audioRows: 1, nLayers: ocfg.codebookSizes.length, K0: ocfg.codebookSizes[0], vision: ocfg.vision };
+  const f = omniLogitsFn(ocfg);
+  const fwd = async (xs: Array[]) => (await f(trunkOf(p), xs).data()) as Float32Array;
+  const mark = data.tok.id("<answer>");
+  const acc = (c: boolean[], keep: boolean[]) => {
+    const xs = c.filter((_, i) => keep[i]);
+    return xs.length ? xs.filter(Boolean).length / xs.length : NaN;
+  };
+  const qs = P.byRole["eval-question"] ?? [];
+  const heldQ = qs.map((u) => data.utts[u].questionSplit === "heldout");
+  const trainQ = heldQ.map((h) => !h);
+  const all = qs.map(() => true);
+  const answer = (u: number) => data.utts[u].answer!;
+  const t2t = await answerAccuracy(fwd, qs.map((u) => P.f.qaText(data.utts[u].text, answer(u))), mark, B, shape, V);
+  const s2t = await answerAccuracy(fwd, qs.map((u) => P.f.sqaText(P.codes.get(u)!, answer(u))), mark, B, shape, V);
+  const asr = await asrWordAccuracy(fwd, data, P, B, shape, V, qs);
+  const cascade = await answerAccuracy(fwd, qs.map((u, i) => P.f.qaText(data.tok.decode(asr.hyps[i]), answer(u))), mark, B, shape, V);
+  const exact = qs.map((u, i) => editDistance(asr.hyps[i], data.tok.encode(data.utts[u].text)) === 0);
+  const train = P.byRole.question ?? [];
+  const stride = Math.max(1, Math.floor(train.length / nTrain));
+  const seen = await answerAccuracy(fwd, train.filter((_, i) => i % stride === 0).slice(0, nTrain).map((u) => P.f.sqaText(P.codes.get(u)!, answer(u))), mark, B, shape, V);
+  return {
+    nQuestions: qs.length,
+    nHeldQ: heldQ.filter(Boolean).length,
+    t2t: acc(t2t.correct, all),
+    t2tHeldQ: acc(t2t.correct, heldQ),
+    t2tTrainQ: acc(t2t.correct, trainQ),
+    s2t: acc(s2t.correct, all),
+    s2tHeldQ: acc(s2t.correct, heldQ),
+    s2tTrainQ: acc(s2t.correct, trainQ),
+    s2tSeen: seen.acc,
+    cascade: acc(cascade.correct, all),
+    cascadeHeldQ: acc(cascade.correct, heldQ),
+    cascadeTrainQ: acc(cascade.correct, trainQ),
+    asrQuestionWordAcc: asr.acc,
+    nAsrExact: exact.filter(Boolean).length,
+    s2tGivenAsr: acc(s2t.correct, exact),
+  };
 }

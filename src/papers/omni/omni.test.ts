@@ -10,7 +10,7 @@ import { createRun } from "../../train/run-dir.js";
 import { quietContext, readVerdicts, runExperiment } from "../../train/experiment.js";
 import { flattenNamed, loadRunParams } from "../../train/checkpoint.js";
 import { encodeFeatures, initTokNet, tokenizerDecode, tokenizerEncode, initTokenizer, tokenizerLoss, tokenizerPost, type TokenizerConfig, type TokParams } from "./tokenizer.js";
-import { depthLogits, initOmni, omniLoss, PARAM_GROUPS, type OmniConfig, type OmniParams } from "./model.js";
+import { codebookAudioEmbed, depthLogits, initOmni, omniLoss, PARAM_GROUPS, type OmniConfig, type OmniParams } from "./model.js";
 import { batchFromList, batchList, formats, packBatch, type Codes, type Example } from "./sequences.js";
 import { PAPER_STAGES, stageGroupLr, scaledLr } from "./stages.js";
 import { groupOptInit, makeGroupStep, type Params } from "./train-step.js";
@@ -20,7 +20,7 @@ import { characterErrorRate, editDistance } from "./probe.js";
 import { omniExperiment } from "./index.js";
 import { omniPresets } from "./config.js";
 import { initVisionClassifier } from "./vision-pretrain.js";
-import { pretrainedEncoder } from "./whisper-experiment.js";
+import { pretrainedEncoder, recogniserProjection } from "./whisper-experiment.js";
 import { loadTokenizer, tokConfig } from "./tokenizer-experiment.js";
 import type { OmniData } from "./prepare.js";
 
@@ -282,8 +282,14 @@ describe("omni experiment (tiny preset, end to end)", () => {
     const root = mkdtempSync(join(tmpdir(), "omni-"));
     // The encoder pretrained as a recogniser first (off at every preset), frozen in the tokenizer: the wiring is run here.
     const t = omniPresets.tiny.tokenizer;
-    const pretrainEncoder = { ...t.pretrainEncoder, steps: 2, batchSize: 4, dModel: 16, nLayers: 1, nHeads: 2, encLrScale: 0 };
-    const config = { ...omniPresets.tiny, speech: { ...omniPresets.tiny.speech, cacheDir: join(root, "speech") }, tokenizer: { ...t, pretrainEncoder } };
+    // Its projection starts the stages' audio embeddings from T2's codebooks (`omni.audioEmbedInit`, random at every preset).
+    const pretrainEncoder = { ...t.pretrainEncoder, steps: 2, batchSize: 4, dModel: omniPresets.tiny.textLm.model.dModel, nLayers: 1, nHeads: 2, encLrScale: 0 };
+    const config = {
+      ...omniPresets.tiny,
+      speech: { ...omniPresets.tiny.speech, cacheDir: join(root, "speech") },
+      tokenizer: { ...t, pretrainEncoder },
+      omni: { ...omniPresets.tiny.omni, audioEmbedInit: "codebooks" as const },
+    };
     const run = createRun({ experiment: "omni", seed: 0, config, root, extraMeta: { preset: "tiny" } });
     const out = await runExperiment(omniExperiment, config, quietContext(run));
     expect(out.status).toBe("completed");
@@ -321,6 +327,11 @@ describe("omni experiment (tiny preset, end to end)", () => {
     const tokT2 = loadTokenizer(config, data, "T2", run.path("arms", "tokenizer-T2"));
     expect(await tokT2.net.enc[0].attn.qkv.w.ref.data()).toEqual(await enc.enc[0].attn.qkv.w.ref.data());
     expect(await tokT2.net.pool.down.w.ref.data()).toEqual(await enc.pool.down.w.ref.data());
+    // Image stage I leaves the audio embeddings as they started: T2's codebooks through the recogniser's projection.
+    const proj = recogniserProjection(config, data, tokConfig(config, "T2"), run.path("arms", "whisper-pretrain"));
+    const started = codebookAudioEmbed(initOmni(tinyOmni, initLM(tinyOmni.lm, 0), 0).audioEmbed.tables, tokT2.vq.embed, proj);
+    expect(await leaves(image1.audioEmbed)).toEqual(await leaves(started));
+    disposeTree(proj);
     disposeTree(enc);
     disposeTree(tokT2);
     const lmRows = readFileSync(run.path("arms", "text-lm", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { loss: number });

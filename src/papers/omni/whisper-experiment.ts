@@ -9,6 +9,7 @@
  */
 import { disposeTree, jit, np, refTree, type Array } from "../../engine/index.js";
 import type { LMConfig } from "../../nn/transformer.js";
+import type { Linear } from "../../nn/linear.js";
 import { adamwInit } from "../../optim/adamw.js";
 import { makeTrainStep } from "../../train/step.js";
 import { trainLoop } from "../../train/loop.js";
@@ -182,6 +183,14 @@ export async function trainWhisper(cfg: OmniExperimentConfig, data: OmniData, tc
   disposeTree(res.opt);
   const last = curve[curve.length - 1] ?? { heldOut: res.lastEval.heldOutWordAcc ?? NaN, train: res.lastEval.trainWordAcc ?? NaN };
   return { status: res.status, steps: res.step, finalLoss: res.lastLoss, heldOutWordAcc: last.heldOut, trainWordAcc: last.train, nHeldOut: heldOut.length, nTrain: trainEval.length, curve };
+}
+
+/** The recogniser's projection of the 12.5 Hz features into its decoder (W [4C, dModel], b) from the `whisper-pretrain` arm's directory. */
+export function recogniserProjection(cfg: OmniExperimentConfig, data: OmniData, tcfg: TokenizerConfig, armDir: string): Linear {
+  const p = loadRunParams(armDir, initRecogniser(tcfg, recogniserConfig(cfg, data), cfg.seed));
+  disposeTree(p.enc);
+  disposeTree(p.dec.lm);
+  return p.dec.proj;
 }
 
 /** The pretrained encoder from the `whisper-pretrain` arm's directory. */
