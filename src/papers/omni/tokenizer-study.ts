@@ -20,7 +20,6 @@ import { loadRunParams } from "../../train/checkpoint.js";
 import { runArm, type ExperimentContext } from "../../train/experiment.js";
 import type { RunDir } from "../../train/run-dir.js";
 import { Rng } from "../../util/rng.js";
-import { melFeatures } from "./data.js";
 import { SAMPLE_RATE, type Utterance } from "./speech.js";
 import { formats } from "./sequences.js";
 import { DOWNSAMPLE } from "./tokenizer.js";
@@ -64,19 +63,21 @@ export function applyNuisance(x: Float32Array, rng: Rng, n: TokStudyConfig["stud
 
 /** The `omni` speech data with nuisance on every utterance (data seed fixed by `cfg.seed`). */
 export async function prepareStudyData(cfg: TokStudyConfig, ctx: ExperimentContext): Promise<{ data: OmniData; nuisance: TokStudySummary["nuisance"] }> {
-  const data = await prepareOmniData(asOmniConfig(cfg), ctx.run, ctx.log);
   const stats = { speed: [] as number[], gainDb: [] as number[], snrDb: [] as number[] };
-  const utts: Utterance[] = data.utts.map((u, i) => {
-    const r = applyNuisance(u.samples, Rng.stream(cfg.seed, `nuisance:${i}`), cfg.study.nuisance);
-    stats.speed.push(r.speed);
-    stats.gainDb.push(r.gainDb);
-    stats.snrDb.push(r.snrDb);
-    return { ...u, samples: r.samples };
+  // The mels are computed once, of the perturbed waveforms (the clean ones' are never read here).
+  const perturb = (clean: Utterance[]) => ({
+    utts: clean.map((u, i) => {
+      const r = applyNuisance(u.samples, Rng.stream(cfg.seed, `nuisance:${i}`), cfg.study.nuisance);
+      stats.speed.push(r.speed);
+      stats.gainDb.push(r.gainDb);
+      stats.snrDb.push(r.snrDb);
+      return { ...u, samples: r.samples };
+    }),
+    maxFrames: Math.ceil((cfg.speech.maxSeconds * 100) / Math.min(1, cfg.study.nuisance.speed[0])),
   });
-  const maxFrames = Math.ceil((cfg.speech.maxSeconds * 100) / Math.min(1, cfg.study.nuisance.speed[0]));
-  const mels = melFeatures(utts, cfg.speech.nMels, maxFrames);
+  const data = await prepareOmniData(asOmniConfig(cfg), ctx.run, ctx.log, { mels: perturb });
   const range = (xs: number[]) => [Math.min(...xs), Math.max(...xs)] as [number, number];
-  return { data: { ...data, utts, mels }, nuisance: { speed: range(stats.speed), gainDb: range(stats.gainDb), snrDb: range(stats.snrDb), seconds: utts.reduce((a, u) => a + u.samples.length, 0) / SAMPLE_RATE } };
+  return { data, nuisance: { speed: range(stats.speed), gainDb: range(stats.gainDb), snrDb: range(stats.snrDb), seconds: data.utts.reduce((a, u) => a + u.samples.length, 0) / SAMPLE_RATE } };
 }
 
 // ---------------------------------------------------------------- the frozen reader LM
@@ -194,19 +195,26 @@ export async function runTokenizerStudy(cfg: TokStudyConfig, ctx: ExperimentCont
   const B = cfg.tokenizer.train.batchSize;
   const allIdx = [...data.trainIdx, ...data.evalIdx];
 
+  /** Every utterance's codes from a finished tokenizer arm's checkpoint. */
+  const encodeStored = async (ocfg: ReturnType<typeof asOmniConfig>, arm: TokArm, name: string): Promise<Map<number, Codes>> => {
+    const p = loadTokenizer(ocfg, data, arm, armDir(name));
+    const codes = await encodeAll(p, tokConfig(ocfg, arm), data, allIdx, B);
+    disposeTree(p);
+    return new Map<number, Codes>(allIdx.map((u, i) => [u, codes[i]]));
+  };
+
   /** Train one tokenizer arm and its probes. */
   const tokenizerWithProbes = async (arm: TokArm, seed: number, weight?: number): Promise<{ tokenizer: TokArmSummary; probes: Record<string, ProbeSummary> }> => {
     // The further weights get the all-layer probe only (the budget); the main T1/T2 pairs get every probed layer count.
     const layers = weight === undefined ? cfg.probe.layers : [Math.max(...cfg.probe.layers)];
     const ocfg = asOmniConfig(cfg, seed, weight ?? cfg.tokenizer.transcriptWeight);
     const name = tokArmName(arm, seed, weight);
-    const tokenizer = await runArm(ctx, name, tokConfig(ocfg, arm), (r) => trainTokenizer(ocfg, data, arm, r, ctx, armDir("reader-lm")));
+    // The evaluation's codes of every utterance feed the probes; a resumed (already finished) arm encodes them again.
+    let evalCodes: Map<number, Codes> | undefined;
+    const tokenizer = await runArm(ctx, name, tokConfig(ocfg, arm), (r) => trainTokenizer(ocfg, data, arm, r, ctx, armDir("reader-lm"), { onCodes: (c) => (evalCodes = c) }));
     const sanity = tokenizer.transcriptSanity;
     ctx.log(`${name}: mel L1 1/8 layers ${tokenizer.reconL1ByLayers[0].toFixed(3)}/${tokenizer.reconL1ByLayers.at(-1)!.toFixed(3)}${sanity ? `, frozen-LM transcript NLL true ${sanity.trueNll.toFixed(3)} vs shuffled ${sanity.shuffledNll.toFixed(3)} per token` : ""}`);
-    const p = loadTokenizer(ocfg, data, arm, armDir(name));
-    const codes = await encodeAll(p, tokConfig(ocfg, arm), data, allIdx, B);
-    disposeTree(p);
-    const codeMap = new Map<number, Codes>(allIdx.map((u, i) => [u, codes[i]]));
+    const codeMap = evalCodes ?? (await encodeStored(ocfg, arm, name));
     const probes: Record<string, ProbeSummary> = {};
     for (const k of layers) {
       const label = `probe-${name.slice("tokenizer-".length)}-k${k}`;
