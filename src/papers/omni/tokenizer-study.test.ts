@@ -11,6 +11,9 @@ import { asOmniConfig } from "./tokenizer-study-config.js";
 import { prepareStudyData } from "./tokenizer-study.js";
 import { encodeAll, loadTokenizer, tokConfig, trainTokenizer } from "./tokenizer-experiment.js";
 import type { Codes } from "./sequences.js";
+import { pretrainedEncoder } from "./whisper-experiment.js";
+import { WordTokenizer } from "./world.js";
+import type { OmniData } from "./prepare.js";
 
 describe("omni-tokenizer study (tiny preset)", () => {
   it("runs T1 and T2 per seed with their probes through the runner", async (ctx) => {
@@ -31,6 +34,33 @@ describe("omni-tokenizer study (tiny preset)", () => {
       }
     expect(s.runs[0].T2.tokenizer.transcriptSanity).toBeDefined();
     expect(s.weights.map((w) => w.weight)).toEqual(config.study.extraWeights);
+    expect(s.whisperPretrain).toBeUndefined();
+  }, 600_000);
+
+  it("starts every tokenizer arm from one recogniser-pretrained encoder when tokenizer.pretrainEncoder.steps > 0 (frozen here)", async (ctx) => {
+    if (!(await espeakAvailable())) ctx.skip();
+    await initEngine();
+    const root = mkdtempSync(join(tmpdir(), "omni-tok-enc-"));
+    const t = tokStudyPresets.tiny.tokenizer;
+    const pretrainEncoder = { ...t.pretrainEncoder, steps: 2, batchSize: 4, dModel: 16, nLayers: 1, nHeads: 2, encLrScale: 0 };
+    const config = { ...tokStudyPresets.tiny, speech: { ...tokStudyPresets.tiny.speech, cacheDir: join(root, "speech") }, tokenizer: { ...t, pretrainEncoder }, study: { ...tokStudyPresets.tiny.study, extraWeights: [] } };
+    const run = createRun({ experiment: "omni-tokenizer", seed: 0, config, root, extraMeta: { preset: "tiny" } });
+    const out = await runExperiment(omniTokenizerExperiment, config, quietContext(run));
+    expect(out.status).toBe("completed");
+    expect(out.summary!.whisperPretrain?.steps).toBe(2);
+    const ocfg = asOmniConfig(config);
+    const data = { tok: new WordTokenizer(), mels: { T: 8 * Math.ceil((Math.ceil((config.speech.maxSeconds * 100) / Math.min(1, config.study.nuisance.speed[0]))) / 8) } } as unknown as OmniData;
+    const enc = pretrainedEncoder(ocfg, data, tokConfig(ocfg, "T2"), run.path("arms", "whisper-pretrain"));
+    const want = await enc.enc[0].attn.qkv.w.ref.data();
+    // Frozen: T1 and T2 of both seeds hold the same (pretrained) encoder.
+    for (const arm of ["T1", "T2"] as const)
+      for (const seed of [0, 1]) {
+        const c = asOmniConfig(config, seed);
+        const p = loadTokenizer(c, data, arm, run.path("arms", `tokenizer-${arm}-s${seed}`));
+        expect(await p.net.enc[0].attn.qkv.w.ref.data()).toEqual(want);
+        disposeTree(p);
+      }
+    disposeTree(enc);
   }, 600_000);
 
   it("hands the probes the evaluation's codes: the same as encoding every utterance again from the checkpoint", async (ctx) => {

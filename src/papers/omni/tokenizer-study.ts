@@ -28,6 +28,7 @@ import { trainLmFromScratch } from "./text-lm.js";
 import { encodeAll, loadTokenizer, meanFrameBaseline, tokConfig, trainTokenizer, type TokArm } from "./tokenizer-experiment.js";
 import { constantTranscriptBaseline, trainProbe } from "./probe-experiment.js";
 import { asOmniConfig, type TokStudyConfig } from "./tokenizer-study-config.js";
+import { pretrainedEncoder, trainWhisper, type WhisperSummary } from "./whisper-experiment.js";
 import type { Codes } from "./sequences.js";
 import type { ProbeSummary, TokArmSummary } from "./summary.js";
 import type { TokStudySummary, TokStudyRun, ReaderLmSummary } from "./tokenizer-study-summary.js";
@@ -194,6 +195,18 @@ export async function runTokenizerStudy(cfg: TokStudyConfig, ctx: ExperimentCont
   ctx.log(`reader-lm: read-back transcript NLL ${reader.readBackSanity.trueNll.toFixed(3)} (true prefix) vs ${reader.readBackSanity.shuffledNll.toFixed(3)} (another sentence's)`);
   const B = cfg.tokenizer.train.batchSize;
   const allIdx = [...data.trainIdx, ...data.evalIdx];
+  // With `tokenizer.pretrainEncoder.steps` > 0 (off at every preset) the encoder is first trained as a recogniser (the
+  // paper's Whisper-large encoder in small), once: every tokenizer arm, T1 and T2 of every seed, starts from that encoder
+  // and trains it at `encLrScale` × its rate (0: frozen, then T1 and T2 differ only in data order, sem adapter and decoder).
+  const pre = cfg.tokenizer.pretrainEncoder;
+  let whisper: WhisperSummary | undefined;
+  if (pre.steps > 0) {
+    const wcfg = asOmniConfig(cfg);
+    whisper = await runArm(ctx, "whisper-pretrain", { pre, tok: tokConfig(wcfg, "T2") }, (r) => trainWhisper(wcfg, data, tokConfig(wcfg, "T2"), r, ctx, ctx.log));
+    ctx.log(`whisper-pretrain: word accuracy held-out voices ${pct(whisper.heldOutWordAcc)}, training utterances ${pct(whisper.trainWordAcc)} after ${whisper.steps} steps`);
+  }
+  const encoderOpts = (ocfg: ReturnType<typeof asOmniConfig>) =>
+    pre.steps > 0 ? { encoder: pretrainedEncoder(ocfg, data, tokConfig(ocfg, "T2"), armDir("whisper-pretrain")), encLrScale: pre.encLrScale } : {};
 
   /** Every utterance's codes from a finished tokenizer arm's checkpoint. */
   const encodeStored = async (ocfg: ReturnType<typeof asOmniConfig>, arm: TokArm, name: string): Promise<Map<number, Codes>> => {
@@ -211,7 +224,10 @@ export async function runTokenizerStudy(cfg: TokStudyConfig, ctx: ExperimentCont
     const name = tokArmName(arm, seed, weight);
     // The evaluation's codes of every utterance feed the probes; a resumed (already finished) arm encodes them again.
     let evalCodes: Map<number, Codes> | undefined;
-    const tokenizer = await runArm(ctx, name, tokConfig(ocfg, arm), (r) => trainTokenizer(ocfg, data, arm, r, ctx, armDir("reader-lm"), { onCodes: (c) => (evalCodes = c) }));
+    const tokenizer = await runArm(ctx, name, tokConfig(ocfg, arm), (r) => {
+      const enc = encoderOpts(ocfg);
+      return trainTokenizer(ocfg, data, arm, r, ctx, armDir("reader-lm"), { ...enc, onCodes: (c) => (evalCodes = c) }).finally(() => enc.encoder && disposeTree(enc.encoder));
+    });
     const sanity = tokenizer.transcriptSanity;
     ctx.log(`${name}: mel L1 1/8 layers ${tokenizer.reconL1ByLayers[0].toFixed(3)}/${tokenizer.reconL1ByLayers.at(-1)!.toFixed(3)}${sanity ? `, frozen-LM transcript NLL true ${sanity.trueNll.toFixed(3)} vs shuffled ${sanity.shuffledNll.toFixed(3)} per token` : ""}`);
     const codeMap = evalCodes ?? (await encodeStored(ocfg, arm, name));
@@ -245,6 +261,7 @@ export async function runTokenizerStudy(cfg: TokStudyConfig, ctx: ExperimentCont
     probeLayers: cfg.probe.layers,
     runs,
     weights,
+    ...(whisper ? { whisperPretrain: { ...whisper, encLrScale: pre.encLrScale } } : {}),
   };
 }
 
