@@ -58,12 +58,12 @@ const quick: TokStudyConfig = {
   tokenizer: { ...q.tokenizer, train: { ...q.tokenizer.train, steps: 300 } },
   // Sizing (issue 17 asks 10 minutes on 2 cores; it does not fit). CPU seconds with 1 wasm thread, measured by
   // scripts/pilots/omni-tokenizer-profile.mts on a loaded 2-core AMD EPYC (2026-12-07): espeak-ng 0.23 per utterance
-  // one by one (2,256: 517; on 2 worker threads 1.9x faster), nuisance + mels about 30, reader LM 0.387 per step
+  // one by one (2,256: 517; on 2 worker threads 1.9x faster), nuisance + mels 32, reader LM 0.387 per step
   // (1,500: 584), T1 0.269 per step + 27 evaluation (300: 108), T2 0.444 per step + 31 evaluation and sanity (300: 164),
   // a probe 0.385 per step + 8 greedy evaluation (200: 85; four per seed). Per seed 108 + 164 + 4 × 85 = 612.
   // Wall ≈ c × (synthesis + mels + (reader + seeds × 612) / 1.55), 1.55 the 2-thread speed-up of a training step
   // (ENGINE.md), c = 0.82 from the last idle run (Xeon, before the cuts: 24.1 min = 0.82 × (517 + 53 + 1,838 / 1.55)).
-  // Now: 2 seeds 0.82 × (274 + 30 + 1,808 / 1.55) ≈ 20 min; 3 seeds ≈ 25.5 min; 1 seed ≈ 14.7 min. With the WAVs
+  // Now: 2 seeds 0.82 × (274 + 32 + 1,808 / 1.55) ≈ 20 min; 3 seeds ≈ 25.5 min; 1 seed ≈ 14.7 min. With the WAVs
   // already cached (the `omni` entry synthesises the same plan) 2 seeds ≈ 16.4, 3 seeds ≈ 21.8 min. The reader LM
   // alone is about 5 minutes and a seed about 5.4, so 10 minutes holds no seed at these step counts: quick keeps
   // 2 seeds of T1 and T2, probes on the first layer and all 8, no further weights; `full` runs the whole grid.
