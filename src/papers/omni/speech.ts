@@ -160,6 +160,7 @@ export async function synthesizeMany(specs: (VoiceSpec & { text: string })[], th
               feed();
             });
             w.on("error", reject);
+            w.on("exit", (code) => reject(new Error(`speech synthesis worker exited (code ${code}) before its utterances were done`)));
             feed();
           }),
       ),
