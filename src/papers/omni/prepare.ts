@@ -30,17 +30,28 @@ export type OmniData = {
   textEval: TextItem[];
 };
 
-export async function prepareOmniData(cfg: OmniExperimentConfig, run: RunDir, log: (m: string) => void): Promise<OmniData> {
+/**
+ * The speech corpus, its mels, the text and the digits. `opts.mels`: the (utterances, frame count) the mels are computed
+ * from, when not the synthesised ones (the tokenizer study's nuisance): the mels are computed once, of those.
+ */
+export async function prepareOmniData(
+  cfg: OmniExperimentConfig,
+  run: RunDir,
+  log: (m: string) => void,
+  opts: { mels?: (utts: Utterance[], maxFrames: number) => { utts: Utterance[]; maxFrames: number } } = {},
+): Promise<OmniData> {
   const plan = planSpeech({ ...cfg.speech }, cfg.seed);
   const cacheDir = cfg.speech.cacheDir ?? run.path("data", "speech");
   let last = 0;
-  const utts = await buildSpeech(plan, cacheDir, cfg.speech.maxSeconds, (d, n) => {
+  const synthesised = await buildSpeech(plan, cacheDir, cfg.speech.maxSeconds, (d, n) => {
     if (d === n || d - last >= 50) {
       last = d;
       log(`speech: ${d}/${n} utterances (cache ${cacheDir})`);
     }
   });
-  const mels = melFeatures(utts, cfg.speech.nMels, Math.round(cfg.speech.maxSeconds * 100));
+  const from = opts.mels ? opts.mels(synthesised, Math.round(cfg.speech.maxSeconds * 100)) : { utts: synthesised, maxFrames: Math.round(cfg.speech.maxSeconds * 100) };
+  const utts = from.utts;
+  const mels = melFeatures(utts, cfg.speech.nMels, from.maxFrames);
   const trainIdx = utts.flatMap((u, i) => (u.split === "train" ? [i] : []));
   const evalIdx = utts.flatMap((u, i) => (u.split === "eval" ? [i] : []));
   const st = statementSplit(cfg.seed);
@@ -48,7 +59,7 @@ export async function prepareOmniData(cfg: OmniExperimentConfig, run: RunDir, lo
   const textTrain = [...st.train.map((s) => ({ s })), ...qa];
   const textEval = [...st.heldOut.slice(0, 64).map((s) => ({ s })), ...qa];
   run.writeJson("data.json", {
-    utterances: utts.map((u) => ({ id: u.id, text: u.text, voice: u.voice, speed: u.speed, pitch: u.pitch, role: u.role, split: u.split, seconds: u.samples.length / SAMPLE_RATE })),
+    utterances: synthesised.map((u) => ({ id: u.id, text: u.text, voice: u.voice, speed: u.speed, pitch: u.pitch, role: u.role, split: u.split, seconds: u.samples.length / SAMPLE_RATE })),
     heldOutQuestions: questionSplit(cfg.speech.heldOutQuestions, cfg.seed, cfg.speech.questionSet).heldOut.map((q) => q.text),
     heldOutStatements: st.heldOut.length,
   });

@@ -9,7 +9,10 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import { decodeWav, encodeWav, normalizePeak, resample, trimSilence } from "../../data/audio.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { Rng } from "../../util/rng.js";
@@ -68,15 +71,104 @@ export async function espeakAvailable(): Promise<boolean> {
 
 export type VoiceSpec = { voice: string; speed: number; pitch: number };
 
+/** espeak-ng's WAV bytes (22,050 Hz) as the utterance: 16 kHz mono, silence-trimmed, peak 0.9. */
+function fromEspeakWav(bytes: Uint8Array, v: VoiceSpec, errs: string[]): Float32Array {
+  if (errs.some((e) => /error|bad voice/i.test(e))) throw new Error(`espeak-ng failed for voice ${v.voice}: ${errs.join("; ")}`);
+  const wav = decodeWav(bytes);
+  const x = resample(wav.samples, wav.sampleRate, SAMPLE_RATE);
+  return normalizePeak(trimSilence(x, SAMPLE_RATE, { thresholdDb: -40, padMs: 40 }), 0.9);
+}
+
 /** Synthesise one utterance: 16 kHz mono, silence-trimmed, peak 0.9. */
 export async function synthesize(text: string, v: VoiceSpec): Promise<Float32Array> {
   const es = await loadEspeak();
   const errs: string[] = [];
   const m = await es({ arguments: ["-v", v.voice, "-s", String(v.speed), "-p", String(v.pitch), "-w", "/out.wav", text], print: () => {}, printErr: (s) => errs.push(s) });
-  if (errs.some((e) => /error|bad voice/i.test(e))) throw new Error(`espeak-ng failed for voice ${v.voice}: ${errs.join("; ")}`);
-  const wav = decodeWav(m.FS.readFile("/out.wav"));
-  const x = resample(wav.samples, wav.sampleRate, SAMPLE_RATE);
-  return normalizePeak(trimSilence(x, SAMPLE_RATE, { thresholdDb: -40, padMs: 40 }), 0.9);
+  return fromEspeakWav(m.FS.readFile("/out.wav"), v, errs);
+}
+
+/** Worker threads for speech synthesis: `TINYFOUNDRY_SPEECH_THREADS`, else min(2, cores) (espeak-ng runs one utterance per thread). */
+export function speechThreads(): number {
+  const env = process.env.TINYFOUNDRY_SPEECH_THREADS;
+  if (env !== undefined && env !== "") {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`TINYFOUNDRY_SPEECH_THREADS must be an integer 1..64, got ${JSON.stringify(env)}`);
+    return n;
+  }
+  return Math.max(1, Math.min(2, availableParallelism()));
+}
+
+// The synthesis worker: its own espeak-ng instance per utterance (as `synthesize`), returning the raw WAV bytes; the
+// resampling, trimming and normalising happen on the main thread, in `fromEspeakWav`, so the samples are the same bytes.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+(async () => {
+  const plain = (await import(workerData.url)).default;
+  const compiled = workerData.module;
+  const instantiateWasm = compiled ? (imports, ok) => { WebAssembly.instantiate(compiled, imports).then((inst) => ok(inst, compiled)); return {}; } : undefined;
+  parentPort.on("message", async (t) => {
+    const errs = [];
+    try {
+      const opts = { arguments: ["-v", t.voice, "-s", String(t.speed), "-p", String(t.pitch), "-w", "/out.wav", t.text], print: () => {}, printErr: (s) => errs.push(s) };
+      const m = await plain(instantiateWasm ? { ...opts, instantiateWasm } : opts);
+      const wav = m.FS.readFile("/out.wav").slice();
+      parentPort.postMessage({ i: t.i, wav, errs }, [wav.buffer]);
+    } catch (e) {
+      parentPort.postMessage({ i: t.i, error: String(e), errs });
+    }
+  });
+})();
+`;
+
+/**
+ * Synthesise many utterances on `threads` worker threads (the same samples as `synthesize` one by one: the same espeak-ng
+ * build and arguments, the same post-processing on this thread). Fewer than 2 threads or utterances: one by one here.
+ */
+export async function synthesizeMany(specs: (VoiceSpec & { text: string })[], threads: number, onDone?: (i: number, x: Float32Array) => void): Promise<Float32Array[]> {
+  const out: Float32Array[] = new Array(specs.length);
+  if (threads < 2 || specs.length < 2) {
+    for (const [i, s] of specs.entries()) {
+      out[i] = await synthesize(s.text, s);
+      onDone?.(i, out[i]);
+    }
+    return out;
+  }
+  await loadEspeak(); // the clear error when espeak-ng is missing
+  const url = pathToFileURL(createRequire(import.meta.url).resolve("espeak-ng")).href;
+  const wasm = join(dirname(createRequire(import.meta.url).resolve("espeak-ng")), "espeak-ng.wasm");
+  const module = await WebAssembly.compile(readFileSync(wasm));
+  const workers = Array.from({ length: Math.min(threads, specs.length) }, () => new Worker(WORKER_SOURCE, { eval: true, workerData: { url, module } }));
+  let next = 0;
+  try {
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            const feed = () => {
+              if (next >= specs.length) return resolve();
+              const i = next++;
+              w.postMessage({ i, ...specs[i] });
+            };
+            w.on("message", (m: { i: number; wav?: Uint8Array; error?: string; errs: string[] }) => {
+              try {
+                if (m.error !== undefined || !m.wav) throw new Error(`espeak-ng failed for voice ${specs[m.i].voice}: ${m.error ?? "no audio"}`);
+                out[m.i] = fromEspeakWav(m.wav, specs[m.i], m.errs);
+                onDone?.(m.i, out[m.i]);
+              } catch (e) {
+                return reject(e as Error);
+              }
+              feed();
+            });
+            w.on("error", reject);
+            w.on("exit", (code) => reject(new Error(`speech synthesis worker exited (code ${code}) before its utterances were done`)));
+            feed();
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return out;
 }
 
 export type UttRole = "statement" | "question" | "answer" | "image-question";
@@ -175,18 +267,34 @@ export function planSpeech(cfg: SpeechPlanConfig, seed: number): UttSpec[] {
  * Synthesise (or load from `cacheDir`) every planned utterance. Utterances longer than
  * `maxSeconds` are re-spoken up to 3 times 40 words/min faster, then dropped.
  */
-export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds: number, onProgress?: (done: number, total: number) => void): Promise<Utterance[]> {
+export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds: number, onProgress?: (done: number, total: number) => void, threads = speechThreads()): Promise<Utterance[]> {
   mkdirSync(cacheDir, { recursive: true });
   const out: Utterance[] = [];
-  let done = 0;
+  const idOf = (s: VoiceSpec & { text: string }) => fnv1a32Hex(`${s.voice}|${s.speed}|${s.pitch}|${s.text}`);
+  // First every utterance missing from the cache, on worker threads; kept in memory as synthesised (the loop below then
+  // uses exactly the samples a one-by-one synthesis would have, not their 16-bit WAV).
+  const fresh = new Map<string, Float32Array>();
+  const missing = [...new Map(plan.map((s) => [idOf(s), s] as const)).entries()].filter(([id]) => !existsSync(join(cacheDir, `${id}.wav`)));
+  let done = plan.length - missing.length;
+  await synthesizeMany(
+    missing.map(([, s]) => s),
+    threads,
+    (i, x) => {
+      fresh.set(missing[i][0], x);
+      writeFileAtomic(join(cacheDir, `${missing[i][0]}.wav`), encodeWav(x, SAMPLE_RATE));
+      onProgress?.(++done, plan.length);
+    },
+  );
+  done = 0;
   for (const spec of plan) {
     let s = { ...spec };
     let samples: Float32Array | null = null;
     for (let attempt = 0; attempt < 4; attempt++) {
-      const id = fnv1a32Hex(`${s.voice}|${s.speed}|${s.pitch}|${s.text}`);
+      const id = idOf(s);
       const file = join(cacheDir, `${id}.wav`);
       let x: Float32Array;
-      if (existsSync(file)) x = decodeWav(readFileSync(file)).samples;
+      if (fresh.has(id)) x = fresh.get(id)!;
+      else if (existsSync(file)) x = decodeWav(readFileSync(file)).samples;
       else {
         x = await synthesize(s.text, s);
         writeFileAtomic(file, encodeWav(x, SAMPLE_RATE));
@@ -198,7 +306,8 @@ export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds:
       }
       s = { ...s, speed: s.speed + 40 };
     }
-    onProgress?.(++done, plan.length);
+    // (with anything synthesised above, progress was reported there)
+    if (missing.length === 0) onProgress?.(++done, plan.length);
   }
   return out;
 }

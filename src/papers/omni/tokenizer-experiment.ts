@@ -77,11 +77,11 @@ export function loadTokenizer(cfg: OmniExperimentConfig, data: OmniData, arm: To
   }
 }
 
-/** `semLrScale`: the T2 adapter's (`sem`) learning rate as a multiple of the tokenizer's (1 unless a study says otherwise). */
 /**
  * `semLrScale`: the T2 adapter's (`sem`) learning rate as a multiple of the tokenizer's (1 unless a study says otherwise).
  * `encoder`: start from this (pretrained) encoder, not consumed; `encLrScale`: then the encoder's rate as a multiple of the
- * tokenizer's (0: frozen; the default 1 trains it like the rest).
+ * tokenizer's (0: frozen; the default 1 trains it like the rest). `onCodes`: receives every utterance's codes from the
+ * evaluation (training and held-out; what `encodeAll` of the trained tokenizer gives), so they need not be encoded again.
  */
 export async function trainTokenizer(
   cfg: OmniExperimentConfig,
@@ -90,7 +90,7 @@ export async function trainTokenizer(
   run: RunDir,
   ctx: ExperimentContext,
   lmParamsDir: string,
-  opts: { semLrScale?: number; encoder?: EncoderNet; encLrScale?: number } = {},
+  opts: { semLrScale?: number; encoder?: EncoderNet; encLrScale?: number; onCodes?: (codes: Map<number, Codes>) => void } = {},
 ): Promise<TokArmSummary> {
   const tcfg = tokConfig(cfg, arm);
   const lmCfg = lmConfigOf(cfg, data.tok);
@@ -138,7 +138,8 @@ export async function trainTokenizer(
   });
   step.dispose();
   const trained = join(res.params);
-  const ev = await evalTokenizer(trained, tcfg, data, B);
+  const { codes, ...ev } = await evalTokenizer(trained, tcfg, data, B);
+  opts.onCodes?.(codes);
   const sanity = arm === "T2" ? await transcriptSanity(trained, tcfg, lmCfg, data, B) : undefined;
   disposeTree(trained);
   disposeTree(res.opt);
@@ -267,7 +268,9 @@ async function evalTokenizer(p: TokParams, tcfg: TokenizerConfig, data: OmniData
     for (const c of trainCodes) for (const f of c) counts[f[i]]++;
     return codebookUsage(counts);
   });
-  return { reconL1ByLayers, reconL1PerUtterance, usage };
+  // Every utterance's codes (training and held-out), so a caller need not encode them again.
+  const codes = new Map<number, Codes>([...data.trainIdx.map((u, i) => [u, trainCodes[i]] as const), ...data.evalIdx.map((u, i) => [u, evalCodes[i]] as const)]);
+  return { reconL1ByLayers, reconL1PerUtterance, usage, codes };
 }
 
 /** The mean training frame (per mel bin) repeated over every held-out frame: its mel L1. */

@@ -61,7 +61,10 @@ function contextText(s: TokStudySummary): string {
     `Nuisance on every waveform: speed/pitch factor ${s.nuisance.speed.map((x) => x.toFixed(2)).join("-")}, gain ${s.nuisance.gainDb.map((x) => x.toFixed(1)).join(" to ")} dB, white noise at ${s.nuisance.snrDb.map((x) => x.toFixed(1)).join("-")} dB SNR. ` +
     `Mean-frame baseline mel L1 ${f3(s.tokenizerBaseline.meanFrameL1)}; constant-transcript CER ${(100 * s.probeBaseline.constantCer).toFixed(1)} %. ` +
     `Frozen reader LM (${s.readerLm.readBack} of its pretraining sequences read back a sentence laid out as an audio prefix, up to ${s.readerLm.readBackRepeats} slots per word): transcript NLL per word after the sentence's own read-back prefix ${f3(r.trueNll)}, after another sentence's ${f3(r.shuffledNll)}. ` +
-    `T2's sanity check (shuffled minus true codes, per word, mean over seeds): ${f3(sanityGap(s))} nats.`
+    `T2's sanity check (shuffled minus true codes, per word, mean over seeds): ${f3(sanityGap(s))} nats.` +
+    (s.whisperPretrain
+      ? ` Every tokenizer's encoder started from one recogniser (the paper's Whisper encoder in small; ${s.whisperPretrain.steps} steps, word accuracy on held-out voices ${(100 * s.whisperPretrain.heldOutWordAcc).toFixed(1)} %), trained at ${s.whisperPretrain.encLrScale} × the tokenizer's rate.`
+      : "")
   );
 }
 

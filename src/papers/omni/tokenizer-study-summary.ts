@@ -1,5 +1,6 @@
 /** What `omni-tokenizer` measures: the shape of its summary.json (the claims and the report read it). */
 import type { ProbeBaseline, ProbeSummary, TokArmSummary, TokenizerBaseline } from "./summary.js";
+import type { WhisperSummary } from "./whisper-experiment.js";
 
 export type ReaderLmSummary = {
   status: string;
@@ -31,4 +32,6 @@ export type TokStudySummary = {
   runs: TokStudyRun[];
   /** T2 at further transcript-loss weights. */
   weights: { weight: number; runs: ({ seed: number } & TokWithProbes)[] }[];
+  /** With `tokenizer.pretrainEncoder.steps` > 0: the recogniser every tokenizer's encoder started from, and that encoder's rate scale. */
+  whisperPretrain?: WhisperSummary & { encLrScale: number };
 };

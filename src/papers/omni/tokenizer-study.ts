@@ -20,7 +20,6 @@ import { loadRunParams } from "../../train/checkpoint.js";
 import { runArm, type ExperimentContext } from "../../train/experiment.js";
 import type { RunDir } from "../../train/run-dir.js";
 import { Rng } from "../../util/rng.js";
-import { melFeatures } from "./data.js";
 import { SAMPLE_RATE, type Utterance } from "./speech.js";
 import { formats } from "./sequences.js";
 import { DOWNSAMPLE } from "./tokenizer.js";
@@ -29,6 +28,7 @@ import { trainLmFromScratch } from "./text-lm.js";
 import { encodeAll, loadTokenizer, meanFrameBaseline, tokConfig, trainTokenizer, type TokArm } from "./tokenizer-experiment.js";
 import { constantTranscriptBaseline, trainProbe } from "./probe-experiment.js";
 import { asOmniConfig, type TokStudyConfig } from "./tokenizer-study-config.js";
+import { pretrainedEncoder, trainWhisper, type WhisperSummary } from "./whisper-experiment.js";
 import type { Codes } from "./sequences.js";
 import type { ProbeSummary, TokArmSummary } from "./summary.js";
 import type { TokStudySummary, TokStudyRun, ReaderLmSummary } from "./tokenizer-study-summary.js";
@@ -64,19 +64,21 @@ export function applyNuisance(x: Float32Array, rng: Rng, n: TokStudyConfig["stud
 
 /** The `omni` speech data with nuisance on every utterance (data seed fixed by `cfg.seed`). */
 export async function prepareStudyData(cfg: TokStudyConfig, ctx: ExperimentContext): Promise<{ data: OmniData; nuisance: TokStudySummary["nuisance"] }> {
-  const data = await prepareOmniData(asOmniConfig(cfg), ctx.run, ctx.log);
   const stats = { speed: [] as number[], gainDb: [] as number[], snrDb: [] as number[] };
-  const utts: Utterance[] = data.utts.map((u, i) => {
-    const r = applyNuisance(u.samples, Rng.stream(cfg.seed, `nuisance:${i}`), cfg.study.nuisance);
-    stats.speed.push(r.speed);
-    stats.gainDb.push(r.gainDb);
-    stats.snrDb.push(r.snrDb);
-    return { ...u, samples: r.samples };
+  // The mels are computed once, of the perturbed waveforms (the clean ones' are never read here).
+  const perturb = (clean: Utterance[]) => ({
+    utts: clean.map((u, i) => {
+      const r = applyNuisance(u.samples, Rng.stream(cfg.seed, `nuisance:${i}`), cfg.study.nuisance);
+      stats.speed.push(r.speed);
+      stats.gainDb.push(r.gainDb);
+      stats.snrDb.push(r.snrDb);
+      return { ...u, samples: r.samples };
+    }),
+    maxFrames: Math.ceil((cfg.speech.maxSeconds * 100) / Math.min(1, cfg.study.nuisance.speed[0])),
   });
-  const maxFrames = Math.ceil((cfg.speech.maxSeconds * 100) / Math.min(1, cfg.study.nuisance.speed[0]));
-  const mels = melFeatures(utts, cfg.speech.nMels, maxFrames);
+  const data = await prepareOmniData(asOmniConfig(cfg), ctx.run, ctx.log, { mels: perturb });
   const range = (xs: number[]) => [Math.min(...xs), Math.max(...xs)] as [number, number];
-  return { data: { ...data, utts, mels }, nuisance: { speed: range(stats.speed), gainDb: range(stats.gainDb), snrDb: range(stats.snrDb), seconds: utts.reduce((a, u) => a + u.samples.length, 0) / SAMPLE_RATE } };
+  return { data, nuisance: { speed: range(stats.speed), gainDb: range(stats.gainDb), snrDb: range(stats.snrDb), seconds: data.utts.reduce((a, u) => a + u.samples.length, 0) / SAMPLE_RATE } };
 }
 
 // ---------------------------------------------------------------- the frozen reader LM
@@ -193,6 +195,26 @@ export async function runTokenizerStudy(cfg: TokStudyConfig, ctx: ExperimentCont
   ctx.log(`reader-lm: read-back transcript NLL ${reader.readBackSanity.trueNll.toFixed(3)} (true prefix) vs ${reader.readBackSanity.shuffledNll.toFixed(3)} (another sentence's)`);
   const B = cfg.tokenizer.train.batchSize;
   const allIdx = [...data.trainIdx, ...data.evalIdx];
+  // With `tokenizer.pretrainEncoder.steps` > 0 (off at every preset) the encoder is first trained as a recogniser (the
+  // paper's Whisper-large encoder in small), once: every tokenizer arm, T1 and T2 of every seed, starts from that encoder
+  // and trains it at `encLrScale` × its rate (0: frozen, then T1 and T2 differ only in data order, sem adapter and decoder).
+  const pre = cfg.tokenizer.pretrainEncoder;
+  let whisper: WhisperSummary | undefined;
+  if (pre.steps > 0) {
+    const wcfg = asOmniConfig(cfg);
+    whisper = await runArm(ctx, "whisper-pretrain", { pre, tok: tokConfig(wcfg, "T2") }, (r) => trainWhisper(wcfg, data, tokConfig(wcfg, "T2"), r, ctx, ctx.log));
+    ctx.log(`whisper-pretrain: word accuracy held-out voices ${pct(whisper.heldOutWordAcc)}, training utterances ${pct(whisper.trainWordAcc)} after ${whisper.steps} steps`);
+  }
+  const encoderOpts = (ocfg: ReturnType<typeof asOmniConfig>) =>
+    pre.steps > 0 ? { encoder: pretrainedEncoder(ocfg, data, tokConfig(ocfg, "T2"), armDir("whisper-pretrain")), encLrScale: pre.encLrScale } : {};
+
+  /** Every utterance's codes from a finished tokenizer arm's checkpoint. */
+  const encodeStored = async (ocfg: ReturnType<typeof asOmniConfig>, arm: TokArm, name: string): Promise<Map<number, Codes>> => {
+    const p = loadTokenizer(ocfg, data, arm, armDir(name));
+    const codes = await encodeAll(p, tokConfig(ocfg, arm), data, allIdx, B);
+    disposeTree(p);
+    return new Map<number, Codes>(allIdx.map((u, i) => [u, codes[i]]));
+  };
 
   /** Train one tokenizer arm and its probes. */
   const tokenizerWithProbes = async (arm: TokArm, seed: number, weight?: number): Promise<{ tokenizer: TokArmSummary; probes: Record<string, ProbeSummary> }> => {
@@ -200,13 +222,15 @@ export async function runTokenizerStudy(cfg: TokStudyConfig, ctx: ExperimentCont
     const layers = weight === undefined ? cfg.probe.layers : [Math.max(...cfg.probe.layers)];
     const ocfg = asOmniConfig(cfg, seed, weight ?? cfg.tokenizer.transcriptWeight);
     const name = tokArmName(arm, seed, weight);
-    const tokenizer = await runArm(ctx, name, tokConfig(ocfg, arm), (r) => trainTokenizer(ocfg, data, arm, r, ctx, armDir("reader-lm")));
+    // The evaluation's codes of every utterance feed the probes; a resumed (already finished) arm encodes them again.
+    let evalCodes: Map<number, Codes> | undefined;
+    const tokenizer = await runArm(ctx, name, tokConfig(ocfg, arm), (r) => {
+      const enc = encoderOpts(ocfg);
+      return trainTokenizer(ocfg, data, arm, r, ctx, armDir("reader-lm"), { ...enc, onCodes: (c) => (evalCodes = c) }).finally(() => enc.encoder && disposeTree(enc.encoder));
+    });
     const sanity = tokenizer.transcriptSanity;
     ctx.log(`${name}: mel L1 1/8 layers ${tokenizer.reconL1ByLayers[0].toFixed(3)}/${tokenizer.reconL1ByLayers.at(-1)!.toFixed(3)}${sanity ? `, frozen-LM transcript NLL true ${sanity.trueNll.toFixed(3)} vs shuffled ${sanity.shuffledNll.toFixed(3)} per token` : ""}`);
-    const p = loadTokenizer(ocfg, data, arm, armDir(name));
-    const codes = await encodeAll(p, tokConfig(ocfg, arm), data, allIdx, B);
-    disposeTree(p);
-    const codeMap = new Map<number, Codes>(allIdx.map((u, i) => [u, codes[i]]));
+    const codeMap = evalCodes ?? (await encodeStored(ocfg, arm, name));
     const probes: Record<string, ProbeSummary> = {};
     for (const k of layers) {
       const label = `probe-${name.slice("tokenizer-".length)}-k${k}`;
@@ -237,6 +261,7 @@ export async function runTokenizerStudy(cfg: TokStudyConfig, ctx: ExperimentCont
     probeLayers: cfg.probe.layers,
     runs,
     weights,
+    ...(whisper ? { whisperPretrain: { ...whisper, encLrScale: pre.encLrScale } } : {}),
   };
 }
 

@@ -1,0 +1,35 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { espeakAvailable, speechThreads, synthesize, synthesizeMany } from "./speech.js";
+
+describe("speech synthesis on worker threads", () => {
+  afterEach(() => {
+    delete process.env.TINYFOUNDRY_SPEECH_THREADS;
+  });
+
+  it("gives the same samples as synthesising one by one (voices without random variants)", async (ctx) => {
+    if (!(await espeakAvailable())) ctx.skip();
+    const specs = [
+      { voice: "en-us", speed: 150, pitch: 40, text: "the red ball is big" },
+      { voice: "en-gb", speed: 170, pitch: 60, text: "what is three plus four" },
+      { voice: "en-us", speed: 190, pitch: 30, text: "nine" },
+    ];
+    const one: Float32Array[] = [];
+    for (const s of specs) one.push(await synthesize(s.text, s));
+    const seen: number[] = [];
+    const many = await synthesizeMany(specs, 2, (i) => seen.push(i));
+    expect(seen.sort()).toEqual([0, 1, 2]);
+    for (const [i, x] of one.entries()) {
+      expect(x.length).toBeGreaterThan(1000);
+      expect(Array.from(many[i])).toEqual(Array.from(x));
+    }
+  }, 60_000);
+
+  it("reads its thread count from TINYFOUNDRY_SPEECH_THREADS and rejects bad values", () => {
+    process.env.TINYFOUNDRY_SPEECH_THREADS = "3";
+    expect(speechThreads()).toBe(3);
+    process.env.TINYFOUNDRY_SPEECH_THREADS = "zero";
+    expect(() => speechThreads()).toThrow(/TINYFOUNDRY_SPEECH_THREADS must be an integer 1..64/);
+    delete process.env.TINYFOUNDRY_SPEECH_THREADS;
+    expect(speechThreads()).toBeGreaterThanOrEqual(1);
+  });
+});
