@@ -17,7 +17,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "guidance-free": 10.1,
     omni: 22.3,
     "omni-tokenizer": 24.1,
-    "sft-vs-rl": 37.5,
+    "sft-vs-rl": 31.1,
     "sft-vs-rl-nav": 12.1,
   },
   full: null,
