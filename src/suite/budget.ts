@@ -16,7 +16,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "mixture-of-mamba": 8.5,
     "guidance-free": 10.1,
     omni: 22.3,
-    "omni-tokenizer": 24.1,
+    "omni-tokenizer": 25.5,
     "sft-vs-rl": 31.1,
     "sft-vs-rl-nav": 12.1,
   },
