@@ -18,7 +18,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     omni: 22.3,
     "omni-tokenizer": 25.5,
     "sft-vs-rl": 31.1,
-    "sft-vs-rl-nav": 12.1,
+    "sft-vs-rl-nav": 16.8,
   },
   full: null,
 };

@@ -20,6 +20,10 @@ export const sftVsRlNavPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig>
     // Evaluate every 6 PPO updates as the run that sized it did (navigation runs 12 updates; GeneralPoints' quick
     // preset evaluates every 8 of its 40).
     eval: { ...quick.eval, every: 6 },
+    // Two seeds of the SFT init and both branches from the one stage 0, so the claims have a seed floor (issue 24:
+    // verdicts "with SE and seeds"). Measured idle (AMD EPYC, the README's navigation block): 16.8 min against the
+    // entry's 15-minute budget (one seed: 11.5 by the same run's per-arm minutes).
+    taskSeeds: 2,
     navigation: { ...quick.navigation, corpusShare: 0.6, routeLegs: [2, 2], sftInit: { ...quick.navigation.sftInit, steps: 100, seqLen: 160 } },
   },
   full: { ...full, envs: ["navigation"] },
