@@ -166,6 +166,17 @@ export async function evalOmni(
   };
 }
 
+/** What the speech-in evaluations share: the batch, vocabulary and shape of one-audio-row batches, the logits and the answer mark. */
+function speechReader(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData) {
+  const ocfg = omniConfigOf(cfg, data);
+  const B = cfg.omni.batchSize;
+  const V = ocfg.lm.vocabSize;
+  const shape: BatchShape = { batch: B, seqLen: ocfg.lm.contextLength, audioRows: 1, nLayers: ocfg.codebookSizes.length, K0: ocfg.codebookSizes[0], vision: ocfg.vision };
+  const f = omniLogitsFn(ocfg);
+  const fwd = async (xs: Array[]) => (await f(trunkOf(p), xs).data()) as Float32Array;
+  return { B, V, shape, fwd, mark: data.tok.id("<answer>") };
+}
+
 /**
  * Speech-in scores only (cheap enough to log during a stage): greedy ASR word accuracy on held-out voices
  * and on up to `nTrain` training utterances,
@@ -173,13 +184,7 @@ export async function evalOmni(
  * training utterances (training questions in training voices: does the model fit what it was trained on?).
  */
 export async function evalSpeechIn(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData, P: Pools, nTrain = 96): Promise<Record<string, number>> {
-  const ocfg = omniConfigOf(cfg, data);
-  const B = cfg.omni.batchSize;
-  const V = ocfg.lm.vocabSize;
-  const shape: BatchShape = { batch: B, seqLen: ocfg.lm.contextLength, audioRows: 1, nLayers: ocfg.codebookSizes.length, K0: ocfg.codebookSizes[0], vision: ocfg.vision };
-  const f = omniLogitsFn(ocfg);
-  const fwd = async (xs: Array[]) => (await f(trunkOf(p), xs).data()) as Float32Array;
-  const mark = data.tok.id("<answer>");
+  const { B, V, shape, fwd, mark } = speechReader(p, cfg, data);
   const st = async (us: number[]) => answerAccuracy(fwd, us.map((u) => P.f.sqaText(P.codes.get(u)!, data.utts[u].answer!)), mark, B, shape, V);
   const qs = P.byRole["eval-question"] ?? [];
   const held = await st(qs);
@@ -206,13 +211,7 @@ export async function evalSpeechIn(p: OmniParams, cfg: OmniExperimentConfig, dat
  * - `asrQuestionWordAcc`: ASR word accuracy on these utterances.
  */
 export async function evalSpeechQaSplit(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData, P: Pools, nTrain = 96): Promise<Record<string, number>> {
-  const ocfg = omniConfigOf(cfg, data);
-  const B = cfg.omni.batchSize;
-  const V = ocfg.lm.vocabSize;
-  const shape: BatchShape = { batch: B, seqLen: ocfg.lm.contextLength, audioRows: 1, nLayers: ocfg.codebookSizes.length, K0: ocfg.codebookSizes[0], vision: ocfg.vision };
-  const f = omniLogitsFn(ocfg);
-  const fwd = async (xs: Array[]) => (await f(trunkOf(p), xs).data()) as Float32Array;
-  const mark = data.tok.id("<answer>");
+  const { B, V, shape, fwd, mark } = speechReader(p, cfg, data);
   const acc = (c: boolean[], keep: boolean[]) => {
     const xs = c.filter((_, i) => keep[i]);
     return xs.length ? xs.filter(Boolean).length / xs.length : NaN;
