@@ -21,6 +21,7 @@ import { runArm, type ExperimentContext } from "../../train/experiment.js";
 import type { RunDir } from "../../train/run-dir.js";
 import { Rng } from "../../util/rng.js";
 import { SAMPLE_RATE, type Utterance } from "./speech.js";
+import { applyNuisance } from "./nuisance.js";
 import { formats } from "./sequences.js";
 import { DOWNSAMPLE } from "./tokenizer.js";
 import { cachedJit, dataSummary, lmConfigOf, pickText, prepareOmniData, textExample, TEXT_LEN, type OmniData } from "./prepare.js";
@@ -35,32 +36,9 @@ import type { TokStudySummary, TokStudyRun, ReaderLmSummary } from "./tokenizer-
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
-// ---------------------------------------------------------------- acoustic nuisance
+// ---------------------------------------------------------------- acoustic nuisance (nuisance.ts)
 
-/**
- * One utterance's waveform with nuisance: resampled by a factor r (r > 1 faster and higher), a
- * gain, and white noise at an SNR (dB) relative to the signal's RMS. Pure given `rng`.
- */
-export function applyNuisance(x: Float32Array, rng: Rng, n: TokStudyConfig["study"]["nuisance"]): { samples: Float32Array; speed: number; gainDb: number; snrDb: number } {
-  const u = (r: [number, number]) => r[0] + (r[1] - r[0]) * rng.next();
-  const speed = u(n.speed);
-  const gainDb = u(n.gainDb);
-  const snrDb = u(n.snrDb);
-  const len = Math.max(1, Math.floor(x.length / speed));
-  const out = new Float32Array(len);
-  for (let i = 0; i < len; i++) {
-    const t = i * speed;
-    const j = Math.floor(t);
-    const f = t - j;
-    out[i] = (x[j] ?? 0) * (1 - f) + (x[j + 1] ?? 0) * f;
-  }
-  let ss = 0;
-  for (const v of out) ss += v * v;
-  const g = 10 ** (gainDb / 20);
-  const noiseStd = (Math.sqrt(ss / len) * g) / 10 ** (snrDb / 20);
-  for (let i = 0; i < len; i++) out[i] = out[i] * g + noiseStd * rng.normal();
-  return { samples: out, speed, gainDb, snrDb };
-}
+export { applyNuisance } from "./nuisance.js";
 
 /** The `omni` speech data with nuisance on every utterance (data seed fixed by `cfg.seed`). */
 export async function prepareStudyData(cfg: TokStudyConfig, ctx: ExperimentContext): Promise<{ data: OmniData; nuisance: TokStudySummary["nuisance"] }> {

@@ -23,7 +23,7 @@ import { editDistance } from "./probe.js";
 import { argmax, cachedJit, sched, TEXT_LEN, transcriptArrays, type OmniData } from "./prepare.js";
 import { DOWNSAMPLE, type EncoderNet, type TokenizerConfig } from "./tokenizer.js";
 import { SAMPLE_RATE } from "./speech.js";
-import { applyNuisance } from "./tokenizer-study.js";
+import { applyNuisance } from "./nuisance.js";
 import { decayMaskOf } from "./text-lm.js";
 import { initRecogniser, recogniserLogits, recogniserLoss, type RecogniserParams } from "./whisper-pretrain.js";
 
