@@ -19,6 +19,7 @@ import type { RunDir } from "../../train/run-dir.js";
 import { Rng, type RngState } from "../../util/rng.js";
 import type { SftVsRlConfig } from "./config.js";
 import { gae, inferenceFlops, initValueHead, keySplitWeights, normalizeAdvantages, ppoLoss, trainFlops, valueHeadToHost, weightedLogProb, type PolicyParams, type PPOLossConfig } from "./model.js";
+import { packRows, responseWidth, type PackRow } from "./pack.js";
 import { collectRollout, initRolloutState, type BatchShape, type SamplingConfig, type Transition } from "./rollout.js";
 import type { PhraseTokenizer } from "./tokenizer.js";
 import { imageBatch, type VisionParams } from "./vision.js";
@@ -136,47 +137,26 @@ export function minibatchArrays(samples: Sample[], contextLength: number, imageI
   const B = samples.length;
   const maxLen = Math.max(...samples.map((s) => s.seq.length - 1));
   const T = lengthBucket(maxLen, contextLength, learner.padMultiple);
-  const x = new Int32Array(B * T);
-  const last = new Float32Array(B * T);
-  // Columns of y and w: every position (T), or the response positions only (R).
-  // Response token j of a sample sits in column (promptLen − 1) mod 16 + j: the column's residue mod 16 is its
-  // position's, so the sums over columns add the same numbers in the same lanes as the sums over positions.
-  const off = (s: Sample) => (s.promptLen - 1) % 16;
+  const rows: PackRow[] = samples.map((s) => ({ seq: s.seq, promptLen: s.promptLen, weight: (j) => s.weights[j] }));
   // R: a multiple of 64 (one shape at `quick`, whose answers are at most 48 tokens), at most T.
-  const R = learner.responseHead ? Math.min(T, Math.ceil(Math.max(...samples.map((s) => off(s) + s.seq.length - s.promptLen)) / 64) * 64) : T;
-  const y = new Int32Array(B * R);
-  const w = new Float32Array(B * R);
-  const rows = learner.responseHead ? new Float32Array(B * R * T) : null;
-  samples.forEach((s, b) => {
-    for (let t = 0; t < s.seq.length - 1; t++) x[b * T + t] = s.seq[t];
-    for (let t = 0; t < s.seq.length - 1; t++) {
-      const j = t + 1 - s.promptLen; // index of the response token predicted at t
-      if (rows) {
-        if (j < 0) continue;
-        const col = off(s) + j;
-        y[b * R + col] = s.seq[t + 1];
-        w[b * R + col] = s.weights[j];
-        rows[(b * R + col) * T + t] = 1;
-      } else {
-        y[b * T + t] = s.seq[t + 1];
-        if (j >= 0) w[b * T + t] = s.weights[j];
-      }
-    }
-    last[b * T + s.promptLen - 1] = 1;
-  });
+  const R = learner.responseHead ? responseWidth(rows, T, 64) : null;
+  const { x, y, w, pick } = packRows(rows, T, R);
+  const C = R ?? T;
+  const last = new Float32Array(B * T);
+  samples.forEach((s, b) => (last[b * T + s.promptLen - 1] = 1));
   const vec = (f: (s: Sample) => number) => np.array(Float32Array.from(samples.map(f)));
   const img = imageId === undefined ? [] : imageBatch(x, B, T, imageId, samples.map((s) => s.image!));
   return [
     np.array(x, { dtype: np.int32 }).reshape([B, T]),
-    np.array(y, { dtype: np.int32 }).reshape([B, R]),
-    np.array(w).reshape([B, R]),
+    np.array(y, { dtype: np.int32 }).reshape([B, C]),
+    np.array(w).reshape([B, C]),
     np.array(last).reshape([B, T]),
     vec((s) => s.oldLogp),
     vec((s) => s.oldValue),
     vec((s) => s.ret),
     vec((s) => s.adv),
     ...img,
-    ...(rows ? [np.array(rows).reshape([B, R, T])] : []),
+    ...(pick ? [np.array(pick).reshape([B, C, T])] : []),
   ];
 }
 

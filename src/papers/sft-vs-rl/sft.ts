@@ -14,6 +14,7 @@ import { Rng } from "../../util/rng.js";
 import { vlSettings, type SftVsRlConfig } from "./config.js";
 import { sftExample, sftLoss, vlSftLoss, type VLParams } from "./model.js";
 import { gpSpec, type EnvSpec } from "./tasks.js";
+import { packRows, responseWidth, type PackRow } from "./pack.js";
 import { answerTokens, renderChat, type PhraseTokenizer } from "./tokenizer.js";
 import { imageBatch, initVision, type VisionParams } from "./vision.js";
 
@@ -64,40 +65,18 @@ export const DEFAULT_SFT_SHAPE: SftShape = SFT_SHAPES.pad16Head;
 /**
  * Host arrays of one SFT batch (the examples in batch order) under `shape`: x [B, T'] (T' = T, or the longest row
  * rounded up to `padMultiple`), and y, mask [B, T'] (as `sftExample` writes them) or, with `responseHead`, y, mask
- * [B, R] over the response targets only plus the one-hot rows [B, R, T'] that pick their positions. Response target
- * j of an example sits in column (promptLen − 1) mod 16 + j: its column keeps its position's residue mod 16, so the
- * loss and gradient sums add the same numbers in the same lanes as over whole rows (as the PPO learner's
- * `minibatchArrays`); R is the longest such column + 1 rounded up to 16, at most T'.
+ * [B, R] over the response targets only plus the one-hot rows [B, R, T'] that pick their positions, laid out by
+ * `packRows` (pack.ts, shared with the PPO learner); R is the longest row's last response column + 1 rounded up to 16.
  */
 export function sftBatchArrays(batch: readonly SftExample[], T: number, shape: SftShape): { x: Int32Array; y: Int32Array; mask: Float32Array; rows: Float32Array | null; T: number; R: number } {
-  const B = batch.length;
   const lens = batch.map((e) => e.prompt.length + e.response.length - 1);
   const longest = Math.max(...lens);
   if (longest > T) throw new Error(`sftBatchArrays: prompt + response tokens (${longest + 1}) exceed the sequence length ${T} + 1`);
   const Tp = shape.padMultiple > 0 ? Math.min(T, Math.ceil(longest / shape.padMultiple) * shape.padMultiple) : T;
-  const off = (e: SftExample) => (e.prompt.length - 1) % 16;
-  const R = shape.responseHead ? Math.min(Tp, Math.ceil(Math.max(...batch.map((e) => off(e) + e.response.length)) / 16) * 16) : Tp;
-  const x = new Int32Array(B * Tp);
-  const y = new Int32Array(B * R);
-  const mask = new Float32Array(B * R);
-  const rows = shape.responseHead ? new Float32Array(B * R * Tp) : null;
-  batch.forEach((e, b) => {
-    const seq = [...e.prompt, ...e.response];
-    for (let t = 0; t < seq.length - 1; t++) {
-      x[b * Tp + t] = seq[t];
-      const j = t + 1 - e.prompt.length; // index of the response token predicted at t (the target is a prompt token when < 0)
-      if (!rows) {
-        y[b * Tp + t] = seq[t + 1];
-        mask[b * Tp + t] = j >= 0 ? 1 : 0;
-      } else if (j >= 0) {
-        const col = off(e) + j;
-        y[b * R + col] = seq[t + 1];
-        mask[b * R + col] = 1;
-        rows[(b * R + col) * Tp + t] = 1;
-      }
-    }
-  });
-  return { x, y, mask, rows, T: Tp, R };
+  const rows: PackRow[] = batch.map((e) => ({ seq: [...e.prompt, ...e.response], promptLen: e.prompt.length, weight: () => 1 }));
+  const R = shape.responseHead ? responseWidth(rows, Tp, 16) : null;
+  const { x, y, w, pick } = packRows(rows, Tp, R);
+  return { x, y, mask: w, rows: pick, T: Tp, R: R ?? Tp };
 }
 
 export type SFTOptions = {
