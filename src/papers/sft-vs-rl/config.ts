@@ -129,6 +129,13 @@ export const sftVsRlSchema = z
      * with two or more, the claims take the seed spread as their floor. Arms of seed index i > 0 end in `-s<seed>`.
      */
     taskSeeds: posInt.default(1),
+    /**
+     * Task seeds trained at the same time, each in a child process of its own with one wasm thread (`seed-jobs.ts`):
+     * on two cores two one-thread processes do more work than one process with two threads. 1 (or one task seed):
+     * every seed in this process, one after another, at this process's thread count. The arms, their names, their
+     * numbers (the engine's results do not depend on the thread count) and the run directory are the same either way.
+     */
+    seedJobs: posInt.default(1),
     /** Legacy key of configs saved before `envs` existed (it could only be "general-points"); ignored. */
     env: z.enum(["general-points"]).optional(),
     navigation: navigationSchema.default(NAVIGATION_DEFAULTS),
@@ -233,6 +240,7 @@ const base: SftVsRlConfig = {
   cards: 4,
   ruleWording: "paper",
   taskSeeds: 1,
+  seedJobs: 1,
   navigation: NAVIGATION_DEFAULTS,
   model: { ...defaultLMConfig, vocabSize: 256, dModel: 96, nLayers: 3, nHeads: 4, contextLength: 256, norm: "rms", pos: "rope", mlp: "gelu", mlpRatio: 4, tiedHead: true, bias: false },
   stage0: { steps: 600, batchSize: 32, seqLen: 128, lr: 3e-3, warmupSteps: 40, minLrRatio: 0.1, clip: 1, corpusChars: 2_000_000, probes: 200 },
