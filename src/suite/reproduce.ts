@@ -14,7 +14,7 @@ import { ConfigError, didYouMean, pickPreset, validateConfig } from "../train/co
 import { CheckpointError } from "../train/checkpoint.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { buildSite } from "./site.js";
-import { childCommand, runChild } from "./spawn.js";
+import { childCommand, runChild } from "../train/spawn.js";
 import type { ChildRequest, SuiteState } from "./state.js";
 
 export type { SuiteEntry, SuiteState, ChildMessage } from "./state.js";

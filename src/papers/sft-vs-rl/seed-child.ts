@@ -5,11 +5,11 @@
  * `child.ts` does. SIGTERM, SIGINT or a lost parent make it checkpoint the current arm and stop.
  */
 import { initEngine, type Device } from "../../engine/index.js";
-import type { ChildMessage } from "../../suite/state.js";
 import { CheckpointError } from "../../train/checkpoint.js";
 import { validateConfig } from "../../train/config.js";
 import { Interrupted, quietContext, type ExperimentContext } from "../../train/experiment.js";
 import { openRun } from "../../train/run-dir.js";
+import type { ChildMessage } from "../../train/spawn.js";
 import { sftVsRlSchema } from "./config.js";
 import { runSeed, sharedOf } from "./experiment.js";
 import type { SeedRequest } from "./seed-jobs.js";

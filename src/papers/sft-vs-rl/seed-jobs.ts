@@ -8,7 +8,7 @@
  * and they resume their arms. A child that fails stops the others the same way.
  */
 import { defaultDevice } from "../../engine/index.js";
-import { childCommand, runChild } from "../../suite/spawn.js";
+import { childCommand, runChild } from "../../train/spawn.js";
 import { Interrupted, type ExperimentContext } from "../../train/experiment.js";
 import type { SftVsRlConfig } from "./config.js";
 

@@ -1,15 +1,24 @@
 /**
  * Child processes that run part of the work in a Node process of their own and report over IPC (`ChildMessage`):
- * the reproduction suite's experiments (`child.ts`) and an experiment's task seeds (sft-vs-rl `seed-child.ts`). The
+ * the reproduction suite's experiments (`suite/child.ts`) and an experiment's task seeds (sft-vs-rl `seed-child.ts`). The
  * child gets its own process group, so a terminal's Ctrl-C reaches only the parent, which forwards exactly one
  * SIGTERM when its signal aborts: the child then checkpoints and stops like any run.
  */
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { CheckpointError } from "../train/checkpoint.js";
-import { Interrupted, type ExperimentContext } from "../train/experiment.js";
-import type { ChildMessage } from "./state.js";
+import { CheckpointError } from "./checkpoint.js";
+import { Interrupted, type ExperimentContext, type Summary } from "./experiment.js";
+import type { ProgressEvent } from "./loop.js";
+
+/** What a child process sends its parent over IPC. */
+export type ChildMessage =
+  | { kind: "log"; msg: string }
+  | { kind: "progress"; arm?: string; event: ProgressEvent }
+  | { kind: "done"; summary: Summary; wallSeconds: number; maxRssMB: number }
+  | { kind: "interrupted"; wallSeconds: number; maxRssMB: number }
+  /** `refused`: a checkpoint was refused before anything of the run changed (the run is left as it was). */
+  | { kind: "failed"; message: string; refused?: boolean };
 
 /**
  * The Node arguments that start module `name` (no extension) beside `hereUrl` (the caller's `import.meta.url`):
