@@ -4,11 +4,8 @@
  * without redoing finished experiments (or finished arms inside one), then one report site
  * (`index.html`) and a results table (`results.md`) for the README.
  */
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { experiments } from "../registry.js";
 import { createRun, makeDirs, openRun, timestamp, type RunDir } from "../train/run-dir.js";
 import { Interrupted, runExperiment, type ExperimentContext, type PresetName } from "../train/experiment.js";
@@ -17,7 +14,8 @@ import { ConfigError, didYouMean, pickPreset, validateConfig } from "../train/co
 import { CheckpointError } from "../train/checkpoint.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { buildSite } from "./site.js";
-import type { ChildMessage, ChildRequest, SuiteState } from "./state.js";
+import { childCommand, runChild } from "../train/spawn.js";
+import type { ChildRequest, SuiteState } from "./state.js";
 
 export type { SuiteEntry, SuiteState, ChildMessage } from "./state.js";
 
@@ -57,40 +55,10 @@ export type SuiteOptions = {
   isolate?: { device: string };
 };
 
-/** How to start child.ts: compiled JavaScript runs as is; TypeScript sources through tsx's loader. */
-function childCommand(): string[] {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith(".js")) return [fileURLToPath(new URL("./child.js", import.meta.url))];
-  const tsx = createRequire(import.meta.url).resolve("tsx");
-  return ["--import", pathToFileURL(tsx).href, fileURLToPath(new URL("./child.ts", import.meta.url))];
-}
-
-/**
- * Run one experiment of the suite in a child process (child.ts), relaying its log and progress.
- * The child gets its own process group so a terminal's Ctrl-C reaches only the parent, which
- * forwards exactly one SIGTERM: the child then checkpoints and stops like any run.
- */
-function runInChild(req: ChildRequest, ctx: ExperimentContext): Promise<{ wallSeconds: number; maxRssMB: number }> {
-  return new Promise((resolveP, reject) => {
-    const child = spawn(process.execPath, [...childCommand(), JSON.stringify(req)], { stdio: ["ignore", "inherit", "inherit", "ipc"], detached: true, env: process.env });
-    let outcome: ChildMessage | null = null;
-    const onAbort = () => child.kill("SIGTERM");
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    child.on("message", (m: ChildMessage) => {
-      if (m.kind === "log") ctx.log(m.msg);
-      else if (m.kind === "progress") ctx.onProgress(m.event, m.arm);
-      else outcome = m;
-    });
-    child.on("error", reject);
-    child.on("exit", (code, sig) => {
-      ctx.signal.removeEventListener("abort", onAbort);
-      const o = outcome as ChildMessage | null;
-      if (o?.kind === "done") resolveP({ wallSeconds: o.wallSeconds, maxRssMB: o.maxRssMB });
-      else if (o?.kind === "interrupted" || ctx.signal.aborted) reject(new Interrupted(req.name));
-      else if (o?.kind === "failed") reject(o.refused ? new CheckpointError(o.message) : new Error(o.message));
-      else reject(new Error(`${req.name}: child process exited with ${sig ?? `code ${code}`} before finishing`));
-    });
-  });
+/** Run one experiment of the suite in a child process (child.ts), relaying its log and progress. */
+async function runInChild(req: ChildRequest, ctx: ExperimentContext): Promise<{ wallSeconds: number; maxRssMB: number }> {
+  const out = await runChild([...childCommand(import.meta.url, "child"), JSON.stringify(req)], ctx, req.name);
+  return { wallSeconds: out.wallSeconds, maxRssMB: out.maxRssMB };
 }
 
 export function suiteNames(only?: string[]): string[] {

@@ -1,7 +1,5 @@
 /** The suite's state file (`suite.json`) and the messages between the suite and its children. */
 import type { PresetName } from "../train/experiment.js";
-import type { ProgressEvent } from "../train/loop.js";
-import type { Summary } from "../train/experiment.js";
 
 export type SuiteEntry = {
   name: string;
@@ -24,11 +22,5 @@ export type SuiteState = {
 /** What the parent tells a child: which experiment, in which run directory. */
 export type ChildRequest = { name: string; runDir: string; resume: boolean; device: string };
 
-/** What a suite child process sends its parent over IPC. */
-export type ChildMessage =
-  | { kind: "log"; msg: string }
-  | { kind: "progress"; arm?: string; event: ProgressEvent }
-  | { kind: "done"; summary: Summary; wallSeconds: number; maxRssMB: number }
-  | { kind: "interrupted"; wallSeconds: number; maxRssMB: number }
-  /** `refused`: a checkpoint was refused before anything of the run changed (the run is left as it was). */
-  | { kind: "failed"; message: string; refused?: boolean };
+/** What a suite child process sends its parent over IPC (the same messages as any child, `train/spawn.ts`). */
+export type { ChildMessage } from "../train/spawn.js";

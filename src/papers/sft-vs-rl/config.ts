@@ -129,6 +129,13 @@ export const sftVsRlSchema = z
      * with two or more, the claims take the seed spread as their floor. Arms of seed index i > 0 end in `-s<seed>`.
      */
     taskSeeds: posInt.default(1),
+    /**
+     * Task seeds trained at the same time, each in a child process of its own with one wasm thread (`seed-jobs.ts`):
+     * on two cores two one-thread processes do more work than one process with two threads. 1 (or one task seed):
+     * every seed in this process, one after another, at this process's thread count. The arms, their names, their
+     * numbers (the engine's results do not depend on the thread count) and the run directory are the same either way.
+     */
+    seedJobs: posInt.default(1),
     /** Legacy key of configs saved before `envs` existed (it could only be "general-points"); ignored. */
     env: z.enum(["general-points"]).optional(),
     navigation: navigationSchema.default(NAVIGATION_DEFAULTS),
@@ -233,6 +240,7 @@ const base: SftVsRlConfig = {
   cards: 4,
   ruleWording: "paper",
   taskSeeds: 1,
+  seedJobs: 1,
   navigation: NAVIGATION_DEFAULTS,
   model: { ...defaultLMConfig, vocabSize: 256, dModel: 96, nLayers: 3, nHeads: 4, contextLength: 256, norm: "rms", pos: "rope", mlp: "gelu", mlpRatio: 4, tiedHead: true, bias: false },
   stage0: { steps: 600, batchSize: 32, seqLen: 128, lr: 3e-3, warmupSteps: 40, minLrRatio: 0.1, clip: 1, corpusChars: 2_000_000, probes: 200 },
@@ -332,6 +340,17 @@ export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = 
     // PPO without SFT: 4 updates (2 of them value warm-up). It used to run out of wasm memory (4 GiB); with PPO's
     // micro-batches run one at a time a pilot of it peaked at 1.4 GiB.
     extras: { noSftUpdates: 4, verifyIters: [], sweepUpdates: 0 },
+    // Two task seeds, so the claims have a seed floor (issue 24: verdicts "with SE and seeds"), side by side in two
+    // child processes of one wasm thread each (seed-jobs.ts; the numbers do not depend on the thread count). Sized by
+    // arithmetic (README, "Task seeds in child processes"; no idle 2-core machine to measure on): the idle one-seed
+    // run's arms at 2 threads (init 1.3, PPO 11.2, SFT 7.6, no-SFT 1.4 = 21.5 min) at one thread by their pieces' one-
+    // thread CPU (scripts/pilots/sft-vs-rl-threads.mts: a PPO update 21.5-23.3 s, an SFT step 0.34-0.40 s; an
+    // evaluation at 500 per split 16.8 s): init 1.2-1.3, PPO 16.4, SFT 12.1-14.0, no-SFT 1.5 = 31.2-33.2 min per
+    // child, x 1.00-1.10 for the other child beside it (+5-10 % CPU per PPO update in the pilot's pairs): 31.2-36.5,
+    // so stage 0 9.6 + 31.2-36.5 = 40.8-46.1 min against 45. Two seeds one after another in one two-thread process:
+    // 9.6 + 2 x 21.5 = 52.6.
+    taskSeeds: 2,
+    seedJobs: 2,
   },
   full: {
     ...base,

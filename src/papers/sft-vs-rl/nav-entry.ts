@@ -21,9 +21,13 @@ export const sftVsRlNavPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig>
     // preset evaluates every 8 of its 40).
     eval: { ...quick.eval, every: 6 },
     // Two seeds of the SFT init and both branches from the one stage 0, so the claims have a seed floor (issue 24:
-    // verdicts "with SE and seeds"). Measured idle (AMD EPYC, the README's navigation block): 16.8 min against the
-    // entry's 15-minute budget (one seed: 11.5 by the same run's per-arm minutes).
+    // verdicts "with SE and seeds"). Measured idle one after another (AMD EPYC, the README's navigation block): 16.8
+    // min against the entry's 15-minute budget (one seed: 11.5 by the same run's per-arm minutes). Side by side in two
+    // one-thread child processes (README, "Task seeds in child processes": GeneralPoints' per-arm one-thread/two-thread
+    // ratios, init 0.95x, PPO 1.46x, SFT 1.59-1.84x, x 1.00-1.10 for the pair) seed 0's 6.0 minutes become 8.5-10.1:
+    // 5.5 + 8.5-10.1 = 14.0-15.6 min, not yet measured idle.
     taskSeeds: 2,
+    seedJobs: 2,
     navigation: { ...quick.navigation, corpusShare: 0.6, routeLegs: [2, 2], sftInit: { ...quick.navigation.sftInit, steps: 100, seqLen: 160 } },
   },
   full: { ...full, envs: ["navigation"] },

@@ -78,9 +78,10 @@ describe("task seeds and the SFT curve (pure)", () => {
     expect(sftCurveLines(t, { noSft: [] } as unknown as SftVsRlSummary).some((l) => l.startsWith("| 0 |"))).toBe(false);
   });
 
-  it("sizes the presets: quick one seed, 500 episodes per split at every compute point, the curve to step 400; full two seeds", () => {
+  it("sizes the presets: quick two seeds in two child processes, 500 episodes per split at every compute point, the curve to step 400; full two seeds", () => {
     const q = sftVsRlPresets.quick;
-    expect(q.taskSeeds).toBe(1);
+    expect(q.taskSeeds).toBe(2);
+    expect(q.seedJobs).toBe(2);
     // Issue 24: >= 500 episodes per split at every compute point (no cheaper intermediate points since the tight batch shape).
     expect(q.eval.midEpisodes).toBeUndefined();
     expect(q.eval.episodes).toBeGreaterThanOrEqual(500);
