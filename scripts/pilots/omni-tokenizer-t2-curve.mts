@@ -2,7 +2,7 @@
 // transcript weight W) with the frozen reader LM of READER_DIR (an arm directory holding its checkpoint) and every EVERY
 // steps prints the transcript NLL per word on the first 48 held-out statements/questions with their own codes and with
 // another utterance's (the study's sanity check on a subset), their gap, and the training losses (waits for the reader's
-// checkpoint). SPEECH_CACHE: the WAVs; SEM_ADAPTER: T2's adapter (`semAdapter` of tokenizer.ts: linear, softTokens).
+// checkpoint). SPEECH_CACHE: the WAVs; WHISPER, ENC_SCALE: a pretrained encoder (below); SEM_ADAPTER: T2's adapter (`semAdapter` of tokenizer.ts: linear, softTokens).
 // Usage: npx tsx scripts/pilots/omni-tokenizer-t2-curve.mts OUTDIR READER_DIR STEPS W [EVERY]
 import { cpuUsage } from "node:process";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -14,6 +14,7 @@ import { tokStudyPresets, asOmniConfig } from "../../src/papers/omni/tokenizer-s
 import { prepareStudyData } from "../../src/papers/omni/tokenizer-study.js";
 import { tokConfig, trainTokenizer, transcriptSanity } from "../../src/papers/omni/tokenizer-experiment.js";
 import { lmConfigOf } from "../../src/papers/omni/prepare.js";
+import { pretrainedEncoder } from "../../src/papers/omni/whisper-experiment.js";
 
 const [out, readerDir, stepsArg, wArg, everyArg] = process.argv.slice(2);
 await initEngine();
@@ -35,7 +36,9 @@ const evaluate = async (p: Parameters<typeof transcriptSanity>[0], step: number)
   ctx.log(`T2 w ${w} step ${step}: sanity on ${s.n}: true ${s.trueNll.toFixed(4)} shuffled ${s.shuffledNll.toFixed(4)} gap ${(s.shuffledNll - s.trueNll).toFixed(4)} nats/word`);
   return { sanityTrue: s.trueNll, sanityShuffled: s.shuffledNll };
 };
-const tok = await runArm(ctx, `tokenizer-T2-w${w}`, tcfg, (r) => trainTokenizer(ocfg, data, "T2", r, ctx, readerDir, { evaluate, evalEvery: +(everyArg ?? 50) }));
+// WHISPER: start from that recogniser arm's encoder (`omni-tokenizer-gates.mts whisper`), trained at ENC_SCALE × the rate.
+const enc = process.env.WHISPER ? { encoder: pretrainedEncoder(ocfg, data, tcfg, process.env.WHISPER), encLrScale: +(process.env.ENC_SCALE ?? 0.1) } : {};
+const tok = await runArm(ctx, `tokenizer-T2-w${w}`, tcfg, (r) => trainTokenizer(ocfg, data, "T2", r, ctx, readerDir, { ...enc, evaluate, evalEvery: +(everyArg ?? 50) }));
 const s = tok.transcriptSanity!;
 ctx.log(`T2 w ${w}, ${stepsArg} steps, all held-out: sanity true ${s.trueNll.toFixed(4)} shuffled ${s.shuffledNll.toFixed(4)} gap ${(s.shuffledNll - s.trueNll).toFixed(4)} on ${s.n}; mel L1 by layers ${tok.reconL1ByLayers.map((x) => x.toFixed(3)).join(" ")}; last transcript loss ${tok.transcriptLoss.toFixed(3)}`);
 process.exit(0);
