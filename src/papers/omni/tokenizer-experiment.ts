@@ -90,7 +90,15 @@ export async function trainTokenizer(
   run: RunDir,
   ctx: ExperimentContext,
   lmParamsDir: string,
-  opts: { semLrScale?: number; encoder?: EncoderNet; encLrScale?: number; onCodes?: (codes: Map<number, Codes>) => void } = {},
+  opts: {
+    semLrScale?: number;
+    encoder?: EncoderNet;
+    encLrScale?: number;
+    onCodes?: (codes: Map<number, Codes>) => void;
+    /** Pilots: an evaluation of the tokenizer (params not consumed) every `evalEvery` steps, logged to metrics.jsonl. */
+    evaluate?: (p: TokParams, step: number) => Promise<Record<string, number>>;
+    evalEvery?: number;
+  } = {},
 ): Promise<TokArmSummary> {
   const tcfg = tokConfig(cfg, arm);
   const lmCfg = lmConfigOf(cfg, data.tok);
@@ -129,7 +137,8 @@ export async function trainTokenizer(
     // The group step scales each group by groupLr / max(groupLr): the schedule peaks at the largest group's rate.
     lr: (s) => sched(tcfg.train)(s) * (Math.max(...Object.values(groupLr)) / lr),
     tokensPerStep: B * data.mels.T,
-    evalEvery: steps,
+    evalEvery: opts.evaluate ? (opts.evalEvery ?? steps) : steps,
+    ...(opts.evaluate ? { evaluate: (p: Params, s: number) => opts.evaluate!(join(p), s) } : {}),
     checkpointEvery: Math.max(1, Math.floor(steps / 2)),
     auxNames: TOKENIZER_METRICS,
     resume: ctx.resume,
@@ -202,7 +211,7 @@ export async function decodeAll(p: TokParams, tcfg: TokenizerConfig, codes: Code
  * with each utterance's own codes as the LM's prefix, and with the codes of another utterance of
  * the batch (rolled by one). If they barely differ, the transcript loss carries no signal about the audio.
  */
-export async function transcriptSanity(p: TokParams, tcfg: TokenizerConfig, lmCfg: LMConfig, data: OmniData, B: number): Promise<{ trueNll: number; shuffledNll: number; n: number }> {
+export async function transcriptSanity(p: TokParams, tcfg: TokenizerConfig, lmCfg: LMConfig, data: OmniData, B: number, maxUtterances = Infinity): Promise<{ trueNll: number; shuffledNll: number; n: number }> {
   const f = cachedJit(["tok-transcript", tcfg, lmCfg], () =>
     jit((q: Params, mel: Array, mask100: Array, mask12: Array, textIn: Array, textTgt: Array, textMask: Array, candIdx: Array) => {
       const o = tokenizerLoss(fromGroups(q), tcfg, lmCfg, { mel, mask100, mask12, textIn, textTgt, textMask, candIdx });
@@ -213,7 +222,7 @@ export async function transcriptSanity(p: TokParams, tcfg: TokenizerConfig, lmCf
       return o.metrics[2];
     }),
   );
-  const utts = data.evalIdx.filter((u) => data.utts[u].role === "statement" || data.utts[u].role === "question");
+  const utts = data.evalIdx.filter((u) => data.utts[u].role === "statement" || data.utts[u].role === "question").slice(0, maxUtterances);
   const Kmax = Math.max(...tcfg.codebookSizes);
   let t = 0;
   let sh = 0;

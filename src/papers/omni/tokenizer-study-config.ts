@@ -70,7 +70,14 @@ const quick: TokStudyConfig = {
   // ≈ 24 min; 3 seeds ≈ 31 min; 1 seed ≈ 16.6 min; with the WAVs already cached (the `omni` entry synthesises the same
   // plan) 20 and 27 min. The reader LM alone is about 5 minutes and a seed about 7.3, so the issue's 10 minutes hold
   // no seed: quick keeps 2 seeds of T1 and T2, probes on the first layer and all 8, no further weights; `full` runs the
-  // whole grid.
+  // whole grid. The idle run at this preset took 25.5 min (AMD EPYC, WAVs synthesised afresh): the model's 24 × 1.06.
+  // What is left to cut (TOKENIZER.md, Sizing): the WAVs, if `speech.cacheDir` pointed both `omni` and this entry at one
+  // folder (the same plan today: omniPresets.quick.speech, seed 0; each run now synthesises into its own folder),
+  // 0.82 × 274 ≈ 3.7 min when `omni` ran first; the seeds and the reader as 1-thread child processes side by side instead
+  // of one process on 2 wasm threads: 584 + 2 × 826 = 2,236 CPU s packed on 2 cores at about 1.08 (two 1-thread
+  // processes vs one alone; not measured here) is 1,207 against 2,236 / 1.55 = 1,443 now, 0.82 × 236 ≈ 3.2 min. Both
+  // together: 2 seeds ≈ 0.82 × (32 + 1,207) ≈ 17 min, 3 seeds ≈ 0.82 × (32 + 1,653) ≈ 23 min. Below that the cuts change
+  // what is measured (reader steps, probe steps, tokenizer steps; the 300-step tokenizer failed the mel gate).
   probe: { ...q.probe, layers: [1, 8] },
   study: { seeds: 2, extraWeights: [], extraWeightSeeds: 1, readBack: 0.8, readBackRepeats: 1, nuisance: { speed: [0.9, 1.1], gainDb: [-6, 6], snrDb: [15, 30] } },
 };

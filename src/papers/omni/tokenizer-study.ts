@@ -79,7 +79,7 @@ export function readBackSequence(words: number[], P: number, ids: { pad: number;
 }
 
 /** [B, T] tokens/targets/mask of read-back or plain-text sequences (length T, padded). */
-function readerBatch(data: OmniData, cfg: TokStudyConfig, rng: Rng, B: number, T: number, P: number) {
+export function readerBatch(data: OmniData, cfg: TokStudyConfig, rng: Rng, B: number, T: number, P: number) {
   const f = formats(data.tok, { ...asOmniConfig(cfg).omni.vision, image: 28 });
   const ids = { pad: data.tok.id("<audio_pad>"), transcribe: data.tok.id("<transcribe>"), eos: data.tok.id("<eos>") };
   const statements = data.textTrain.filter((x) => x.s).map((x) => x.s!);

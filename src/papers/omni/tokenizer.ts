@@ -55,6 +55,12 @@ export type TokenizerConfig = {
   transcriptWeight: number;
   /** Pool factors of the multi-scale mel loss. */
   melScales: number[];
+  /**
+   * T2's adapter from the quantised frames to the frozen LM's input (not in any preset's schema; pilots): "linear"
+   * (default) maps each frame to the LM's width; "softTokens" maps it to a distribution over the LM's vocabulary and feeds
+   * the expected word embedding (softmax(W·zq)·wte), so the prefix stays among the embeddings the LM was trained on.
+   */
+  semAdapter?: "linear" | "softTokens";
 };
 
 export type Conv1d = { w: Array; b: Array };
@@ -132,7 +138,8 @@ export function initTokenizer(cfg: TokenizerConfig, seed: number, lm?: { params:
   };
   if (cfg.transcriptWeight > 0) {
     if (!lm) throw new Error("tokenizer.transcriptWeight > 0 (T2) needs the frozen text LM");
-    p.sem = { proj: initLinear(kg, "sem.proj", 4 * cfg.width, lm.cfg.dModel, { std: Math.sqrt(1 / (4 * cfg.width)), bias: true }) };
+    const out = cfg.semAdapter === "softTokens" ? lm.cfg.vocabSize : lm.cfg.dModel;
+    p.sem = { proj: initLinear(kg, "sem.proj", 4 * cfg.width, out, { std: Math.sqrt(1 / (4 * cfg.width)), bias: true }) };
     p.lm = lm.params;
   }
   return p;
@@ -320,7 +327,7 @@ export function tokenizerLoss(p: TokParams, cfg: TokenizerConfig, lmCfg: LMConfi
   if (cfg.transcriptWeight > 0) {
     if (!p.sem || !p.lm || !lmCfg || !b.textIn || !b.textTgt || !b.textMask) throw new Error("tokenizer T2: missing sem/lm params or text batch");
     const L = b.textIn.shape[1];
-    const prefix = linear(p.sem.proj, zq); // [B, T12, Dlm]
+    const prefix = cfg.semAdapter === "softTokens" ? np.matmul(jnn.softmax(linear(p.sem.proj, zq), -1), p.lm.wte.table.ref) : linear(p.sem.proj, zq); // [B, T12, Dlm]
     const text = embed({ table: p.lm.wte.table.ref }, b.textIn); // [B, L, Dlm]
     const { logits } = lmForward(p.lm, lmCfg, null, { inputEmbeds: np.concatenate([prefix, text], 1) }); // [B, T12+L, V]
     transcript = crossEntropy(logits.slice([], [T12, T12 + L], []), b.textTgt, b.textMask);
