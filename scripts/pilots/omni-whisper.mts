@@ -9,7 +9,8 @@
 //   diag  where spoken QA fails (evalSpeechQaSplit): t->t on the same questions written, s->t and the ASR->text cascade,
 //         each on held-out and training questions, for the text LM and a finished stage arm.
 // Environment: SPEECH_CACHE (the WAV cache), SPEECH_JSON (overrides the quick speech section), MIX_JSON (the stage's mix; default ASR 0.5 / s->t 0.5), INIT_AUDIO=1 (audio embeddings from the codebooks),
-// SQA_FORMAT (`omni.speechQaFormat`: direct or transcribe, the spoken questions' format in the stage and its scores), LM_JSON (overrides textLm.model, e.g. its width; the text LM arm is then `text-lm-<dModel>`). PRETRAIN_JSON overrides `tokenizer.pretrainEncoder` and TOK_JSON the tokenizer section (e.g. its width and encLayers).
+// SQA_FORMAT (`omni.speechQaFormat`: direct or transcribe, the spoken questions' format in the stage and its scores), LM_JSON (overrides textLm.model, e.g. its width; the text LM arm is then `text-lm-<dModel>`),
+// LM_DIR (a finished text LM arm of another pilot run, e.g. one of omni-textlm.mts, that the stage starts from instead). PRETRAIN_JSON overrides `tokenizer.pretrainEncoder` and TOK_JSON the tokenizer section (e.g. its width and encLayers).
 // Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-whisper.mts asr DIR STEPS [EVERY] [PRETRAIN_JSON] [TOK_JSON] [LABEL]
 //        (read: the same arguments as tok; STEPS unused)
 //        (diag: the same arguments as tok, LABEL a finished stage arm; STEPS unused: evalSpeechQaSplit of the text LM and that arm)
@@ -108,7 +109,7 @@ const lmCfg = lmConfigOf(cfg, data.tok);
 // summed embeddings start as what the recogniser's decoder read; the end-of-audio rows stay as initialised.
 const audioProj = process.env.INIT_AUDIO === "1" ? recogniserProjection(cfg, data, tcfg, armDir(whisperArm)) : null;
 const init = (): OmniParams => {
-  const p = initOmni(omniConfigOf(cfg, data), loadRunParams(armDir(lmArm), initLM(lmCfg, cfg.seed)), cfg.seed);
+  const p = initOmni(omniConfigOf(cfg, data), loadRunParams(process.env.LM_DIR ?? armDir(lmArm), initLM(lmCfg, cfg.seed)), cfg.seed);
   return audioProj ? { ...p, audioEmbed: codebookAudioEmbed(p.audioEmbed.tables, tok.vq.embed, audioProj) } : p;
 };
 if (phase === "diag") {
