@@ -8,7 +8,9 @@
 //         held-out voices every EVERY steps.
 //   diag  where spoken QA fails (evalSpeechQaSplit): t->t on the same questions written, s->t and the ASR->text cascade,
 //         each on held-out and training questions, for the text LM and a finished stage arm.
-// Environment: SPEECH_CACHE (the WAV cache), SPEECH_JSON (overrides the quick speech section), MIX_JSON (the stage's mix; default ASR 0.5 / s->t 0.5), INIT_AUDIO=1 (audio embeddings from the codebooks). PRETRAIN_JSON overrides `tokenizer.pretrainEncoder` and TOK_JSON the tokenizer section (e.g. its width and encLayers).
+// Environment: SPEECH_CACHE (the WAV cache), SPEECH_JSON (overrides the quick speech section), MIX_JSON (the stage's mix; default ASR 0.5 / s->t 0.5), INIT_AUDIO=1 (audio embeddings from the codebooks),
+// SQA_FORMAT (`omni.speechQaFormat`: direct or transcribe, the spoken questions' format in the stage and its scores), LM_JSON (overrides textLm.model, e.g. its width; the text LM arm is then `text-lm-<dModel>`),
+// LM_DIR (a finished text LM arm of another pilot run, e.g. one of omni-textlm.mts, that the stage starts from instead). PRETRAIN_JSON overrides `tokenizer.pretrainEncoder` and TOK_JSON the tokenizer section (e.g. its width and encLayers).
 // Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-whisper.mts asr DIR STEPS [EVERY] [PRETRAIN_JSON] [TOK_JSON] [LABEL]
 //        (read: the same arguments as tok; STEPS unused)
 //        (diag: the same arguments as tok, LABEL a finished stage arm; STEPS unused: evalSpeechQaSplit of the text LM and that arm)
@@ -37,8 +39,11 @@ await initEngine();
 const q = omniPresets.quick;
 const every = +(everyArg ?? 100);
 const tokOver = JSON.parse(tokJson ?? "{}") as Record<string, unknown>;
+const lmOver = JSON.parse(process.env.LM_JSON ?? "{}") as Record<string, unknown>;
 const cfg = omniSchema.parse({
   ...q,
+  textLm: { ...q.textLm, model: { ...q.textLm.model, ...lmOver } },
+  omni: { ...q.omni, speechQaFormat: process.env.SQA_FORMAT ?? q.omni.speechQaFormat },
   speech: { ...q.speech, cacheDir: process.env.SPEECH_CACHE ?? "runs/pilots/speech", ...JSON.parse(process.env.SPEECH_JSON ?? "{}") },
   tokenizer: {
     ...q.tokenizer,
@@ -83,7 +88,8 @@ if (phase === "read") {
 
 // Phase tok: text LM, the T2 tokenizer from the pretrained encoder, then one speech stage.
 if (!whisperArm) throw new Error("phase tok needs WHISPER_ARM (an asr arm of DIR)");
-const text = await runArm(ctx, "text-lm", cfg.textLm, (r) => trainTextLM(cfg, data, r, ctx, "text-lm"));
+const lmArm = process.env.LM_JSON ? `text-lm-${cfg.textLm.model.dModel}` : "text-lm";
+const text = await runArm(ctx, lmArm, cfg.textLm, (r) => trainTextLM(cfg, data, r, ctx, lmArm));
 log(`text-lm written QA ${f(text.textQaAcc)}`);
 const tokArm = `tokenizer-T2-from-${whisperArm}-s${cfg.tokenizer.train.steps}-e${cfg.tokenizer.pretrainEncoder.encLrScale}`;
 const tokRes = await runArm(ctx, tokArm, { tok: tcfg, whisperArm }, (r) =>
@@ -103,7 +109,7 @@ const lmCfg = lmConfigOf(cfg, data.tok);
 // summed embeddings start as what the recogniser's decoder read; the end-of-audio rows stay as initialised.
 const audioProj = process.env.INIT_AUDIO === "1" ? recogniserProjection(cfg, data, tcfg, armDir(whisperArm)) : null;
 const init = (): OmniParams => {
-  const p = initOmni(omniConfigOf(cfg, data), loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), cfg.seed);
+  const p = initOmni(omniConfigOf(cfg, data), loadRunParams(process.env.LM_DIR ?? armDir(lmArm), initLM(lmCfg, cfg.seed)), cfg.seed);
   return audioProj ? { ...p, audioEmbed: codebookAudioEmbed(p.audioEmbed.tables, tok.vq.embed, audioProj) } : p;
 };
 if (phase === "diag") {
@@ -120,8 +126,8 @@ const res = await runArm(ctx, label, { stage, steps, tokArm }, (r) =>
     evaluate: async (p, s) => {
       const e = await evalSpeechIn(p, cfg, data, P);
       log(
-        `${label} step ${s}: ASR ${f(e.asrWordAcc)} (statements ${f(e.asrStatementWordAcc)}; training utterances ${f(e.asrTrainWordAcc)}) ` +
-          `s->t ${f(e.s2tAcc)} (held-out Q ${f(e.s2tAccHeldOutQ)}; training utterances ${f(e.s2tTrainAcc)})`,
+        `${label} step ${s}: t->t ${f(e.t2tAcc)} ASR ${f(e.asrWordAcc)} (statements ${f(e.asrStatementWordAcc)}; training utterances ${f(e.asrTrainWordAcc)}) ` +
+          `s->t ${f(e.s2tAcc)} (held-out Q ${f(e.s2tAccHeldOutQ)}, training Q ${f(e.s2tAccTrainQ)}; training utterances ${f(e.s2tTrainAcc)}; <answer> forced ${e.s2tForced})`,
       );
       return e;
     },

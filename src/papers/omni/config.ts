@@ -100,6 +100,8 @@ export const omniSchema = z
          * audio embedding layer starts); `random` at every preset.
          */
         audioEmbedInit: z.enum(["random", "codebooks"]),
+        /** Spoken questions answered directly (the paper) or through the model's own transcript first (sequences.ts). */
+        speechQaFormat: z.enum(["direct", "transcribe"]),
         audioLossWeight: z.number().positive(),
         batchSize: posInt,
         audioRows: posInt,
@@ -176,6 +178,7 @@ const quick: OmniExperimentConfig = {
     vision: { patch: 7, width: 32, layers: 1, heads: 4 },
     visionPretrain: { steps: 3000, lr: 5e-3, batchSize: 64 },
     audioEmbedInit: "random",
+    speechQaFormat: "direct",
     audioLossWeight: 1,
     batchSize: 24,
     audioRows: 240,

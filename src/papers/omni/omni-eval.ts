@@ -9,7 +9,7 @@ import { jit, type Array } from "../../engine/index.js";
 import type { RunDir } from "../../train/run-dir.js";
 import type { OmniExperimentConfig } from "./config.js";
 import { omniForward, type OmniConfig, type OmniParams } from "./model.js";
-import { batchFromList, batchList, packBatch, type BatchShape, type Codes, type Example } from "./sequences.js";
+import { batchFromList, batchList, packBatch, type BatchShape, type Codes, type Example, type SpeechQaFormat } from "./sequences.js";
 import type { TokenizerConfig, TokParams } from "./tokenizer.js";
 import { DIGITS } from "./world.js";
 import { editDistance } from "./probe.js";
@@ -53,6 +53,71 @@ async function answerAccuracy(fwd: (b: Array[]) => Promise<Float32Array>, exs: E
     });
   }
   return { acc: correct.filter(Boolean).length / Math.max(1, correct.length), correct, preds };
+}
+
+/**
+ * Spoken-question answers scored in the format the model was trained on (`omni.speechQaFormat`). "direct": the
+ * teacher-forced next token at `mark` (`answerAccuracy`). "transcribe": the prompt up to `mark` (the first `<answer>`
+ * or `<speak>`), then greedy decoding of the model's own transcript until it writes `<answer>` (at most TEXT_LEN
+ * tokens; where it writes `<eos>` or runs out first, `<answer>` is appended for it, counted in `forced`), and the
+ * answer is the greedy token after that `<answer>`: no part of the true transcript is shown.
+ */
+export async function speechAnswerAccuracy(
+  fwd: (b: Array[]) => Promise<Float32Array>,
+  exs: Example[],
+  mark: number,
+  format: SpeechQaFormat,
+  answerId: number,
+  eosId: number,
+  B: number,
+  shape: BatchShape,
+  V: number,
+): Promise<{ acc: number; correct: boolean[]; preds: number[]; forced: number }> {
+  if (format === "direct") return { ...(await answerAccuracy(fwd, exs, mark, B, shape, V)), forced: 0 };
+  const correct: boolean[] = [];
+  const preds: number[] = [];
+  let forced = 0;
+  for (let i = 0; i < exs.length; i += B) {
+    const chunk = exs.slice(i, i + B);
+    const prompt = (e: Example): Example => {
+      const cut = e.ids.indexOf(mark) + 1;
+      return { ...e, ids: e.ids.slice(0, cut), codes: e.codes.slice(0, cut), textTgt: new Array<number>(cut).fill(-1), audioTgt: new Array<null>(cut).fill(null) };
+    };
+    const ps = chunk.map(prompt);
+    while (ps.length < B) ps.push(prompt(chunk[0]));
+    const push = (e: Example, w: number) => {
+      e.ids.push(w);
+      e.codes.push(null);
+      e.textTgt.push(-1);
+      e.audioTgt.push(null);
+    };
+    // state per row: 0 transcribing, 1 <answer> written (next token is the answer), 2 answered
+    const state = ps.map(() => 0);
+    const pred = ps.map(() => -1);
+    for (let t = 0; t <= TEXT_LEN + 1 && !state.every((x) => x === 2); t++) {
+      const logits = await fwd(batchList(packBatch(ps, shape).arrays));
+      ps.forEach((e, b) => {
+        if (state[b] === 2) return;
+        const w = argmaxAt(logits, b, e.ids.length - 1, shape.seqLen, V);
+        if (state[b] === 1) {
+          pred[b] = w;
+          state[b] = 2;
+          return;
+        }
+        const full = e.ids.length >= shape.seqLen - 1 || t >= TEXT_LEN;
+        if (w === answerId || w === eosId || full) {
+          if (w !== answerId && b < chunk.length) forced++;
+          push(e, answerId);
+          state[b] = 1;
+        } else push(e, w);
+      });
+    }
+    chunk.forEach((e, b) => {
+      preds.push(pred[b]);
+      correct.push(pred[b] === e.textTgt[e.ids.lastIndexOf(answerId)]);
+    });
+  }
+  return { acc: correct.filter(Boolean).length / Math.max(1, correct.length), correct, preds, forced };
 }
 
 /** Greedy transcripts of held-out-voice statements and questions (ASR task format), scored as 1 − word error rate. */
@@ -134,9 +199,11 @@ export async function evalOmni(
   const qs = P.byRole["eval-question"] ?? [];
   const heldQ = qs.map((u) => data.utts[u].questionSplit === "heldout");
   const anyAnswer = (a: string) => P.codes.get(P.answers.get(a)![0])!;
-  const st = await answerAccuracy(fwd, qs.map((u) => P.f.sqaText(P.codes.get(u)!, data.utts[u].answer!)), tok.id("<answer>"), B, shape, V);
-  const ssEx = qs.map((u) => P.f.sqaSpeech(P.codes.get(u)!, data.utts[u].answer!, anyAnswer(data.utts[u].answer!)));
-  const ss = await answerAccuracy(fwd, ssEx, tok.id("<speak>"), B, shape, V);
+  const fmt = cfg.omni.speechQaFormat;
+  const spoken = (exs: Example[], mark: string) => speechAnswerAccuracy(fwd, exs, tok.id(mark), fmt, tok.id("<answer>"), tok.id("<eos>"), B, shape, V);
+  const st = await spoken(qs.map((u) => P.f.sqaText(P.codes.get(u)!, data.utts[u].answer!, data.utts[u].text)), "<answer>");
+  const ssEx = qs.map((u) => P.f.sqaSpeech(P.codes.get(u)!, data.utts[u].answer!, anyAnswer(data.utts[u].answer!), data.utts[u].text));
+  const ss = await spoken(ssEx, "<speak>");
   const sub = (c: boolean[], keep: boolean[]) => {
     const xs = c.filter((_, i) => keep[i]);
     return xs.filter(Boolean).length / Math.max(1, xs.length);
@@ -145,7 +212,7 @@ export async function evalOmni(
   // Speech out: generate the answer audio after the model's own text answer; judge it with the recogniser.
   let s2sAudioAcc = NaN;
   if (recognise) {
-    const gen = await generateSpeech(p, ocfg, data, qs.map((u) => P.codes.get(u)!), B, cfg.omni.maxGenFrames, f);
+    const gen = await generateSpeech(p, ocfg, data, qs.map((u) => P.codes.get(u)!), B, cfg.omni.maxGenFrames, f, fmt);
     const heard = await recognise(gen.frames);
     s2sAudioAcc = heard.filter((h, i) => h.trim() === data.utts[qs[i]].answer).length / Math.max(1, heard.length);
     if (final && cfg.report.audioSamples > 0) await writeGeneratedSamples(cfg, data, final.tok, final.run, qs, gen, heard, B);
@@ -174,7 +241,11 @@ function speechReader(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData) 
   const shape: BatchShape = { batch: B, seqLen: ocfg.lm.contextLength, audioRows: 1, nLayers: ocfg.codebookSizes.length, K0: ocfg.codebookSizes[0], vision: ocfg.vision };
   const f = omniLogitsFn(ocfg);
   const fwd = async (xs: Array[]) => (await f(trunkOf(p), xs).data()) as Float32Array;
-  return { B, V, shape, fwd, mark: data.tok.id("<answer>") };
+  const mark = data.tok.id("<answer>");
+  /** s→t of utterances `us` in the configured format (the answer after the model's own transcript for "transcribe"). */
+  const st = (P: Pools, us: number[]) =>
+    speechAnswerAccuracy(fwd, us.map((u) => P.f.sqaText(P.codes.get(u)!, data.utts[u].answer!, data.utts[u].text)), mark, cfg.omni.speechQaFormat, mark, data.tok.id("<eos>"), B, shape, V);
+  return { B, V, shape, fwd, mark, st };
 }
 
 /**
@@ -184,12 +255,15 @@ function speechReader(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData) 
  * training utterances (training questions in training voices: does the model fit what it was trained on?).
  */
 export async function evalSpeechIn(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData, P: Pools, nTrain = 96): Promise<Record<string, number>> {
-  const { B, V, shape, fwd, mark } = speechReader(p, cfg, data);
-  const st = async (us: number[]) => answerAccuracy(fwd, us.map((u) => P.f.sqaText(P.codes.get(u)!, data.utts[u].answer!)), mark, B, shape, V);
+  const r = speechReader(p, cfg, data);
+  const { B, V, shape, fwd, mark } = r;
+  const st = (us: number[]) => r.st(P, us);
   const qs = P.byRole["eval-question"] ?? [];
+  const t2t = await answerAccuracy(fwd, qs.map((u) => P.f.qaText(data.utts[u].text, data.utts[u].answer!)), mark, B, shape, V);
   const held = await st(qs);
   const heldQ = qs.map((u) => data.utts[u].questionSplit === "heldout");
   const kept = held.correct.filter((_, i) => heldQ[i]);
+  const seenQ = held.correct.filter((_, i) => !heldQ[i]);
   const train = P.byRole.question ?? [];
   const stride = Math.max(1, Math.floor(train.length / nTrain));
   const seen = await st(train.filter((_, i) => i % stride === 0).slice(0, nTrain));
@@ -198,7 +272,7 @@ export async function evalSpeechIn(p: OmniParams, cfg: OmniExperimentConfig, dat
   const asrSeen = await asrWordAccuracy(fwd, data, P, B, shape, V, data.trainIdx.filter((_, i) => i % trainStride === 0).slice(0, nTrain));
   // Statements alone (held-out sentences in held-out voices): the ASR gate's set is mostly spoken questions, so a simpler question set makes it easier.
   const asrSt = await asrWordAccuracy(fwd, data, P, B, shape, V, data.evalIdx.filter((u) => data.utts[u].role === "statement"));
-  return { asrWordAcc: asr.acc, asrTrainWordAcc: asrSeen.acc, asrStatementWordAcc: asrSt.acc, s2tAcc: held.acc, s2tAccHeldOutQ: kept.filter(Boolean).length / Math.max(1, kept.length), s2tTrainAcc: seen.acc };
+  return { t2tAcc: t2t.acc, s2tForced: held.forced, asrWordAcc: asr.acc, asrTrainWordAcc: asrSeen.acc, asrStatementWordAcc: asrSt.acc, s2tAcc: held.acc, s2tAccHeldOutQ: kept.filter(Boolean).length / Math.max(1, kept.length), s2tAccTrainQ: seenQ.filter(Boolean).length / Math.max(1, seenQ.length), s2tTrainAcc: seen.acc };
 }
 
 /**
@@ -211,7 +285,8 @@ export async function evalSpeechIn(p: OmniParams, cfg: OmniExperimentConfig, dat
  * - `asrQuestionWordAcc`: ASR word accuracy on these utterances.
  */
 export async function evalSpeechQaSplit(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData, P: Pools, nTrain = 96): Promise<Record<string, number>> {
-  const { B, V, shape, fwd, mark } = speechReader(p, cfg, data);
+  const r = speechReader(p, cfg, data);
+  const { B, V, shape, fwd, mark } = r;
   const acc = (c: boolean[], keep: boolean[]) => {
     const xs = c.filter((_, i) => keep[i]);
     return xs.length ? xs.filter(Boolean).length / xs.length : NaN;
@@ -222,13 +297,13 @@ export async function evalSpeechQaSplit(p: OmniParams, cfg: OmniExperimentConfig
   const all = qs.map(() => true);
   const answer = (u: number) => data.utts[u].answer!;
   const t2t = await answerAccuracy(fwd, qs.map((u) => P.f.qaText(data.utts[u].text, answer(u))), mark, B, shape, V);
-  const s2t = await answerAccuracy(fwd, qs.map((u) => P.f.sqaText(P.codes.get(u)!, answer(u))), mark, B, shape, V);
+  const s2t = await r.st(P, qs);
   const asr = await asrWordAccuracy(fwd, data, P, B, shape, V, qs);
   const cascade = await answerAccuracy(fwd, qs.map((u, i) => P.f.qaText(data.tok.decode(asr.hyps[i]), answer(u))), mark, B, shape, V);
   const exact = qs.map((u, i) => editDistance(asr.hyps[i], data.tok.encode(data.utts[u].text)) === 0);
   const train = P.byRole.question ?? [];
   const stride = Math.max(1, Math.floor(train.length / nTrain));
-  const seen = await answerAccuracy(fwd, train.filter((_, i) => i % stride === 0).slice(0, nTrain).map((u) => P.f.sqaText(P.codes.get(u)!, answer(u))), mark, B, shape, V);
+  const seen = await r.st(P, train.filter((_, i) => i % stride === 0).slice(0, nTrain));
   return {
     nQuestions: qs.length,
     nHeldQ: heldQ.filter(Boolean).length,

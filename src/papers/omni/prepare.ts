@@ -80,7 +80,7 @@ export type Pools = {
 };
 
 export function makePools(data: OmniData, cfg: OmniExperimentConfig, codes: Map<number, Codes>): Pools {
-  const f = formats(data.tok, { ...cfg.omni.vision, image: 28 });
+  const f = formats(data.tok, { ...cfg.omni.vision, image: 28 }, cfg.omni.speechQaFormat);
   const byRole: Record<string, number[]> = {};
   for (const u of data.trainIdx) (byRole[data.utts[u].role] ??= []).push(u);
   for (const u of data.evalIdx) (byRole[`eval-${data.utts[u].role}`] ??= []).push(u);

@@ -9,6 +9,12 @@
  *   sqa-st   <bos> <audio_start> A×n <audio_end> <answer> a <eos>                  (speech in, text out)
  *   sqa-ss   <bos> <audio_start> A×n <audio_end> <speak> a <audiogen_start> A×m <audiogen_end> <eos>
  *            (speech in, interleaved text + speech out: the paper's protocol, text segment first)
+ * With the spoken-QA format "transcribe" (`omni.speechQaFormat`; a deviation from the paper's direct answers, issue 17:
+ * the chain-of-modality "transcribe then answer" of speech LLMs), the model first writes the question's transcript:
+ *   sqa-st   <bos> <audio_start> A×n <audio_end> <answer> <transcribe> w… <answer> a <eos>
+ *   sqa-ss   <bos> <audio_start> A×n <audio_end> <speak> <transcribe> w… <answer> a <audiogen_start> A×m <audiogen_end> <eos>
+ * The prompt is the direct format's (up to the first <answer> / <speak>); everything after it is learnt, and the answer is
+ * read after the last <answer>. The task mark before <transcribe> tells these from ASR (whose prompt ends in <transcribe>).
  *   omni     <bos> <img_start> I×4 <img_end> <audio_start> A×n <audio_end> <answer> d <eos>
  * In generated audio, the state at <audiogen_start> predicts frame 1, frame k predicts frame k+1 and
  * the last frame predicts end-of-audio (code K_0 on head 0); the host then appends <audiogen_end>.
@@ -86,10 +92,19 @@ class Builder {
 
 export type Formats = ReturnType<typeof formats>;
 
-/** The example constructors for one tokenizer and image size. */
-export function formats(tok: WordTokenizer, vision: VisionConfig) {
+/** How spoken questions are answered: "direct" (the paper: the answer right after the question) or "transcribe" (above). */
+export type SpeechQaFormat = "direct" | "transcribe";
+
+/** The example constructors for one tokenizer and image size (spoken questions in `speechQa` format). */
+export function formats(tok: WordTokenizer, vision: VisionConfig, speechQa: SpeechQaFormat = "direct") {
   const nImg = nImageTokens(vision);
   const b = () => new Builder(tok).text("<bos>", false);
+  /** The learnt transcript before the answer (format "transcribe"), or nothing. */
+  const chain = (x: Builder, transcript: string | undefined): Builder => {
+    if (speechQa === "direct") return x;
+    if (transcript === undefined) throw new Error('speech QA format "transcribe" needs the question\'s transcript');
+    return x.text(`<transcribe> ${transcript} <answer>`, true);
+  };
   return {
     /** A text sentence; QA text is "question <answer> a". */
     text: (sentence: string) => b().text(`${sentence} <eos>`, true).build("text"),
@@ -100,8 +115,10 @@ export function formats(tok: WordTokenizer, vision: VisionConfig) {
       const x = b().text(`${text} <speak>`, false).audioOut(frames, true);
       return x.text("<eos>", true).build("tts");
     },
-    sqaText: (q: Codes, a: string) => b().audioIn(q).text("<answer>", false).text(`${a} <eos>`, true).build("sqa-st"),
-    sqaSpeech: (q: Codes, a: string, aFrames: Codes) => b().audioIn(q).text("<speak>", false).text(a, true).audioOut(aFrames, true).text("<eos>", true).build("sqa-ss"),
+    /** Spoken question `q` answered `a` in text; `transcript` (the question's words) is needed by format "transcribe". */
+    sqaText: (q: Codes, a: string, transcript?: string) => chain(b().audioIn(q).text("<answer>", false), transcript).text(`${a} <eos>`, true).build("sqa-st"),
+    sqaSpeech: (q: Codes, a: string, aFrames: Codes, transcript?: string) =>
+      chain(b().audioIn(q).text("<speak>", false), transcript).text(a, true).audioOut(aFrames, true).text("<eos>", true).build("sqa-ss"),
     omni: (image: Float32Array, q: Codes, digitWord: string) => b().image(nImg).audioIn(q).text("<answer>", false).text(`${digitWord} <eos>`, true).build("omni", image),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Speech out with the paper's interleaved protocol (Fig. 2; the released demo): the prompt ends
- * with `<speak>`; the model writes its text segment (here one greedy word), then
+ * with `<speak>`; the model writes its text segment (here one greedy word; with the spoken-QA format "transcribe", its
+ * own transcript of the question, `<answer>` and one greedy word, as `speechAnswerAccuracy` reads them), then
  * `<audiogen_start>`, then per 12.5 Hz frame the LM runs once and the depth head 8 times
  * (codebook by codebook, greedy) until head 0 emits end-of-audio. Generated answers are decoded
  * by the T2 tokenizer and turned into WAVs by Griffin-Lim (experiment outputs the report embeds).
@@ -14,10 +15,10 @@ import type { RunDir } from "../../train/run-dir.js";
 import { Rng } from "../../util/rng.js";
 import type { OmniExperimentConfig } from "./config.js";
 import { depthLogits, omniForward, type OmniConfig, type OmniParams } from "./model.js";
-import { batchFromList, batchList, formats, packBatch, type Codes, type Example } from "./sequences.js";
+import { batchFromList, batchList, formats, packBatch, type Codes, type Example, type SpeechQaFormat } from "./sequences.js";
 import { DOWNSAMPLE, type TokenizerConfig, type TokParams } from "./tokenizer.js";
 import { SAMPLE_RATE } from "./speech.js";
-import { argmax, argmaxAt, cachedJit, type OmniData } from "./prepare.js";
+import { argmax, argmaxAt, cachedJit, TEXT_LEN, type OmniData } from "./prepare.js";
 import { decodeAll } from "./tokenizer-experiment.js";
 
 /** The omni model without its audio head (what the LM forward reads). */
@@ -34,6 +35,7 @@ export async function generateSpeech(
   B: number,
   maxFrames: number,
   fwdLogits: (q: Trunk, xs: Array[]) => Array,
+  format: SpeechQaFormat = "direct",
 ): Promise<{ text: number[]; frames: Codes[] }> {
   const tok = data.tok;
   const T = ocfg.lm.contextLength;
@@ -65,14 +67,34 @@ export async function generateSpeech(
     };
     const exs = chunk.map(prompt);
     while (exs.length < B) exs.push(prompt(chunk[0])); // padding rows: separate copies
-    // text segment: one greedy token after <speak>
-    const logits = (await fwdLogits(trunkOf(p), batchList(packBatch(exs, shape).arrays)).data()) as Float32Array;
-    const words = exs.map((e, b) => argmaxAt(logits, b, e.ids.length - 1, T, V));
+    const push = (e: Example, w: number) => {
+      e.ids.push(w);
+      e.codes.push(null);
+      e.textTgt.push(-1);
+      e.audioTgt.push(null);
+    };
+    const next = async () => {
+      const logits = (await fwdLogits(trunkOf(p), batchList(packBatch(exs, shape).arrays)).data()) as Float32Array;
+      return exs.map((e, b) => argmaxAt(logits, b, e.ids.length - 1, T, V));
+    };
+    if (format === "transcribe") {
+      // the model's transcript, until it writes <answer> (appended for it at <eos> or after TEXT_LEN tokens)
+      const open = exs.map(() => true);
+      for (let t = 0; t < TEXT_LEN && open.some(Boolean); t++) {
+        const ws = await next();
+        exs.forEach((e, b) => {
+          if (!open[b]) return;
+          const w = ws[b] === tok.id("<eos>") || t === TEXT_LEN - 1 ? tok.id("<answer>") : ws[b];
+          push(e, w);
+          if (w === tok.id("<answer>")) open[b] = false;
+        });
+      }
+    }
+    // text segment: one greedy token after <speak> (after <answer> for "transcribe")
+    const words = await next();
     exs.forEach((e, b) => {
-      e.ids.push(words[b], tok.id("<audiogen_start>"));
-      e.codes.push(null, null);
-      e.textTgt.push(-1, -1);
-      e.audioTgt.push(null, null);
+      push(e, words[b]);
+      push(e, tok.id("<audiogen_start>"));
     });
     const frames: Codes[] = exs.map(() => []);
     const done = exs.map((e) => e.ids.length >= T);

@@ -41,12 +41,12 @@ function sampleExample(kind: DataKind, rng: Rng, data: OmniData, P: Pools): Exam
     }
     case "sqa-st": {
       const u = rng.pick(P.byRole.question);
-      return P.f.sqaText(c(u), data.utts[u].answer!);
+      return P.f.sqaText(c(u), data.utts[u].answer!, data.utts[u].text);
     }
     case "sqa-ss": {
       const u = rng.pick(P.byRole.question);
       const a = data.utts[u].answer!;
-      return P.f.sqaSpeech(c(u), a, c(rng.pick(P.answers.get(a)!)));
+      return P.f.sqaSpeech(c(u), a, c(rng.pick(P.answers.get(a)!)), data.utts[u].text);
     }
     case "omni": {
       const d = digit();
