@@ -55,6 +55,19 @@ export type SuiteOptions = {
   isolate?: { device: string };
 };
 
+/**
+ * The config a suite entry starts with: its preset at the suite's seed. Entries that synthesise speech (omni and
+ * omni-tokenizer plan the same voices and sentences) get one WAV cache in the suite directory unless their preset names
+ * one, so the second entry does not synthesise again (the samples are the same either way: speech.test.ts).
+ */
+export function suiteEntryConfig(presets: Record<string, unknown>, preset: string, seed: number, suiteDir: string): Record<string, unknown> {
+  const cfg = pickPreset(presets, preset) as Record<string, unknown>;
+  cfg.seed = seed;
+  const speech = cfg.speech as { cacheDir?: string | null } | undefined;
+  if (speech && speech.cacheDir === null) cfg.speech = { ...speech, cacheDir: resolve(suiteDir, "cache", "speech") };
+  return cfg;
+}
+
 /** Run one experiment of the suite in a child process (child.ts), relaying its log and progress. */
 async function runInChild(req: ChildRequest, ctx: ExperimentContext): Promise<{ wallSeconds: number; maxRssMB: number }> {
   const out = await runChild([...childCommand(import.meta.url, "child"), JSON.stringify(req)], ctx, req.name);
@@ -123,9 +136,7 @@ export async function runSuite(opts: SuiteOptions): Promise<{ dir: string; state
       run = openRun(runDir);
       resume = true;
     } else {
-      const cfg = pickPreset(exp.presets, state.preset) as Record<string, unknown>;
-      cfg.seed = state.seed;
-      const config = validateConfig(exp.schema, cfg);
+      const config = validateConfig(exp.schema, suiteEntryConfig(exp.presets, state.preset, state.seed, dir));
       run = createRun({ experiment: entry.name, seed: state.seed, config, dir: runDir, extraMeta: { preset: state.preset, suite: dir } });
     }
     const config = validateConfig(exp.schema, run.config());

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -28,6 +28,18 @@ describe("reproduction suite (tiny preset, every experiment)", () => {
     const md = readFileSync(join(dir, "results.md"), "utf8");
     for (const n of Object.keys(experiments)) expect(md).toContain(`| ${n} |`);
     expect(existsSync(join(dir, "index.html"))).toBe(true);
+  });
+
+  it("gives the speech entries one WAV cache in the suite directory, which the second entry reads", () => {
+    const cache = join(dir, "cache", "speech");
+    for (const n of ["omni", "omni-tokenizer"]) {
+      const cfg = JSON.parse(readFileSync(join(dir, n, "config.json"), "utf8")) as { speech: { cacheDir: string } };
+      expect(cfg.speech.cacheDir).toBe(cache);
+      expect(existsSync(join(dir, n, "data", "speech"))).toBe(false);
+    }
+    expect(readdirSync(cache).filter((f) => f.endsWith(".wav")).length).toBeGreaterThan(10);
+    // Entries without speech are left as their presets are.
+    expect(JSON.parse(readFileSync(join(dir, "lm", "config.json"), "utf8")).speech).toBeUndefined();
   });
 
   it("writes a schema-valid verdicts.json in every experiment's run dir, marked as a smoke test", () => {

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, unlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { espeakAvailable, speechThreads, synthesize, synthesizeMany } from "./speech.js";
+import { buildSpeech, espeakAvailable, speechThreads, synthesize, synthesizeMany, type UttSpec } from "./speech.js";
 
 describe("speech synthesis on worker threads", () => {
   afterEach(() => {
@@ -21,6 +24,31 @@ describe("speech synthesis on worker threads", () => {
     for (const [i, x] of one.entries()) {
       expect(x.length).toBeGreaterThan(1000);
       expect(Array.from(many[i])).toEqual(Array.from(x));
+    }
+  }, 60_000);
+
+  it("gives the same samples whether the WAV cache is empty, full or half full (the suite shares one cache)", async (ctx) => {
+    if (!(await espeakAvailable())) ctx.skip();
+    const plan = [
+      { voice: "en-us", speed: 150, pitch: 40, text: "the red cat sees the dog", role: "statement", split: "train" },
+      { voice: "en-gb", speed: 170, pitch: 60, text: "what is three plus four", role: "question", split: "train" },
+      { voice: "en-us", speed: 190, pitch: 30, text: "nine", role: "answer", split: "eval" },
+    ] as unknown as UttSpec[];
+    const dir = mkdtempSync(join(tmpdir(), "tf-speech-cache-"));
+    try {
+      const samples = async () => (await buildSpeech(plan, dir, 2.4, undefined, 2)).map((u) => Array.from(u.samples));
+      const fresh = await samples();
+      expect(fresh.length).toBe(3);
+      const full = await samples();
+      const first = (await buildSpeech(plan, dir, 2.4, undefined, 1))[0];
+      unlinkSync(join(dir, `${first.id}.wav`));
+      const half = await samples();
+      expect(full).toEqual(fresh);
+      expect(half).toEqual(fresh);
+      // The samples are those of the 16-bit WAV: every one a multiple of 2^-15.
+      expect(fresh[1].every((v) => Number.isInteger(v * 32768))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
 

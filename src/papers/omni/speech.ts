@@ -271,17 +271,22 @@ export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds:
   mkdirSync(cacheDir, { recursive: true });
   const out: Utterance[] = [];
   const idOf = (s: VoiceSpec & { text: string }) => fnv1a32Hex(`${s.voice}|${s.speed}|${s.pitch}|${s.text}`);
-  // First every utterance missing from the cache, on worker threads; kept in memory as synthesised (the loop below then
-  // uses exactly the samples a one-by-one synthesis would have, not their 16-bit WAV).
+  // First every utterance missing from the cache, on worker threads. Every utterance is used as its 16-bit WAV reads
+  // back, whether synthesised now or found in the cache, so a run with a filled cache (another run's, or the suite's
+  // shared one) gets exactly the samples of a run that synthesises everything.
   const fresh = new Map<string, Float32Array>();
+  const store = (file: string, x: Float32Array): Float32Array => {
+    const bytes = encodeWav(x, SAMPLE_RATE);
+    writeFileAtomic(file, bytes);
+    return decodeWav(bytes).samples;
+  };
   const missing = [...new Map(plan.map((s) => [idOf(s), s] as const)).entries()].filter(([id]) => !existsSync(join(cacheDir, `${id}.wav`)));
   let done = plan.length - missing.length;
   await synthesizeMany(
     missing.map(([, s]) => s),
     threads,
     (i, x) => {
-      fresh.set(missing[i][0], x);
-      writeFileAtomic(join(cacheDir, `${missing[i][0]}.wav`), encodeWav(x, SAMPLE_RATE));
+      fresh.set(missing[i][0], store(join(cacheDir, `${missing[i][0]}.wav`), x));
       onProgress?.(++done, plan.length);
     },
   );
@@ -295,10 +300,7 @@ export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds:
       let x: Float32Array;
       if (fresh.has(id)) x = fresh.get(id)!;
       else if (existsSync(file)) x = decodeWav(readFileSync(file)).samples;
-      else {
-        x = await synthesize(s.text, s);
-        writeFileAtomic(file, encodeWav(x, SAMPLE_RATE));
-      }
+      else x = store(file, await synthesize(s.text, s));
       if (x.length <= maxSeconds * SAMPLE_RATE) {
         samples = x;
         out.push({ ...s, id, samples });
