@@ -17,7 +17,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "guidance-free": 10.1,
     omni: 22.3,
     "omni-tokenizer": 25.5,
-    "sft-vs-rl": 31.1,
+    "sft-vs-rl": 45.6,
     "sft-vs-rl-nav": 16.8,
   },
   full: null,

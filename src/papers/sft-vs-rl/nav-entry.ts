@@ -21,13 +21,14 @@ export const sftVsRlNavPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig>
     // preset evaluates every 8 of its 40).
     eval: { ...quick.eval, every: 6 },
     // Two seeds of the SFT init and both branches from the one stage 0, so the claims have a seed floor (issue 24:
-    // verdicts "with SE and seeds"). Measured idle one after another (AMD EPYC, the README's navigation block): 16.8
-    // min against the entry's 15-minute budget (one seed: 11.5 by the same run's per-arm minutes). Side by side in two
-    // one-thread child processes (README, "Task seeds in child processes": GeneralPoints' per-arm one-thread/two-thread
-    // ratios, init 0.95x, PPO 1.46x, SFT 1.59-1.84x, x 1.00-1.10 for the pair) seed 0's 6.0 minutes become 8.5-10.1:
-    // 5.5 + 8.5-10.1 = 14.0-15.6 min, not yet measured idle.
+    // verdicts "with SE and seeds"), one after another in this process. Measured idle (AMD EPYC): 16.8 min one after
+    // another (the README's navigation block; one seed: 11.5 by its per-arm minutes), against the entry's 15-minute
+    // budget; side by side in two one-thread child processes (`seedJobs: 2`, run 20261207-123547-s0) 17.3 min, with
+    // the same numbers: a navigation arm in a one-thread child beside the other took 1.6-2.0x its two-thread minutes
+    // (PPO 4.5 / 4.3 against 2.4 / 2.1, SFT 4.7 / 4.5 against 2.5 / 2.4), more than GeneralPoints' arms (its rows are
+    // longer, so two threads help more), so navigation keeps the seeds one after another.
     taskSeeds: 2,
-    seedJobs: 2,
+    seedJobs: 1,
     navigation: { ...quick.navigation, corpusShare: 0.6, routeLegs: [2, 2], sftInit: { ...quick.navigation.sftInit, steps: 100, seqLen: 160 } },
   },
   full: { ...full, envs: ["navigation"] },
