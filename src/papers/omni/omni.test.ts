@@ -23,24 +23,9 @@ import { initVisionClassifier } from "./vision-pretrain.js";
 import { pretrainedEncoder, recogniserProjection } from "./whisper-experiment.js";
 import { loadTokenizer, tokConfig } from "./tokenizer-experiment.js";
 import type { OmniData } from "./prepare.js";
+import { tinyTokenizerConfig } from "./testing.js";
 
-const tcfg: TokenizerConfig = {
-  nMels: 16,
-  width: 8,
-  encLayers: 1,
-  decLayers: 1,
-  heads: 2,
-  codebookSizes: [8, 8, 4, 4, 4, 4, 4, 4],
-  postnetChannels: 8,
-  postnetLayers: 2,
-  groups: 2,
-  up4Kernel: 3,
-  emaDecay: 0.9,
-  deadCodeThreshold: 0.01,
-  commitWeight: 0.25,
-  transcriptWeight: 0,
-  melScales: [1, 2],
-};
+const tcfg: TokenizerConfig = tinyTokenizerConfig();
 const tok = new WordTokenizer();
 const lmCfg: LMConfig = { vocabSize: tok.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, contextLength: 48, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 2, tiedHead: true, bias: false };
 const ocfg: OmniConfig = { lm: lmCfg, codebookSizes: tcfg.codebookSizes, depthLayers: 1, depthHeads: 2, depthFfnRatio: 2, vision: { image: 28, patch: 7, width: 8, layers: 1, heads: 2 }, audioLossWeight: 1 };

@@ -4,26 +4,11 @@ import { crossEntropy, disposeTree, initEngine, np, refTree } from "../../engine
 import { initLM, lmForward, type LMConfig } from "../../nn/transformer.js";
 import { initTokenizer, tokenizerLoss, type TokenizerConfig } from "./tokenizer.js";
 import { WordTokenizer } from "./world.js";
+import { tinyTokenizerConfig } from "./testing.js";
 
 const tok = new WordTokenizer();
 const lmCfg: LMConfig = { vocabSize: tok.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, contextLength: 48, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 2, tiedHead: true, bias: false };
-const tcfg: TokenizerConfig = {
-  nMels: 16,
-  width: 8,
-  encLayers: 1,
-  decLayers: 1,
-  heads: 2,
-  codebookSizes: [8, 8, 4, 4, 4, 4, 4, 4],
-  postnetChannels: 8,
-  postnetLayers: 2,
-  groups: 2,
-  up4Kernel: 3,
-  emaDecay: 0.9,
-  deadCodeThreshold: 0.01,
-  commitWeight: 0.25,
-  transcriptWeight: 1,
-  melScales: [1, 2],
-};
+const tcfg: TokenizerConfig = tinyTokenizerConfig(1);
 
 beforeAll(async () => {
   await initEngine();

@@ -17,24 +17,9 @@ import { decayMaskOf } from "./text-lm.js";
 import { loadTokenizer, trainTokenizer } from "./tokenizer-experiment.js";
 import type { OmniData } from "./prepare.js";
 import type { Utterance } from "./speech.js";
+import { tinyTokenizerConfig } from "./testing.js";
 
-const tcfg: TokenizerConfig = {
-  nMels: 16,
-  width: 8,
-  encLayers: 1,
-  decLayers: 1,
-  heads: 2,
-  codebookSizes: [8, 8, 4, 4, 4, 4, 4, 4],
-  postnetChannels: 8,
-  postnetLayers: 2,
-  groups: 2,
-  up4Kernel: 3,
-  emaDecay: 0.9,
-  deadCodeThreshold: 0.01,
-  commitWeight: 0.25,
-  transcriptWeight: 0,
-  melScales: [1, 2],
-};
+const tcfg: TokenizerConfig = tinyTokenizerConfig();
 const tok = new WordTokenizer();
 const dcfg: LMConfig = { ...omniPresets.tiny.textLm.model, vocabSize: tok.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, contextLength: 16 };
 const WORDS = ["one", "seven"];
