@@ -349,7 +349,7 @@ export const sftVsRlPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig> = 
     // child, x 1.00-1.10 for the other child beside it (+5-10 % CPU per PPO update in the pilot's pairs): 31.2-36.5,
     // so stage 0 9.6 + 31.2-36.5 = 40.8-46.1 min against 45. Two seeds one after another in one two-thread process:
     // 9.6 + 2 x 21.5 = 52.6. Measured idle (AMD EPYC, run 20261207-115005-s0, the README's quick-results block): 45.6
-    // min in all, stage 0 8.9 and the two children about 36.7 (PPO 17.6 / 17.3, SFT 14.3 / 13.9 min), over the 45 by 0.6.
+    // min in all, stage 0 8.9, then the two children (PPO 17.6 / 17.3, SFT 14.3 / 13.9 min), over the 45 by 0.6.
     taskSeeds: 2,
     seedJobs: 2,
   },

@@ -24,7 +24,7 @@ export const sftVsRlNavPresets: Record<"tiny" | "quick" | "full", SftVsRlConfig>
     // verdicts "with SE and seeds"), one after another in this process. Measured idle (AMD EPYC): 16.8 min one after
     // another (the README's navigation block; one seed: 11.5 by its per-arm minutes), against the entry's 15-minute
     // budget; side by side in two one-thread child processes (`seedJobs: 2`, run 20261207-123547-s0) 17.3 min, with
-    // the same numbers: a navigation arm in a one-thread child beside the other took 1.6-2.0x its two-thread minutes
+    // the same numbers: a navigation arm in a one-thread child beside the other took 1.6-2.3x its two-thread minutes
     // (PPO 4.5 / 4.3 against 2.4 / 2.1, SFT 4.7 / 4.5 against 2.5 / 2.4), more than GeneralPoints' arms (its rows are
     // longer, so two threads help more), so navigation keeps the seeds one after another.
     taskSeeds: 2,
