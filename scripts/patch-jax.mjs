@@ -643,13 +643,6 @@ export const EDITS = [
     find: "\tprepareKernelSync(kernel) {\n\t\tconst kernelHash = FpHash.hash(kernel).toString();\n\t\treturn new Executable(kernel, {\n\t\t\tprogram: runWithCache(",
     replace: `\t#prepareKernelSyncNew(kernel) { ${MARK} prepared kernel per Kernel object (sync) */\n\t\tconst kernelHash = FpHash.hash(kernel).toString();\n\t\treturn new Executable(kernel, {\n\t\t\tprogram: runWithCache(`,
   },
-  {
-    // 14. The pool's kernel message says how a chunk's range must be aligned, so a worker (or the Worker shim) may run
-    // its chunk in smaller aligned pieces.
-    name: "chunk alignment in the worker message",
-    find: "\t\t\t\t\tptrs,\n\t\t\t\t\tbegin,\n\t\t\t\t\tend\n\t\t\t\t});",
-    replace: `\t\t\t\t\tptrs,\n\t\t\t\t\tbegin,\n\t\t\t\t\tend,\n\t\t\t\t\talign: chunkAlignment ${MARK} chunk alignment in the worker message */\n\t\t\t\t});`,
-  },
 ];
 
 /**

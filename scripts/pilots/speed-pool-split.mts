@@ -6,14 +6,12 @@
  * few outputs and a long reduction (a bias or norm-gain gradient: 128 outputs × 2,048 rows) runs on one thread. The
  * pilot runs itself on a temporary copy of the installed jax-js where both rules read globals, and a variant sets them:
  *
- *   label=THRESHOLD,SPLIT[,CLAIM[,PIECES]]
+ *   label=THRESHOLD,SPLIT[,CLAIM]
  *                           THRESHOLD: main-thread work limit (edit 12's 65,536; 0 sends every kernel to the pool);
  *                           SPLIT: a kernel with at least this much work is split into as many chunks as the
  *                           threads and its chunk alignment allow, whatever its output count (0: jax-js's rule);
  *                           CLAIM: 1 (default) lets the main thread run a worker's chunk that the worker has not
- *                           started (src/engine/node-shims.ts, setChunkClaim), 0 waits for the worker as before;
- *                           PIECES: with CLAIM, a worker's chunk is cut into at most this many aligned pieces that
- *                           the worker and the main thread take from a shared counter (default 8; 1: whole chunks).
+ *                           started (src/engine/node-shims.ts, setChunkClaim), 0 waits for the worker as before.
  *
  * Each variant first runs 3 steps from the same initial parameters and batches, and its losses must equal the first
  * variant's bit for bit; then rounds of STEPS steps per variant, the variant order reversed every other round.
@@ -81,13 +79,13 @@ const { adamwInit, defaultAdamW, defaultDecayMask } = await import("../../src/op
 const { makeTrainStep } = await import("../../src/train/step.js");
 const { Rng } = await import("../../src/util/rng.js");
 const { blockUntilReady } = await import("@jax-js/jax");
-const { setChunkClaim, setChunkPieces } = await import("../../src/engine/node-shims.js");
+const { setChunkClaim } = await import("../../src/engine/node-shims.js");
 type Arr = ReturnType<typeof np.array>;
 const info = await initEngine();
 const variants = process.argv.slice(2).map((a) => {
   const [label, spec] = a.split("=");
-  const [threshold, split, claim = 1, pieces = 8] = spec.split(",").map(Number);
-  return { label, threshold, split, claim: claim !== 0, pieces };
+  const [threshold, split, claim = 1] = spec.split(",").map(Number);
+  return { label, threshold, split, claim: claim !== 0 };
 });
 if (variants.length < 2) throw new Error("give at least two variants, label=THRESHOLD,SPLIT");
 const g = globalThis as { __tfMainThreadWork?: number; __tfSplitWork?: number };
@@ -95,7 +93,6 @@ const use = (v: (typeof variants)[number]) => {
   g.__tfMainThreadWork = v.threshold;
   g.__tfSplitWork = v.split || undefined;
   setChunkClaim(v.claim);
-  setChunkPieces(v.pieces);
 };
 const cfg = { ...defaultLMConfig };
 const B = 16;
@@ -168,7 +165,6 @@ for (const v of variants) {
       threshold: v.threshold,
       split: v.split,
       claim: v.claim,
-      pieces: v.pieces,
       rounds,
       steps,
       wallMsMedian: Number(median(wall.get(v.label)!).toFixed(1)),

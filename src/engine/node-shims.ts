@@ -219,29 +219,20 @@ for (;;) {
   reply = undefined;
   try {
     if (bootError !== null) throw bootError;
+    let data;
     if (c[L.KIND] === L.KIND_KERNEL) {
       const k = kernels.get(c[L.ID]);
       const n = c[L.NPTRS];
       const ptrs = new Array(n);
       for (let i = 0; i < n; i++) ptrs[i] = u[L.PTRS + i];
-      // The chunk comes in pieces that this thread and the main thread take from a shared counter.
-      const begin = c[L.BEGIN], end = c[L.END], pieces = c[L.PIECES], size = c[L.PIECE_SIZE];
-      for (;;) {
-        const i = Atomics.add(c, L.NEXT, 1);
-        if (i >= pieces) break;
-        reply = undefined;
-        self.onmessage({ data: { type: "kernel", kernelHash: k.hash, module: k.module, ptrs, begin: begin + i * size, end: Math.min(end, begin + (i + 1) * size) } });
-        if (reply === undefined || reply.type !== "done" || reply.ok !== true) break;
-      }
-      if (reply === undefined) reply = { type: "done", ok: true };
+      data = { type: "kernel", kernelHash: k.hash, module: k.module, ptrs, begin: c[L.BEGIN], end: c[L.END] };
     } else {
-      let data;
       const got = receiveMessageOnPort(port);
       if (got === undefined) throw new Error("shared channel: request without a message");
       data = got.message.msg;
       if (got.message.id !== undefined) kernels.set(got.message.id, { hash: data.kernelHash, module: data.module });
-      self.onmessage({ data });
     }
+    self.onmessage({ data });
   } catch (e) {
     reply = { type: "done", ok: false, error: String(e && e.stack || e) };
   }
@@ -256,7 +247,7 @@ for (;;) {
 `;
 
 /** Int32 slots of the shared control block; a kernel's pointers follow from PTRS. */
-const LAYOUT = { SEQ: 0, DONE: 1, KIND: 2, OK: 3, ID: 4, BEGIN: 5, END: 6, NPTRS: 7, CLAIM: 8, HOLD: 9, NEXT: 10, PIECES: 11, PIECE_SIZE: 12, PTRS: 13, KIND_KERNEL: 1, KIND_PORT: 2, spinMs: 1 };
+const LAYOUT = { SEQ: 0, DONE: 1, KIND: 2, OK: 3, ID: 4, BEGIN: 5, END: 6, NPTRS: 7, CLAIM: 8, HOLD: 9, PTRS: 10, KIND_KERNEL: 1, KIND_PORT: 2, spinMs: 1 };
 /**
  * How long the main thread lets a posted kernel chunk wait for its worker thread before it runs the
  * chunk itself (ms): a thread that is spinning takes a request within microseconds; one that the OS
@@ -273,17 +264,6 @@ let chunkClaim = chunkClaimFromEnv();
 /** Whether the main thread runs a worker's kernel chunk that the worker has not started (pilots, tests). */
 export function setChunkClaim(on: boolean): void {
   chunkClaim = on;
-}
-/**
- * Into how many pieces (at most) a worker's chunk is cut when jax-js says how its ranges must be
- * aligned (patch edit 14): the worker thread and, once its own chunk is done, the main thread take
- * pieces from a shared counter, so a thread preempted in mid-chunk holds up one piece, not the chunk.
- * 1: the chunk is one piece (taken whole by whichever thread comes first).
- */
-let chunkPieces = 8;
-/** Pilots and tests: the most pieces per chunk (1 turns the pieces off). */
-export function setChunkPieces(n: number): void {
-  chunkPieces = Math.max(1, Math.floor(n));
 }
 /** jax-js passes at most 64 buffers to a kernel (its wasm backend's maxArgs); more go by message. */
 const MAX_PTRS = 64;
@@ -315,8 +295,6 @@ export class SharedChannelWorker {
   /** The request in flight, when it is a kernel chunk the main thread may run itself, and when it was posted. */
   #claimable: unknown;
   #postedAt = 0;
-  /** The pieces of the kernel chunk in flight (see chunkPieces). */
-  #pieces = { pieces: 1, size: 0, begin: 0, end: 0 };
   /** How many requests went by message (first dispatches, init, routines): for tests. */
   sentByMessage = 0;
   /** How many kernel chunks the main thread ran because this worker had not started them: for tests and pilots. */
@@ -341,11 +319,10 @@ export class SharedChannelWorker {
     this.#worker.on("error", (err) => this.onerror?.({ message: String(err) }));
   }
   postMessage(msg: unknown): void {
-    const m = msg as { type: string; kernelHash?: string; ptrs?: number[]; begin?: number; end?: number; align?: number };
+    const m = msg as { type: string; kernelHash?: string; ptrs?: number[]; begin?: number; end?: number };
     const c = this.#c;
     const isKernel = m.type === "kernel" && Array.isArray(m.ptrs) && m.ptrs.length <= MAX_PTRS;
     const id = isKernel ? this.#ids.get(m.kernelHash!) : undefined;
-    this.#pieces = { pieces: 1, size: 0, begin: 0, end: 0 };
     if (m.type === "init") this.#runLocal(msg);
     // Only a kernel the worker has seen (its module registered there) may be taken back.
     // It runs with the module the worker registered for that kernel (jax-js sends the same one each time).
@@ -355,14 +332,6 @@ export class SharedChannelWorker {
       c[LAYOUT.ID] = id;
       c[LAYOUT.BEGIN] = m.begin!;
       c[LAYOUT.END] = m.end!;
-      const len = m.end! - m.begin!;
-      const align = chunkClaim && typeof m.align === "number" && m.align > 0 ? m.align : 0;
-      const size = align > 0 && chunkPieces > 1 ? Math.max(align, Math.ceil(len / chunkPieces / align) * align) : len;
-      const pieces = size > 0 ? Math.ceil(len / size) : 1;
-      c[LAYOUT.PIECES] = pieces;
-      c[LAYOUT.PIECE_SIZE] = size;
-      Atomics.store(c, LAYOUT.NEXT, 0);
-      this.#pieces = { pieces, size, begin: m.begin!, end: m.end! };
       c[LAYOUT.NPTRS] = m.ptrs!.length;
       for (let i = 0; i < m.ptrs!.length; i++) this.#u[LAYOUT.PTRS + i] = m.ptrs![i];
     } else {
@@ -385,33 +354,7 @@ export class SharedChannelWorker {
   }
   #collect(seq: number): void {
     const c = this.#c;
-    if (this.#claimable !== undefined && chunkClaim && this.#pieces.pieces > 1) {
-      // Take pieces until none is left; then close the request, or wait for the worker thread's last
-      // piece if it took any.
-      const { pieces, size, begin, end } = this.#pieces;
-      const req = this.#claimable as Record<string, unknown>;
-      let failed: unknown;
-      for (;;) {
-        const i = Atomics.add(c, LAYOUT.NEXT, 1);
-        if (i >= pieces) break;
-        this.claimedByMain++;
-        const r = this.#runLocal({ ...req, begin: begin + i * size, end: Math.min(end, begin + (i + 1) * size) }) as { type?: string; ok?: boolean };
-        if (r?.type !== "done" || r.ok !== true) {
-          failed = r;
-          break;
-        }
-      }
-      if (Atomics.compareExchange(c, LAYOUT.CLAIM, seq, 0) === seq) {
-        deliver(() => this.onmessage?.({ data: failed ?? { type: "done", ok: true } }));
-        return;
-      }
-      if (failed !== undefined) {
-        this.#await(seq);
-        if (c[LAYOUT.OK] !== 1) receiveMessageOnPort(this.#port);
-        deliver(() => this.onmessage?.({ data: failed }));
-        return;
-      }
-    } else if (Atomics.load(c, LAYOUT.DONE) !== seq && this.#claimable !== undefined && chunkClaim) {
+    if (Atomics.load(c, LAYOUT.DONE) !== seq && this.#claimable !== undefined && chunkClaim) {
       // A chunk the worker has not started within CLAIM_AFTER_MS of posting (normally the main thread
       // has just run its own chunk by then) is run here instead: a descheduled worker thread then
       // costs no more than running the kernel on one thread. The same kernel code runs the same
@@ -426,13 +369,6 @@ export class SharedChannelWorker {
         return;
       }
     }
-    this.#await(seq);
-    const data = c[LAYOUT.OK] === 1 ? { type: "done", ok: true } : receiveMessageOnPort(this.#port)?.message;
-    deliver(() => this.onmessage?.({ data }));
-  }
-  /** Wait until the worker thread has answered request `seq`. */
-  #await(seq: number): void {
-    const c = this.#c;
     if (Atomics.load(c, LAYOUT.DONE) !== seq) {
       const t0 = performance.now();
       while (Atomics.load(c, LAYOUT.DONE) !== seq && performance.now() - t0 < LAYOUT.spinMs) {
@@ -440,6 +376,8 @@ export class SharedChannelWorker {
       }
       while (Atomics.load(c, LAYOUT.DONE) !== seq) Atomics.wait(c, LAYOUT.DONE, Atomics.load(c, LAYOUT.DONE), 1000);
     }
+    const data = c[LAYOUT.OK] === 1 ? { type: "done", ok: true } : receiveMessageOnPort(this.#port)?.message;
+    deliver(() => this.onmessage?.({ data }));
   }
   /**
    * Tests: while held, the worker thread takes no request (as when the OS does not schedule it), so
