@@ -274,7 +274,9 @@ const MAX_PTRS = 64;
  * needs an event-loop turn. The main thread collects the reply in a microtask queued behind the
  * pool's other chunks (so with the inline first worker it computes its own chunk first), spinning
  * for up to `spinMs` and then sleeping in `Atomics.wait`. jax-js's pool waits for every chunk of a
- * kernel before it dispatches the next, so the main thread would be idle there anyway.
+ * kernel before it dispatches the next, so the main thread would be idle there anyway, and a chunk
+ * of a kernel the worker has seen that it has not taken within CLAIM_AFTER_MS is run by the main
+ * thread (an atomic claim per request decides who runs it; the worker skips a claimed request).
  * Every failure inside the worker comes back as an error reply; only a thread killed from outside
  * (jax-js never terminates its workers) would leave the main thread waiting.
  * Exported for its own tests; jax-js reaches it through the `Worker` global.
