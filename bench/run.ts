@@ -45,9 +45,13 @@ type StepResult = {
 type GenResult = { threads: number; msPerCall: number; tokensPerSec: number; peakRssMB?: number; batch: number; promptTokens: number; newTokens: number };
 type Skipped = { skipped: string };
 
-/** How the 2-thread pool is wired: the default, the two steps back to jax-js's own pool, and the default without FMA. */
+/**
+ * How the 2-thread pool is wired: the default, the default with the main thread waiting for every chunk's worker
+ * thread (no claim of unstarted chunks), the two steps back to jax-js's own pool, and the default without FMA.
+ */
 const WIRINGS = {
   default: { TINYFOUNDRY_INLINE_WORKER: "1", TINYFOUNDRY_WORKER_CHANNEL: "shared" },
+  wait: { TINYFOUNDRY_INLINE_WORKER: "1", TINYFOUNDRY_WORKER_CHANNEL: "shared", TINYFOUNDRY_CHUNK_CLAIM: "0" },
   message: { TINYFOUNDRY_INLINE_WORKER: "1", TINYFOUNDRY_WORKER_CHANNEL: "message" },
   plain: { TINYFOUNDRY_INLINE_WORKER: "0", TINYFOUNDRY_WORKER_CHANNEL: "message" },
   /** The default wiring without relaxed SIMD (no fused multiply-add in the matmuls). */
@@ -111,11 +115,12 @@ function torchSeries<T>(rounds: (T | Skipped)[]): T[] | Skipped {
 
 if (want("ref-step")) {
   // Every round runs each configuration once, in turn (jax-js 1 thread; 2 threads with the default
-  // wiring, the postMessage channel and jax-js's own pool; PyTorch 1 and 2 threads), so a drift of
+  // wiring, without the chunk claim, the postMessage channel and jax-js's own pool; PyTorch 1 and 2 threads), so a drift of
   // the machine's speed hits all of them alike; each figure is the median of its rounds.
   const runs = Array.from({ length: ROUNDS }, () => ({
     one: childStep(1),
     default: childStep(2, "default"),
+    wait: childStep(2, "wait"),
     message: childStep(2, "message"),
     plain: childStep(2, "plain"),
     noFma: childStep(2, "noFma"),
@@ -125,11 +130,13 @@ if (want("ref-step")) {
   const note = `median of ${ROUNDS}, interleaved`;
   const one = pick(runs.map((r) => r.one), "msPerStep");
   const two = pick(runs.map((r) => r.default), "msPerStep");
+  const twoWait = pick(runs.map((r) => r.wait), "msPerStep");
   const twoMessage = pick(runs.map((r) => r.message), "msPerStep");
   const twoPlain = pick(runs.map((r) => r.plain), "msPerStep");
   const twoNoFma = pick(runs.map((r) => r.noFma), "msPerStep");
   print({ bench: "ref-step", metric: "tokens/s", value: one.tokensPerSec, unit: "tokens/s", threads: 1, msPerStep: one.msPerStep, note });
   print({ bench: "ref-step", metric: "tokens/s", value: two.tokensPerSec, unit: "tokens/s", threads: 2, msPerStep: two.msPerStep, baseline: "jax-js 1 thread", ratio: two.tokensPerSec / one.tokensPerSec, note });
+  print({ bench: "ref-step", metric: "tokens/s", value: twoWait.tokensPerSec, unit: "tokens/s", threads: 2, msPerStep: twoWait.msPerStep, chunkClaim: "off", baseline: "jax-js 2 threads, default wiring", ratio: twoWait.tokensPerSec / two.tokensPerSec, note });
   print({ bench: "ref-step", metric: "tokens/s", value: twoMessage.tokensPerSec, unit: "tokens/s", threads: 2, msPerStep: twoMessage.msPerStep, channel: "postMessage", baseline: "jax-js 2 threads, default wiring", ratio: twoMessage.tokensPerSec / two.tokensPerSec, note });
   print({ bench: "ref-step", metric: "tokens/s", value: twoPlain.tokensPerSec, unit: "tokens/s", threads: 2, msPerStep: twoPlain.msPerStep, channel: "postMessage", inlineWorker: "off", baseline: "jax-js 2 threads, default wiring", ratio: twoPlain.tokensPerSec / two.tokensPerSec, note });
   // Relaxed SIMD (fused multiply-add) is on by default, on Node 20 too (src/engine/node-shims.ts).
@@ -173,6 +180,7 @@ if (want("generate")) {
   const runs = Array.from({ length: ROUNDS }, () => ({
     one: child<GenResult>("generate.ts", 1),
     two: child<GenResult>("generate.ts", 2),
+    twoWait: child<GenResult>("generate.ts", 2, "wait"),
     torch1: torchRun<GenResult>(1, "generate"),
     torch2: torchRun<GenResult>(2, "generate"),
   }));
@@ -181,6 +189,8 @@ if (want("generate")) {
   const two = pick(runs.map((r) => r.two), "msPerCall");
   print({ bench: "generate", metric: "new tokens/s", value: one.tokensPerSec, unit: "tokens/s", threads: 1, msPerCall: one.msPerCall, note });
   print({ bench: "generate", metric: "new tokens/s", value: two.tokensPerSec, unit: "tokens/s", threads: 2, msPerCall: two.msPerCall, baseline: "jax-js 1 thread", ratio: two.tokensPerSec / one.tokensPerSec, note });
+  const twoWait = pick(runs.map((r) => r.twoWait), "msPerCall");
+  print({ bench: "generate", metric: "new tokens/s", value: twoWait.tokensPerSec, unit: "tokens/s", threads: 2, msPerCall: twoWait.msPerCall, chunkClaim: "off", baseline: "jax-js 2 threads, default wiring", ratio: twoWait.tokensPerSec / two.tokensPerSec, note });
   const t1 = torchSeries(runs.map((r) => r.torch1));
   const t2 = torchSeries(runs.map((r) => r.torch2));
   if (isSkipped(t1) || isSkipped(t2)) {

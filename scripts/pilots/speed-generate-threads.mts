@@ -7,6 +7,8 @@
  * whose threshold is read from `globalThis.__tfMainThreadWork`. Prints wall and CPU ms per call (medians), the
  * paired wall ratio against the first variant, and whether tokens are identical to the first variant's.
  * Run: TINYFOUNDRY_THREADS=2 node --import tsx scripts/pilots/speed-generate-threads.mts 0 65536 Infinity
+ * (a variant THRESHOLD:0 waits for every chunk's worker thread instead of letting the main thread run one it has not
+ * started; see node-shims.ts)
  * (env B, P, N, ROUNDS).
  */
 import { execFileSync } from "node:child_process";
@@ -54,9 +56,14 @@ const params = initLM(cfg, 0);
 const rng = new Rng(0, "pilot-generate");
 const prompts = Array.from({ length: B }, () => Array.from({ length: P }, () => rng.int(cfg.vocabSize)));
 const g = globalThis as { __tfMainThreadWork?: number };
-const thresholds = process.argv.slice(2).map(Number);
+// A variant is THRESHOLD or THRESHOLD:CLAIM (CLAIM 0: the main thread waits for each chunk's worker; default 1, it runs
+// a chunk its worker thread has not started: src/engine/node-shims.ts, setChunkClaim).
+const thresholds = process.argv.slice(2).map((a) => Number(a.split(":")[0]));
+const claims = process.argv.slice(2).map((a) => a.split(":")[1] !== "0");
+const { setChunkClaim } = await import("../../src/engine/node-shims.js");
 const run = async (i: number) => {
   g.__tfMainThreadWork = thresholds[i];
+  setChunkClaim(claims[i]);
   return generate(params, cfg, prompts, { maxNewTokens: N, temperature: 1, rng: new Rng(1, "s"), batchedPrefill: true });
 };
 const toks: string[] = [];
@@ -82,6 +89,7 @@ for (const [i, t] of thresholds.entries()) {
     JSON.stringify({
       threads: info.threads,
       mainThreadWork: Number.isFinite(t) ? t : String(t),
+      claim: claims[i],
       tokensIdentical: toks[i] === toks[0],
       wallMsMedian: +median(wall[i]).toFixed(0),
       tokPerSec: Math.round((B * N * 1000) / median(wall[i])),

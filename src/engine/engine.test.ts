@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initEngine, np, lax, jit, crossEntropy, quantile, liveBuffers, jitTyped, valueAndGradTyped, refTree, disposeTree, type Array } from "./index.js";
 import { assertClose, finiteDiffCheck, bufferGrowth } from "./testing.js";
-import { SharedChannelWorker } from "./node-shims.js";
+import { SharedChannelWorker, setChunkClaim } from "./node-shims.js";
 
 beforeAll(async () => {
   await initEngine();
@@ -212,6 +212,45 @@ self.onmessage = (e) => {
       expect(Array.from(mem.slice(40, 42))).toEqual([1, 2]);
       expect(worker.sentByMessage).toBe(6); // + the routine and both k3 dispatches
     } finally {
+      worker.terminate();
+    }
+  });
+  it("runs a kernel chunk that the worker thread has not taken on the main thread, once, and the worker then skips it", async () => {
+    // Adds instead of writing, so a chunk run twice would show; slot 63 counts runs on the worker thread.
+    const counting = `let mem = null;
+self.onmessage = (e) => {
+  const m = e.data;
+  if (m.type === "init") { mem = new Int32Array(m.memory); postMessage({ type: "ready" }); return; }
+  for (let i = m.begin; i < m.end; i++) mem[m.ptrs[0] + i] += m.ptrs[1] + m.module.tag;
+  if (self === globalThis) mem[63] += 1;
+  postMessage({ type: "done", ok: true });
+};`;
+    const worker = new SharedChannelWorker(counting);
+    const send = (msg: unknown) =>
+      new Promise<Record<string, unknown>>((resolve) => {
+        worker.onmessage = (e) => resolve(e.data as Record<string, unknown>);
+        worker.postMessage(msg);
+      });
+    const memory = new SharedArrayBuffer(4 * 64);
+    const mem = new Int32Array(memory);
+    const kernel = (begin: number, end: number, add: number, tag = 1) => send({ type: "kernel", kernelHash: "k", module: { tag }, ptrs: [0, add], begin, end });
+    try {
+      expect(await send({ type: "init", memory })).toEqual({ type: "ready" });
+      expect(await kernel(0, 4, 10)).toEqual({ type: "done", ok: true }); // first dispatch: by message, on the worker
+      expect([...mem.slice(0, 4), mem[63]]).toEqual([11, 11, 11, 11, 1]);
+      worker.hold(true);
+      // Seen before and not taken: the main thread runs them, with the module registered first.
+      expect(await kernel(0, 4, 10, 999)).toEqual({ type: "done", ok: true });
+      expect(await kernel(4, 8, 100)).toEqual({ type: "done", ok: true });
+      expect(worker.claimedByMain).toBe(2);
+      worker.hold(false);
+      setChunkClaim(false);
+      expect(await kernel(8, 9, 5)).toEqual({ type: "done", ok: true }); // waits for the worker thread
+      expect(worker.claimedByMain).toBe(2);
+      // Each chunk ran once; the worker ran only the first and the last request.
+      expect([...mem.slice(0, 9), mem[63]]).toEqual([22, 22, 22, 22, 101, 101, 101, 101, 6, 2]);
+    } finally {
+      setChunkClaim(true);
       worker.terminate();
     }
   });

@@ -12,6 +12,8 @@
  *   The pool's first worker runs inline on the main thread (`TINYFOUNDRY_INLINE_WORKER=0` turns
  *   that off) and the others talk to it through shared memory (`TINYFOUNDRY_WORKER_CHANNEL=message`
  *   goes back to plain `postMessage`); `npm run bench` measures each choice against the default.
+ *   Over shared memory, a kernel chunk that its worker thread has not started by the time the main
+ *   thread has run its own is run by the main thread (`TINYFOUNDRY_CHUNK_CLAIM=0` waits instead).
  */
 import { cpus } from "node:os";
 import { setFlagsFromString } from "node:v8";
@@ -210,6 +212,10 @@ for (;;) {
     while (Atomics.load(c, L.SEQ) === seq) Atomics.wait(c, L.SEQ, seq, 1000);
   }
   seq = Atomics.load(c, L.SEQ);
+  while (Atomics.load(c, L.HOLD) !== 0) Atomics.wait(c, L.HOLD, 1, 1000);
+  // The main thread may have run this request itself (a kernel chunk this thread had not started):
+  // take it only if it is still open, and then it is ours.
+  if (Atomics.compareExchange(c, L.CLAIM, seq, -seq) !== seq) continue;
   reply = undefined;
   try {
     if (bootError !== null) throw bootError;
@@ -241,7 +247,24 @@ for (;;) {
 `;
 
 /** Int32 slots of the shared control block; a kernel's pointers follow from PTRS. */
-const LAYOUT = { SEQ: 0, DONE: 1, KIND: 2, OK: 3, ID: 4, BEGIN: 5, END: 6, NPTRS: 7, PTRS: 8, KIND_KERNEL: 1, KIND_PORT: 2, spinMs: 1 };
+const LAYOUT = { SEQ: 0, DONE: 1, KIND: 2, OK: 3, ID: 4, BEGIN: 5, END: 6, NPTRS: 7, CLAIM: 8, HOLD: 9, PTRS: 10, KIND_KERNEL: 1, KIND_PORT: 2, spinMs: 1 };
+/**
+ * How long the main thread lets a posted kernel chunk wait for its worker thread before it runs the
+ * chunk itself (ms): a thread that is spinning takes a request within microseconds; one that the OS
+ * has not scheduled (other processes on the cores) can take milliseconds.
+ */
+const CLAIM_AFTER_MS = 0.05;
+function chunkClaimFromEnv(): boolean {
+  const raw = process.env.TINYFOUNDRY_CHUNK_CLAIM;
+  if (raw === undefined || raw === "" || raw === "1") return true;
+  if (raw === "0") return false;
+  throw new Error(`TINYFOUNDRY_CHUNK_CLAIM: expected "0" or "1", got ${JSON.stringify(raw)}`);
+}
+let chunkClaim = chunkClaimFromEnv();
+/** Whether the main thread runs a worker's kernel chunk that the worker has not started (pilots, tests). */
+export function setChunkClaim(on: boolean): void {
+  chunkClaim = on;
+}
 /** jax-js passes at most 64 buffers to a kernel (its wasm backend's maxArgs); more go by message. */
 const MAX_PTRS = 64;
 
@@ -251,7 +274,9 @@ const MAX_PTRS = 64;
  * needs an event-loop turn. The main thread collects the reply in a microtask queued behind the
  * pool's other chunks (so with the inline first worker it computes its own chunk first), spinning
  * for up to `spinMs` and then sleeping in `Atomics.wait`. jax-js's pool waits for every chunk of a
- * kernel before it dispatches the next, so the main thread would be idle there anyway.
+ * kernel before it dispatches the next, so the main thread would be idle there anyway, and a chunk
+ * of a kernel the worker has seen that it has not taken within CLAIM_AFTER_MS is run by the main
+ * thread (an atomic claim per request decides who runs it; the worker skips a claimed request).
  * Every failure inside the worker comes back as an error reply; only a thread killed from outside
  * (jax-js never terminates its workers) would leave the main thread waiting.
  * Exported for its own tests; jax-js reaches it through the `Worker` global.
@@ -264,10 +289,24 @@ export class SharedChannelWorker {
   #u: Uint32Array;
   #port: MessagePort;
   #ids = new Map<string, number>();
+  #modules = new Map<string, unknown>();
   #seq = 0;
+  /** jax-js's worker script run a second time on the main thread, for chunks it takes back (null if it fails to start). */
+  #local: { onmessage?: (e: { data: unknown }) => void } | null = {};
+  #localReply: unknown;
+  /** The request in flight, when it is a kernel chunk the main thread may run itself, and when it was posted. */
+  #claimable: unknown;
+  #postedAt = 0;
   /** How many requests went by message (first dispatches, init, routines): for tests. */
   sentByMessage = 0;
+  /** How many kernel chunks the main thread ran because this worker had not started them: for tests and pilots. */
+  claimedByMain = 0;
   constructor(source: string) {
+    try {
+      new Function("self", "postMessage", source)(this.#local, (msg: unknown) => (this.#localReply = msg));
+    } catch {
+      this.#local = null;
+    }
     const sab = new SharedArrayBuffer(4 * (LAYOUT.PTRS + MAX_PTRS));
     this.#c = new Int32Array(sab);
     this.#u = new Uint32Array(sab);
@@ -286,6 +325,10 @@ export class SharedChannelWorker {
     const c = this.#c;
     const isKernel = m.type === "kernel" && Array.isArray(m.ptrs) && m.ptrs.length <= MAX_PTRS;
     const id = isKernel ? this.#ids.get(m.kernelHash!) : undefined;
+    if (m.type === "init") this.#runLocal(msg);
+    // Only a kernel the worker has seen (its module registered there) may be taken back.
+    // It runs with the module the worker registered for that kernel (jax-js sends the same one each time).
+    this.#claimable = id !== undefined && this.#local !== null ? { ...m, module: this.#modules.get(m.kernelHash!) } : undefined;
     if (id !== undefined) {
       c[LAYOUT.KIND] = LAYOUT.KIND_KERNEL;
       c[LAYOUT.ID] = id;
@@ -298,18 +341,36 @@ export class SharedChannelWorker {
       if (isKernel) {
         newId = this.#ids.size;
         this.#ids.set(m.kernelHash!, newId);
+        this.#modules.set(m.kernelHash!, (m as { module?: unknown }).module);
       }
       this.#port.postMessage({ id: newId, msg });
       this.sentByMessage++;
       c[LAYOUT.KIND] = LAYOUT.KIND_PORT;
     }
     const seq = ++this.#seq;
+    Atomics.store(c, LAYOUT.CLAIM, seq);
+    this.#postedAt = performance.now();
     Atomics.store(c, LAYOUT.SEQ, seq);
     Atomics.notify(c, LAYOUT.SEQ);
     queueMicrotask(() => this.#collect(seq));
   }
   #collect(seq: number): void {
     const c = this.#c;
+    if (Atomics.load(c, LAYOUT.DONE) !== seq && this.#claimable !== undefined && chunkClaim) {
+      // A chunk the worker has not started within CLAIM_AFTER_MS of posting (normally the main thread
+      // has just run its own chunk by then) is run here instead: a descheduled worker thread then
+      // costs no more than running the kernel on one thread. The same kernel code runs the same
+      // range, so values do not depend on which thread ran it.
+      while (Atomics.load(c, LAYOUT.CLAIM) === seq && performance.now() - this.#postedAt < CLAIM_AFTER_MS) {
+        /* spin: a running worker takes it within microseconds */
+      }
+      if (Atomics.compareExchange(c, LAYOUT.CLAIM, seq, 0) === seq) {
+        this.claimedByMain++;
+        const data = this.#runLocal(this.#claimable);
+        deliver(() => this.onmessage?.({ data }));
+        return;
+      }
+    }
     if (Atomics.load(c, LAYOUT.DONE) !== seq) {
       const t0 = performance.now();
       while (Atomics.load(c, LAYOUT.DONE) !== seq && performance.now() - t0 < LAYOUT.spinMs) {
@@ -319,6 +380,24 @@ export class SharedChannelWorker {
     }
     const data = c[LAYOUT.OK] === 1 ? { type: "done", ok: true } : receiveMessageOnPort(this.#port)?.message;
     deliver(() => this.onmessage?.({ data }));
+  }
+  /**
+   * Tests: while held, the worker thread takes no request (as when the OS does not schedule it), so
+   * every kernel chunk it has seen before is run by the main thread; a request by message then waits.
+   */
+  hold(on: boolean): void {
+    Atomics.store(this.#c, LAYOUT.HOLD, on ? 1 : 0);
+    Atomics.notify(this.#c, LAYOUT.HOLD);
+  }
+  /** Run a request through the main thread's copy of the worker script; returns its reply. */
+  #runLocal(msg: unknown): unknown {
+    this.#localReply = undefined;
+    try {
+      this.#local?.onmessage?.({ data: msg });
+    } catch (e) {
+      return { type: "done", ok: false, error: String(e) };
+    }
+    return this.#localReply ?? { type: "done", ok: false, error: "shared channel: the main thread's run sent no reply" };
   }
   terminate(): void {
     void this.#worker.terminate();
