@@ -2,7 +2,7 @@
 // the `sft-vs-rl-nav` quick entry that are not training steps, from a finished run's checkpoints (RUN_DIR: its
 // config.json, arms/stage0 and arms/nav-sft-init): the stage-0 corpus (generation and tokenization), the stage-0
 // probes, the expert dataset, an evaluation of both splits at the preset's routes per split and the ID evaluation at
-// the rollout temperature. PIECES: comma-separated subset of corpus,probes,data,eval,rounds,hot (default all but rounds).
+// the rollout temperature. PIECES: comma-separated subset of corpus,probes,data,eval,rounds,mid,hot (default all but rounds and mid; MID=100 routes for mid).
 // Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/sft-vs-rl-nav-profile.mts RUN_DIR [PIECES]
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -40,8 +40,14 @@ if (pieces.has("corpus")) {
 }
 if (pieces.has("probes")) {
   const s0 = loadArmLM(join(runDir, "arms", "stage0"), model, cfg.seed, false);
-  const p = await time(`stage-0 probes (${cfg.stage0.probes} each)`, () => stage0Probes(s0, model, tok, cfg));
-  console.log(`  ${JSON.stringify({ ...p, examples: undefined })}`);
+  // The run's probes (navigation only) against the same with the GeneralPoints probes (what a navigation-only run
+  // computed before they were skipped), interleaved, twice; the navigation values must agree.
+  for (let r = 0; r < 2; r++) {
+    for (const envs of [cfg.envs, ["general-points", ...cfg.envs] as typeof cfg.envs]) {
+      const p = await time(`round ${r}: stage-0 probes (${cfg.stage0.probes} each), envs ${envs.join("+")}`, () => stage0Probes(s0, model, tok, { ...cfg, envs }));
+      console.log(`  ${JSON.stringify({ ...p, examples: p.examples.length })}`);
+    }
+  }
 }
 if (pieces.has("data")) await time("expert dataset", () => expertDataset(cfg, tok, model.contextLength - spec.sampling.maxNewTokens, spec));
 const init = loadArmLM(join(runDir, "arms", "nav-sft-init"), model, cfg.seed, false);
@@ -66,6 +72,13 @@ if (pieces.has("rounds")) {
       },
     });
   }
+}
+if (pieces.has("mid")) {
+  // An evaluation at MID routes per split against one at the preset's, interleaved (after a warm-up of each): what
+  // `eval.midEpisodes` would save at the intermediate checkpoints.
+  const mid = Number(process.env.MID ?? 100);
+  for (const eps of [mid, spec.episodes]) await evaluateSplits(init, model, tok, cfg, { env: spec, episodes: eps });
+  for (let r = 0; r < 2; r++) for (const eps of [mid, spec.episodes]) await time(`round ${r}: evaluation, ${eps} routes per split`, () => evaluateSplits(init, model, tok, cfg, { env: spec, episodes: eps }));
 }
 if (pieces.has("hot")) {
   const r = await time(`ID at the rollout temperature ${spec.sampling.temperature}`, () => rollTempRow(init, model, tok, cfg, spec, null));
