@@ -109,7 +109,7 @@ if (mode === "compare") {
       if (u === 0) return await rollTempRow(p, model, tok, cfg, spec, null, { shape });
       const last = u === updates;
       const ev = spec.evalRow(await evaluateSplits(p, model, tok, cfg, { episodes: last ? 500 : 200, shape }));
-      const kl = await klToInit(p, lm, model, tok, cfg, spec, 128, shape);
+      const kl = await klToInit(p, lm, model, tok, cfg, spec, 128, { temperature: spec.sampling.temperature, shape });
       const hot = last ? await rollTempRow(p, model, tok, cfg, spec, ev, { shape }) : {};
       return { ...ev, idKL: kl, ...hot };
     } }),
@@ -125,7 +125,7 @@ if (mode === "compare") {
     const s = await runSFT({ run: srun, resume: false, ctx, arm: "sft", cfg, model, data, initLm: () => refTree(lm), steps: sftSteps, batchSize: cfg.sft.batchSize, lr: () => cfg.sft.lr, clip: cfg.sft.clip, T: cfg.sftInit.seqLen });
     mark("sft-eval", updates);
     const ev = spec.evalRow(await evaluateSplits(s.params, model, tok, cfg, { episodes: 500, shape }));
-    await klToInit(s.params, lm, model, tok, cfg, spec, 128, shape);
+    await klToInit(s.params, lm, model, tok, cfg, spec, 128, { temperature: spec.sampling.temperature, shape });
     mark("done", updates);
     console.log(JSON.stringify({ sftSteps, ev }));
   }

@@ -29,7 +29,7 @@ for (const eps of [200, 500]) {
   console.log(`  ID ${f(row.idSuccess)} OOD ${f(row.oodSuccess)}`);
 }
 await time(`eval 500 ID episodes at T ${cfg.sampling.temperature}`, () => evaluateSplits(lm, model, tok, cfg, { episodes: 500, splits: ["id"], temperature: cfg.sampling.temperature }));
-await time("KL to init, 128 prompts", () => klToInit(lm, lm, model, tok, cfg, spec, 128));
+await time("KL to init, 128 prompts", () => klToInit(lm, lm, model, tok, cfg, spec, 128, { temperature: spec.sampling.temperature }));
 const updates = +(updatesArg ?? 3);
 for (const mb of (mbArg ?? `${cfg.ppo.microBatch}`).split(",").map(Number)) {
   const ppo = { ...cfg.ppo, microBatch: mb };

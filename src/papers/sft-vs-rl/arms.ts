@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { disposeTree, jnn, np, refTree } from "../../engine/index.js";
+import { disposeTree, jnn, np, refTree, type Array } from "../../engine/index.js";
 import { episodeSeed, type Message } from "../../envs/index.js";
 import { generate } from "../../nn/generate.js";
 import { initLM, lmForward, type LMConfig, type LMParams } from "../../nn/transformer.js";
@@ -134,30 +134,68 @@ export function evalPoints(run: RunDir, stepKey: "update" | "step"): EvalPoint[]
     .map((r) => ({ flops: r.flops ?? 0, step: r[stepKey] ?? r.step, row: r }));
 }
 
+/** Per-answer terms of a KL-to-init estimate (`klToInitDetail`), over the answers sampled from the policy. */
+export type KLDetail = {
+  /** Temperature of both sampling distributions. */
+  temperature: number;
+  /** Sampled answers (token ids, the stop token included when emitted). */
+  answers: number[][];
+  /** Per answer: Σ_t log π(a_t) − log π_init(a_t) (the single-sample Monte Carlo term). */
+  mc: Float64Array;
+  /** Per answer: Σ_t KL(π(·|a_<t) ‖ π_init(·|a_<t)) over the whole vocabulary along the sampled prefix (>= 0). */
+  exact: Float64Array;
+  /** Per answer: Σ_t log π(a_t) (how sure the policy is of its own answer; 0 in float32 at saturation). */
+  logp: Float64Array;
+};
+
 /**
- * KL(π ‖ π_init) on ID prompts (issue 24: the distance a branch moved, beside its OOD change): first answers sampled
- * from `lm` at the evaluation temperature on the first `n` ID episodes' prompts; per answer the sum over its tokens of
- * log π(a_t) − log π_init(a_t) under the temperature-scaled distributions (the sampling distributions), averaged
- * over answers (the Monte Carlo estimate of the KL of the answer distributions, in nats).
+ * KL(π ‖ π_init) of the answer distributions on ID prompts (issue 24: the distance a branch moved, beside its OOD
+ * change), in nats, at temperature `T` (callers pass the PPO rollout temperature: the distribution PPO samples
+ * from). One answer per prompt of the first `n` ID episodes is sampled from π at `T`; along each answer the
+ * per-token KL of the next-token distributions (temperature-scaled, full vocabulary) is summed over the answer's
+ * tokens. By the chain rule its expectation over π's answers is the KL of the answer distributions (answers end at
+ * the stop token or at `maxNewTokens`), like the Monte Carlo term Σ_t log π(a_t) − log π_init(a_t), but it is never
+ * negative and it does not vanish when π puts all its mass on one answer: at the evaluation temperature 0.2 the
+ * branches' answers saturate (log π(a) = 0 in float32), and the Monte Carlo term then reads −log π_init of the
+ * answers π_init also gives, the same to the last digit at every checkpoint (the bug this replaced).
  */
-export async function klToInit(lm: LMParams, initLm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: SftVsRlConfig, spec: EnvSpec, n: number, shape: BatchShape = DEFAULT_BATCH_SHAPE): Promise<number> {
+export async function klToInit(lm: LMParams, initLm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: SftVsRlConfig, spec: EnvSpec, n: number, opts: { temperature: number; shape?: BatchShape }): Promise<number> {
+  const d = await klToInitDetail(lm, initLm, model, tok, cfg, spec, n, opts);
+  return d.exact.reduce((a, b) => a + b, 0) / n;
+}
+
+/** `klToInit` with its per-answer terms (pilots and tests). */
+export async function klToInitDetail(lm: LMParams, initLm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: SftVsRlConfig, spec: EnvSpec, n: number, opts: { temperature: number; shape?: BatchShape }): Promise<KLDetail> {
+  if (!(opts.temperature > 0)) throw new Error(`klToInit: temperature must be > 0 (got ${opts.temperature}); the KL of greedy answers is not defined`);
+  const shape = opts.shape ?? DEFAULT_BATCH_SHAPE;
   const env = spec.makeEnv("id", spec.ppo.verifyIter);
-  const prompts = Array.from({ length: n }, (_, i) => renderChat(tok, [{ role: "user", content: env.reset(episodeSeed(cfg.eval.seed, "general-points", "id", i)).text }], model.contextLength - spec.sampling.maxNewTokens));
-  const T = Math.max(cfg.eval.temperature, 1e-6);
+  const seedEnv = spec.name === "navigation" ? "navigation" : "general-points";
+  const prompts = Array.from({ length: n }, (_, i) => renderChat(tok, [{ role: "user", content: env.reset(episodeSeed(cfg.eval.seed, seedEnv, "id", i)).text }], model.contextLength - spec.sampling.maxNewTokens));
+  const T = opts.temperature;
   const out = await generate(lm, model, prompts, { maxNewTokens: spec.sampling.maxNewTokens, temperature: T, rng: Rng.stream(cfg.eval.seed, "kl-to-init"), stopIds: [tok.id(END)], batchedPrefill: true, prefillBucket: shape.prefillBucket, prefillChunk: shape.prefillChunk ?? 16, ...(shape.prefillTight ? { prefillTight: shape.prefillTight } : {}), ...(shape.compactDone ? { compactDone: shape.compactDone } : {}) });
-  const L = Math.max(...prompts.map((p, i) => p.length + out.tokens[i].length)) - 1;
-  const rows = prompts.map((p, i) => sftExample(p, out.tokens[i], L));
-  const logp = async (params: LMParams): Promise<Float64Array> => {
-    const x = np.array(Int32Array.from(rows.flatMap((r) => r.x)), { dtype: np.int32 }).reshape([n, L]);
-    const y = np.array(Int32Array.from(rows.flatMap((r) => r.y)), { dtype: np.int32 }).reshape([n, L]);
-    const m = np.array(Float32Array.from(rows.flatMap((r) => r.mask))).reshape([n, L]);
-    const { logits } = lmForward(refTree(params), model, x); // [n, L, V]
-    const lp = jnn.logSoftmax(logits.mul(1 / T), -1).mul(jnn.oneHot(y, model.vocabSize)).sum(-1).mul(m).sum(-1); // [n]
-    return Float64Array.from((await lp.data()) as Float32Array);
-  };
-  const a = await logp(lm);
-  const b = await logp(initLm);
-  let s = 0;
-  for (let i = 0; i < n; i++) s += a[i] - b[i];
-  return s / n;
+  return answerKL(lm, initLm, model, prompts, out.tokens, T);
+}
+
+/**
+ * The per-answer terms of `KLDetail` for given prompts and answers (one forward pass of each model over the padded
+ * rows, the answer tokens' positions masked in). Exported for the tests (exact KL by enumeration on a tiny model).
+ */
+export async function answerKL(lm: LMParams, initLm: LMParams, model: LMConfig, prompts: number[][], answers: number[][], T: number): Promise<KLDetail> {
+  const n = prompts.length;
+  const L = Math.max(...prompts.map((p, i) => p.length + answers[i].length)) - 1;
+  const rows = prompts.map((p, i) => sftExample(p, answers[i], L));
+  const x = () => np.array(Int32Array.from(rows.flatMap((r) => r.x)), { dtype: np.int32 }).reshape([n, L]);
+  const lpOf = (params: LMParams): Array => jnn.logSoftmax(lmForward(refTree(params), model, x()).logits.mul(1 / T), -1); // [n, L, V]
+  const a = lpOf(lm);
+  const b = lpOf(initLm);
+  const y = np.array(Int32Array.from(rows.flatMap((r) => r.y)), { dtype: np.int32 }).reshape([n, L]);
+  const m = np.array(Float32Array.from(rows.flatMap((r) => r.mask))).reshape([n, L]);
+  const oh = jnn.oneHot(y, model.vocabSize);
+  const tokA = a.ref.mul(oh.ref).sum(-1).mul(m.ref); // [n, L]
+  const tokB = b.ref.mul(oh).sum(-1).mul(m.ref);
+  const exact = np.exp(a.ref).mul(a.sub(b)).sum(-1).mul(m).sum(-1); // [n]
+  const logp = tokA.ref.sum(-1);
+  const mc = tokA.sub(tokB).sum(-1);
+  const host = async (v: Array) => Float64Array.from((await v.data()) as Float32Array);
+  return { temperature: T, answers: answers.map((r) => [...r]), mc: await host(mc), exact: await host(exact), logp: await host(logp) };
 }

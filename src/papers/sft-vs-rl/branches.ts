@@ -29,6 +29,16 @@ const pct = (x: number) => (100 * x).toFixed(1);
 /** ID prompts of the KL-to-init estimate. */
 const KL_PROMPTS = 128;
 
+/**
+ * KL to the init on ID prompts at the PPO rollout temperature (the distribution PPO samples from), as `idKLRoll` with
+ * its temperature `idKLTemperature` (issue 24; `klToInit`). Runs before this logged `idKL`, a Monte Carlo term at the
+ * evaluation temperature that saturated (the same number at every checkpoint of both branches).
+ */
+async function klRow(lm: LMParams, initLm: LMParams, sh: Shared, spec: EnvSpec): Promise<EvalRow> {
+  const T = spec.sampling.temperature;
+  return { idKLRoll: await klToInit(lm, initLm, sh.model, sh.tok, sh.cfg, spec, KL_PROMPTS, { temperature: T }), idKLTemperature: T };
+}
+
 /** Stage 1 (SFT init) and branches B (PPO) and A (SFT at the PPO checkpoints' FLOPs) of one task. */
 export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
   const { cfg, ctx, root, tok, model, N } = sh;
@@ -100,7 +110,7 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
         const row = spec.evalRow(ev);
         return {
           ...row,
-          ...(withKL ? { idKL: await klToInit(lm, start.lm, model, tok, cfg, spec, KL_PROMPTS) } : {}),
+          ...(withKL ? await klRow(lm, start.lm, sh, spec) : {}),
           ...(update === spec.ppo.updates ? await rollTempRow(lm, model, tok, cfg, spec, row, { vis }) : {}),
         };
       },
@@ -150,7 +160,7 @@ export async function runTask(spec: EnvSpec, sh: Shared): Promise<TaskSummary> {
         const last = step === sftSteps;
         const ev = await evaluateSplits(p, model, tok, cfg, { keepRecords: last ? 2 : 0, env: spec, vis, episodes: last ? spec.episodes : midEps });
         writeTranscripts(run, "final", ev, splits);
-        return { flops: step * perStep, ...spec.evalRow(ev), ...(initLm ? { idKL: await klToInit(p, initLm, model, tok, cfg, spec, KL_PROMPTS) } : {}) };
+        return { flops: step * perStep, ...spec.evalRow(ev), ...(initLm ? await klRow(p, initLm, sh, spec) : {}) };
       },
     });
     if (initLm) disposeTree(initLm);

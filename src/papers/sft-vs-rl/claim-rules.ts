@@ -30,12 +30,12 @@ export const GATE = {
 /**
  * The stage-0 gates of GeneralPoints (issue 24): the pretrained model has the skills the OOD claims presuppose (it
  * reads a stated rule and solves make-24 under the OOD rule in plain text). A run from before 3-card hands lacks the
- * make-24 probes: those gates are then unmeasured.
+ * make-24 probes, a navigation-only run all of them: those gates are then unmeasured.
  */
-export function stage0Gates(s0: { arithmeticAccuracy: number; ruleReadingAccuracy: number; make24IdSolved?: number; make24OodSolved?: number }): Gate[] {
+export function stage0Gates(s0: { arithmeticAccuracy?: number; ruleReadingAccuracy?: number; make24IdSolved?: number; make24OodSolved?: number }): Gate[] {
   return [
-    gate("stage 0: two-operand expressions evaluated", s0.arithmeticAccuracy, ">=", GATE.stage0Arithmetic),
-    gate("stage 0: card numbers under a stated rule", s0.ruleReadingAccuracy, ">=", GATE.stage0Rule),
+    gate("stage 0: two-operand expressions evaluated", s0.arithmeticAccuracy ?? null, ">=", GATE.stage0Arithmetic),
+    gate("stage 0: card numbers under a stated rule", s0.ruleReadingAccuracy ?? null, ">=", GATE.stage0Rule),
     gate("stage 0: plain make-24 solved, ID rule", s0.make24IdSolved ?? null, ">=", GATE.stage0Make24),
     gate("stage 0: plain make-24 solved, OOD rule", s0.make24OodSolved ?? null, ">=", GATE.stage0Make24),
   ];

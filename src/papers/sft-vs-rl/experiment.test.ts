@@ -127,6 +127,13 @@ describe("sft-vs-rl tiny preset", () => {
     const rows = openRun(join(runDir, "arms", "ppo")).metrics<Record<string, number>>().filter((r) => r.update > 0);
     expect(rows.length).toBe(2);
     for (const r of rows) for (const k of ["policyLoss", "valueLoss", "clipFrac", "approxKL", "meanStepReward"]) expect(Number.isFinite(r[k])).toBe(true);
+    // KL to the init on ID prompts at every branch checkpoint, at the PPO rollout temperature, named in the report.
+    const T = sftVsRlExperiment.presets.tiny.sampling.temperature;
+    for (const p of [...gp.ppo.points, ...gp.sft.points].filter((q) => q.step > 0)) {
+      expect(p.row.idKLRoll).toBeGreaterThanOrEqual(0);
+      expect(p.row.idKLTemperature).toBe(T);
+    }
+    expect(readFileSync(join(runDir, "report.md"), "utf8")).toContain(`KL to the init on ID prompts, answers at T ${T} (nats)`);
   });
   it("keeps finished arms on resume", async () => {
     const logs: string[] = [];

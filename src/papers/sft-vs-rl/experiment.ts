@@ -69,7 +69,8 @@ export async function runSftVsRl(cfg: SftVsRlConfig, ctx: ExperimentContext): Pr
 
   const stage0 = await runStage0(cfg, ctx, tok, model);
   ctx.log(
-    `stage0: loss ${stage0.finalLoss.toFixed(3)}, expression accuracy ${pct(stage0.arithmeticAccuracy)} %, rule reading ${pct(stage0.ruleReadingAccuracy)} %` +
+    `stage0: loss ${stage0.finalLoss.toFixed(3)}` +
+      (stage0.arithmeticAccuracy === undefined ? "" : `, expression accuracy ${pct(stage0.arithmeticAccuracy)} %, rule reading ${pct(stage0.ruleReadingAccuracy)} %`) +
       (stage0.actionSpaceAccuracy === undefined ? "" : `, action-space reading ${pct(stage0.actionSpaceAccuracy)} %, compass ${pct(stage0.compassAccuracy)} %` + (stage0.nextActionAbsolute === undefined ? "" : `, next action absolute / relative ${pct(stage0.nextActionAbsolute)} / ${pct(stage0.nextActionRelative ?? 0)} %`)),
   );
 

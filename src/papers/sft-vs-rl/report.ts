@@ -51,11 +51,17 @@ function taskSections(run: RunDir, t: TaskSummary): Section[] {
     });
   }
   const tr = t.trainingRuleKey;
+  // KL to the init: at the PPO rollout temperature (`idKLRoll`); runs before it logged `idKL`, a Monte Carlo term at the
+  // evaluation temperature that saturated (the same at every checkpoint), shown under its own header.
+  const klRows = [...t.ppo.points, ...t.sft.points].map((p) => p.row);
+  const klT = klRows.find((r) => typeof r.idKLTemperature === "number")?.idKLTemperature;
+  const klKey = klT !== undefined ? "idKLRoll" : "idKL";
+  const klHeader = klT !== undefined ? `KL to the init on ID prompts, answers at T ${klT} (nats)` : "KL to the init on ID prompts, Monte Carlo at the evaluation temperature (nats; saturated)";
   const headers = gp
-    ? ["branch", "FLOPs of the branch", "ID success %", "OOD success %", "OOD answers on training rule %", "OOD answers on the prompt's rule %", "KL to the init on ID prompts (nats)"]
+    ? ["branch", "FLOPs of the branch", "ID success %", "OOD success %", "OOD answers on training rule %", "OOD answers on the prompt's rule %", klHeader]
     : ["branch", "FLOPs of the branch", "ID per-step accuracy %", "OOD per-step accuracy %", "OOD first turns in the absolute space %"];
   const vlCols = (p: EvalPoint) => (vl ? [pm(p.row.visSuccess, p.row.visStdErr), pct(p.row.idRecognition), pct(p.row.visRecognition)] : []);
-  const gpCols = (p: EvalPoint) => (gp ? [pct(p.row.oodPromptRule), p.step === 0 ? "0" : p.row.idKL === undefined ? "" : p.row.idKL.toFixed(3)] : []);
+  const gpCols = (p: EvalPoint) => (gp ? [pct(p.row.oodPromptRule), p.step === 0 ? "0" : p.row[klKey] === undefined ? "" : p.row[klKey].toFixed(3)] : []);
   const rows = (pts: EvalPoint[], name: string) => pts.map((p) => [name, p.flops.toExponential(2), pm(p.row[`id${k}`], p.row[`id${se}`]), pm(p.row[`ood${k}`], p.row[`ood${se}`]), pct(p.row[tr]), ...gpCols(p), ...vlCols(p)]);
   const hdr = vl ? [...headers, "visual-OOD success %", "ID card recognition %", "visual-OOD card recognition %"] : headers;
   const samples: Block[] = [];

@@ -21,16 +21,16 @@ import type { PhraseTokenizer } from "./tokenizer.js";
 
 /** The stage-0 skill probes (greedy): shares in [0, 1]. */
 export type Stage0Probes = {
-  /** Two-operand expression values. */
-  arithmetic: number;
+  /** Two-operand expression values (these six: only when a GeneralPoints task is trained). */
+  arithmetic?: number;
   /** Card numbers under a stated rule with random values (3 cards, at least one face card). */
-  rule: number;
+  rule?: number;
   /** The same under the task's ID rule (10) and OOD rule (11/12/13). */
-  ruleId: number;
-  ruleOod: number;
+  ruleId?: number;
+  ruleOod?: number;
   /** Plain-format make-24 (numbers then a formula reaching 24) under the ID and the OOD rule, hands dealt as the task deals. */
-  make24Id: number;
-  make24Ood: number;
+  make24Id?: number;
+  make24Ood?: number;
   actionSpace?: number;
   compass?: number;
   /** Worked next action at turn points under the absolute and the relative action space (issue 24's navigation recipe). */
@@ -40,9 +40,11 @@ export type Stage0Probes = {
 };
 
 /**
- * Greedy-completion probes of a stage-0 model: expression values, rule reading (random, ID and OOD rules) and plain
- * make-24; with navigation also action-space reading (which of a turn sentence's two directions the listed action
- * space allows) and compass turns.
+ * Greedy-completion probes of a stage-0 model: with a GeneralPoints task (GP-L or GP-VL) expression values, rule
+ * reading (random, ID and OOD rules) and plain make-24; with navigation action-space reading (which of a turn
+ * sentence's two directions the listed action space allows), compass turns and the worked next action. Each family
+ * draws its probes from its own stream, so a navigation-only run (which no GeneralPoints gate reads) skips the
+ * GeneralPoints probes and keeps the navigation probes' values (stage0.test.ts).
  */
 export async function stage0Probes(lm: LMParams, model: LMConfig, tok: PhraseTokenizer, cfg: Pick<SftVsRlConfig, "seed" | "envs"> & { stage0: { probes: number }; cards?: 3 | 4 }): Promise<Stage0Probes> {
   const rng = Rng.stream(cfg.seed, "stage0-probes");
@@ -75,14 +77,17 @@ export async function stage0Probes(lm: LMParams, model: LMConfig, tok: PhraseTok
     got.slice(0, 3).forEach((g, k) => examples.push(`${probes[k].prompt.split("\n").slice(-2).join(" / ")}${g.trim().replace(/\n/g, " / ")}`));
     return got.filter((g, k) => make24Solved(g, probes[k].values)).length / n;
   };
-  const base = {
-    arithmetic: await score(arithmeticProbes(rng, n)),
-    rule: await score(ruleProbes(rng, n)),
-    ruleId: await score(ruleProbes(rng, n, "id")),
-    ruleOod: await score(ruleProbes(rng, n, "ood")),
-    make24Id: await make24("id"),
-    make24Ood: await make24("ood"),
-  };
+  const withGp = cfg.envs.includes("general-points") || cfg.envs.includes("general-points-vl");
+  const base = withGp
+    ? {
+        arithmetic: await score(arithmeticProbes(rng, n)),
+        rule: await score(ruleProbes(rng, n)),
+        ruleId: await score(ruleProbes(rng, n, "id")),
+        ruleOod: await score(ruleProbes(rng, n, "ood")),
+        make24Id: await make24("id"),
+        make24Ood: await make24("ood"),
+      }
+    : {};
   if (!cfg.envs.includes("navigation")) return { ...base, examples };
   const nrng = Rng.stream(cfg.seed, "stage0-probes-navigation");
   const nav = { actionSpace: await score(actionSpaceProbes(nrng, n)), compass: await score(compassProbes(nrng, n)) };

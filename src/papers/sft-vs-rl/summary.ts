@@ -22,9 +22,9 @@ export type Stage0Summary = {
   finalLoss: number;
   corpusTokens: number;
   corpusBytesPerToken: number;
-  /** Share of probes answered exactly: two-operand expression values, card numbers under a stated rule. */
-  arithmeticAccuracy: number;
-  ruleReadingAccuracy: number;
+  /** Share of probes answered exactly: two-operand expression values, card numbers under a stated rule (absent in navigation-only runs). */
+  arithmeticAccuracy?: number;
+  ruleReadingAccuracy?: number;
   /** Card numbers under the task's ID and OOD rule sentences; plain-format make-24 solved under each (absent in runs before 3-card hands). */
   ruleIdAccuracy?: number;
   ruleOodAccuracy?: number;
