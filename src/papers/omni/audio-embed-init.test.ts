@@ -67,8 +67,12 @@ describe("omni.audioEmbedInit", () => {
   const withInit = (v: unknown, pretrainSteps = 300, dModel = 64): OmniExperimentConfig =>
     ({ ...q, omni: { ...q.omni, audioEmbedInit: v }, tokenizer: { ...q.tokenizer, pretrainEncoder: { ...q.tokenizer.pretrainEncoder, steps: pretrainSteps, dModel } } }) as OmniExperimentConfig;
 
-  it("is random at every preset (the results do not move)", () => {
-    for (const p of Object.values(omniPresets)) expect(p.omni.audioEmbedInit).toBe("random");
+  it("starts from the codebooks at every preset (route 5), and every preset passes checkOmniConfig", () => {
+    for (const p of Object.values(omniPresets)) {
+      expect(p.omni.audioEmbedInit).toBe("codebooks");
+      expect(p.tokenizer.pretrainEncoder.steps).toBeGreaterThan(0);
+      expect(() => checkOmniConfig(omniSchema.parse(p))).not.toThrow();
+    }
   });
 
   it("accepts random and codebooks, rejects anything else naming the field", () => {

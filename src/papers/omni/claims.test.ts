@@ -6,7 +6,8 @@ import { overSeeds, ratioEstimate } from "./estimates.js";
 import { jointStage, PAPER_STAGES, stageGroupLr, withoutReplay, type StageSpec } from "./stages.js";
 import type { OmniSummary, StageSummary, TokArmSummary } from "./summary.js";
 
-const cfg = omniPresets.quick; // seed 0
+// Seed 0; γ 0.5, the rate compression of the runs these fixtures describe (quick uses 0.1 since route 5 in the chain).
+const cfg = { ...omniPresets.quick, omni: { ...omniPresets.quick.omni, lrExponent: 0.5 } };
 const U = 20; // held-out utterances
 const FRAMES = Array.from({ length: U }, (_, i) => 100 + 10 * (i % 3));
 

@@ -66,7 +66,11 @@ export function buildJudge(cfg: OmniExperimentConfig, data: OmniData, P: Pools):
   return { judge, summary: { layers: jcfg.layers, trainAcc: tr.acc, trainN: tr.n, heldOutAcc: te.n ? te.acc : NaN, heldOutN: te.n } };
 }
 
-export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext): Promise<OmniSummary> {
+/**
+ * Everything the stage chains read, trained (or reused) in order: data, text LM, the recogniser (when on), T2 and
+ * its codes, the judge, the vision tower. Shared by `runOmni` and the chain pilot (`scripts/pilots/omni-chain.mts`).
+ */
+export async function omniSetup(cfg: OmniExperimentConfig, ctx: ExperimentContext) {
   checkOmniConfig(cfg);
   const run = ctx.run;
   const data = await prepareOmniData(cfg, run, ctx.log);
@@ -78,7 +82,7 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
   // The tokenizer the stages read: T2 (reconstruction + frozen-LM transcript loss), one seed. The
   // T1-vs-T2 study with its probes and claims is the `omni-tokenizer` entry.
   // With `tokenizer.pretrainEncoder.steps` > 0 its encoder is first trained as a recogniser (`whisper-pretrain`, the paper's
-  // Whisper-large encoder in small); off (0) at every preset: in the pilots it did not reach the ASR gate (README, routes).
+  // Whisper-large encoder in small; route 4 of the README).
   const pre = cfg.tokenizer.pretrainEncoder;
   let encoder: EncoderNet | undefined;
   if (pre.steps > 0) {
@@ -109,32 +113,66 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
   ctx.log(vision ? `vision-pretrain: ${visionTowerText(vision)}` : "vision tower: random (omni.visionPretrain.steps = 0)");
   const visionDir = vision ? armDir("vision-pretrain") : null;
 
-  // Staging study on T2's codes: S1 (the paper's seven stages), S1 without text replay (the same
-  // stages, pure text removed; stages without text are shared with S1), and S2 (one joint stage
-  // on the union of S1's data, S1's total steps). Every arm starts from the same vision tower.
   const tokT2 = { p: tokParams.T2, cfg: tokConfig(cfg, "T2") };
   // `omni.audioEmbedInit: "codebooks"`: every fresh model's audio embeddings start as T2's codebooks through the recogniser's projection.
   const audioProj = cfg.omni.audioEmbedInit === "codebooks" ? recogniserProjection(cfg, data, tokConfig(cfg, "T2"), armDir("whisper-pretrain")) : null;
   const withAudioInit = (p: OmniParams): OmniParams => (audioProj ? { ...p, audioEmbed: codebookAudioEmbed(p.audioEmbed.tables, tokParamsT2.vq.embed, audioProj) } : p);
-  const freshOmni = () => withAudioInit(withPretrainedVision(initOmni(ocfg, loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), cfg.seed), visionDir, ocfg.vision));
+  /** A fresh omni model (text LM, vision tower, audio embeddings as set) for `seed`'s init of the modules the text LM lacks. */
+  const freshOmniSeed = (seed: number) => () => withAudioInit(withPretrainedVision(initOmni(ocfg, loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), seed), visionDir, ocfg.vision));
+  const dispose = () => {
+    for (const t of Object.values(tokParams)) disposeTree(t);
+    if (audioProj) disposeTree(audioProj);
+  };
+  return { data, armDir, text, t2, allCodes, tokParams, tokT2, P, judgeSummary, recognise, vision, freshOmniSeed, dispose };
+}
+
+export type OmniSetup = Awaited<ReturnType<typeof omniSetup>>;
+
+/**
+ * One chain of stages, each an arm starting from the previous one (the first from a fresh model). The last stage
+ * writes generated speech (`tokT2`) and, with `withSamples`, scores it with the judge. With `scoreOnlyLast` the
+ * stages before the last are trained but not evaluated (S1 without replay: only its final model is read). `after`
+ * sees each stage's summary (pilots print it).
+ */
+export async function runStageChain(
+  cfg: OmniExperimentConfig,
+  ctx: ExperimentContext,
+  S: OmniSetup,
+  stages: StageSpec[],
+  name: (i: number) => string,
+  withSamples: boolean,
+  after?: (i: number, s: StageSummary) => void,
+  scoreOnlyLast = false,
+): Promise<Record<string, StageSummary>> {
+  const out: Record<string, StageSummary> = {};
+  const steps = cfg.omni.stageSteps;
+  const freshOmni = S.freshOmniSeed(cfg.seed);
+  for (const [i, stage] of stages.entries()) {
+    const from = i > 0 ? name(i - 1) : null;
+    const last = i === stages.length - 1;
+    out[stage.name] = await runArm(ctx, name(i), { stage, steps: steps[stage.name] }, (r) =>
+      trainStage(cfg, S.data, S.P, stage, steps[stage.name], () => (from ? loadRunParams(S.armDir(from), freshOmni()) : freshOmni()), r, ctx, name(i), last ? S.tokT2 : null, last && withSamples ? S.recognise : null, undefined, last || !scoreOnlyLast),
+    );
+    ctx.log(`${name(i)}: written QA ${pct(out[stage.name].textQaAcc)}, s->t ${pct(out[stage.name].s2tAcc)}, caption ${pct(out[stage.name].captionAcc)}`);
+    after?.(i, out[stage.name]);
+  }
+  return out;
+}
+
+export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext): Promise<OmniSummary> {
+  const S = await omniSetup(cfg, ctx);
+  const { data, P, tokT2 } = S;
+  // Staging study on T2's codes: S1 (the paper's seven stages), S1 without text replay (the same
+  // stages, pure text removed; stages without text are shared with S1), and S2 (one joint stage
+  // on the union of S1's data, S1's total steps). Every arm starts from the same vision tower.
   const steps = cfg.omni.stageSteps;
   const nStages = PAPER_STAGES.length;
-  const chain = async (stages: StageSpec[], name: (i: number) => string, withSamples: boolean): Promise<Record<string, StageSummary>> => {
-    const out: Record<string, StageSummary> = {};
-    for (const [i, stage] of stages.entries()) {
-      const from = i > 0 ? name(i - 1) : null;
-      const last = i === nStages - 1;
-      out[stage.name] = await runArm(ctx, name(i), { stage, steps: steps[stage.name] }, (r) =>
-        trainStage(cfg, data, P, stage, steps[stage.name], () => (from ? loadRunParams(armDir(from), freshOmni()) : freshOmni()), r, ctx, name(i), last ? tokT2 : null, last && withSamples ? recognise : null),
-      );
-      ctx.log(`${name(i)}: written QA ${pct(out[stage.name].textQaAcc)}, s->t ${pct(out[stage.name].s2tAcc)}, caption ${pct(out[stage.name].captionAcc)}`);
-    }
-    return out;
-  };
-  const s1 = await chain(PAPER_STAGES, s1ArmName, true);
+  const freshOmni = S.freshOmniSeed(cfg.seed);
+  const s1 = await runStageChain(cfg, ctx, S, PAPER_STAGES, s1ArmName, true);
   const noReplay = PAPER_STAGES.map(withoutReplay);
   const shared = sharedPrefix(PAPER_STAGES, noReplay);
-  const s1NoReplayStages = await chain(noReplay, (i) => (i < shared ? s1ArmName(i) : noReplayArmName(i)), false);
+  // Only the final model of S1 without replay is read (the staging claim, the stages table's last rows): its earlier stages are not scored.
+  const s1NoReplayStages = await runStageChain(cfg, ctx, S, noReplay, (i) => (i < shared ? s1ArmName(i) : noReplayArmName(i)), false, undefined, true);
   const s1NoReplay = s1NoReplayStages[PAPER_STAGES[nStages - 1].name];
   const joint = jointStage(PAPER_STAGES, steps);
   const jointSteps = cfg.omni.jointSteps || PAPER_STAGES.reduce((a, st) => a + steps[st.name], 0);
@@ -147,7 +185,7 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
     const seed = cfg.seed + k;
     const label = `s2-joint-seed${seed}`;
     const scfg = { ...cfg, seed };
-    const fresh = () => withAudioInit(withPretrainedVision(initOmni(ocfg, loadRunParams(armDir("text-lm"), initLM(lmCfg, cfg.seed)), seed), visionDir, ocfg.vision));
+    const fresh = S.freshOmniSeed(seed);
     const r = await runArm(ctx, label, { stage: joint, steps: jointSteps, seed }, (rd) => trainStage(scfg, data, P, joint, jointSteps, fresh, rd, ctx, label, null, null));
     controlSeeds.push({ seed, s2: r });
     ctx.log(`${label}: written QA ${pct(r.textQaAcc)}, s->t ${pct(r.s2tAcc)}`);
@@ -156,19 +194,18 @@ export async function runOmni(cfg: OmniExperimentConfig, ctx: ExperimentContext)
   // Listening and viewing material for the report.
   const finalS1 = s1[PAPER_STAGES[PAPER_STAGES.length - 1].name];
   const samples = {
-    audio: await writeAudioSamples(cfg, data, run, tokParams, allCodes),
-    generated: generatedSamples(run, s1ArmName(PAPER_STAGES.length - 1)),
-    digits: writeDigitGrid(data, run, finalS1.captionSamples),
+    audio: await writeAudioSamples(cfg, data, ctx.run, S.tokParams, S.allCodes),
+    generated: generatedSamples(ctx.run, s1ArmName(PAPER_STAGES.length - 1)),
+    digits: writeDigitGrid(data, ctx.run, finalS1.captionSamples),
   };
-  for (const t of Object.values(tokParams)) disposeTree(t);
-  if (audioProj) disposeTree(audioProj);
+  S.dispose();
   return {
     data: dataSummary(data),
-    textLm: text,
-    tokenizers: { T2: t2 },
+    textLm: S.text,
+    tokenizers: { T2: S.t2 },
     tokenizerBaseline: meanFrameBaseline(data),
-    judge: judgeSummary,
-    visionPretrain: vision ?? { steps: 0 },
+    judge: S.judgeSummary,
+    visionPretrain: S.vision ?? { steps: 0 },
     s1,
     s1NoReplay,
     s2,

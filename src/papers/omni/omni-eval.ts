@@ -233,6 +233,12 @@ export async function evalOmni(
   };
 }
 
+/** The scores of a stage that was trained but not evaluated (an intermediate stage of a control): every score NaN. */
+export function unscoredEval(): OmniEval {
+  const nan = NaN;
+  return { textNll: nan, textQaAcc: nan, textQaN: 0, captionAcc: nan, omniAcc: nan, s2tAcc: nan, s2tAccHeldOutQ: nan, s2sTextAcc: nan, s2sTextAccHeldOutQ: nan, s2sAudioAcc: nan, nSpokenQuestions: 0, asrWordAcc: nan, nAsrUtterances: 0, captionSamples: [] };
+}
+
 /** What the speech-in evaluations share: the batch, vocabulary and shape of one-audio-row batches, the logits and the answer mark. */
 function speechReader(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData) {
   const ocfg = omniConfigOf(cfg, data);

@@ -37,7 +37,9 @@ describe("spoken-QA format", () => {
   });
 
   it("the config switch names its values", () => {
-    expect(omniPresets.quick.omni.speechQaFormat).toBe("direct");
+    // Route 5 at quick and full (the pilots in the README); `direct`, the paper's format, is the ablation.
+    expect(omniPresets.quick.omni.speechQaFormat).toBe("transcribe");
+    expect(omniPresets.full.omni.speechQaFormat).toBe("transcribe");
     expect(() => omniSchema.parse({ ...omniPresets.quick, omni: { ...omniPresets.quick.omni, speechQaFormat: "chain" } })).toThrow(/speechQaFormat/);
   });
 });

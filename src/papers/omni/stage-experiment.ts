@@ -18,7 +18,7 @@ import { makeGroupStep, groupOptInit, maxLr, type Params } from "./train-step.js
 import type { TokenizerConfig, TokParams } from "./tokenizer.js";
 import { DIGITS } from "./world.js";
 import { omniConfigOf, pickText, textExample, type OmniData, type Pools } from "./prepare.js";
-import { evalOmni } from "./omni-eval.js";
+import { evalOmni, unscoredEval } from "./omni-eval.js";
 import type { StageSummary } from "./summary.js";
 
 function sampleExample(kind: DataKind, rng: Rng, data: OmniData, P: Pools): Example {
@@ -72,6 +72,8 @@ export async function trainStage(
   recognise: ((codes: Codes[]) => Promise<string[]>) | null,
   /** Optional evaluation every `every` steps, logged to the arm's metrics (pilots: where in a stage a score moves). */
   during?: { every: number; evaluate: (p: OmniParams, step: number) => Promise<Record<string, number>> },
+  /** False: the stage is trained but not scored (its scores NaN), for stages whose scores nothing reads. */
+  score = true,
 ): Promise<StageSummary> {
   const ocfg = omniConfigOf(cfg, data);
   const groupLr = stageGroupLr(stage, cfg.omni.baseLr, cfg.omni.lrExponent);
@@ -120,7 +122,7 @@ export async function trainStage(
     onProgress: (e) => ctx.onProgress(e, label),
   });
   step.dispose();
-  const ev = await evalOmni(fromGroups(res.params), cfg, data, P, recognise, tokForAudio ? { tok: tokForAudio, run } : null);
+  const ev = score ? await evalOmni(fromGroups(res.params), cfg, data, P, recognise, tokForAudio ? { tok: tokForAudio, run } : null) : unscoredEval();
   disposeTree(res.params);
   disposeTree(res.opt);
   return { status: res.status, steps: res.step, stage: stage.name, paperStage: stage.paperName, groupLr, trained: Object.keys(groupLr), mix: stage.mix, finalLoss: res.lastLoss, droppedAudioRows: dropped, ...ev };

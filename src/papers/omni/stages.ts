@@ -51,14 +51,16 @@ export const PAPER_STAGES: StageSpec[] = [
     name: "omni",
     paperName: "Omni-modal pretrain",
     paperLr: { lm: 4e-6, vision: 4e-6, projector: 4e-6, audioEmbed: 4e-6, audioHead: 4e-6 },
-    mix: { omni: 0.25, "sqa-st": 0.15, "sqa-ss": 0.1, asr: 0.1, tts: 0.1, caption: 0.1, text: 0.2 },
+    // More ASR than before (0.1 → 0.25) and spoken questions (0.25 → 0.3), as route 5's one-stage pilot mixed them (README, route 5 in the chain).
+    mix: { omni: 0.15, "sqa-st": 0.2, "sqa-ss": 0.1, asr: 0.25, tts: 0.05, caption: 0.05, text: 0.2 },
   },
   {
     name: "sft-1",
     paperName: "SFT 4.1 (omni understanding)",
     paperLr: { lm: 1e-5, vision: 1e-5, projector: 1e-5, audioEmbed: 1e-5 },
     // ASR stays in the mix: without it this stage (the LM trained, no transcripts) erased the ASR that audio stage II taught (issue 17 pilot).
-    mix: { "sqa-st": 0.3, "sqa-ss": 0.1, asr: 0.2, omni: 0.2, caption: 0.2, text: 0.2 },
+    // ASR 0.3 (was 0.2 of a mix summing to 1.2), text 0.15: the route-5 chain pilot's mix.
+    mix: { "sqa-st": 0.3, "sqa-ss": 0.1, asr: 0.3, omni: 0.1, caption: 0.05, text: 0.15 },
     lrNotGiven: true,
   },
   // The audio embeddings keep 1/10 of the head's rate so SFT 4.2 does not erase what the earlier stages taught them (issue 17).

@@ -15,6 +15,17 @@ import { pretrainedEncoder } from "./whisper-experiment.js";
 import { WordTokenizer } from "./world.js";
 import type { OmniData } from "./prepare.js";
 
+describe("omni-tokenizer study presets", () => {
+  it("keep the random encoder and the 48-token reader while omni's presets take route 5 (recogniser, context 56)", () => {
+    for (const p of Object.values(tokStudyPresets)) {
+      expect(p.tokenizer.pretrainEncoder.steps).toBe(0);
+      expect(p.tokenizer.pretrainEncoder.encLrScale).toBe(0);
+      expect(p.textLm.model.contextLength).toBe(48);
+    }
+    expect(tokStudyPresets.quick.tokenizer.train.steps).toBe(600);
+  });
+});
+
 describe("omni-tokenizer study (tiny preset)", () => {
   it("runs T1 and T2 per seed with their probes through the runner", async (ctx) => {
     if (!(await espeakAvailable())) ctx.skip();
