@@ -153,7 +153,8 @@ export async function runStageChain(
     out[stage.name] = await runArm(ctx, name(i), { stage, steps: steps[stage.name] }, (r) =>
       trainStage(cfg, S.data, S.P, stage, steps[stage.name], () => (from ? loadRunParams(S.armDir(from), freshOmni()) : freshOmni()), r, ctx, name(i), last ? S.tokT2 : null, last && withSamples ? S.recognise : null, undefined, last || !scoreOnlyLast),
     );
-    ctx.log(`${name(i)}: written QA ${pct(out[stage.name].textQaAcc)}, s->t ${pct(out[stage.name].s2tAcc)}, caption ${pct(out[stage.name].captionAcc)}`);
+    const o = out[stage.name];
+    ctx.log(Number.isFinite(o.textQaAcc) ? `${name(i)}: written QA ${pct(o.textQaAcc)}, ASR ${pct(o.asrWordAcc)}, s->t ${pct(o.s2tAcc)}, caption ${pct(o.captionAcc)}` : `${name(i)}: trained (scored only at the last stage)`);
     after?.(i, out[stage.name]);
   }
   return out;
