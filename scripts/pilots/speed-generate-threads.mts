@@ -12,31 +12,12 @@
  * (env B, P, N, ROUNDS).
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { patchedJaxCopy } from "./jax-copy.mjs";
+import { fileURLToPath } from "node:url";
 
 if (process.env.PILOT_THRESHOLD_COPY === undefined) {
-  const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-  const installed = dirname(dirname(createRequire(join(repo, "package.json")).resolve("@jax-js/jax")));
-  const dir = mkdtempSync(join(tmpdir(), "tf-pilot-jax-"));
-  cpSync(join(installed, "package.json"), join(dir, "package.json"));
-  cpSync(join(installed, "dist"), join(dir, "dist"), { recursive: true });
-  const find = "if (work <= MAIN_THREAD_MAX_WORK) return";
-  for (const f of ["backend-CnjgxpXq.js"]) {
-    const text = readFileSync(join(dir, "dist", f), "utf8");
-    if (!text.includes(find)) throw new Error("the installed jax-js lacks patch-jax edit 12: run node scripts/patch-jax.mjs");
-    writeFileSync(join(dir, "dist", f), text.replace(find, "if (work <= (globalThis.__tfMainThreadWork ?? MAIN_THREAD_MAX_WORK)) return"));
-  }
-  const target = pathToFileURL(join(dir, "dist", "index.js")).href;
-  const hook = join(dir, "hook.mjs");
-  writeFileSync(
-    hook,
-    `import { register } from "node:module";
-register("data:text/javascript," + encodeURIComponent(\`export async function resolve(s, c, n) { return s === "@jax-js/jax" ? { url: ${JSON.stringify(target)}, shortCircuit: true, format: "module" } : n(s, c); }\`));`,
-  );
+  // patch-jax edit 12's threshold read from a global
+  const { dir, hook } = patchedJaxCopy("tf-pilot-jax-", [["if (work <= MAIN_THREAD_MAX_WORK) return", "if (work <= (globalThis.__tfMainThreadWork ?? MAIN_THREAD_MAX_WORK)) return"]]);
   execFileSync(process.execPath, ["--import", "tsx", "--import", hook, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     env: { ...process.env, PILOT_THRESHOLD_COPY: dir },
     stdio: "inherit",

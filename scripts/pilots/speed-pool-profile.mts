@@ -13,11 +13,10 @@
  * Run: node --import tsx scripts/pilots/speed-pool-profile.mts   (env ROUNDS, default 3; STEPS per process, 5)
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { patchedJaxCopy } from "./jax-copy.mjs";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** One kernel of the step: its kind, how it ran, its output size and reduction, ms (mean over the steps). */
 type Row = { kind: string; mode: string; size: number; red: string; exp: string; ms: number };
@@ -51,25 +50,7 @@ const HOOKS: [string, string][] = [
 ];
 
 if (process.env.PILOT_POOL_CHILD === undefined) {
-  const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-  const installed = dirname(dirname(createRequire(join(repo, "package.json")).resolve("@jax-js/jax")));
-  const dir = mkdtempSync(join(tmpdir(), "tf-pilot-pool-"));
-  cpSync(join(installed, "package.json"), join(dir, "package.json"));
-  cpSync(join(installed, "dist"), join(dir, "dist"), { recursive: true });
-  const f = join(dir, "dist", "backend-CnjgxpXq.js");
-  let text = readFileSync(f, "utf8");
-  for (const [find, replace] of HOOKS) {
-    if (text.split(find).length !== 2) throw new Error(`hook text not found once (is the installed jax-js patched?): ${find.slice(0, 60)}`);
-    text = text.replace(find, () => replace);
-  }
-  writeFileSync(f, text);
-  const target = pathToFileURL(join(dir, "dist", "index.js")).href;
-  const hook = join(dir, "hook.mjs");
-  writeFileSync(
-    hook,
-    `import { register } from "node:module";
-register("data:text/javascript," + encodeURIComponent(\`export async function resolve(s, c, n) { return s === "@jax-js/jax" ? { url: ${JSON.stringify(target)}, shortCircuit: true, format: "module" } : n(s, c); }\`));`,
-  );
+  const { dir, hook } = patchedJaxCopy("tf-pilot-pool-", HOOKS);
   const rounds = Number(process.env.ROUNDS ?? 3);
   // 1 thread; 2 threads waiting for every chunk's worker (TINYFOUNDRY_CHUNK_CLAIM=0); 2 threads, the default (the main
   // thread runs a chunk its worker has not started).

@@ -22,11 +22,8 @@
  * (env ROUNDS, default 6; STEPS, default 4)
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { patchedJaxCopy } from "./jax-copy.mjs";
+import { fileURLToPath } from "node:url";
 
 /** Text edits that make the copy's two rules read globals (each must match once). */
 const SWITCHES: [string, string][] = [
@@ -47,25 +44,7 @@ const SWITCHES: [string, string][] = [
 ];
 
 if (process.env.PILOT_POOL_SPLIT === undefined) {
-  const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-  const installed = dirname(dirname(createRequire(join(repo, "package.json")).resolve("@jax-js/jax")));
-  const dir = mkdtempSync(join(tmpdir(), "tf-pilot-split-"));
-  cpSync(join(installed, "package.json"), join(dir, "package.json"));
-  cpSync(join(installed, "dist"), join(dir, "dist"), { recursive: true });
-  const f = join(dir, "dist", "backend-CnjgxpXq.js");
-  let text = readFileSync(f, "utf8");
-  for (const [find, replace] of SWITCHES) {
-    if (text.split(find).length !== 2) throw new Error(`switch text not found once (is the installed jax-js patched?): ${find.slice(0, 60)}`);
-    text = text.replace(find, () => replace);
-  }
-  writeFileSync(f, text);
-  const target = pathToFileURL(join(dir, "dist", "index.js")).href;
-  const hook = join(dir, "hook.mjs");
-  writeFileSync(
-    hook,
-    `import { register } from "node:module";
-register("data:text/javascript," + encodeURIComponent(\`export async function resolve(s, c, n) { return s === "@jax-js/jax" ? { url: ${JSON.stringify(target)}, shortCircuit: true, format: "module" } : n(s, c); }\`));`,
-  );
+  const { dir, hook } = patchedJaxCopy("tf-pilot-split-", SWITCHES);
   execFileSync(process.execPath, ["--import", "tsx", "--import", hook, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     env: { ...process.env, PILOT_POOL_SPLIT: dir },
     stdio: "inherit",
