@@ -173,15 +173,19 @@ self.onmessage = (e) => {
     postMessage({ type: "done", ok: false, error: String(err) });
   }
 };`;
-  it("delivers init, first and repeated kernels, routines and errors in order", async () => {
-    const worker = new SharedChannelWorker(source);
+  /** A channel to a worker running `src`, a request/reply helper, and 64 shared Int32 slots for its memory. */
+  const openChannel = (src: string) => {
+    const worker = new SharedChannelWorker(src);
     const send = (msg: unknown) =>
       new Promise<Record<string, unknown>>((resolve) => {
         worker.onmessage = (e) => resolve(e.data as Record<string, unknown>);
         worker.postMessage(msg);
       });
     const memory = new SharedArrayBuffer(4 * 64);
-    const mem = new Int32Array(memory);
+    return { worker, send, memory, mem: new Int32Array(memory) };
+  };
+  it("delivers init, first and repeated kernels, routines and errors in order", async () => {
+    const { worker, send, memory, mem } = openChannel(source);
     try {
       expect(await send({ type: "init", memory })).toEqual({ type: "ready" });
       const kernel = (begin: number, end: number, ptrs: number[], hash = "k1", tag = 100) =>
@@ -225,14 +229,7 @@ self.onmessage = (e) => {
   if (self === globalThis) mem[63] += 1;
   postMessage({ type: "done", ok: true });
 };`;
-    const worker = new SharedChannelWorker(counting);
-    const send = (msg: unknown) =>
-      new Promise<Record<string, unknown>>((resolve) => {
-        worker.onmessage = (e) => resolve(e.data as Record<string, unknown>);
-        worker.postMessage(msg);
-      });
-    const memory = new SharedArrayBuffer(4 * 64);
-    const mem = new Int32Array(memory);
+    const { worker, send, memory, mem } = openChannel(counting);
     const kernel = (begin: number, end: number, add: number, tag = 1) => send({ type: "kernel", kernelHash: "k", module: { tag }, ptrs: [0, add], begin, end });
     try {
       expect(await send({ type: "init", memory })).toEqual({ type: "ready" });
