@@ -144,8 +144,9 @@
  *    place a set grows), and dropping a submitted execute from the shared set is what each copy would have done
  *    (submission is final, and every read of the set filters submitted ones). Reference counts, buffers and
  *    kernels are unchanged, so values are. Measured with scripts/pilots/speed-main-thread.mts (1 thread, process
- *    CPU time of the jitted call, interleaved fresh processes, shared 2-core EPYC at load 6): the call 5.2-7.1 ->
- *    2.5-3.8 ms per step (paired 1.35-2.43x, 4 rounds), about 1 % of the step (whole-step ratios within noise).
+ *    CPU time of the jitted call, interleaved fresh processes, shared 2-core EPYC at load 4-7): the call 5.2-7.1 ->
+ *    1.9-3.8 ms per step (three runs, 10 pairs: paired 1.35-3.49x, median 2.3x), about 1 % of the step (whole-step
+ *    ratios within noise; src/engine/README.md, sixth pass).
  *
  * All keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
  * unpatched one, every edit undone; the reference step's losses match to the last float32 bit).
