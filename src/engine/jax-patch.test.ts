@@ -415,15 +415,25 @@ describe("patch-jax edit 14 (a jit call's outputs share one set of pending execu
     const script = join(tmp, "pending.mts");
     writeFileSync(
       script,
-      `const { initEngine, np, jit, liveBuffers } = await import(${JSON.stringify(pathToFileURL(join(repo, "src", "engine", "index.ts")).href)});
+      `const { initEngine, np, jit } = await import(${JSON.stringify(pathToFileURL(join(repo, "src", "engine", "index.ts")).href)});
 await initEngine();
+// Live slots of the wasm backend of the jax-js this script runs on (the copy: src/engine's liveBuffers counts the
+// installed package's), mirrored from its malloc/incRef/decRef; the backend chunk exports getBackend as s.
+const be = await import(new URL("backend-CnjgxpXq.js", import.meta.resolve("@jax-js/jax")).href);
+const wasm = be.s("wasm");
+const refs = new Map();
+const [malloc, incRef, decRef] = [wasm.malloc.bind(wasm), wasm.incRef.bind(wasm), wasm.decRef.bind(wasm)];
+wasm.malloc = (size, init) => { const slot = malloc(size, init); refs.set(slot, 1); return slot; };
+wasm.incRef = (slot) => { incRef(slot); refs.set(slot, (refs.get(slot) ?? 0) + 1); };
+wasm.decRef = (slot) => { decRef(slot); const c = (refs.get(slot) ?? 1) - 1; if (c <= 0) refs.delete(slot); else refs.set(slot, c); };
+const liveBuffers = () => refs.size;
 // 12 outputs from one call (a matmul, element-wise work, a reduction), and a second jit that consumes some of them.
 const f = jit((a, b) => { const m = np.matmul(a.ref, b.ref); return [m.ref.sum(), ...Array.from({ length: 10 }, (_, i) => np.tanh(m.ref.mul(0.1 * (i + 1))).add(b.ref)), m]; });
 const g = jit((u, v, w) => np.matmul(u, v).add(w.sum()));
 const arr = (s) => np.sin(np.arange(32 * 32).astype(np.float32).mul(s)).reshape([32, 32]);
 const NativeSet = globalThis.Set;
 let sets = 0;
-const out = { sets: [], values: [], live: [] };
+const out = { sets: [], values: [], live: [], held: [] };
 const base = liveBuffers();
 for (let call = 0; call < 3; call++) {
   const x = [arr(0.01 + call), arr(0.02)];
@@ -434,6 +444,7 @@ for (let call = 0; call < 3; call++) {
   const o = f(...x);
   out.sets.push(sets - s0);
   globalThis.Set = NativeSet;
+  out.held.push(liveBuffers() - base);
   // Consumed in different orders: one output disposed unread (its executes not yet submitted), three passed on to
   // another jit call before any read (their pending executes carried over), the rest read one by one.
   o[1].dispose();
@@ -451,7 +462,7 @@ process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
           .trim()
           .split("\n")
           .pop()!,
-      ) as { sets: number[]; values: number[]; live: number[] };
+      ) as { sets: number[]; values: number[]; live: number[]; held: number[] };
     for (const threads of ["1", "2"]) {
       const patched = run(hook, threads);
       const plain = run(plainHook, threads);
@@ -460,7 +471,10 @@ process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
       expect(patched.sets).toEqual(plain.sets.map((n) => n - 11));
       expect(patched.values).toHaveLength(3 * (1 + 32 * 32 * 8));
       expect(patched.values).toEqual(plain.values);
-      // Every buffer of every call is freed again, as without the edit.
+      // The call holds its outputs' and its executes' buffers, as many with the edit as without, and every one of
+      // them is freed again once the outputs are consumed.
+      expect(plain.held[0]).toBeGreaterThanOrEqual(12);
+      expect(patched.held).toEqual(plain.held);
       expect(plain.live).toEqual([0, 0, 0]);
       expect(patched.live).toEqual([0, 0, 0]);
     }
