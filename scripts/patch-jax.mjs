@@ -136,6 +136,17 @@
  *    1-thread generation call's CPU profile, ~50 kernels per token). The executable is now kept in a WeakMap
  *    per Kernel object (kernels are immutable); eager ops make new Kernel objects and hash as before. Tokens and
  *    log-probabilities bit-identical; CPU time within noise at load 10 (5 process pairs, paired 0.91-1.10).
+ * 14. A jit call's outputs share one set of pending executes (in jax-js's frontend, dist/index.*). Every output
+ *    array of a jit call copied the call's whole list of pending executes into a Set of its own, and the first read
+ *    of each then walked its copy to drop the submitted ones: about 100 outputs × 288 executes per reference step
+ *    (params, both AdamW moments, loss, norm), O(outputs × kernels) Set work on the main thread at every step.
+ *    The outputs now share one Set; an array copies it before adding an execute of its own (#realize, the only
+ *    place a set grows), and dropping a submitted execute from the shared set is what each copy would have done
+ *    (submission is final, and every read of the set filters submitted ones). Reference counts, buffers and
+ *    kernels are unchanged, so values are. Measured with scripts/pilots/speed-main-thread.mts (1 thread, process
+ *    CPU time of the jitted call, interleaved fresh processes, shared 2-core EPYC at load 4-7): the call 5.2-7.1 ->
+ *    1.9-3.8 ms per step (three runs, 10 pairs: paired 1.35-3.49x, median 2.3x), about 1 % of the step (whole-step
+ *    ratios within noise; src/engine/README.md, sixth pass).
  *
  * All keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
  * unpatched one, every edit undone; the reference step's losses match to the last float32 bit).
@@ -642,6 +653,49 @@ export const EDITS = [
     name: "prepared kernel per Kernel object (sync)",
     find: "\tprepareKernelSync(kernel) {\n\t\tconst kernelHash = FpHash.hash(kernel).toString();\n\t\treturn new Executable(kernel, {\n\t\t\tprogram: runWithCache(",
     replace: `\t#prepareKernelSyncNew(kernel) { ${MARK} prepared kernel per Kernel object (sync) */\n\t\tconst kernelHash = FpHash.hash(kernel).toString();\n\t\treturn new Executable(kernel, {\n\t\t\tprogram: runWithCache(`,
+  },
+  {
+    // A jit call's outputs share one set of pending executes instead of a copy each (edit 14).
+    name: "shared pending set (field)",
+    file: "index",
+    find: "\t#pendingSet;\n\t/**\n\t* @ignore",
+    replace: `\t#pendingSet;\n\t#pendingShared = false; ${MARK} shared pending set (field) */\n\t/**\n\t* @ignore`,
+  },
+  {
+    name: "shared pending set (constructor)",
+    file: "index",
+    find: "\t\tthis.#pendingSet = new Set(args.pending);\n\t\tif (this.#pendingSet.size === 0) this.#pendingSet = null;",
+    replace: [
+      `\t\tthis.#pendingShared = args.pendingShared !== void 0; ${MARK} shared pending set (constructor) */`,
+      "\t\tthis.#pendingSet = this.#pendingShared ? args.pendingShared : new Set(args.pending);",
+      "\t\tif (this.#pendingSet.size === 0) {",
+      "\t\t\tthis.#pendingSet = null;",
+      "\t\t\tthis.#pendingShared = false;",
+      "\t\t}",
+    ].join("\n"),
+  },
+  {
+    name: "shared pending set (copy before adding)",
+    file: "index",
+    find: "\t\t\tthis.#pendingSet ??= /* @__PURE__ */ new Set();\n\t\t\tthis.#pendingSet.add(pendingItem);",
+    replace: [
+      `\t\t\tif (!this.#pendingSet) this.#pendingSet = /* @__PURE__ */ new Set(); ${MARK} shared pending set (copy before adding) */`,
+      "\t\t\telse if (this.#pendingShared) this.#pendingSet = new Set(this.#pendingSet);",
+      "\t\t\tthis.#pendingShared = false;",
+      "\t\t\tthis.#pendingSet.add(pendingItem);",
+    ].join("\n"),
+  },
+  {
+    name: "shared pending set (jit outputs)",
+    file: "index",
+    find: "\t\t\t\targs.forEach((x) => x.dispose());\n\t\t\t\treturn outputs.map((source, i) => {",
+    replace: `\t\t\t\targs.forEach((x) => x.dispose());\n\t\t\t\tconst pendingShared = new Set(pending); ${MARK} shared pending set (jit outputs) */\n\t\t\t\treturn outputs.map((source, i) => {`,
+  },
+  {
+    name: "shared pending set (jit output arrays)",
+    file: "index",
+    find: "\t\t\t\t\t\tcommitted,\n\t\t\t\t\t\tpending\n\t\t\t\t\t});",
+    replace: `\t\t\t\t\t\tcommitted,\n\t\t\t\t\t\tpendingShared ${MARK} shared pending set (jit output arrays) */\n\t\t\t\t\t});`,
   },
 ];
 

@@ -12,19 +12,26 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 /** The bundle of jax-js 0.1.25 that holds the wasm backend and its worker pool. */
 const BACKEND = "backend-CnjgxpXq.js";
 
-export function patchedJaxCopy(prefix: string, edits: readonly (readonly [find: string, replace: string])[]): { dir: string; hook: string } {
+export function patchedJaxCopy(
+  prefix: string,
+  edits: readonly (readonly [find: string, replace: string, file?: "backend" | "index"])[],
+): { dir: string; hook: string } {
   const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
   const installed = dirname(dirname(createRequire(join(repo, "package.json")).resolve("@jax-js/jax")));
   const dir = mkdtempSync(join(tmpdir(), prefix));
   cpSync(join(installed, "package.json"), join(dir, "package.json"));
   cpSync(join(installed, "dist"), join(dir, "dist"), { recursive: true });
-  const f = join(dir, "dist", BACKEND);
-  let text = readFileSync(f, "utf8");
-  for (const [find, replace] of edits) {
-    if (text.split(find).length !== 2) throw new Error(`text not found once in jax-js's backend (is the installed jax-js patched? node scripts/patch-jax.mjs): ${find.slice(0, 60)}`);
-    text = text.replace(find, () => replace);
+  // An edit names the file it applies to: the backend bundle (default) or the frontend (dist/index.js).
+  for (const which of ["backend", "index"] as const) {
+    const f = join(dir, "dist", which === "backend" ? BACKEND : "index.js");
+    let text = readFileSync(f, "utf8");
+    for (const [find, replace, file = "backend"] of edits) {
+      if (file !== which) continue;
+      if (text.split(find).length !== 2) throw new Error(`text not found once in jax-js's ${which} (is the installed jax-js patched? node scripts/patch-jax.mjs): ${find.slice(0, 60)}`);
+      text = text.replace(find, () => replace);
+    }
+    writeFileSync(f, text);
   }
-  writeFileSync(f, text);
   const target = pathToFileURL(join(dir, "dist", "index.js")).href;
   const hook = join(dir, "hook.mjs");
   writeFileSync(

@@ -404,3 +404,79 @@ process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
     }
   });
 });
+
+describe("patch-jax edit 14 (a jit call's outputs share one set of pending executes)", () => {
+  it("builds one set per jit call instead of one per output, with the same values and live buffers as without the edit", () => {
+    const dir = copyJax();
+    patch(dir);
+    const tmp = mkdtempSync(join(tmpdir(), "tf-jaxpatch-pending-"));
+    const { hook } = resolveHook(tmp, "patched", dir);
+    const { hook: plainHook } = resolveHook(tmp, "plain", unpatchedJax());
+    const script = join(tmp, "pending.mts");
+    writeFileSync(
+      script,
+      `const { initEngine, np, jit } = await import(${JSON.stringify(pathToFileURL(join(repo, "src", "engine", "index.ts")).href)});
+await initEngine();
+// Live slots of the wasm backend of the jax-js this script runs on (the copy: src/engine's liveBuffers counts the
+// installed package's), mirrored from its malloc/incRef/decRef; the backend chunk exports getBackend as s.
+const be = await import(new URL("backend-CnjgxpXq.js", import.meta.resolve("@jax-js/jax")).href);
+const wasm = be.s("wasm");
+const refs = new Map();
+const [malloc, incRef, decRef] = [wasm.malloc.bind(wasm), wasm.incRef.bind(wasm), wasm.decRef.bind(wasm)];
+wasm.malloc = (size, init) => { const slot = malloc(size, init); refs.set(slot, 1); return slot; };
+wasm.incRef = (slot) => { incRef(slot); refs.set(slot, (refs.get(slot) ?? 0) + 1); };
+wasm.decRef = (slot) => { decRef(slot); const c = (refs.get(slot) ?? 1) - 1; if (c <= 0) refs.delete(slot); else refs.set(slot, c); };
+const liveBuffers = () => refs.size;
+// 12 outputs from one call (a matmul, element-wise work, a reduction), and a second jit that consumes some of them.
+const f = jit((a, b) => { const m = np.matmul(a.ref, b.ref); return [m.ref.sum(), ...Array.from({ length: 10 }, (_, i) => np.tanh(m.ref.mul(0.1 * (i + 1))).add(b.ref)), m]; });
+const g = jit((u, v, w) => np.matmul(u, v).add(w.sum()));
+const arr = (s) => np.sin(np.arange(32 * 32).astype(np.float32).mul(s)).reshape([32, 32]);
+const NativeSet = globalThis.Set;
+let sets = 0;
+const out = { sets: [], values: [], live: [], held: [] };
+const base = liveBuffers();
+for (let call = 0; call < 3; call++) {
+  const x = [arr(0.01 + call), arr(0.02)];
+  await Promise.all(x.map((a) => a.ref.data()));
+  // Count the Sets that jax-js builds during the call itself (it looks the global up at each use).
+  globalThis.Set = class extends NativeSet { constructor(it) { super(it); sets++; } };
+  const s0 = sets;
+  const o = f(...x);
+  out.sets.push(sets - s0);
+  globalThis.Set = NativeSet;
+  out.held.push(liveBuffers() - base);
+  // Consumed in different orders: one output disposed unread (its executes not yet submitted), three passed on to
+  // another jit call before any read (their pending executes carried over), the rest read one by one.
+  o[1].dispose();
+  const h = g(o[2], o[3], o[4]);
+  for (const v of await o[0].data()) out.values.push(v);
+  for (const v of await h.data()) out.values.push(v);
+  for (let i = 5; i < o.length; i++) for (const v of await o[i].data()) out.values.push(v);
+  out.live.push(liveBuffers() - base);
+}
+process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
+    );
+    const run = (h: string, threads: string) =>
+      JSON.parse(
+        execFileSync(process.execPath, ["--import", "tsx", "--import", h, script], { cwd: repo, env: { ...process.env, TINYFOUNDRY_THREADS: threads }, encoding: "utf8" })
+          .trim()
+          .split("\n")
+          .pop()!,
+      ) as { sets: number[]; values: number[]; live: number[]; held: number[] };
+    for (const threads of ["1", "2"]) {
+      const patched = run(hook, threads);
+      const plain = run(plainHook, threads);
+      // Unpatched: a Set per output (12) at every call; patched: the 12 share one, so 11 fewer.
+      expect(plain.sets[1]).toBeGreaterThanOrEqual(12);
+      expect(patched.sets).toEqual(plain.sets.map((n) => n - 11));
+      expect(patched.values).toHaveLength(3 * (1 + 32 * 32 * 8));
+      expect(patched.values).toEqual(plain.values);
+      // The call holds its outputs' and its executes' buffers, as many with the edit as without, and every one of
+      // them is freed again once the outputs are consumed.
+      expect(plain.held[0]).toBeGreaterThanOrEqual(12);
+      expect(patched.held).toEqual(plain.held);
+      expect(plain.live).toEqual([0, 0, 0]);
+      expect(patched.live).toEqual([0, 0, 0]);
+    }
+  });
+});
