@@ -113,7 +113,10 @@ describe("kvSession", () => {
     });
     const kv = kvSession(p, ocfg, shape, 2);
     await kv.next(rows);
-    for (const e of rows) e.ids.push(1, 1, 1), e.codes.push(null, null, null);
+    for (const e of rows) {
+      e.ids.push(1, 1, 1);
+      e.codes.push(null, null, null);
+    }
     await expect(kv.next(rows)).rejects.toThrow(/more than 2 decode steps/);
     kv.close();
   });
