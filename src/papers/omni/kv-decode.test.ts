@@ -10,7 +10,7 @@ import { batchFromList, formats, type BatchShape, type Codes, type Example } fro
 import { fullSession, kvSession, type DecodeSession } from "./kv-decode.js";
 import { asrWordAccuracy, evalSessions, omniLogitsFn, speechAnswerAccuracy } from "./omni-eval.js";
 import { WordTokenizer } from "./world.js";
-import { trunkOf } from "./speech-generation.js";
+import { generateSpeech, trunkOf } from "./speech-generation.js";
 import type { OmniData, Pools } from "./prepare.js";
 
 const tok = new WordTokenizer();
@@ -160,6 +160,17 @@ describe("greedy evaluations: KV cache vs the full forward", () => {
     expect(kv.acc).toBe(full.acc);
     expect(new Set(full.hyps.map((h) => h.join(" "))).size).toBe(texts.length); // transcripts depend on the audio
     expect(new Set(full.hyps.map((h) => h.length)).size).toBeGreaterThan(1); // a row ends (<eos>) while others decode
+  });
+
+  it("speech out (transcript, answer word, audio frames) gives the same words and frames", async () => {
+    const qs = [3, 7, 12, 5, 9].map((n) => frames(n));
+    const data = { tok } as unknown as OmniData;
+    const run = (path: "kv" | "full") => generateSpeech(p, ocfg, data, qs, B, 6, omniLogitsFn(ocfg), "transcribe", path);
+    const full = await run("full");
+    const kv = await run("kv");
+    expect(kv.text).toEqual(full.text);
+    expect(kv.frames.map((f) => f.map((c) => [...c]))).toEqual(full.frames.map((f) => f.map((c) => [...c])));
+    expect(new Set(full.frames.map((f) => f.length)).size).toBeGreaterThan(1); // some answers end (head 0's end code) before others
   });
 });
 

@@ -135,10 +135,11 @@ export type StepOut = { logits: (b: number) => Float32Array; hidden: (b: number)
 /**
  * One batch's greedy decode: `next(exs)` gets the rows' examples as they are now (each grown by the tokens or frames
  * the caller appended since the last call, or not at all) and returns each row's next-token logits and hidden state
- * at its last position. `close` frees what the session holds. The same interface for both paths, so the decode loops
+ * at its last position (`want`: what the caller reads; the KV session always has both, the full forward computes only
+ * what is asked, by default its own `want`). `close` frees what the session holds. The same interface for both paths, so the decode loops
  * do not know which one runs.
  */
-export type DecodeSession = { next: (exs: Example[]) => Promise<StepOut>; close: () => void };
+export type DecodeSession = { next: (exs: Example[], want?: "logits" | "hidden" | "both") => Promise<StepOut>; close: () => void };
 
 /** Which path a greedy evaluation decodes with: `kv` (prefill once, one position per step) or `full` (the whole packed batch every step, the reference). */
 export type DecodePath = "kv" | "full";
@@ -148,11 +149,11 @@ export const DECODE_PATHS: readonly DecodePath[] = ["kv", "full"];
 export function fullSession(full: (xs: Array[], want: "logits" | "hidden") => Promise<Float32Array>, shape: BatchShape, V: number, D: number, want: "logits" | "hidden" | "both" = "logits"): DecodeSession {
   const T = shape.seqLen;
   return {
-    async next(exs) {
-      const lg = want === "hidden" ? null : await full(batchList(packBatch(exs, shape).arrays), "logits");
-      const hd = want === "logits" ? null : await full(batchList(packBatch(exs, shape).arrays), "hidden");
+    async next(exs, asked = want) {
+      const lg = asked === "hidden" ? null : await full(batchList(packBatch(exs, shape).arrays), "logits");
+      const hd = asked === "logits" ? null : await full(batchList(packBatch(exs, shape).arrays), "hidden");
       const at = (a: Float32Array | null, W: number, what: string) => (b: number) => {
-        if (!a) throw new Error(`fullSession: ${what} not computed (want "${want}")`);
+        if (!a) throw new Error(`fullSession: ${what} not computed (want "${asked}")`);
         const n = exs[b].ids.length;
         return a.subarray((b * T + n - 1) * W, (b * T + n) * W);
       };

@@ -235,7 +235,7 @@ export async function evalOmni(
   // Speech out: generate the answer audio after the model's own text answer; judge it with the recogniser.
   let s2sAudioAcc = NaN;
   if (recognise) {
-    const gen = await generateSpeech(p, ocfg, data, qs.map((u) => P.codes.get(u)!), B, cfg.omni.maxGenFrames, f, fmt);
+    const gen = await generateSpeech(p, ocfg, data, qs.map((u) => P.codes.get(u)!), B, cfg.omni.maxGenFrames, f, fmt, decode);
     const heard = await recognise(gen.frames);
     s2sAudioAcc = heard.filter((h, i) => h.trim() === data.utts[qs[i]].answer).length / Math.max(1, heard.length);
     if (final && cfg.report.audioSamples > 0) await writeGeneratedSamples(cfg, data, final.tok, final.run, qs, gen, heard, B);
