@@ -4,7 +4,8 @@
 // warm-up each (compilation), and the parts of the evaluation that do not decode (caption 300 and image+speech 64
 // teacher-forced examples), once. A random model with random codes of 18-30 frames per utterance (no speech data or
 // training needed): the decodes then run to their step limits, as most rows of the quick models do. The two paths'
-// predictions must agree (checked every pair). Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-eval-kv.mts [PAIRS]
+// predictions must agree (checked every pair). `split`: speech out with the KV cache at 0 frames and the preset's (twice each).
+// Usage: TINYFOUNDRY_THREADS=1 npx tsx scripts/pilots/omni-eval-kv.mts [PAIRS | split]
 const { initEngine } = await import("../../src/engine/index.js");
 const { initLM } = await import("../../src/nn/transformer.js");
 const { Rng } = await import("../../src/util/rng.js");
@@ -20,7 +21,8 @@ import type { OmniData, Pools } from "../../src/papers/omni/prepare.js";
 import type { BatchShape, Codes } from "../../src/papers/omni/sequences.js";
 
 await initEngine();
-const pairs = Number(process.argv[2] ?? 3);
+const split = process.argv[2] === "split";
+const pairs = split ? 0 : Number(process.argv[2] ?? 3);
 const cfg = omniPresets.quick;
 const tok = new WordTokenizer();
 const ocfg = omniConfigOf(cfg, { tok } as unknown as OmniData);
@@ -66,6 +68,14 @@ const parts = {
 };
 const names = Object.keys(parts) as (keyof typeof parts)[];
 
+if (split) {
+  // where speech out's time goes with the KV cache: its text part alone (0 frames) against the quick preset's frames
+  for (const n of [0, cfg.omni.maxGenFrames, 0, cfg.omni.maxGenFrames]) {
+    const t = await timed(() => generateSpeech(p, ocfg, data, qs.map((x) => x.codes), B, n, logits, cfg.omni.speechQaFormat, "kv"));
+    console.log(`gen kv, ${n} frames: ${t.s.toFixed(2)} CPU s`);
+  }
+  process.exit(0);
+}
 // warm-up (compilation) of each part and path
 for (const n of names)
   for (const d of ["full", "kv"] as Path[]) {

@@ -7,10 +7,11 @@
  * Omni's input embedding (text ids, audio codes, image patches) is only needed at prefill: every decoded position is
  * a text token or an audio frame, embedded as `omniEmbeds` embeds them (`omniStepEmbeds`: text·(1 − a) + audio·a,
  * the image term being zero there). Rows of a packed batch end their prompts at different lengths; the cache keeps
- * the packed layout (slot t = position t of the prompt batch, length T) and writes step s of every row at slot T + s,
- * with each row's own RoPE position (its length so far). Attention over slots ignores their order, so with a
- * per-row mask of the slots a row holds (its prompt's, then its decoded ones) each row attends exactly the keys
- * the full forward's causal mask gives it: the same values up to the order of the sums (logits within ~1e-6).
+ * the packed layout (slot t = position t of the prompt batch, length L) and writes step s of every row at slot L + s,
+ * with each row's own RoPE position (its length so far); the prefill runs only up to the longest prompt (rounded
+ * up). Attention over slots ignores their order, so with a per-row mask of the slots a row holds (its prompt's, then
+ * its decoded ones) each row attends exactly the keys the full forward's causal mask gives it: the same values up to
+ * the order of the sums (logits within ~1e-5).
  * RoPE positions only (learned absolute positions would need per-row position lookups; omni's presets use RoPE).
  */
 import { jit, jnn, np, refTree, type Array } from "../../engine/index.js";
@@ -163,10 +164,14 @@ export function fullSession(full: (xs: Array[], want: "logits" | "hidden") => Pr
   };
 }
 
+/** Prefill lengths are the longest prompt rounded up to a multiple of this (at most the context): a few compiled shapes. */
+export const PREFILL_STEP = 8;
+
 /**
- * The KV-cache session: the first `next` prefills the packed batch (the whole context T, as the reference's first
- * forward); each later one feeds every row's new positions one step at a time (a row grown by k gets k steps, rows
- * with nothing new a masked dummy position), at most `maxSteps` steps in all (the cache holds T + maxSteps slots).
+ * The KV-cache session: the first `next` prefills the packed batch over L positions (the longest prompt rounded up to
+ * `PREFILL_STEP`; causality makes the rows' positions the same as in the reference's first forward over the whole
+ * context T); each later one feeds every row's new positions one step at a time (a row grown by k gets k steps, rows
+ * with nothing new a masked dummy position), at most `maxSteps` steps in all (the cache holds L + maxSteps slots).
  */
 export function kvSession(p: OmniParams, cfg: OmniConfig, shape: BatchShape, maxSteps: number): DecodeSession {
   const T = shape.seqLen;
@@ -174,12 +179,13 @@ export function kvSession(p: OmniParams, cfg: OmniConfig, shape: BatchShape, max
   const nL = shape.nLayers;
   const V = cfg.lm.vocabSize;
   const D = cfg.lm.dModel;
-  const C = T + maxSteps;
   const decode = omniDecodeFn(cfg);
   let cache: KVCache | null = null;
   let fed: number[] = [];
   let step = 0;
-  const valid = new Float32Array(B * C);
+  let L = T; // prefill length (set at the first call)
+  let C = T + maxSteps;
+  let valid = new Float32Array(0);
   const lastLogits = new Float32Array(B * V);
   const lastHidden = new Float32Array(B * D);
   const out: StepOut = { logits: (b) => lastLogits.subarray(b * V, (b + 1) * V), hidden: (b) => lastHidden.subarray(b * D, (b + 1) * D) };
@@ -187,7 +193,10 @@ export function kvSession(p: OmniParams, cfg: OmniConfig, shape: BatchShape, max
     async next(exs) {
       if (exs.length !== B) throw new Error(`kvSession: got ${exs.length} rows for batch ${B}`);
       if (!cache) {
-        const r = omniPrefillFn(cfg, C)(trunkOf(p), batchList(packBatch(exs, shape).arrays));
+        L = Math.min(T, Math.ceil(Math.max(...exs.map((e) => e.ids.length)) / PREFILL_STEP) * PREFILL_STEP);
+        C = L + maxSteps;
+        valid = new Float32Array(B * C);
+        const r = omniPrefillFn(cfg, C)(trunkOf(p), batchList(packBatch(exs, { ...shape, seqLen: L }).arrays));
         cache = r.cache;
         const lg = (await r.logits.data()) as Float32Array;
         const hd = (await r.hidden.data()) as Float32Array;
@@ -195,8 +204,8 @@ export function kvSession(p: OmniParams, cfg: OmniConfig, shape: BatchShape, max
         exs.forEach((e, b) => {
           const n = e.ids.length;
           valid.fill(1, b * C, b * C + n);
-          lastLogits.set(lg.subarray((b * T + n - 1) * V, (b * T + n) * V), b * V);
-          lastHidden.set(hd.subarray((b * T + n - 1) * D, (b * T + n) * D), b * D);
+          lastLogits.set(lg.subarray((b * L + n - 1) * V, (b * L + n) * V), b * V);
+          lastHidden.set(hd.subarray((b * L + n - 1) * D, (b * L + n) * D), b * D);
         });
         return out;
       }
@@ -221,7 +230,7 @@ export function kvSession(p: OmniParams, cfg: OmniConfig, shape: BatchShape, max
             am[b] = 1;
           }
           pos[b] = t;
-          valid[b * C + T + step] = 1;
+          valid[b * C + L + step] = 1;
         });
         const r: { logits: Array; hidden: Array; cache: KVCache } = decode(
           refTree(p.lm),
@@ -230,7 +239,7 @@ export function kvSession(p: OmniParams, cfg: OmniConfig, shape: BatchShape, max
           np.array(codes, { dtype: np.int32 }).reshape([B, 1, nL]),
           np.array(am).reshape([B, 1]),
           np.array(pos, { dtype: np.int32 }),
-          np.array(T + step, { dtype: np.int32 }),
+          np.array(L + step, { dtype: np.int32 }),
           np.array(valid).reshape([B, C]),
           cache!,
         );
