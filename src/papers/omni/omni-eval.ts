@@ -13,7 +13,8 @@ import { batchFromList, batchList, packBatch, type BatchShape, type Codes, type 
 import type { TokenizerConfig, TokParams } from "./tokenizer.js";
 import { DIGITS } from "./world.js";
 import { editDistance } from "./probe.js";
-import { argmaxAt, cachedJit, omniConfigOf, TEXT_LEN, type OmniData, type Pools } from "./prepare.js";
+import { argmax, argmaxAt, cachedJit, omniConfigOf, TEXT_LEN, type OmniData, type Pools } from "./prepare.js";
+import { fullSession, kvSession, type DecodePath, type DecodeSession } from "./kv-decode.js";
 import { evalText } from "./text-lm.js";
 import { probeEvalUtterances } from "./probe-experiment.js";
 import { generateSpeech, trunkOf, writeGeneratedSamples, type Trunk } from "./speech-generation.js";
@@ -30,6 +31,20 @@ export function omniLogitsFn(ocfg: OmniConfig) {
       return o.logits;
     }),
   );
+}
+
+/** The full-forward decode session of a logits function (the reference path; see `kv-decode.ts`). */
+export function logitsSession(fwd: (b: Array[]) => Promise<Float32Array>, shape: BatchShape, V: number): () => DecodeSession {
+  return () => fullSession((xs) => fwd(xs), shape, V, 0);
+}
+
+/** Decode steps a greedy evaluation may take after its prefill: the spoken-QA loop's TEXT_LEN + 2 (ASR's TEXT_LEN − 1 fits). */
+export const EVAL_DECODE_STEPS = TEXT_LEN + 2;
+
+/** The decode sessions of evaluation `path` for model `p`: KV cache (`kv`) or the full forward of `fwd` each step (`full`). */
+export function evalSessions(path: DecodePath, p: OmniParams, ocfg: OmniConfig, fwd: (b: Array[]) => Promise<Float32Array>, shape: BatchShape): () => DecodeSession {
+  if (path === "full") return logitsSession(fwd, shape, ocfg.lm.vocabSize);
+  return () => kvSession(p, ocfg, shape, EVAL_DECODE_STEPS);
 }
 
 /**
@@ -72,6 +87,7 @@ export async function speechAnswerAccuracy(
   B: number,
   shape: BatchShape,
   V: number,
+  session: () => DecodeSession = logitsSession(fwd, shape, V),
 ): Promise<{ acc: number; correct: boolean[]; preds: number[]; forced: number }> {
   if (format === "direct") return { ...(await answerAccuracy(fwd, exs, mark, B, shape, V)), forced: 0 };
   const correct: boolean[] = [];
@@ -94,11 +110,12 @@ export async function speechAnswerAccuracy(
     // state per row: 0 transcribing, 1 <answer> written (next token is the answer), 2 answered
     const state = ps.map(() => 0);
     const pred = ps.map(() => -1);
+    const s = session();
     for (let t = 0; t <= TEXT_LEN + 1 && !state.every((x) => x === 2); t++) {
-      const logits = await fwd(batchList(packBatch(ps, shape).arrays));
+      const out = await s.next(ps);
       ps.forEach((e, b) => {
         if (state[b] === 2) return;
-        const w = argmaxAt(logits, b, e.ids.length - 1, shape.seqLen, V);
+        const w = argmax(out.logits(b));
         if (state[b] === 1) {
           pred[b] = w;
           state[b] = 2;
@@ -112,6 +129,7 @@ export async function speechAnswerAccuracy(
         } else push(e, w);
       });
     }
+    s.close();
     chunk.forEach((e, b) => {
       preds.push(pred[b]);
       correct.push(pred[b] === e.textTgt[e.ids.lastIndexOf(answerId)]);
@@ -121,7 +139,7 @@ export async function speechAnswerAccuracy(
 }
 
 /** Greedy transcripts of held-out-voice statements and questions (ASR task format), scored as 1 − word error rate. */
-async function asrWordAccuracy(
+export async function asrWordAccuracy(
   fwd: (b: Array[]) => Promise<Float32Array>,
   data: OmniData,
   P: Pools,
@@ -129,6 +147,7 @@ async function asrWordAccuracy(
   shape: BatchShape,
   V: number,
   utts: number[] = probeEvalUtterances(data),
+  session: () => DecodeSession = logitsSession(fwd, shape, V),
 ): Promise<{ acc: number; n: number; hyps: number[][] }> {
   const tok = data.tok;
   const hyps: number[][] = [];
@@ -145,11 +164,12 @@ async function asrWordAccuracy(
     while (exs.length < B) exs.push(prompt(chunk[0]));
     const out: number[][] = exs.map(() => []);
     const done = exs.map((e) => e.ids.length >= shape.seqLen);
+    const s = session();
     for (let t = 0; t < TEXT_LEN - 1 && !done.every(Boolean); t++) {
-      const logits = await fwd(batchList(packBatch(exs, shape).arrays));
+      const step = await s.next(exs);
       exs.forEach((e, b) => {
         if (done[b]) return;
-        const w = argmaxAt(logits, b, e.ids.length - 1, shape.seqLen, V);
+        const w = argmax(step.logits(b));
         if (w === tok.id("<eos>")) return void (done[b] = true);
         out[b].push(w);
         e.ids.push(w);
@@ -159,6 +179,7 @@ async function asrWordAccuracy(
         if (e.ids.length >= shape.seqLen) done[b] = true;
       });
     }
+    s.close();
     chunk.forEach((u, b) => {
       const ref = tok.encode(data.utts[u].text);
       edits += editDistance(out[b], ref);
@@ -181,6 +202,7 @@ export async function evalOmni(
   P: Pools,
   recognise: ((codes: Codes[]) => Promise<string[]>) | null,
   final: { tok: { p: TokParams; cfg: TokenizerConfig }; run: RunDir } | null,
+  decode: DecodePath = "kv",
 ): Promise<OmniEval> {
   const ocfg = omniConfigOf(cfg, data);
   const B = cfg.omni.batchSize;
@@ -190,6 +212,7 @@ export async function evalOmni(
   const text = await evalText(p.lm, ocfg.lm, data, P.f, B, cfg.textLm.seqLen);
   const f = omniLogitsFn(ocfg);
   const fwd = async (xs: Array[]) => (await f(trunkOf(p), xs).data()) as Float32Array;
+  const sessions = evalSessions(decode, p, ocfg, fwd, shape);
   const tok = data.tok;
   const capEx = data.digits.test.map((d) => P.f.caption(d.image, DIGITS[d.label]));
   const caption = await answerAccuracy(fwd, capEx, tok.id("is"), B, shape, V);
@@ -200,7 +223,7 @@ export async function evalOmni(
   const heldQ = qs.map((u) => data.utts[u].questionSplit === "heldout");
   const anyAnswer = (a: string) => P.codes.get(P.answers.get(a)![0])!;
   const fmt = cfg.omni.speechQaFormat;
-  const spoken = (exs: Example[], mark: string) => speechAnswerAccuracy(fwd, exs, tok.id(mark), fmt, tok.id("<answer>"), tok.id("<eos>"), B, shape, V);
+  const spoken = (exs: Example[], mark: string) => speechAnswerAccuracy(fwd, exs, tok.id(mark), fmt, tok.id("<answer>"), tok.id("<eos>"), B, shape, V, sessions);
   const st = await spoken(qs.map((u) => P.f.sqaText(P.codes.get(u)!, data.utts[u].answer!, data.utts[u].text)), "<answer>");
   const ssEx = qs.map((u) => P.f.sqaSpeech(P.codes.get(u)!, data.utts[u].answer!, anyAnswer(data.utts[u].answer!), data.utts[u].text));
   const ss = await spoken(ssEx, "<speak>");
@@ -208,11 +231,11 @@ export async function evalOmni(
     const xs = c.filter((_, i) => keep[i]);
     return xs.filter(Boolean).length / Math.max(1, xs.length);
   };
-  const asr = await asrWordAccuracy(fwd, data, P, B, shape, V);
+  const asr = await asrWordAccuracy(fwd, data, P, B, shape, V, probeEvalUtterances(data), sessions);
   // Speech out: generate the answer audio after the model's own text answer; judge it with the recogniser.
   let s2sAudioAcc = NaN;
   if (recognise) {
-    const gen = await generateSpeech(p, ocfg, data, qs.map((u) => P.codes.get(u)!), B, cfg.omni.maxGenFrames, f, fmt);
+    const gen = await generateSpeech(p, ocfg, data, qs.map((u) => P.codes.get(u)!), B, cfg.omni.maxGenFrames, f, fmt, decode);
     const heard = await recognise(gen.frames);
     s2sAudioAcc = heard.filter((h, i) => h.trim() === data.utts[qs[i]].answer).length / Math.max(1, heard.length);
     if (final && cfg.report.audioSamples > 0) await writeGeneratedSamples(cfg, data, final.tok, final.run, qs, gen, heard, B);
@@ -240,18 +263,21 @@ export function unscoredEval(): OmniEval {
 }
 
 /** What the speech-in evaluations share: the batch, vocabulary and shape of one-audio-row batches, the logits and the answer mark. */
-function speechReader(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData) {
+function speechReader(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData, decode: DecodePath) {
   const ocfg = omniConfigOf(cfg, data);
   const B = cfg.omni.batchSize;
   const V = ocfg.lm.vocabSize;
   const shape: BatchShape = { batch: B, seqLen: ocfg.lm.contextLength, audioRows: 1, nLayers: ocfg.codebookSizes.length, K0: ocfg.codebookSizes[0], vision: ocfg.vision };
   const f = omniLogitsFn(ocfg);
   const fwd = async (xs: Array[]) => (await f(trunkOf(p), xs).data()) as Float32Array;
+  const sessions = evalSessions(decode, p, ocfg, fwd, shape);
   const mark = data.tok.id("<answer>");
   /** s→t of utterances `us` in the configured format (the answer after the model's own transcript for "transcribe"). */
   const st = (P: Pools, us: number[]) =>
-    speechAnswerAccuracy(fwd, us.map((u) => P.f.sqaText(P.codes.get(u)!, data.utts[u].answer!, data.utts[u].text)), mark, cfg.omni.speechQaFormat, mark, data.tok.id("<eos>"), B, shape, V);
-  return { B, V, shape, fwd, mark, st };
+    speechAnswerAccuracy(fwd, us.map((u) => P.f.sqaText(P.codes.get(u)!, data.utts[u].answer!, data.utts[u].text)), mark, cfg.omni.speechQaFormat, mark, data.tok.id("<eos>"), B, shape, V, sessions);
+  /** Greedy ASR word accuracy of utterances `us` (default: the held-out voices' evaluation set). */
+  const asr = (P: Pools, us: number[] = probeEvalUtterances(data)) => asrWordAccuracy(fwd, data, P, B, shape, V, us, sessions);
+  return { B, V, shape, fwd, mark, st, asr };
 }
 
 /**
@@ -260,8 +286,8 @@ function speechReader(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData) 
  * s→t on held-out voices (all evaluation questions and the held-out ones), and s→t on up to `nTrain`
  * training utterances (training questions in training voices: does the model fit what it was trained on?).
  */
-export async function evalSpeechIn(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData, P: Pools, nTrain = 96): Promise<Record<string, number>> {
-  const r = speechReader(p, cfg, data);
+export async function evalSpeechIn(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData, P: Pools, nTrain = 96, decode: DecodePath = "kv"): Promise<Record<string, number>> {
+  const r = speechReader(p, cfg, data, decode);
   const { B, V, shape, fwd, mark } = r;
   const st = (us: number[]) => r.st(P, us);
   const qs = P.byRole["eval-question"] ?? [];
@@ -273,11 +299,11 @@ export async function evalSpeechIn(p: OmniParams, cfg: OmniExperimentConfig, dat
   const train = P.byRole.question ?? [];
   const stride = Math.max(1, Math.floor(train.length / nTrain));
   const seen = await st(train.filter((_, i) => i % stride === 0).slice(0, nTrain));
-  const asr = await asrWordAccuracy(fwd, data, P, B, shape, V);
+  const asr = await r.asr(P);
   const trainStride = Math.max(1, Math.floor(data.trainIdx.length / nTrain));
-  const asrSeen = await asrWordAccuracy(fwd, data, P, B, shape, V, data.trainIdx.filter((_, i) => i % trainStride === 0).slice(0, nTrain));
+  const asrSeen = await r.asr(P, data.trainIdx.filter((_, i) => i % trainStride === 0).slice(0, nTrain));
   // Statements alone (held-out sentences in held-out voices): the ASR gate's set is mostly spoken questions, so a simpler question set makes it easier.
-  const asrSt = await asrWordAccuracy(fwd, data, P, B, shape, V, data.evalIdx.filter((u) => data.utts[u].role === "statement"));
+  const asrSt = await r.asr(P, data.evalIdx.filter((u) => data.utts[u].role === "statement"));
   return { t2tAcc: t2t.acc, s2tForced: held.forced, asrWordAcc: asr.acc, asrTrainWordAcc: asrSeen.acc, asrStatementWordAcc: asrSt.acc, s2tAcc: held.acc, s2tAccHeldOutQ: kept.filter(Boolean).length / Math.max(1, kept.length), s2tAccTrainQ: seenQ.filter(Boolean).length / Math.max(1, seenQ.length), s2tTrainAcc: seen.acc };
 }
 
@@ -290,8 +316,8 @@ export async function evalSpeechIn(p: OmniParams, cfg: OmniExperimentConfig, dat
  * - `s2tGivenAsr`: s→t on the utterances whose transcript is exactly right (`nAsrExact` of them; NaN when none);
  * - `asrQuestionWordAcc`: ASR word accuracy on these utterances.
  */
-export async function evalSpeechQaSplit(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData, P: Pools, nTrain = 96): Promise<Record<string, number>> {
-  const r = speechReader(p, cfg, data);
+export async function evalSpeechQaSplit(p: OmniParams, cfg: OmniExperimentConfig, data: OmniData, P: Pools, nTrain = 96, decode: DecodePath = "kv"): Promise<Record<string, number>> {
+  const r = speechReader(p, cfg, data, decode);
   const { B, V, shape, fwd, mark } = r;
   const acc = (c: boolean[], keep: boolean[]) => {
     const xs = c.filter((_, i) => keep[i]);
@@ -304,7 +330,7 @@ export async function evalSpeechQaSplit(p: OmniParams, cfg: OmniExperimentConfig
   const answer = (u: number) => data.utts[u].answer!;
   const t2t = await answerAccuracy(fwd, qs.map((u) => P.f.qaText(data.utts[u].text, answer(u))), mark, B, shape, V);
   const s2t = await r.st(P, qs);
-  const asr = await asrWordAccuracy(fwd, data, P, B, shape, V, qs);
+  const asr = await r.asr(P, qs);
   const cascade = await answerAccuracy(fwd, qs.map((u, i) => P.f.qaText(data.tok.decode(asr.hyps[i]), answer(u))), mark, B, shape, V);
   const exact = qs.map((u, i) => editDistance(asr.hyps[i], data.tok.encode(data.utts[u].text)) === 0);
   const train = P.byRole.question ?? [];

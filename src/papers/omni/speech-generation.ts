@@ -15,11 +15,12 @@ import type { RunDir } from "../../train/run-dir.js";
 import { Rng } from "../../util/rng.js";
 import type { OmniExperimentConfig } from "./config.js";
 import { depthLogits, omniForward, type OmniConfig, type OmniParams } from "./model.js";
-import { batchFromList, batchList, formats, packBatch, type Codes, type Example, type SpeechQaFormat } from "./sequences.js";
+import { batchFromList, formats, type Codes, type Example, type SpeechQaFormat } from "./sequences.js";
 import { DOWNSAMPLE, type TokenizerConfig, type TokParams } from "./tokenizer.js";
 import { SAMPLE_RATE } from "./speech.js";
-import { argmax, argmaxAt, cachedJit, TEXT_LEN, type OmniData } from "./prepare.js";
+import { argmax, cachedJit, TEXT_LEN, type OmniData } from "./prepare.js";
 import { decodeAll } from "./tokenizer-experiment.js";
+import { fullSession, kvSession, type DecodePath } from "./kv-decode.js";
 
 /** The omni model without its audio head (what the LM forward reads). */
 export type Trunk = Omit<OmniParams, "audioHead">;
@@ -36,6 +37,7 @@ export async function generateSpeech(
   maxFrames: number,
   fwdLogits: (q: Trunk, xs: Array[]) => Array,
   format: SpeechQaFormat = "direct",
+  decode: DecodePath = "kv",
 ): Promise<{ text: number[]; frames: Codes[] }> {
   const tok = data.tok;
   const T = ocfg.lm.contextLength;
@@ -73,9 +75,13 @@ export async function generateSpeech(
       e.textTgt.push(-1);
       e.audioTgt.push(null);
     };
+    // `kv`: prefill once, then one LM position per row per step (text tokens and audio frames alike); `full`: the
+    // whole packed batch through the LM at every step (the reference path, kept for the test).
+    const full = async (xs: Array[], want: "logits" | "hidden") => ((await (want === "logits" ? fwdLogits : hid)(trunkOf(p), xs).data()) as Float32Array);
+    const s = decode === "kv" ? kvSession(p, ocfg, shape, TEXT_LEN + 2 + maxFrames) : fullSession(full, shape, V, D);
     const next = async () => {
-      const logits = (await fwdLogits(trunkOf(p), batchList(packBatch(exs, shape).arrays)).data()) as Float32Array;
-      return exs.map((e, b) => argmaxAt(logits, b, e.ids.length - 1, T, V));
+      const out = await s.next(exs, "logits");
+      return exs.map((_, b) => argmax(out.logits(b)));
     };
     if (format === "transcribe") {
       // the model's transcript, until it writes <answer> (appended for it at <eos> or after TEXT_LEN tokens)
@@ -99,9 +105,9 @@ export async function generateSpeech(
     const frames: Codes[] = exs.map(() => []);
     const done = exs.map((e) => e.ids.length >= T);
     for (let fr = 0; fr < maxFrames && !done.every(Boolean); fr++) {
-      const hidden = (await hid(trunkOf(p), batchList(packBatch(exs, shape).arrays)).data()) as Float32Array;
+      const out = await s.next(exs, "hidden");
       const h = new Float32Array(B * D);
-      exs.forEach((e, b) => h.set(hidden.subarray((b * T + e.ids.length - 1) * D, (b * T + e.ids.length) * D), b * D));
+      exs.forEach((_, b) => h.set(out.hidden(b), b * D));
       const codes = new Int32Array(B * nL);
       for (let li = 0; li < nL; li++) {
         const outs = depth(refTree(p.audioHead), refTree(p.audioEmbed), np.array(h).reshape([B, D]), np.array(codes, { dtype: np.int32 }).reshape([B, nL]));
@@ -126,6 +132,7 @@ export async function generateSpeech(
         if (e.ids.length >= T) done[b] = true;
       });
     }
+    s.close();
     chunk.forEach((_, b) => {
       textOut.push(words[b]);
       framesOut.push(frames[b]);
