@@ -15,7 +15,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "over-tokenized": 7.6,
     "mixture-of-mamba": 8.5,
     "guidance-free": 10.1,
-    omni: 41.1,
+    omni: 41.2,
     "omni-tokenizer": 25.5,
     "sft-vs-rl": 45.6,
     "sft-vs-rl-nav": 16.8,
