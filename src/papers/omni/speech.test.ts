@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { buildSpeech, espeakAvailable, speechThreads, synthesize, synthesizeMany, type UttSpec } from "./speech.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { buildSpeech, espeakAvailable, noiseClockMs, speechThreads, synthesize, synthesizeMany, type UttSpec } from "./speech.js";
 
 describe("speech synthesis on worker threads", () => {
   afterEach(() => {
@@ -25,6 +25,34 @@ describe("speech synthesis on worker threads", () => {
       expect(x.length).toBeGreaterThan(1000);
       expect(Array.from(many[i])).toEqual(Array.from(x));
     }
+  }, 60_000);
+
+  it("gives the same samples at any time and on any thread for voices with breath noise (espeak-ng seeds it from the clock)", async (ctx) => {
+    if (!(await espeakAvailable())) ctx.skip();
+    // en-gb-scotland+f2 is the tiny preset's held-out voice; f2, f3 and f5 add breath noise from rand(), which espeak-ng
+    // seeds with srand(time(NULL)): with the real clock, two runs a second apart spoke these utterances differently.
+    const specs = [
+      { voice: "en-gb-scotland+f2", speed: 160, pitch: 50, text: "the small bird wants the dog" },
+      { voice: "en-029+f3", speed: 150, pitch: 40, text: "what is one plus five" },
+    ];
+    const at = async (ms: number) => {
+      const now = vi.spyOn(Date, "now").mockReturnValue(ms);
+      try {
+        return await synthesize(specs[0].text, specs[0]);
+      } finally {
+        now.mockRestore();
+      }
+    };
+    const early = await at(0);
+    const late = await at(1.8e12);
+    expect(early.length).toBeGreaterThan(1000);
+    expect(Array.from(late)).toEqual(Array.from(early));
+    // The worker threads (their own clock) speak the same samples as this thread.
+    const many = await synthesizeMany(specs, 2);
+    expect(Array.from(many[0])).toEqual(Array.from(early));
+    expect(Array.from(many[1])).toEqual(Array.from(await synthesize(specs[1].text, specs[1])));
+    // Different utterances draw different noise: the seed is the utterance's, not one constant.
+    expect(noiseClockMs(specs[0])).not.toBe(noiseClockMs(specs[1]));
   }, 60_000);
 
   it("gives the same samples whether the WAV cache is empty, full or half full (the suite shares one cache)", async (ctx) => {

@@ -23,7 +23,30 @@ export const SAMPLE_RATE = 16000;
 
 type ESpeakModule = { FS: { readFile: (p: string) => Uint8Array } };
 type Instantiate = (imports: WebAssembly.Imports, ok: (inst: WebAssembly.Instance, mod: WebAssembly.Module) => void) => object;
-type ESpeakFactory = (opts: { arguments: string[]; print?: (s: string) => void; printErr?: (s: string) => void; instantiateWasm?: Instantiate }) => Promise<ESpeakModule>;
+type ESpeakOpts = { arguments: string[]; print?: (s: string) => void; printErr?: (s: string) => void; instantiateWasm?: Instantiate };
+type ESpeakFactory = (opts: ESpeakOpts, clockMs: number) => Promise<ESpeakModule>;
+
+/**
+ * espeak-ng seeds its noise generator from the wall clock (`srand(time(NULL))` at start-up) and uses it for the breath
+ * noise of some variants (f2, f3, f5 among ours): with the real clock those utterances differed from run to run. Each
+ * instance reads instead a fixed clock of its own, `clockMs`, taken from the utterance (`noiseClockMs`), so the samples
+ * are a function of (voice, speed, pitch, text) alone, on any thread, at any time.
+ */
+function clockImports(imports: WebAssembly.Imports, clockMs: number): WebAssembly.Imports {
+  const out: WebAssembly.Imports = {};
+  for (const [k, v] of Object.entries(imports)) out[k] = "emscripten_date_now" in v ? { ...v, emscripten_date_now: () => clockMs } : v;
+  return out;
+}
+
+/** The utterance's cache id (FNV-1a of its voice, speed, pitch and text). */
+export function utteranceId(s: VoiceSpec & { text: string }): string {
+  return fnv1a32Hex(`${s.voice}|${s.speed}|${s.pitch}|${s.text}`);
+}
+
+/** The fixed wall clock (ms) espeak-ng reads while speaking this utterance: its id as whole seconds, so its noise seed. */
+export function noiseClockMs(s: VoiceSpec & { text: string }): number {
+  return parseInt(utteranceId(s), 16) * 1000;
+}
 
 let factory: ESpeakFactory | null = null;
 
@@ -35,24 +58,19 @@ export const ESPEAK_MISSING =
 export async function loadEspeak(): Promise<ESpeakFactory> {
   if (factory) return factory;
   try {
-    const mod = (await import("espeak-ng" as string)) as { default: ESpeakFactory };
+    const mod = (await import("espeak-ng" as string)) as { default: (opts: ESpeakOpts) => Promise<ESpeakModule> };
     const plain = mod.default;
     // Each utterance runs a fresh module; compiling its 18 MB wasm once (not per utterance) makes
-    // synthesis about a third faster.
-    let compiled: WebAssembly.Module | null = null;
-    try {
-      const wasm = join(dirname(createRequire(import.meta.url).resolve("espeak-ng")), "espeak-ng.wasm");
-      compiled = await WebAssembly.compile(readFileSync(wasm));
-    } catch {
-      compiled = null;
-    }
-    const instantiateWasm: Instantiate | undefined = compiled
-      ? (imports, ok) => {
-          void WebAssembly.instantiate(compiled!, imports).then((inst) => ok(inst, compiled!));
-          return {};
-        }
-      : undefined;
-    factory = (opts) => plain(instantiateWasm ? { ...opts, instantiateWasm } : opts);
+    // synthesis about a third faster. Its wall clock is the utterance's own (`clockImports`).
+    const wasm = join(dirname(createRequire(import.meta.url).resolve("espeak-ng")), "espeak-ng.wasm");
+    const compiled = await WebAssembly.compile(readFileSync(wasm));
+    const instantiate =
+      (clockMs: number): Instantiate =>
+      (imports, ok) => {
+        void WebAssembly.instantiate(compiled, clockImports(imports, clockMs)).then((inst) => ok(inst, compiled));
+        return {};
+      };
+    factory = (opts, clockMs) => plain({ ...opts, instantiateWasm: instantiate(clockMs) });
   } catch {
     throw new Error(ESPEAK_MISSING);
   }
@@ -83,7 +101,7 @@ function fromEspeakWav(bytes: Uint8Array, v: VoiceSpec, errs: string[]): Float32
 export async function synthesize(text: string, v: VoiceSpec): Promise<Float32Array> {
   const es = await loadEspeak();
   const errs: string[] = [];
-  const m = await es({ arguments: ["-v", v.voice, "-s", String(v.speed), "-p", String(v.pitch), "-w", "/out.wav", text], print: () => {}, printErr: (s) => errs.push(s) });
+  const m = await es({ arguments: ["-v", v.voice, "-s", String(v.speed), "-p", String(v.pitch), "-w", "/out.wav", text], print: () => {}, printErr: (s) => errs.push(s) }, noiseClockMs({ ...v, text }));
   return fromEspeakWav(m.FS.readFile("/out.wav"), v, errs);
 }
 
@@ -105,12 +123,14 @@ const { parentPort, workerData } = require("node:worker_threads");
 (async () => {
   const plain = (await import(workerData.url)).default;
   const compiled = workerData.module;
-  const instantiateWasm = compiled ? (imports, ok) => { WebAssembly.instantiate(compiled, imports).then((inst) => ok(inst, compiled)); return {}; } : undefined;
+  // As clockImports on the main thread: espeak-ng's wall clock (its noise seed) is the utterance's fixed clockMs.
+  const clock = (imports, ms) => Object.fromEntries(Object.entries(imports).map(([k, v]) => [k, "emscripten_date_now" in v ? { ...v, emscripten_date_now: () => ms } : v]));
   parentPort.on("message", async (t) => {
     const errs = [];
     try {
-      const opts = { arguments: ["-v", t.voice, "-s", String(t.speed), "-p", String(t.pitch), "-w", "/out.wav", t.text], print: () => {}, printErr: (s) => errs.push(s) };
-      const m = await plain(instantiateWasm ? { ...opts, instantiateWasm } : opts);
+      const instantiateWasm = (imports, ok) => { WebAssembly.instantiate(compiled, clock(imports, t.clockMs)).then((inst) => ok(inst, compiled)); return {}; };
+      const opts = { arguments: ["-v", t.voice, "-s", String(t.speed), "-p", String(t.pitch), "-w", "/out.wav", t.text], print: () => {}, printErr: (s) => errs.push(s), instantiateWasm };
+      const m = await plain(opts);
       const wav = m.FS.readFile("/out.wav").slice();
       parentPort.postMessage({ i: t.i, wav, errs }, [wav.buffer]);
     } catch (e) {
@@ -147,7 +167,7 @@ export async function synthesizeMany(specs: (VoiceSpec & { text: string })[], th
             const feed = () => {
               if (next >= specs.length) return resolve();
               const i = next++;
-              w.postMessage({ i, ...specs[i] });
+              w.postMessage({ i, ...specs[i], clockMs: noiseClockMs(specs[i]) });
             };
             w.on("message", (m: { i: number; wav?: Uint8Array; error?: string; errs: string[] }) => {
               try {
@@ -270,7 +290,7 @@ export function planSpeech(cfg: SpeechPlanConfig, seed: number): UttSpec[] {
 export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds: number, onProgress?: (done: number, total: number) => void, threads = speechThreads()): Promise<Utterance[]> {
   mkdirSync(cacheDir, { recursive: true });
   const out: Utterance[] = [];
-  const idOf = (s: VoiceSpec & { text: string }) => fnv1a32Hex(`${s.voice}|${s.speed}|${s.pitch}|${s.text}`);
+  const idOf = utteranceId;
   // First every utterance missing from the cache, on worker threads. Every utterance is used as its 16-bit WAV reads
   // back, whether synthesised now or found in the cache, so a run with a filled cache (another run's, or the suite's
   // shared one) gets exactly the samples of a run that synthesises everything.
