@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, unlinkSync } from "node:fs";
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { buildSpeech, espeakAvailable, noiseClockMs, speechThreads, synthesize, synthesizeMany, type UttSpec } from "./speech.js";
+import { buildSpeech, cacheFileName, espeakAvailable, noiseClockMs, SAMPLE_RATE, speechThreads, synthesize, synthesizeMany, utteranceId, type UttSpec } from "./speech.js";
+import { encodeWav } from "../../data/audio.js";
 
 describe("speech synthesis on worker threads", () => {
   afterEach(() => {
@@ -69,12 +70,34 @@ describe("speech synthesis on worker threads", () => {
       expect(fresh.length).toBe(3);
       const full = await samples();
       const first = (await buildSpeech(plan, dir, 2.4, undefined, 1))[0];
-      unlinkSync(join(dir, `${first.id}.wav`));
+      unlinkSync(join(dir, cacheFileName(first)));
       const half = await samples();
       expect(full).toEqual(fresh);
       expect(half).toEqual(fresh);
       // The samples are those of the 16-bit WAV: every one a multiple of 2^-15.
       expect(fresh[1].every((v) => Number.isInteger(v * 32768))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("does not read a breath-noise voice's WAV cached under its pre-fix name (its noise came from that run's clock)", async (ctx) => {
+    const plain = { voice: "en-us", speed: 150, pitch: 40, text: "nine" };
+    const noisy = { voice: "en-gb-scotland+f2", speed: 150, pitch: 40, text: "nine" };
+    expect(cacheFileName(plain)).toBe(`${utteranceId(plain)}.wav`);
+    expect(cacheFileName(noisy)).toBe(`${utteranceId(noisy)}-fixed-clock.wav`);
+    expect(cacheFileName({ ...noisy, voice: "en-029+f3" })).toMatch(/-fixed-clock\.wav$/);
+    expect(cacheFileName({ ...noisy, voice: "en-us+f1" })).not.toMatch(/-fixed-clock/);
+    if (!(await espeakAvailable())) ctx.skip();
+    const plan = [{ ...noisy, role: "answer", split: "eval" }] as unknown as UttSpec[];
+    const dir = mkdtempSync(join(tmpdir(), "tf-speech-stale-"));
+    try {
+      const fresh = Array.from((await buildSpeech(plan, dir, 2.4, undefined, 1))[0].samples);
+      rmSync(join(dir, cacheFileName(noisy)));
+      // A stale cache entry under the old name: a WAV of other samples that must not be used.
+      writeFileSync(join(dir, `${utteranceId(noisy)}.wav`), encodeWav(new Float32Array(800).fill(0.25), SAMPLE_RATE));
+      const again = Array.from((await buildSpeech(plan, dir, 2.4, undefined, 1))[0].samples);
+      expect(again).toEqual(fresh);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -48,6 +48,17 @@ export function noiseClockMs(s: VoiceSpec & { text: string }): number {
   return parseInt(utteranceId(s), 16) * 1000;
 }
 
+/** espeak-ng variants whose breath noise is seeded from the clock (found by fixing the clock; see `noiseClockMs`). */
+const CLOCK_NOISE_VARIANT = /\+f[235]$/;
+
+/**
+ * The WAV file name of an utterance in a cache. Voices with clock-seeded breath noise get a suffix, so a cache filled
+ * before their clock was fixed (whose noise came from the wall clock of that run) is not read as today's samples.
+ */
+export function cacheFileName(s: VoiceSpec & { text: string }): string {
+  return `${utteranceId(s)}${CLOCK_NOISE_VARIANT.test(s.voice) ? "-fixed-clock" : ""}.wav`;
+}
+
 let factory: ESpeakFactory | null = null;
 
 export const ESPEAK_MISSING =
@@ -300,13 +311,13 @@ export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds:
     writeFileAtomic(file, bytes);
     return decodeWav(bytes).samples;
   };
-  const missing = [...new Map(plan.map((s) => [idOf(s), s] as const)).entries()].filter(([id]) => !existsSync(join(cacheDir, `${id}.wav`)));
+  const missing = [...new Map(plan.map((s) => [idOf(s), s] as const)).entries()].filter(([, s]) => !existsSync(join(cacheDir, cacheFileName(s))));
   let done = plan.length - missing.length;
   await synthesizeMany(
     missing.map(([, s]) => s),
     threads,
     (i, x) => {
-      fresh.set(missing[i][0], store(join(cacheDir, `${missing[i][0]}.wav`), x));
+      fresh.set(missing[i][0], store(join(cacheDir, cacheFileName(missing[i][1])), x));
       onProgress?.(++done, plan.length);
     },
   );
@@ -316,7 +327,7 @@ export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds:
     let samples: Float32Array | null = null;
     for (let attempt = 0; attempt < 4; attempt++) {
       const id = idOf(s);
-      const file = join(cacheDir, `${id}.wav`);
+      const file = join(cacheDir, cacheFileName(s));
       let x: Float32Array;
       if (fresh.has(id)) x = fresh.get(id)!;
       else if (existsSync(file)) x = decodeWav(readFileSync(file)).samples;
