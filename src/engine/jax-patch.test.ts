@@ -45,6 +45,20 @@ function unpatchedJax(): string {
 }
 
 /** A module that resolves "@jax-js/jax" to the package in `dir`. */
+/** A patched copy of jax-js and the unpatched package, each behind its own resolve hook, in a fresh temp folder. */
+function patchedPair(prefix: string): { tmp: string; hook: string; plainHook: string } {
+  const dir = copyJax();
+  patch(dir);
+  const tmp = mkdtempSync(join(tmpdir(), prefix));
+  return { tmp, hook: resolveHook(tmp, "patched", dir).hook, plainHook: resolveHook(tmp, "plain", unpatchedJax()).hook };
+}
+
+/** Runs `script` under a resolve hook and parses the JSON of its last output line. */
+function runHooked<T>(hook: string, script: string, env: Record<string, string>): T {
+  const out = execFileSync(process.execPath, ["--import", "tsx", "--import", hook, script], { cwd: repo, env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 1 << 26 });
+  return JSON.parse(out.trim().split("\n").pop()!) as T;
+}
+
 function resolveHook(tmp: string, name: string, dir: string): { hook: string; target: string } {
   const hook = join(tmp, `${name}.mjs`);
   const target = pathToFileURL(join(dir, "dist", "index.js")).href;
@@ -202,11 +216,7 @@ describe("patch-jax allocator edit", () => {
 
 describe("patch-jax edits 9 and 10 (lazy buffer placement, no copy for a shared reshape)", () => {
   it("keeps a 2-thread training step's values, with fewer kernels (no copies of shared reshapes) and memory reused within the step, and never writes over a block a queued kernel still reads nor under a routine's views", () => {
-    const dir = copyJax();
-    patch(dir);
-    const tmp = mkdtempSync(join(tmpdir(), "tf-jaxpatch-lazy-"));
-    const { hook } = resolveHook(tmp, "patched", dir);
-    const { hook: plainHook } = resolveHook(tmp, "plain", unpatchedJax());
+    const { tmp, hook, plainHook } = patchedPair("tf-jaxpatch-lazy-");
     const script = join(tmp, "lazy.mts");
     const src = (f: string) => JSON.stringify(pathToFileURL(join(repo, "src", f)).href);
     writeFileSync(
@@ -275,12 +285,7 @@ if (process.env.LAZY_CASE === "hazard") {
 process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
     );
     const run = (h: string, env: Record<string, string>) =>
-      JSON.parse(
-        execFileSync(process.execPath, ["--import", "tsx", "--import", h, script], { cwd: repo, env: { ...process.env, TINYFOUNDRY_THREADS: "2", ...env }, encoding: "utf8" })
-          .trim()
-          .split("\n")
-          .pop()!,
-      ) as { losses: number[]; hazard: boolean | null; wasmBytes: number; kernels: number };
+      runHooked<{ losses: number[]; hazard: boolean | null; wasmBytes: number; kernels: number }>(h, script, { TINYFOUNDRY_THREADS: "2", ...env });
     const patched = run(hook, {});
     const plain = run(plainHook, {});
     expect(patched.losses).toHaveLength(5);
@@ -300,11 +305,7 @@ process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
 
 describe("patch-jax edit 12 (small kernels on the main thread)", () => {
   it("runs a kernel of at most 65,536 outputs × reduction length on the main thread with a pool, a larger one on the pool, with the same values as without the edit", () => {
-    const dir = copyJax();
-    patch(dir);
-    const tmp = mkdtempSync(join(tmpdir(), "tf-jaxpatch-main-"));
-    const { hook } = resolveHook(tmp, "patched", dir);
-    const { hook: plainHook } = resolveHook(tmp, "plain", unpatchedJax());
+    const { tmp, hook, plainHook } = patchedPair("tf-jaxpatch-main-");
     const script = join(tmp, "main.mts");
     writeFileSync(
       script,
@@ -339,12 +340,7 @@ for (const [, f, shapes] of cases) {
 process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
     );
     const run = (h: string) =>
-      JSON.parse(
-        execFileSync(process.execPath, ["--import", "tsx", "--import", h, script], { cwd: repo, env: { ...process.env, TINYFOUNDRY_THREADS: "2" }, encoding: "utf8", maxBuffer: 1 << 26 })
-          .trim()
-          .split("\n")
-          .pop()!,
-      ) as { threads: number; posted: number[]; values: number[] };
+      runHooked<{ threads: number; posted: number[]; values: number[] }>(h, script, { TINYFOUNDRY_THREADS: "2" });
     const patched = run(hook);
     const plain = run(plainHook);
     expect(patched.threads).toBe(2);
@@ -358,11 +354,7 @@ process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
 
 describe("patch-jax edit 13 (prepared kernel per Kernel object)", () => {
   it("hashes a jit program's kernels at its first call only, with the same values as without the edit", () => {
-    const dir = copyJax();
-    patch(dir);
-    const tmp = mkdtempSync(join(tmpdir(), "tf-jaxpatch-prep-"));
-    const { hook } = resolveHook(tmp, "patched", dir);
-    const { hook: plainHook } = resolveHook(tmp, "plain", unpatchedJax());
+    const { tmp, hook, plainHook } = patchedPair("tf-jaxpatch-prep-");
     const script = join(tmp, "prep.mts");
     writeFileSync(
       script,
@@ -386,12 +378,7 @@ for (let call = 0; call < 3; call++) {
 process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
     );
     const run = (h: string, threads: string) =>
-      JSON.parse(
-        execFileSync(process.execPath, ["--import", "tsx", "--import", h, script], { cwd: repo, env: { ...process.env, TINYFOUNDRY_THREADS: threads }, encoding: "utf8" })
-          .trim()
-          .split("\n")
-          .pop()!,
-      ) as { hashes: number[]; values: number[] };
+      runHooked<{ hashes: number[]; values: number[] }>(h, script, { TINYFOUNDRY_THREADS: threads });
     for (const threads of ["1", "2"]) {
       const patched = run(hook, threads);
       const plain = run(plainHook, threads);
@@ -407,11 +394,7 @@ process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
 
 describe("patch-jax edit 14 (a jit call's outputs share one set of pending executes)", () => {
   it("builds one set per jit call instead of one per output, with the same values and live buffers as without the edit", () => {
-    const dir = copyJax();
-    patch(dir);
-    const tmp = mkdtempSync(join(tmpdir(), "tf-jaxpatch-pending-"));
-    const { hook } = resolveHook(tmp, "patched", dir);
-    const { hook: plainHook } = resolveHook(tmp, "plain", unpatchedJax());
+    const { tmp, hook, plainHook } = patchedPair("tf-jaxpatch-pending-");
     const script = join(tmp, "pending.mts");
     writeFileSync(
       script,
@@ -457,12 +440,7 @@ for (let call = 0; call < 3; call++) {
 process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
     );
     const run = (h: string, threads: string) =>
-      JSON.parse(
-        execFileSync(process.execPath, ["--import", "tsx", "--import", h, script], { cwd: repo, env: { ...process.env, TINYFOUNDRY_THREADS: threads }, encoding: "utf8" })
-          .trim()
-          .split("\n")
-          .pop()!,
-      ) as { sets: number[]; values: number[]; live: number[]; held: number[] };
+      runHooked<{ sets: number[]; values: number[]; live: number[]; held: number[] }>(h, script, { TINYFOUNDRY_THREADS: threads });
     for (const threads of ["1", "2"]) {
       const patched = run(hook, threads);
       const plain = run(plainHook, threads);
