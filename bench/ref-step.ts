@@ -4,29 +4,15 @@
  * with the thread count fixed by TINYFOUNDRY_THREADS. Prints one JSON line. Run by bench/run.ts.
  */
 import { memoryParts } from "./wasm-probe.mjs"; // first: it wraps WebAssembly before jax-js loads
-import { initEngine, np, crossEntropy, jit, kernelProfile, type Array } from "../src/engine/index.js";
-import { defaultLMConfig, initLM, lmForward, flopsPerToken, type LMParams } from "../src/nn/transformer.js";
-import { adamwInit, defaultAdamW, defaultDecayMask } from "../src/optim/adamw.js";
-import { makeTrainStep } from "../src/train/step.js";
-import { Rng } from "../src/util/rng.js";
+import { initEngine, np, jit, kernelProfile, type Array } from "../src/engine/index.js";
+import { flopsPerToken } from "../src/nn/transformer.js";
+import { refStepSetup } from "./ref-setup.js";
 
 const info = await initEngine();
-const cfg = { ...defaultLMConfig };
-const B = 16;
-const T = cfg.contextLength;
-let params = initLM(cfg, 0);
-let opt = adamwInit(params);
-const { step } = makeTrainStep((p: LMParams, x: Array, y: Array) => crossEntropy(lmForward(p, cfg, x).logits, y), {
-  adamw: defaultAdamW,
-  clip: 1,
-  decayMask: defaultDecayMask(params),
-});
-const rng = new Rng(0, "bench");
-const batch = () => {
-  const x = Int32Array.from({ length: B * T }, () => rng.int(256));
-  const y = Int32Array.from({ length: B * T }, () => rng.int(256));
-  return [np.array(x, { dtype: np.int32 }).reshape([B, T]), np.array(y, { dtype: np.int32 }).reshape([B, T])];
-};
+const ref = refStepSetup();
+const { cfg, B, T, step, batch } = ref;
+let params = ref.params;
+let opt = ref.opt;
 const warm = 3;
 const n = Number(process.env.BENCH_STEPS ?? 15);
 const losses: number[] = [];

@@ -19,11 +19,8 @@ import { fileURLToPath } from "node:url";
 import { patchedJaxCopy } from "./jax-copy.mjs";
 // @ts-expect-error: a plain .mjs script without type declarations
 import { EDITS } from "../patch-jax.mjs";
-import { initEngine, np, crossEntropy, type Array } from "../../src/engine/index.js";
-import { defaultLMConfig, initLM, lmForward, type LMParams } from "../../src/nn/transformer.js";
-import { adamwInit, defaultAdamW, defaultDecayMask } from "../../src/optim/adamw.js";
-import { makeTrainStep } from "../../src/train/step.js";
-import { Rng } from "../../src/util/rng.js";
+import { initEngine } from "../../src/engine/index.js";
+import { refStepSetup } from "../../bench/ref-setup.js";
 
 // PARTS=1: rerun this script on a copy of jax-js whose synchronous kernel call (1 thread) is timed, and split each
 // step's wall time into the batch, the jitted call (tracing-free dispatch of the program: PendingExecutes, arrays),
@@ -83,22 +80,10 @@ if (process.env.PARTS === "1" && process.env.PILOT_MAIN_CHILD === undefined) {
 const parts = { batch: 0, call: 0, read: 0, kernels: 0 };
 (globalThis as { __tfKernelMs?: number }).__tfKernelMs = 0;
 await initEngine();
-const cfg = { ...defaultLMConfig };
-const B = 16;
-const T = cfg.contextLength;
-let params = initLM(cfg, 0);
-let opt = adamwInit(params);
-const { step } = makeTrainStep((p: LMParams, x: Array, y: Array) => crossEntropy(lmForward(p, cfg, x).logits, y), {
-  adamw: defaultAdamW,
-  clip: 1,
-  decayMask: defaultDecayMask(params),
-});
-const rng = new Rng(0, "bench");
-const batch = () => {
-  const x = Int32Array.from({ length: B * T }, () => rng.int(256));
-  const y = Int32Array.from({ length: B * T }, () => rng.int(256));
-  return [np.array(x, { dtype: np.int32 }).reshape([B, T]), np.array(y, { dtype: np.int32 }).reshape([B, T])];
-};
+const ref = refStepSetup();
+const { step, batch } = ref;
+let params = ref.params;
+let opt = ref.opt;
 const losses: number[] = [];
 /** CPU ms of this process so far (with 1 thread, the main thread's plus idle helper threads'). */
 const cpuNow = () => {
