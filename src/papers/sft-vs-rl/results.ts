@@ -5,7 +5,7 @@
  */
 import type { VerdictsFile } from "../../train/claims.js";
 import { verdictTableMarkdown } from "../../report/verdicts.js";
-import { finalRow, sftCurve, type SftVsRlSummary, type TaskSummary } from "./summary.js";
+import { finalRow, sftCurve, type EvalPoint, type SftVsRlSummary, type TaskSummary } from "./summary.js";
 
 const pct = (x: number | undefined) => (100 * Number(x)).toFixed(1);
 const pm = (p: number | undefined, se: number | undefined) => `${pct(p)} ± ${pct(se)}`;
@@ -87,6 +87,7 @@ function taskLines(t: TaskSummary, s: SftVsRlSummary, verdicts: VerdictsFile, pr
       );
     for (const w of s.sweep) lines.push(`verify_iter ${w.verifyIter}: OOD success ${pm(w.row.oodSuccess, w.row.oodStdErr)} % after ${fmtFlops(w.flops)}.`);
   }
+  lines.push(...computeCurveLines(t));
   if (t.env === "general-points") lines.push(...sftCurveLines(t, s));
   // The claims pool every seed of a task: their table follows the task's last seed only.
   const seeds = s.tasks.filter((x) => x.env === t.env);
@@ -112,6 +113,34 @@ export function sftCurveLines(t: TaskSummary, s: SftVsRlSummary): string[] {
   const n0 = s.noSft.find((n) => n.seed === t.seed);
   if (n0 && typeof n0.start.idSuccess === "number") out.push(`| 0 | ${n0.episodes} (ID only) | ${pm(n0.start.idSuccess, n0.start.idStdErr)} | not evaluated | | |`);
   for (const p of pts) out.push(`| ${p.step} | ${p.episodes} | ${pm(p.row[`id${k}`], p.row[`id${se}`])} | ${pm(p.row[`ood${k}`], p.row[`ood${se}`])} | ${pct(p.row.oodPromptRule)} | ${pct(p.row[t.trainingRuleKey])} |`);
+  return out;
+}
+
+/**
+ * Both branches' checkpoints along their own FLOPs (issue 24: the paper's Figs. 5-6 as a table, each branch counted
+ * from 0 at the SFT init), with the KL to the init on ID prompts beside the OOD change where the run measured it at
+ * the PPO rollout temperature (`idKLRoll`; runs before it have no KL column here, report.html shows their saturated
+ * Monte Carlo term). Empty when a branch has no checkpoints.
+ */
+export function computeCurveLines(t: TaskSummary): string[] {
+  if (t.ppo.points.length === 0 || t.sft.points.length === 0) return [];
+  const { key: k, seKey: se, name } = t.metric;
+  const rows = [...t.ppo.points, ...t.sft.points].map((p) => p.row);
+  const klT = rows.find((r) => typeof r.idKLTemperature === "number")?.idKLTemperature;
+  const base = t.init.row;
+  const kl = (p: EvalPoint) => (p.step === 0 ? "0" : typeof p.row.idKLRoll === "number" ? p.row.idKLRoll.toFixed(3) : "");
+  const klHead = klT === undefined ? "" : ` KL to the init on ID prompts, answers sampled at T ${klT} (nats) |`;
+  const out = [
+    "",
+    `${cap(name)} along each branch's FLOPs (counted from 0 at the SFT init; the paper's Figs. 5-6)${klT === undefined ? "" : ", and how far each branch moved from the init on ID prompts"}:`,
+    "",
+    `| branch | PPO update / SFT step | FLOPs | ID % | OOD % | OOD Δ vs init |${klHead}`,
+    `|---|---|---|---|---|---|${klT === undefined ? "" : "---|"}`,
+  ];
+  const row = (branch: string, p: EvalPoint) =>
+    `| ${branch} | ${p.step} | ${p.flops.toExponential(2)} | ${pm(p.row[`id${k}`], p.row[`id${se}`])} | ${pm(p.row[`ood${k}`], p.row[`ood${se}`])} | ${signed(p.row[`ood${k}`] - base[`ood${k}`])} |${klT === undefined ? "" : ` ${kl(p)} |`}`;
+  for (const p of t.ppo.points) out.push(row("PPO", p));
+  for (const p of t.sft.points) out.push(row("SFT", p));
   return out;
 }
 

@@ -16,7 +16,7 @@ import { branchCurveSteps } from "./branches.js";
 import { sftVsRlPresets, sftVsRlSchema, type SftVsRlConfig } from "./config.js";
 import { seedArm } from "./experiment.js";
 import { sftVsRlExperiment } from "./index.js";
-import { sftCurveLines } from "./results.js";
+import { computeCurveLines, sftCurveLines } from "./results.js";
 import { sftCurve, type EvalRow, type SftVsRlSummary, type TaskSummary } from "./summary.js";
 
 describe("task seeds and the SFT curve (pure)", () => {
@@ -76,6 +76,25 @@ describe("task seeds and the SFT curve (pure)", () => {
     expect(lines).toContain("| 50 | 150 | 80.0 ± 1.0 | 30.0 ± 2.0 | 60.0 | 10.0 |");
     expect(lines).toContain("| 600 | 500 | 100.0 ± 1.0 | 0.0 ± 2.0 | 30.0 | 10.0 |");
     expect(sftCurveLines(t, { noSft: [] } as unknown as SftVsRlSummary).some((l) => l.startsWith("| 0 |"))).toBe(false);
+  });
+
+  it("writes both branches along their FLOPs, with the OOD change and the KL to the init when the run measured it", () => {
+    const kl = (row: EvalRow, v: number): EvalRow => ({ ...row, idKLRoll: v, idKLTemperature: 1 });
+    const withKl: TaskSummary = {
+      ...t,
+      ppo: { ...t.ppo, points: [{ flops: 0, step: 0, row: r(0.97, 0.37) }, { flops: 2e12, step: 2, row: kl(r(1, 0.45), 0.2) }] },
+      sft: { ...t.sft, points: [{ flops: 0, step: 0, row: r(0.97, 0.37) }, { flops: 2e12, step: 500, row: kl(r(1, 0), 1.05) }] },
+    };
+    const lines = computeCurveLines(withKl);
+    expect(lines.find((l) => l.startsWith("| branch"))).toContain("KL to the init on ID prompts, answers sampled at T 1 (nats)");
+    expect(lines).toContain("| PPO | 0 | 0.00e+0 | 97.0 ± 1.0 | 37.0 ± 2.0 | +0.0 | 0 |");
+    expect(lines).toContain("| PPO | 2 | 2.00e+12 | 100.0 ± 1.0 | 45.0 ± 2.0 | +8.0 | 0.200 |");
+    expect(lines).toContain("| SFT | 500 | 2.00e+12 | 100.0 ± 1.0 | 0.0 ± 2.0 | -37.0 | 1.050 |");
+    // A run without the KL readout: no KL column; a branch without checkpoints: no table.
+    const plain = computeCurveLines(t.ppo.points.length ? t : { ...t, ppo: { ...t.ppo, points: [{ flops: 0, step: 0, row: r(0.97, 0.37) }] } });
+    expect(plain.find((l) => l.startsWith("| branch"))).not.toContain("KL");
+    expect(plain).toContain("| SFT | 250 | 1.00e+0 | 100.0 ± 1.0 | 10.0 ± 2.0 | -27.0 |");
+    expect(computeCurveLines(t)).toEqual([]);
   });
 
   it("sizes the presets: quick two seeds in two child processes, 500 episodes per split at every compute point, the curve to step 400; full two seeds", () => {
