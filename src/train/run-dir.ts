@@ -26,10 +26,31 @@ export type RunMeta = {
   [k: string]: unknown;
 };
 
+/**
+ * The CPU's name with its family and model numbers from /proc/cpuinfo's first processor (Linux), e.g. "AMD EPYC
+ * (family 26, model 2)": cloud machines report bare names ("AMD EPYC"), under which CPU generations with different
+ * speeds look alike, so run timings could not be told apart. The bare name where cpuinfo lacks the fields.
+ */
+export function cpuLabel(model: string, cpuinfo: string): string {
+  const first = cpuinfo.split(/\n\s*\n/)[0] ?? "";
+  const field = (k: string) => new RegExp(`^${k}\\s*:\\s*(\\d+)\\s*$`, "m").exec(first)?.[1];
+  const fam = field("cpu family");
+  const mod = field("model");
+  return fam !== undefined && mod !== undefined ? `${model} (family ${fam}, model ${mod})` : model;
+}
+
+function readCpuinfo(): string {
+  try {
+    return platform() === "linux" ? readFileSync("/proc/cpuinfo", "utf8") : "";
+  } catch {
+    return "";
+  }
+}
+
 export function machineInfo(): MachineInfo {
   const c = cpus();
   return {
-    cpu: c[0]?.model?.trim() ?? "unknown",
+    cpu: cpuLabel(c[0]?.model?.trim() ?? "unknown", readCpuinfo()),
     cores: c.length,
     memGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     os: `${platform()} ${release()}`,
