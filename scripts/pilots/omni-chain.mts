@@ -4,7 +4,8 @@
 // s->t and s->s on held-out voices (the judge's score of the generated audio after the last stage) and the CPU
 // seconds of the stage (training and evaluation; 1 wasm thread: TINYFOUNDRY_THREADS=1).
 // Environment: SPEECH_CACHE (the WAV cache), OMNI_JSON (merged into the preset's `omni` section, e.g. lrExponent or
-// stageSteps), MIXES_JSON (per stage name, a mix that replaces the stage's, e.g. '{"omni":{"asr":0.3,...}}'),
+// stageSteps), TOKENIZER_JSON (merged into the preset's `tokenizer` section, `train` merged too, e.g.
+// '{"train":{"steps":600}}'), SEED (the run seed, default the preset's), MIXES_JSON (per stage name, a mix that replaces the stage's, e.g. '{"omni":{"asr":0.3,...}}'),
 // LR_JSON (per stage name, paper learning rates per group that replace the stage's: a per-stage rate, a deviation
 // from the paper's ratios, printed as such), PREFIX (the chain's arm names; another prefix starts another chain in
 // the same directory, sharing the setup arms).
@@ -38,8 +39,11 @@ const lrs = JSON.parse(process.env.LR_JSON ?? "{}") as Record<string, Partial<Re
 const stageNames = PAPER_STAGES.map((s) => s.name);
 for (const [env, o] of [["MIXES_JSON", mixes], ["LR_JSON", lrs]] as const)
   for (const k of Object.keys(o)) if (!stageNames.includes(k)) throw new Error(`${env}: unknown stage ${k} (stages: ${stageNames.join(", ")})`);
+const tokOver = JSON.parse(process.env.TOKENIZER_JSON ?? "{}") as Record<string, unknown>;
 const cfg = omniSchema.parse({
   ...q,
+  seed: Number(process.env.SEED ?? q.seed),
+  tokenizer: { ...q.tokenizer, ...tokOver, train: { ...q.tokenizer.train, ...((tokOver.train as object) ?? {}) } },
   speech: { ...q.speech, cacheDir: process.env.SPEECH_CACHE ?? "runs/pilots/speech" },
   omni: { ...q.omni, ...omniOver, stageSteps: { ...q.omni.stageSteps, ...((omniOver.stageSteps as object) ?? {}) } },
 });
@@ -54,7 +58,7 @@ if (basePrefix !== undefined && basePrefix === prefix) throw new Error(`PREFIX (
 const armName = (i: number) => `${i < branch ? basePrefix : prefix}-${i + 1}-${stages[i].name}`;
 mkdirSync(dir, { recursive: true });
 // The setup arms depend only on the data, text LM, tokenizer and vision settings, which every chain here shares.
-const run = existsSync(`${dir}/meta.json`) ? openRun(dir) : createRun({ experiment: "omni-pilot", seed: 0, config: cfg, dir });
+const run = existsSync(`${dir}/meta.json`) ? openRun(dir) : createRun({ experiment: "omni-pilot", seed: cfg.seed, config: cfg, dir });
 // What the chain's stages read besides their own arm config ({stage, steps}): every `omni` setting.
 const chainRecord = { preset, omni: cfg.omni, stages, base: basePrefix ?? null, branchAt: branchAt ?? null };
 if (branch > 0) {
