@@ -301,7 +301,6 @@ export function planSpeech(cfg: SpeechPlanConfig, seed: number): UttSpec[] {
 export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds: number, onProgress?: (done: number, total: number) => void, threads = speechThreads()): Promise<Utterance[]> {
   mkdirSync(cacheDir, { recursive: true });
   const out: Utterance[] = [];
-  const idOf = utteranceId;
   // First every utterance missing from the cache, on worker threads. Every utterance is used as its 16-bit WAV reads
   // back, whether synthesised now or found in the cache, so a run with a filled cache (another run's, or the suite's
   // shared one) gets exactly the samples of a run that synthesises everything.
@@ -311,7 +310,7 @@ export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds:
     writeFileAtomic(file, bytes);
     return decodeWav(bytes).samples;
   };
-  const missing = [...new Map(plan.map((s) => [idOf(s), s] as const)).entries()].filter(([, s]) => !existsSync(join(cacheDir, cacheFileName(s))));
+  const missing = [...new Map(plan.map((s) => [utteranceId(s), s] as const)).entries()].filter(([, s]) => !existsSync(join(cacheDir, cacheFileName(s))));
   let done = plan.length - missing.length;
   await synthesizeMany(
     missing.map(([, s]) => s),
@@ -326,7 +325,7 @@ export async function buildSpeech(plan: UttSpec[], cacheDir: string, maxSeconds:
     let s = { ...spec };
     let samples: Float32Array | null = null;
     for (let attempt = 0; attempt < 4; attempt++) {
-      const id = idOf(s);
+      const id = utteranceId(s);
       const file = join(cacheDir, cacheFileName(s));
       let x: Float32Array;
       if (fresh.has(id)) x = fresh.get(id)!;
