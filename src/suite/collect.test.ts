@@ -18,7 +18,15 @@ describe("collect: a suite site from runs made one at a time", () => {
     const root = mkdtempSync(join(tmpdir(), "tf-collect-"));
     const fp4 = fakeRun(root, "fp4-training", { wall: 120 });
     const lm = fakeRun(root, "lm", { wall: 30 });
-    openRun(lm).writeSummary({ done: 1, armWallSeconds: { a: 20, b: 40 } }); // arms worth more than the run's own wall
+    // An arm copied in from an earlier run (created before this one) adds its wall time; arms this run trained, side by
+    // side (together longer than the run's own wall time), are in that time already.
+    const arm = (name: string, createdAt: string, wall: number) => {
+      const a = createRun({ experiment: `lm/${name}`, seed: 0, config: {}, dir: join(lm, "arms", name) });
+      a.writeJson("meta.json", { ...a.meta(), status: "completed", createdAt, wallSeconds: wall });
+    };
+    arm("copied", "2026-01-01T00:00:00.000Z", 30);
+    arm("seed0", openRun(lm).meta().createdAt, 25);
+    arm("seed1", openRun(lm).meta().createdAt, 25);
     const r = await collectSuite([fp4, lm], root, new Date("2026-12-07T01:02:03Z"));
     expect(r.dir).toBe(join(root, "suite", "20261207-010203-quick-collected"));
     const state = JSON.parse(readFileSync(join(r.dir, "suite.json"), "utf8")) as SuiteState;

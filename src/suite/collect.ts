@@ -4,7 +4,7 @@
  * changing one paper). Each run stays where it is; the suite directory links to it by the experiment's name,
  * and its suite.json says the entries were collected, which the site's first line repeats.
  */
-import { existsSync, mkdirSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { experiments } from "../registry.js";
 import { presetOf, type PresetName } from "../train/experiment.js";
@@ -46,15 +46,27 @@ export async function collectSuite(runDirs: string[], root: string, now = new Da
   const entries: SuiteEntry[] = runs.map((r) => {
     symlinkSync(r.dir, join(dir, r.meta.experiment), "dir");
     const status = r.meta.status === "completed" || r.meta.status === "failed" || r.meta.status === "interrupted" ? r.meta.status : "pending";
-    // The run's own wall time, or the sum of its arms' when larger: an arm copied in from another run (e.g. a
-    // shared stage 0) is not part of this run's invocations but its results rest on it.
+    // The run's own wall time plus that of every arm copied in from an earlier run (created before this run, e.g. a
+    // shared stage 0): not part of this run's invocations, but its results rest on it. Arms trained by this run are in
+    // its own wall time already (a sum of arms would count twice those trained side by side, e.g. sft-vs-rl's seeds).
     const own = typeof r.meta.wallSeconds === "number" ? r.meta.wallSeconds : 0;
-    const arms = (r.run.summary<{ armWallSeconds?: Record<string, number> }>() ?? {}).armWallSeconds ?? {};
-    const wall = Math.max(own, Object.values(arms).reduce((a, b) => a + b, 0));
-    return { name: r.meta.experiment, status, wallSeconds: wall };
+    return { name: r.meta.experiment, status, wallSeconds: own + copiedArmSeconds(r.dir, r.meta.createdAt) };
   });
   const state: SuiteState = { preset: presets[0] as PresetName, seed: seeds[0], createdAt: now.toISOString(), updatedAt: now.toISOString(), entries, collected: runs.map((r) => ({ name: r.meta.experiment, run: r.dir, createdAt: r.meta.createdAt, commit: r.meta.gitCommit, machine: machineLine(r.meta).replace(/, commit [0-9a-f]+$/, "") })) };
   writeJsonAtomic(join(dir, "suite.json"), state);
   const site = await buildSite(dir);
   return { dir, ...site };
+}
+
+/** The wall seconds of the arms under `<dir>/arms/` created before `runCreatedAt` (copied in from an earlier run). */
+function copiedArmSeconds(dir: string, runCreatedAt: string): number {
+  const armsDir = join(dir, "arms");
+  if (!existsSync(armsDir)) return 0;
+  let total = 0;
+  for (const a of readdirSync(armsDir)) {
+    if (!existsSync(join(armsDir, a, "meta.json"))) continue;
+    const m = openRun(join(armsDir, a)).meta();
+    if (m.createdAt < runCreatedAt && typeof m.wallSeconds === "number") total += m.wallSeconds;
+  }
+  return total;
 }
