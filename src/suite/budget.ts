@@ -1,24 +1,25 @@
 /**
- * How long each suite entry is expected to take, for the suite's ETA. The `quick` minutes are those
- * measured on an idle 2-core machine, one experiment at a time (each paper README's latest results block
- * gives its run's wall time; lm from the README's suite table); `tiny` ones are
- * rough (seconds). A display scales them by how the finished entries compared with their estimate,
- * so a faster or slower machine still gets a sensible ETA. `full` has no estimate.
+ * How long each suite entry is expected to take, for the suite's ETA. The `quick` minutes are those measured on an
+ * idle 2-core AMD EPYC of CPU family 26, one experiment at a time: the README's suite table (the runs it collected,
+ * whose first line names them; each paper README's results block gives its run's wall time too). An EPYC of family 25
+ * took 1.4-1.8x these, an Intel Xeon of 2026-12 about 2x the smaller entries'. `tiny` ones are rough (seconds). A
+ * display scales them by how the finished entries compared with their estimate, so a faster or slower machine still
+ * gets a sensible ETA. `full` has no estimate.
  */
 import type { PresetName } from "../train/experiment.js";
 
 export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null> = {
   tiny: { lm: 0.1, "fp4-training": 0.3, "over-tokenized": 0.3, "mixture-of-mamba": 0.3, "guidance-free": 0.3, omni: 0.8, "omni-tokenizer": 0.5, "sft-vs-rl": 0.8, "sft-vs-rl-nav": 0.5 },
   quick: {
-    lm: 4.1,
-    "fp4-training": 9.5,
-    "over-tokenized": 7.6,
-    "mixture-of-mamba": 8.5,
-    "guidance-free": 10.1,
-    omni: 41.2,
-    "omni-tokenizer": 25.5,
-    "sft-vs-rl": 45.6,
-    "sft-vs-rl-nav": 16.8,
+    lm: 2.0,
+    "fp4-training": 4.8,
+    "over-tokenized": 4.0,
+    "mixture-of-mamba": 5.1,
+    "guidance-free": 4.1,
+    omni: 23.0,
+    "omni-tokenizer": 15.7,
+    "sft-vs-rl": 33.1,
+    "sft-vs-rl-nav": 11.5,
   },
   full: null,
 };
