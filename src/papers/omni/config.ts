@@ -189,6 +189,11 @@ const quick: OmniExperimentConfig = {
     warmupSteps: 10,
     stageSteps: stageSteps([40, 80, 100, 150, 200, 500, 60]),
     jointSteps: 0,
+    // The chains after the setup run one after another on 2 wasm threads. Run side by side instead, as two child
+    // processes of 1 thread each (S1 + S2 | S1 without replay + S2's seed 1; piloted 2026-12-07 on an idle 2-core AMD
+    // EPYC, family 26), every arm took 1.64-2.02x its 2-thread time (sft-1: 290 s against 158), so the pair would save
+    // about a minute of the 16 the chains take; not adopted. Those arms' summaries and checkpoints were byte-identical to
+    // the 2-thread run's (the engine's results do not depend on the thread count at these shapes either).
     controlSeeds: 1,
     maxGenFrames: 12,
   },
