@@ -16,7 +16,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "over-tokenized": 4.0,
     "mixture-of-mamba": 5.1,
     "guidance-free": 4.1,
-    omni: 23.0,
+    omni: 22.6,
     "omni-tokenizer": 15.7,
     "sft-vs-rl": 33.1,
     "sft-vs-rl-nav": 11.5,
