@@ -4,10 +4,10 @@
  * changing one paper). Each run stays where it is; the suite directory links to it by the experiment's name,
  * and its suite.json says the entries were collected, which the site's first line repeats.
  */
-import { existsSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { experiments } from "../registry.js";
-import { presetOf, type PresetName } from "../train/experiment.js";
+import { armWallSeconds, presetOf, type PresetName } from "../train/experiment.js";
 import { openRun } from "../train/run-dir.js";
 import { machineLine } from "../report/run-report.js";
 import { writeJsonAtomic } from "../util/atomic.js";
@@ -50,7 +50,8 @@ export async function collectSuite(runDirs: string[], root: string, now = new Da
     // shared stage 0): not part of this run's invocations, but its results rest on it. Arms trained by this run are in
     // its own wall time already (a sum of arms would count twice those trained side by side, e.g. sft-vs-rl's seeds).
     const own = typeof r.meta.wallSeconds === "number" ? r.meta.wallSeconds : 0;
-    return { name: r.meta.experiment, status, wallSeconds: own + copiedArmSeconds(r.dir, r.meta.createdAt) };
+    const copied = Object.values(armWallSeconds(r.run, r.meta.createdAt)).reduce((a, b) => a + b, 0);
+    return { name: r.meta.experiment, status, wallSeconds: own + copied };
   });
   const state: SuiteState = { preset: presets[0] as PresetName, seed: seeds[0], createdAt: now.toISOString(), updatedAt: now.toISOString(), entries, collected: runs.map((r) => ({ name: r.meta.experiment, run: r.dir, createdAt: r.meta.createdAt, commit: r.meta.gitCommit, machine: machineLine(r.meta).replace(/, commit [0-9a-f]+$/, "") })) };
   writeJsonAtomic(join(dir, "suite.json"), state);
@@ -58,15 +59,3 @@ export async function collectSuite(runDirs: string[], root: string, now = new Da
   return { dir, ...site };
 }
 
-/** The wall seconds of the arms under `<dir>/arms/` created before `runCreatedAt` (copied in from an earlier run). */
-function copiedArmSeconds(dir: string, runCreatedAt: string): number {
-  const armsDir = join(dir, "arms");
-  if (!existsSync(armsDir)) return 0;
-  let total = 0;
-  for (const a of readdirSync(armsDir)) {
-    if (!existsSync(join(armsDir, a, "meta.json"))) continue;
-    const m = openRun(join(armsDir, a)).meta();
-    if (m.createdAt < runCreatedAt && typeof m.wallSeconds === "number") total += m.wallSeconds;
-  }
-  return total;
-}

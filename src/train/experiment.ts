@@ -118,13 +118,18 @@ export async function runArm<S extends Summary>(ctx: ExperimentContext, arm: str
   });
 }
 
-/** Wall seconds of each arm of a run (from the arms' meta.json), in directory order. */
-export function armWallSeconds(run: RunDir): Record<string, number> {
+/**
+ * Wall seconds of each arm of a run (from the arms' meta.json), in directory order; with `createdBefore` (an ISO
+ * time) only the arms created before it, i.e. copied in from an earlier run.
+ */
+export function armWallSeconds(run: RunDir, createdBefore?: string): Record<string, number> {
   const dir = run.path("arms");
   const out: Record<string, number> = {};
   if (!existsSync(dir)) return out;
   for (const a of readdirSync(dir).sort()) {
-    if (existsSync(join(dir, a, "meta.json"))) out[a] = Math.round(priorWall(openRun(join(dir, a))) * 10) / 10;
+    if (!existsSync(join(dir, a, "meta.json"))) continue;
+    const arm = openRun(join(dir, a));
+    if (createdBefore === undefined || arm.meta().createdAt < createdBefore) out[a] = Math.round(priorWall(arm) * 10) / 10;
   }
   return out;
 }
