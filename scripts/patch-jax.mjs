@@ -148,8 +148,29 @@
  *    1.9-3.8 ms per step (three runs, 10 pairs: paired 1.35-3.49x, median 2.3x), about 1 % of the step (whole-step
  *    ratios within noise; src/engine/README.md, sixth pass).
  *
- * All keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
- * unpatched one, every edit undone; the reference step's losses match to the last float32 bit).
+ * 15. A contraction's input that reaches its producer through a broadcast is materialised (in jax-js's frontend,
+ *    dist/index.*: jit's graph splitting). jax-js gives a dot's input producer a kernel of its own when the input
+ *    shape shows reuse (a size-1 axis the contraction broadcasts), so that the producer is not recomputed for every
+ *    output that reads it. A gradient's contraction gets its input as an explicit broadcast view instead (dx = dy · Wᵀ
+ *    is built from broadcast(dy) with a full shape), which that check does not see: when dy also feeds the weight
+ *    gradient it has two consumers and a kernel anyway, but with the weight frozen (not differentiated) dy's
+ *    producer was fused into the contraction. For attention's projection dy is the concatenate of the q, k and v
+ *    gradients, so every output of dx re-read and re-added three arrays inside its k loop, in jax-js's scalar
+ *    reduction path (not a plain matmul): omni's depth transformer with its head frozen (sft-1, image stages), and
+ *    the frozen reader LM behind the T2 tokenizer's transcript loss. A view chain from a contraction's input to its
+ *    producer that contains a broadcast now marks that producer, as a reuse shape does. Values: the producer is
+ *    computed once by the same operations, but the contraction now runs on the matmul path, whose multiply-adds may
+ *    be fused (relaxed SIMD), so the gradient can differ in the last bits from the scalar path. Everywhere else the
+ *    producer already had a kernel: the nine experiments' tiny presets give byte-identical metrics with and without
+ *    the edit except omni's and the tokenizer study's (their frozen stages and T2 arms). Measured:
+ *    scripts/pilots/speed-frozen-grad.mts (x [240, 8, 64] · W [64, 192] split into q | k | v, the input gradient with
+ *    W frozen, 1 thread, idle 2-core EPYC of CPU family 26, 5 interleaved process pairs): 66.2 -> 4.5 ms per call
+ *    (paired 14.5-15.4x); with W differentiated too, 1.00x and bit-identical. omni's quick run 22.6 -> 20.2 min (each
+ *    sft-1 stage 162 -> 100 s), the tokenizer study's T2 arms 104-105 -> 89-94 s.
+ *
+ * Edits 1-14 keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
+ * unpatched one, every edit undone; the reference step's losses match to the last float32 bit); edit 15 where
+ * it changes a kernel, as above.
  * Tried and not kept (same harness): unrolling k by 2 or 4 with constant load offsets instead of
  * a pointer add per step (matmul 0.7-0.8x: V8 hoists the unrolled loads and spills), micro-tiles
  * 4x3 and 3x3 (0.85-0.95x), the k-vectorised kernel at 2x4 / 4x2 / 2x2 (better for q·kᵀ before
@@ -696,6 +717,27 @@ export const EDITS = [
     file: "index",
     find: "\t\t\t\t\t\tcommitted,\n\t\t\t\t\t\tpending\n\t\t\t\t\t});",
     replace: `\t\t\t\t\t\tcommitted,\n\t\t\t\t\t\tpendingShared ${MARK} shared pending set (jit output arrays) */\n\t\t\t\t\t});`,
+  },
+  {
+    // 15. A contraction's input that reaches its producer through a broadcast view is materialised (the
+    // producer is otherwise recomputed for every broadcast copy, inside the matmul's slow scalar path).
+    name: "materialise a contraction input under a broadcast",
+    file: "index",
+    find: "\t\tfor (const [i, input] of eqn.inputs.entries()) if (input instanceof Var && reductionInputHasReuse(inputShapes[i], promoted)) markNonViewProducer(input);",
+    replace: [
+      `\t\tconst broadcastUnder = (v) => { ${MARK} materialise a contraction input under a broadcast */`,
+      "\t\t\tfor (let d = varToDefn.get(v); d !== void 0; ) {",
+      "\t\t\t\tconst e = jaxpr.eqns[d];",
+      "\t\t\t\tif (!viewPrimitives.includes(e.primitive)) return false;",
+      '\t\t\t\tif (e.primitive === "broadcast") return true;',
+      "\t\t\t\tconst next = e.inputs.find((x) => x instanceof Var);",
+      "\t\t\t\tif (!next) return false;",
+      "\t\t\t\td = varToDefn.get(next);",
+      "\t\t\t}",
+      "\t\t\treturn false;",
+      "\t\t};",
+      "\t\tfor (const [i, input] of eqn.inputs.entries()) if (input instanceof Var && (reductionInputHasReuse(inputShapes[i], promoted) || broadcastUnder(input))) markNonViewProducer(input);",
+    ].join("\n"),
   },
 ];
 

@@ -22,6 +22,7 @@ const editsOf = editsFor as (f: string) => Edit[];
 /** The dist/ files the patch edits: the wasm backend and the frontend, each as ESM and CommonJS. */
 const PATCHED_FILES = ["backend-CnjgxpXq.js", "backend-TLHPgbCA.cjs", "index.js", "index.cjs"];
 const patch = patchJax as (dir: string, opts?: { check?: boolean }) => Report;
+const EDIT_15 = "materialise a contraction input under a broadcast";
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const installed = dirname(dirname(createRequire(join(repo, "package.json")).resolve("@jax-js/jax")));
 
@@ -32,13 +33,13 @@ function copyJax(): string {
   return dir;
 }
 
-/** A copy of the installed package with every edit undone (the installed one is normally patched). */
-function unpatchedJax(): string {
+/** A copy of the installed package with every edit undone but those named in `keep` (the installed one is normally patched). */
+function unpatchedJax(keep: string[] = []): string {
   const dir = copyJax();
   for (const f of PATCHED_FILES) {
     let text = readFileSync(join(dir, "dist", f), "utf8");
-    for (const e of [...editsOf(f)].reverse()) text = text.replace(e.replace, () => e.find);
-    expect(text).not.toContain(MARK as string);
+    for (const e of [...editsOf(f)].reverse()) if (!keep.includes((e as Edit & { name: string }).name)) text = text.replace(e.replace, () => e.find);
+    if (keep.length === 0) expect(text).not.toContain(MARK as string);
     writeFileSync(join(dir, "dist", f), text);
   }
   return dir;
@@ -97,13 +98,15 @@ describe("patch-jax", () => {
     expect(readFileSync(join(dir, "dist", "backend-CnjgxpXq.js"), "utf8")).toBe(readFileSync(join(installed, "dist", "backend-CnjgxpXq.js"), "utf8"));
   });
 
-  it("gives bit-identical matmuls, softmaxes, norms and gradients (tails in rows, vectors and k; batched; A·Bᵀ)", () => {
+  it("gives bit-identical matmuls, softmaxes, norms and gradients with edits 1-14 (tails in rows, vectors and k; batched; A·Bᵀ)", () => {
     const dir = copyJax();
     patch(dir);
     const tmp = mkdtempSync(join(tmpdir(), "tf-jaxpatch-run-"));
     // Both runs resolve "@jax-js/jax" to a copy (the installed package is shared and stays as it is).
     const { hook, target } = resolveHook(tmp, "patched", dir);
-    const { hook: plainHook, target: plainTarget } = resolveHook(tmp, "plain", unpatchedJax());
+    // Edit 15 changes which kernels a frozen operand's gradient uses (its own test, below), and so the last bits of
+    // this sweep's one-sided gradients: the copy compared keeps it, so the sweep checks the codegen edits 1-14.
+    const { hook: plainHook, target: plainTarget } = resolveHook(tmp, "plain", unpatchedJax([EDIT_15]));
     const script = join(tmp, "sweep.mts");
     writeFileSync(
       script,
@@ -456,5 +459,61 @@ process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
       expect(plain.live).toEqual([0, 0, 0]);
       expect(patched.live).toEqual([0, 0, 0]);
     }
+  });
+});
+
+describe("patch-jax edit 15 (a contraction input under a broadcast is materialised)", () => {
+  it("computes a frozen projection's input gradient with a plain matmul kernel instead of re-adding the split's gradients per output; where both gradients are taken the values are those without the edit", () => {
+    const { tmp, hook, plainHook } = patchedPair("tf-jaxpatch-bcast-");
+    const script = join(tmp, "bcast.mts");
+    writeFileSync(
+      script,
+      `const { initEngine, np, jit, grad, kernelProfile, isMatmulKernel } = await import(${JSON.stringify(pathToFileURL(join(repo, "src", "engine", "index.ts")).href)});
+const jax = await import("@jax-js/jax");
+await initEngine();
+const arr = (shape, s) => np.sin(np.arange(shape.reduce((a, b) => a * b, 1)).astype(np.float32).mul(s)).reshape(shape);
+// Attention's projection: one matmul to q|k|v, split; its gradient is the split's gradient (a concatenate) times Wᵀ.
+const loss = (x, w) => {
+  const [q, k, v] = np.split(np.matmul(x, w), 3, -1);
+  return np.tanh(q).mul(np.tanh(k)).mul(v).sum();
+};
+const cases = {
+  frozen: jit((x, w) => grad((xx) => loss(xx, w))(x)), // w a constant: the concatenate feeds one contraction
+  both: jit((x, w) => grad(loss, { argnums: [0, 1] })(x, w)), // the concatenate also feeds dW: a kernel of its own already
+};
+const out = {};
+for (const [name, f] of Object.entries(cases)) {
+  const args = () => [arr([6, 8, 32], 0.013), arr([32, 96], 0.0071)];
+  await Promise.all([f(...args())].flat().map((a) => a.data())); // compile
+  const x = args();
+  await Promise.all(x.map((a) => a.ref.data()));
+  let values = [];
+  performance.clearMeasures();
+  jax.profiler.startTrace();
+  const r = [f(...x)].flat();
+  for (const a of r) values.push(...(await a.data()));
+  jax.profiler.stopTrace();
+  const kernels = performance.getEntriesByType("measure").filter((m) => m.detail?.devtools?.trackGroup === "JAX Profiler" && m.name.startsWith("Kernel["));
+  const props = kernels.map((m) => Object.fromEntries(m.detail.devtools.properties));
+  out[name] = { kernels: props.length, reductions: props.filter((p) => p.reduction).length, matmuls: props.filter((p) => isMatmulKernel(p)).length, values };
+}
+process.stdout.write(JSON.stringify(out) + "\\n", () => process.exit(0));`,
+    );
+    type Case = { kernels: number; reductions: number; matmuls: number; values: number[] };
+    const run = (h: string) => runHooked<{ frozen: Case; both: Case }>(h, script, { TINYFOUNDRY_THREADS: "1" });
+    const patched = run(hook);
+    const plain = run(plainHook);
+    // Without the edit the input gradient's contraction reads q', k', v' and adds them inside its k loop: a reduction
+    // that is not a plain matmul (jax-js's scalar path). With it the concatenate is a kernel and the contraction a matmul.
+    expect(plain.frozen.reductions - plain.frozen.matmuls).toBeGreaterThanOrEqual(1);
+    expect(patched.frozen.kernels).toBe(plain.frozen.kernels + 1);
+    expect(patched.frozen.matmuls).toBe(plain.frozen.matmuls + 1);
+    expect(patched.frozen.values).toHaveLength(6 * 8 * 32);
+    // The same sums in another kernel: equal up to float32 rounding (the matmul path may fuse multiply-adds).
+    for (const [i, v] of patched.frozen.values.entries()) expect(Math.abs(v - plain.frozen.values[i])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(v)));
+    // Both gradients taken: the concatenate already had two consumers and its own kernel; values bit-identical.
+    expect(patched.both.kernels).toBeLessThanOrEqual(plain.both.kernels);
+    expect(patched.both.values).toHaveLength(6 * 8 * 32 + 32 * 96);
+    expect(patched.both.values).toEqual(plain.both.values);
   });
 });
