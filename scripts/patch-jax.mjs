@@ -166,7 +166,7 @@
  *    scripts/pilots/speed-frozen-grad.mts (x [240, 8, 64] · W [64, 192] split into q | k | v, the input gradient with
  *    W frozen, 1 thread, idle 2-core EPYC of CPU family 26, 5 interleaved process pairs): 66.2 -> 4.5 ms per call
  *    (paired 14.5-15.4x); with W differentiated too, 1.00x and bit-identical. omni's quick run 22.6 -> 20.2 min (each
- *    sft-1 stage 162 -> 100 s), the tokenizer study's T2 arms 104-105 -> 89-94 s.
+ *    sft-1 stage 162 -> 100 s), the tokenizer study's T2 arms 104-105 -> 87-103 s (two runs).
  *
  * Edits 1-14 keep results bit-identical (src/engine/jax-patch.test.ts compares a patched copy with an
  * unpatched one, every edit undone; the reference step's losses match to the last float32 bit); edit 15 where
