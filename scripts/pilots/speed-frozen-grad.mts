@@ -5,34 +5,18 @@
 // With W differentiated too (`both`), the edit changes nothing, so that case is the control.
 // Usage: npx tsx scripts/pilots/speed-frozen-grad.mts [rounds]
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 // @ts-expect-error: a plain .mjs script without type declarations
 import { EDITS } from "../patch-jax.mjs";
+import { patchedJaxCopy } from "./jax-copy.mjs";
 
 const rounds = Number(process.argv[2] ?? 5);
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const installed = dirname(dirname(createRequire(join(repo, "package.json")).resolve("@jax-js/jax")));
-const tmp = mkdtempSync(join(tmpdir(), "tf-frozen-grad-"));
-const without = join(tmp, "jax");
-cpSync(join(installed, "package.json"), join(without, "package.json"));
-cpSync(join(installed, "dist"), join(without, "dist"), { recursive: true });
+// The installed (patched) jax-js with edit 15 undone, in the frontend the hook resolves to (dist/index.js).
 const edit = (EDITS as { name: string; find: string; replace: string }[]).find((e) => e.name === "materialise a contraction input under a broadcast")!;
-for (const f of ["index.js", "index.cjs"]) {
-  const p = join(without, "dist", f);
-  const text = readFileSync(p, "utf8");
-  if (!text.includes(edit.replace)) throw new Error(`edit 15 is not applied in the installed ${f} (run node scripts/patch-jax.mjs)`);
-  writeFileSync(p, text.replace(edit.replace, () => edit.find));
-}
-const hook = join(tmp, "hook.mjs");
-writeFileSync(
-  hook,
-  `import { register } from "node:module";
-register("data:text/javascript," + encodeURIComponent(\`export async function resolve(s, c, n) { return s === "@jax-js/jax" ? { url: ${JSON.stringify(pathToFileURL(join(without, "dist", "index.js")).href)}, shortCircuit: true, format: "module" } : n(s, c); }\`));`,
-);
+const { dir: tmp, hook } = patchedJaxCopy("tf-frozen-grad-", [[edit.replace, edit.find, "index"]]);
 const script = join(tmp, "case.mts");
 writeFileSync(
   script,
