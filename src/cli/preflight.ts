@@ -78,7 +78,7 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 /** jax-js's wasm backend uses 32-bit memory: 4 GiB in all. */
 export const WASM_LIMIT_BYTES = 4 * 2 ** 30;
 
-type LMShape = { vocabSize: number; dModel: number; nLayers: number; nHeads: number; contextLength: number; mlpRatio?: number; mlp?: string; tiedHead?: boolean; pos?: string };
+type LMShape = { vocabSize: number; dModel: number; nLayers: number; nHeads: number; contextLength: number; mlpRatio?: number; mlpMultipleOf?: number; mlp?: string; tiedHead?: boolean; pos?: string };
 
 const num = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x) && x > 0;
 
@@ -93,7 +93,7 @@ export function lmStepBytes(m: LMShape, batchSize: number): { bytes: number; par
   const L = m.nLayers;
   const T = m.contextLength;
   const V = m.vocabSize;
-  const H = Math.max(1, Math.round((m.mlpRatio ?? 4) * D));
+  const H = Math.ceil(Math.max(1, Math.round((m.mlpRatio ?? 4) * D)) / (m.mlpMultipleOf ?? 1)) * (m.mlpMultipleOf ?? 1);
   const perBlock = 4 * D * D + (m.mlp === "swiglu" ? 3 : 2) * D * H;
   const params = V * D + (m.pos === "rope" ? 0 : T * D) + L * perBlock + (m.tiedHead === false ? V * D : 0);
   const tokens = batchSize * T;

@@ -7,7 +7,7 @@ import { embed } from "./embedding.js";
 import { layerNorm, rmsNorm } from "./norm.js";
 import { attention, initAttention } from "./attention.js";
 import { initMLP, mlp } from "./mlp.js";
-import { defaultLMConfig, flopsPerToken, initLM, lmForward, paramCount, type LMConfig, type LMParams } from "./transformer.js";
+import { defaultLMConfig, flopsPerToken, initLM, lmForward, mlpHidden, paramCount, validateLMConfig, type LMConfig, type LMParams } from "./transformer.js";
 
 beforeAll(async () => {
   await initEngine();
@@ -214,6 +214,32 @@ describe("transformer LM", () => {
     expect(got.slice(16, 32)).toEqual(at(0, 6));
     expect(got.slice(32, 48)).toEqual(at(1, 0));
     expect(got.slice(48, 64)).toEqual(Array.from({ length: 16 }, () => 0));
+    tree.dispose(p);
+  });
+  it("seqMultipleOf pads the time axis and gives the same logits and gradients; mlpMultipleOf rounds the MLP width up", async () => {
+    const base: LMConfig = { ...defaultLMConfig, vocabSize: 13, dModel: 12, nLayers: 2, nHeads: 2, contextLength: 16, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 8 / 3 };
+    expect(mlpHidden(base)).toBe(32);
+    expect(mlpHidden({ ...base, dModel: 64 })).toBe(171);
+    expect(mlpHidden({ ...base, dModel: 64, mlpMultipleOf: 4 })).toBe(172);
+    expect(mlpHidden({ ...base, dModel: 64, mlpMultipleOf: 256 })).toBe(256);
+    expect(() => validateLMConfig({ ...base, seqMultipleOf: 0 })).toThrow(/model\.seqMultipleOf: must be a positive integer/);
+    const padded: LMConfig = { ...base, seqMultipleOf: 4 };
+    const p = initLM(base, 3);
+    const ids = Int32Array.from({ length: 2 * 7 }, (_, i) => (i * 5 + 1) % 13);
+    const x = () => np.array(ids, { dtype: np.int32 }).reshape([2, 7]);
+    const y = () => np.array(ids.map((v) => (v + 3) % 13), { dtype: np.int32 }).reshape([2, 7]);
+    const a = lmForward(tree.ref(p), base, x(), { returnHidden: true });
+    const b = lmForward(tree.ref(p), padded, x(), { returnHidden: true });
+    expect(b.logits.shape).toEqual([2, 7, 13]);
+    expect(b.hidden!.shape).toEqual([2, 7, 12]);
+    assertClose(await host(b.logits), await host(a.logits), { atol: 1e-5 });
+    assertClose(await host(b.hidden!), await host(a.hidden!), { atol: 1e-5 });
+    const g = (cfg: LMConfig) => grad((q: LMParams) => crossEntropy(lmForward(q, cfg, x()).logits, y()))(tree.ref(p));
+    const [ga, gb] = [g(base), g(padded)];
+    const la = tree.leaves(ga) as Array[];
+    const lb = tree.leaves(gb) as Array[];
+    expect(lb.length).toBe(la.length);
+    for (let i = 0; i < la.length; i++) assertClose(await host(lb[i]), await host(la[i]), { atol: 1e-5 });
     tree.dispose(p);
   });
   it("softmax rows of the LM sum to one (sanity of logits)", async () => {

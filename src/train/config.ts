@@ -103,6 +103,8 @@ export const zodParts = {
       pos: z.enum(["rope", "learned"]),
       mlp: z.enum(["gelu", "swiglu"]),
       mlpRatio: z.number().positive(),
+      mlpMultipleOf: posInt.optional(),
+      seqMultipleOf: posInt.optional(),
       tiedHead: z.boolean(),
       bias: z.boolean(),
     })

@@ -148,7 +148,9 @@ const quick: OmniExperimentConfig = {
   digits: { trainPerDigit: 300, testPerDigit: 30 },
   judge: { layers: 3, segments: 2, steps: 1500, lr: 8, l2: 1e-4 },
   textLm: {
-    model: { ...defaultLMConfig, vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, contextLength: 56, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 8 / 3 },
+    // SwiGLU width 172 (64 × 8/3 = 171, rounded up to a multiple of 4) and the recogniser's, probe's and reader LM's
+    // 34 + 9 = 43 positions padded to 44: jax-js's SIMD matmuls want multiples of 4 (src/engine/README.md, "Traps").
+    model: { ...defaultLMConfig, vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, contextLength: 56, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 8 / 3, mlpMultipleOf: 4, seqMultipleOf: 4 },
     train: { steps: 1200, batchSize: 32, lr: 3e-3, warmupSteps: 30 },
     seqLen: 16,
   },
