@@ -217,7 +217,7 @@ describe("transformer LM", () => {
     tree.dispose(p);
   });
   it("seqMultipleOf pads the time axis and gives the same logits and gradients; mlpMultipleOf rounds the MLP width up", async () => {
-    const base: LMConfig = { ...defaultLMConfig, vocabSize: 13, dModel: 12, nLayers: 2, nHeads: 2, contextLength: 16, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 8 / 3 };
+    const base: LMConfig = { ...defaultLMConfig, vocabSize: 13, dModel: 12, nLayers: 2, nHeads: 2, contextLength: 48, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 8 / 3 };
     expect(mlpHidden(base)).toBe(32);
     expect(mlpHidden({ ...base, dModel: 64 })).toBe(171);
     expect(mlpHidden({ ...base, dModel: 64, mlpMultipleOf: 4 })).toBe(172);
@@ -234,6 +234,12 @@ describe("transformer LM", () => {
     expect(b.hidden!.shape).toEqual([2, 7, 12]);
     assertClose(await host(b.logits), await host(a.logits), { atol: 1e-5 });
     assertClose(await host(b.hidden!), await host(a.hidden!), { atol: 1e-5 });
+    // Replaced input embeddings (how omni feeds audio prefixes): 43 positions padded to 44.
+    const e = () => np.array(Float32Array.from({ length: 2 * 43 * 12 }, (_, i) => Math.sin(i * 0.37))).reshape([2, 43, 12]);
+    const ea = await host(lmForward(tree.ref(p), base, null, { inputEmbeds: e() }).logits);
+    const eb = lmForward(tree.ref(p), padded, null, { inputEmbeds: e() }).logits;
+    expect(eb.shape).toEqual([2, 43, 13]);
+    assertClose(await host(eb), ea, { atol: 1e-5 });
     const g = (cfg: LMConfig) => grad((q: LMParams) => crossEntropy(lmForward(q, cfg, x()).logits, y()))(tree.ref(p));
     const [ga, gb] = [g(base), g(padded)];
     const la = tree.leaves(ga) as Array[];
