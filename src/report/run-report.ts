@@ -35,7 +35,7 @@ function chartGroups(keys: string[]): { title: string; keys: string[] }[] {
 
 export function machineLine(meta: RunMeta): string {
   const m = meta.machine;
-  return `${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}, jax-js ${meta.versions["@jax-js/jax"] ?? "?"}${meta.gitCommit ? `, commit ${meta.gitCommit.slice(0, 10)}` : ""}`;
+  return `${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}, jax-js ${meta.versions["@jax-js/jax"] ?? "?"}${meta.gitCommit ? `, commit ${meta.gitCommit.slice(0, 10)}${meta.gitDirty ? " with uncommitted changes" : ""}` : ""}`;
 }
 
 export function runSections(run: RunDir, label = basename(run.dir)): Section[] {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createRun, openRun } from "../train/run-dir.js";
 import { collectSuite } from "./collect.js";
+import { machineLine } from "../report/run-report.js";
 import type { SuiteState } from "./state.js";
 
 function fakeRun(root: string, experiment: string, o: { preset?: string; seed?: number; wall?: number } = {}): string {
@@ -39,6 +40,20 @@ describe("collect: a suite site from runs made one at a time", () => {
     expect(md.split("\n")[0]).toMatch(/^Suite preset `quick`, seed 0, collected from 2 runs made one at a time \(`tinyfoundry collect`\) between .* total 3 min on /);
     expect(md).toContain("| lm | - | completed | - | 1 | - |");
     expect(md).toContain("| fp4-training | 2501.17116 | completed | - | 2 | - |");
+  });
+
+  it("says which runs were made from uncommitted code (meta.gitDirty), in results.md and the machine line", async () => {
+    const root = mkdtempSync(join(tmpdir(), "tf-collect-dirty-"));
+    const clean = fakeRun(root, "lm");
+    const dirty = fakeRun(root, "fp4-training");
+    openRun(clean).updateMeta({ gitCommit: "a".repeat(40), gitDirty: false });
+    openRun(dirty).updateMeta({ gitCommit: "b".repeat(40), gitDirty: true });
+    expect(machineLine(openRun(dirty).meta())).toMatch(/, commit bbbbbbbbbb with uncommitted changes$/);
+    expect(machineLine(openRun(clean).meta())).toMatch(/, commit aaaaaaaaaa$/);
+    const r = await collectSuite([clean, dirty], root);
+    const line = readFileSync(r.md, "utf8").split("\n")[0];
+    expect(line).toContain("at commits aaaaaaaaaa, bbbbbbbbbb with uncommitted changes, total");
+    expect(line).not.toMatch(/uncommitted changes\)/);
   });
 
   it("refuses mixed presets or seeds, two runs of one experiment, and a folder that is not a run", async () => {

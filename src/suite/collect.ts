@@ -53,7 +53,7 @@ export async function collectSuite(runDirs: string[], root: string, now = new Da
     const copied = Object.values(armWallSeconds(r.run, r.meta.createdAt)).reduce((a, b) => a + b, 0);
     return { name: r.meta.experiment, status, wallSeconds: own + copied };
   });
-  const state: SuiteState = { preset: presets[0] as PresetName, seed: seeds[0], createdAt: now.toISOString(), updatedAt: now.toISOString(), entries, collected: runs.map((r) => ({ name: r.meta.experiment, run: r.dir, createdAt: r.meta.createdAt, commit: r.meta.gitCommit, machine: machineLine(r.meta).replace(/, commit [0-9a-f]+$/, "") })) };
+  const state: SuiteState = { preset: presets[0] as PresetName, seed: seeds[0], createdAt: now.toISOString(), updatedAt: now.toISOString(), entries, collected: runs.map((r) => ({ name: r.meta.experiment, run: r.dir, createdAt: r.meta.createdAt, commit: r.meta.gitCommit, ...(r.meta.gitDirty ? { dirty: true } : {}), machine: machineLine(r.meta).replace(/, commit [0-9a-f]+( with uncommitted changes)?$/, "") })) };
   writeJsonAtomic(join(dir, "suite.json"), state);
   const site = await buildSite(dir);
   return { dir, ...site };

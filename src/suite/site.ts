@@ -131,7 +131,7 @@ ${sections.join("\n")}
 </body></html>`;
   const c = state.collected;
   const first = c
-    ? `Suite preset \`${state.preset}\`, seed ${state.seed}, collected from ${c.length} runs made one at a time (\`tinyfoundry collect\`) between ${c.map((x) => x.createdAt.slice(0, 16)).sort()[0].replace("T", " ")} and ${c.map((x) => x.createdAt.slice(0, 16)).sort().at(-1)!.replace("T", " ")} UTC at commits ${[...new Set(c.map((x) => (x.commit ?? "unknown").slice(0, 10)))].join(", ")}, total ${fmt(total / 60, 1)} min on ${new Set(c.map((x) => x.machine)).size === 1 ? c[0].machine : `several machines (${[...new Set(c.map((x) => x.machine))].join("; ")})`}. Site: \`${relative(process.cwd(), join(dir, "index.html"))}\`.`
+    ? `Suite preset \`${state.preset}\`, seed ${state.seed}, collected from ${c.length} runs made one at a time (\`tinyfoundry collect\`) between ${c.map((x) => x.createdAt.slice(0, 16)).sort()[0].replace("T", " ")} and ${c.map((x) => x.createdAt.slice(0, 16)).sort().at(-1)!.replace("T", " ")} UTC at commits ${[...new Set(c.map((x) => `${(x.commit ?? "unknown").slice(0, 10)}${x.dirty ? " with uncommitted changes" : ""}`))].join(", ")}, total ${fmt(total / 60, 1)} min on ${new Set(c.map((x) => x.machine)).size === 1 ? c[0].machine : `several machines (${[...new Set(c.map((x) => x.machine))].join("; ")})`}. Site: \`${relative(process.cwd(), join(dir, "index.html"))}\`.`
     : `Suite preset \`${state.preset}\`, seed ${state.seed}, run ${state.createdAt.slice(0, 10)}, total ${fmt(total / 60, 1)} min on ${machine}. Site: \`${relative(process.cwd(), join(dir, "index.html"))}\`.`;
   const md = [
     first,

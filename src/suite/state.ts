@@ -16,7 +16,7 @@ export type SuiteState = {
   updatedAt: string;
   entries: SuiteEntry[];
   /** Set by `tinyfoundry collect`: the entries are runs made one at a time (where, when, at which commit). */
-  collected?: { name: string; run: string; createdAt: string; commit: string | null; machine: string }[];
+  collected?: { name: string; run: string; createdAt: string; commit: string | null; dirty?: boolean; machine: string }[];
 };
 
 /** What the parent tells a child: which experiment, in which run directory. */

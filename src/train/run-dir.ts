@@ -22,6 +22,8 @@ export type RunMeta = {
   updatedAt: string;
   versions: Record<string, string>;
   gitCommit: string | null;
+  /** Tracked files differed from `gitCommit` when the run started (the run's code is not that commit's); null outside git. */
+  gitDirty?: boolean | null;
   machine: MachineInfo;
   [k: string]: unknown;
 };
@@ -62,6 +64,15 @@ export function machineInfo(): MachineInfo {
 export function gitCommit(cwd = process.cwd()): string | null {
   try {
     return execFileSync("git", ["rev-parse", "HEAD"], { cwd, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Whether tracked files differ from HEAD (untracked files such as `runs/` do not count); null outside a git checkout. */
+export function gitDirty(cwd = process.cwd()): boolean | null {
+  try {
+    return execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() !== "";
   } catch {
     return null;
   }
@@ -272,6 +283,7 @@ export function createRun(opts: {
     updatedAt: now,
     versions: { tinyfoundry: packageVersion(), "@jax-js/jax": "0.1.25", node: process.versions.node },
     gitCommit: gitCommit(),
+    gitDirty: gitDirty(),
     machine: machineInfo(),
     ...opts.extraMeta,
   };
