@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRun, makeDirs } from "../train/run-dir.js";
-import { checkMemory, lmStepBytes } from "./preflight.js";
+import { checkMemory, lmStepBytes, speedHints } from "./preflight.js";
 
 const BIN = new URL("../../bin/tinyfoundry.js", import.meta.url).pathname;
 
@@ -157,5 +157,19 @@ describe("the memory estimate refuses no preset", () => {
     // The full LM preset: about 0.4 GiB by this bound, far below 4 GiB.
     const { lmPresets } = await import("../lm/config.js");
     expect(lmStepBytes(lmPresets.full.model, lmPresets.full.train.batchSize).bytes / 2 ** 30).toBeLessThan(1);
+  });
+});
+
+describe("speed notes on a model's shapes", () => {
+  it("name the field when a width or the context is off the multiples of 4, and stay silent on the presets", async () => {
+    const model = { dModel: 256, mlpRatio: 8 / 3, contextLength: 256, mlp: "swiglu" };
+    expect(speedHints({ model })).toEqual([expect.stringMatching(/^model\.mlpRatio: the MLP width 683 .* Set model\.mlpMultipleOf to 4 .* make it 684$/)]);
+    expect(speedHints({ model: { ...model, mlpMultipleOf: 4 } })).toEqual([]);
+    expect(speedHints({ model: { ...model, mlpRatio: 4, dModel: 30, contextLength: 43 } }).map((h) => h.split(":")[0])).toEqual(["model.dModel", "model.contextLength"]);
+    expect(speedHints({ model: { ...model, mlpRatio: 4, contextLength: 43, seqMultipleOf: 4 } })).toEqual([]);
+    expect(speedHints({})).toEqual([]);
+    const { experiments } = await import("../registry.js");
+    for (const [name, exp] of Object.entries(experiments))
+      for (const [preset, cfg] of Object.entries(exp.presets)) expect(speedHints(cfg as Parameters<typeof speedHints>[0]), `${name} ${preset}`).toEqual([]);
   });
 });

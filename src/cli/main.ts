@@ -24,7 +24,7 @@ import type { PresetName } from "../train/experiment.js";
 import { sampleFromRun } from "./sample.js";
 import { registerExtraCommands } from "./extra-commands.js";
 import { UsageError } from "./errors.js";
-import { checkDataFile, checkMemory, checkOutDir } from "./preflight.js";
+import { checkDataFile, checkMemory, checkOutDir, speedHints } from "./preflight.js";
 import { checkRunCheckpoints } from "../train/checkpoint.js";
 
 export { UsageError };
@@ -136,6 +136,7 @@ async function runCommand(name: string, o: RunOpts): Promise<void> {
     checkOutDir(o.out);
     preflight(config);
   }
+  for (const h of speedHints(config as Parameters<typeof speedHints>[0])) process.stderr.write(`note (speed): ${h}\n`);
   const info = await initEngine({ device: o.device });
   const ac = installSignals();
   if (!run) run = createRun({ experiment: name, seed: (config as { seed: number }).seed, config, root: o.out, extraMeta: { preset: o.preset, device: info.device, threads: info.threads } });

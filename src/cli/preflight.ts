@@ -155,3 +155,25 @@ export async function probeServer(baseUrl: string, opts: { apiKey?: string; time
     clearTimeout(timer);
   }
 }
+
+/**
+ * Speed notes on a config's top-level `model` (not errors): jax-js's wasm matmuls take their SIMD kernels only when
+ * the widths and sequence lengths involved are multiples of 4, and run others up to 5x slower (src/engine/README.md,
+ * "Traps"). One line per finding, naming the field and the setting that avoids it; empty when there is nothing to say.
+ */
+export function speedHints(config: { model?: Record<string, unknown> }): string[] {
+  const m = config.model;
+  if (!m || typeof m.dModel !== "number") return [];
+  const out: string[] = [];
+  const slower = "jax-js's SIMD matmuls want multiples of 4 and run other widths up to 5x slower";
+  if (m.dModel % 4 !== 0) out.push(`model.dModel: ${m.dModel} is not a multiple of 4; ${slower}`);
+  if (typeof m.mlpRatio === "number") {
+    const k = typeof m.mlpMultipleOf === "number" ? m.mlpMultipleOf : 1;
+    const H = Math.ceil(Math.max(1, Math.round(m.mlpRatio * m.dModel)) / k) * k;
+    if (H % 4 !== 0)
+      out.push(`model.mlpRatio: the MLP width ${H} (dModel × mlpRatio, rounded) is not a multiple of 4; ${slower}. Set model.mlpMultipleOf to 4 (LLaMA's multiple_of) to make it ${Math.ceil(H / 4) * 4}`);
+  }
+  if (typeof m.contextLength === "number" && m.contextLength % 4 !== 0 && typeof m.seqMultipleOf !== "number")
+    out.push(`model.contextLength: ${m.contextLength} is not a multiple of 4; ${slower}. Set model.seqMultipleOf to 4 (the forward pads the time axis and slices the padding off) or use a multiple of 4`);
+  return out;
+}

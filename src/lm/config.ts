@@ -61,7 +61,7 @@ export const lmPresets: Record<"tiny" | "quick" | "full", LMExperimentConfig> = 
   },
   full: {
     ...base,
-    model: { ...base.model, dModel: 256, nLayers: 4, nHeads: 8, contextLength: 256, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 8 / 3 },
+    model: { ...base.model, dModel: 256, nLayers: 4, nHeads: 8, contextLength: 256, norm: "rms", pos: "rope", mlp: "swiglu", mlpRatio: 8 / 3, mlpMultipleOf: 4 },
     train: { ...base.train, steps: 5000, batchSize: 16, lr: 1e-3, warmupSteps: 200, evalEvery: 250, evalBatches: 16, checkpointEvery: 250 },
     sample: { ...base.sample, tokens: 400 },
   },

@@ -16,7 +16,7 @@ export const EXPECTED_MINUTES: Record<PresetName, Record<string, number> | null>
     "over-tokenized": 4.0,
     "mixture-of-mamba": 5.1,
     "guidance-free": 4.1,
-    omni: 11.0,
+    omni: 10.5,
     "omni-tokenizer": 7.4,
     "sft-vs-rl": 33.1,
     "sft-vs-rl-nav": 11.5,

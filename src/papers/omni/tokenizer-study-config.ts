@@ -63,27 +63,13 @@ const quick: TokStudyConfig = {
   // falls until step 600; T1's held-out 8-layer mel L1 is 0.137 = 0.63 of the mean-frame baseline after 600 steps, where the
   // 300-step runs of the last quick run ended at 0.89-0.92 (the gate asks ≤ 0.9).
   tokenizer: noRecogniser({ ...q.tokenizer, train: { ...q.tokenizer.train, steps: 600 } }),
-  // Sizing (issue 17 asks 10 minutes on 2 cores; it does not fit). CPU seconds with 1 wasm thread, measured by
-  // scripts/pilots/omni-tokenizer-profile.mts on a loaded 2-core AMD EPYC (2026-12-07): espeak-ng 0.23 per utterance
-  // one by one (2,256: 517; on 2 worker threads 1.9x faster: 274), nuisance + mels 32, reader LM 0.387 per step
-  // (1,500: 584), T1 0.269 per step + 27 evaluation (600: 189), T2 0.444 per step + 31 evaluation and sanity (600: 297),
-  // a probe 0.385 per step + 8 greedy evaluation (200: 85; four per seed). Per seed 189 + 297 + 4 × 85 = 826.
-  // Wall ≈ c × (synthesis + mels + (reader + seeds × per seed) / 1.55), 1.55 the 2-thread speed-up of a training step
-  // (ENGINE.md), c = 0.82 from the last idle run (Xeon, 300 tokenizer steps, before the cuts of 2026-12-07:
-  // 24.1 min = 0.82 × (517 + 53 + (584 + 2 × 627) / 1.55)). Now: 2 seeds 0.82 × (274 + 32 + (584 + 2 × 826) / 1.55)
-  // ≈ 24 min; 3 seeds ≈ 31 min; 1 seed ≈ 16.6 min; with the WAVs already cached (the `omni` entry synthesises the same
-  // plan) 20 and 27 min. The reader LM alone is about 5 minutes and a seed about 7.3, so the issue's 10 minutes hold
-  // no seed: quick keeps 2 seeds of T1 and T2, probes on the first layer and all 8, no further weights; `full` runs the
-  // whole grid. The idle run at this preset took 25.5 min (AMD EPYC, WAVs synthesised afresh): the model's 24 × 1.06.
-  // What is left to cut (TOKENIZER.md, Sizing): the WAVs, if `speech.cacheDir` pointed both `omni` and this entry at one
-  // folder (the same plan today: omniPresets.quick.speech, seed 0; each run now synthesises into its own folder),
-  // 0.82 × 274 ≈ 3.7 min when `omni` ran first; the seeds and the reader as 1-thread child processes side by side instead
-  // of one process on 2 wasm threads: 584 + 2 × 826 = 2,236 CPU s packed on 2 cores at about 1.08 (two 1-thread
-  // processes vs one alone; not measured here) is 1,207 against 2,236 / 1.55 = 1,443 now, 0.82 × 236 ≈ 3.2 min. Both
-  // together: 2 seeds ≈ 0.82 × (32 + 1,207) ≈ 17 min, 3 seeds ≈ 0.82 × (32 + 1,653) ≈ 23 min. Below that the cuts change
-  // what is measured (reader steps, probe steps, tokenizer steps; the 300-step tokenizer failed the mel gate).
+  // Sizing (issue 17 asks 10 minutes on 2 cores, and 3 seeds). The idle 2-thread run at 2 seeds with the LMs' widths and
+  // lengths at multiples of 4 (TOKENIZER.md's runs table, 2026-12-08, AMD EPYC family 26) took 441 s: the WAVs and mels
+  // 69 (wall minus the arms), the reader LM 46, per seed T1 58-61, T2 70 and four probes 7-10 each (about 164). So a
+  // third seed comes to about 441 + 164 ≈ 605 s ≈ 10.1 min, a little less in a suite run that shares the WAVs with `omni`.
+  // Before those shapes (width 171, 43 positions) the same 2 seeds took 14.6 min. `full` runs the whole grid.
   probe: { ...q.probe, layers: [1, 8] },
-  study: { seeds: 2, extraWeights: [], extraWeightSeeds: 1, readBack: 0.8, readBackRepeats: 1, nuisance: { speed: [0.9, 1.1], gainDb: [-6, 6], snrDb: [15, 30] } },
+  study: { seeds: 3, extraWeights: [], extraWeightSeeds: 1, readBack: 0.8, readBackRepeats: 1, nuisance: { speed: [0.9, 1.1], gainDb: [-6, 6], snrDb: [15, 30] } },
 };
 
 export const tokStudyPresets: Record<"tiny" | "quick" | "full", TokStudyConfig> = {
