@@ -103,10 +103,10 @@ export const zodParts = {
       pos: z.enum(["rope", "learned"]),
       mlp: z.enum(["gelu", "swiglu"]),
       mlpRatio: z.number().positive(),
-      mlpMultipleOf: posInt.optional(),
-      seqMultipleOf: posInt.optional(),
       tiedHead: z.boolean(),
       bias: z.boolean(),
+      mlpMultipleOf: posInt.optional(),
+      seqMultipleOf: posInt.optional(),
     })
     .strict()
     .refine((m) => m.dModel % m.nHeads === 0, { message: "model.dModel must be divisible by model.nHeads", path: ["nHeads"] }),
