@@ -12,7 +12,9 @@ import { isMatmulKernel } from "../../src/engine/profile.js";
 type Measure = { name: string; duration: number; detail?: { devtools?: { trackGroup?: string; properties?: [string, string][] } } };
 type Row = { calls: number; ms: number; reduction: string; matmul: boolean; size: number; exp: string };
 const rows = new Map<string, Row>();
-const out = process.env.AUDIT_OUT ?? "/tmp/kernel-audit.txt";
+// "{pid}" in AUDIT_OUT becomes the process id, so child processes (sft-vs-rl's seed children, preloaded through
+// NODE_OPTIONS="--import tsx --import ./scripts/pilots/kernel-audit.mts") each write their own file.
+const out = (process.env.AUDIT_OUT ?? "/tmp/kernel-audit.txt").replace("{pid}", String(process.pid));
 let total = 0;
 
 function drain(): void {
@@ -31,15 +33,17 @@ function drain(): void {
 
 function write(): void {
   drain();
-  const lines = [...rows.values()]
-    .sort((a, b) => b.ms - a.ms)
-    .slice(0, 40)
+  const sorted = [...rows.values()].sort((a, b) => b.ms - a.ms);
+  const top = sorted.slice(0, 40);
+  const topMs = top.reduce((a, r) => a + r.ms, 0);
+  const lines = top
     .map((r) => {
       const k = r.reduction ? Number(/:(\d+)/.exec(r.reduction)?.[1] ?? 0) : 0;
       const gflops = k > 0 && r.ms > 0 ? (2 * r.size * k * r.calls) / (r.ms * 1e6) : NaN;
       return `${r.ms.toFixed(0).padStart(8)} ms ${((100 * r.ms) / total).toFixed(1).padStart(5)} % ${String(r.calls).padStart(7)} calls ${r.reduction ? (r.matmul ? "matmul   " : "REDUCTION") : "         "} ${Number.isFinite(gflops) ? gflops.toFixed(2).padStart(6) + " GF/s" : "".padStart(11)} size ${r.size} ${r.reduction} | ${r.exp.slice(0, 400)}`;
     });
-  writeFileSync(out, `total ${total.toFixed(0)} ms of dispatches\n${lines.join("\n")}\n`);
+  const head = `total ${total.toFixed(0)} ms of dispatches, ${sorted.length} distinct kernels; the ${top.length} below take ${((100 * topMs) / Math.max(total, 1e-9)).toFixed(1)} %`;
+  writeFileSync(out, `${head}\n${lines.join("\n")}\n`);
 }
 
 jax.profiler.startTrace();
