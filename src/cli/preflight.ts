@@ -9,6 +9,7 @@ import { readFileSync, statSync } from "node:fs";
 import { ConfigError } from "../train/config.js";
 import { unwritableDirReason } from "../train/run-dir.js";
 import { splitTrainVal } from "../data/corpus.js";
+import { mlpWidth } from "../nn/transformer.js";
 
 /** The folder that will hold run directories: it exists or can be made, on a real filesystem. */
 export function checkOutDir(dir: string, option = "--out"): void {
@@ -93,7 +94,7 @@ export function lmStepBytes(m: LMShape, batchSize: number): { bytes: number; par
   const L = m.nLayers;
   const T = m.contextLength;
   const V = m.vocabSize;
-  const H = Math.ceil(Math.max(1, Math.round((m.mlpRatio ?? 4) * D)) / (m.mlpMultipleOf ?? 1)) * (m.mlpMultipleOf ?? 1);
+  const H = mlpWidth(D, m.mlpRatio ?? 4, m.mlpMultipleOf);
   const perBlock = 4 * D * D + (m.mlp === "swiglu" ? 3 : 2) * D * H;
   const params = V * D + (m.pos === "rope" ? 0 : T * D) + L * perBlock + (m.tiedHead === false ? V * D : 0);
   const tokens = batchSize * T;
@@ -168,8 +169,7 @@ export function speedHints(config: { model?: Record<string, unknown> }): string[
   const slower = "jax-js's SIMD matmuls want multiples of 4 and run other widths up to 5x slower";
   if (m.dModel % 4 !== 0) out.push(`model.dModel: ${m.dModel} is not a multiple of 4; ${slower}`);
   if (typeof m.mlpRatio === "number") {
-    const k = typeof m.mlpMultipleOf === "number" ? m.mlpMultipleOf : 1;
-    const H = Math.ceil(Math.max(1, Math.round(m.mlpRatio * m.dModel)) / k) * k;
+    const H = mlpWidth(m.dModel, m.mlpRatio, typeof m.mlpMultipleOf === "number" ? m.mlpMultipleOf : undefined);
     if (H % 4 !== 0)
       out.push(`model.mlpRatio: the MLP width ${H} (dModel × mlpRatio, rounded) is not a multiple of 4; ${slower}. Set model.mlpMultipleOf to 4 (LLaMA's multiple_of) to make it ${Math.ceil(H / 4) * 4}`);
   }

@@ -73,9 +73,12 @@ export type LMParams = {
 };
 
 export function mlpHidden(cfg: LMConfig): number {
-  const h = Math.max(1, Math.round(cfg.mlpRatio * cfg.dModel));
-  const m = cfg.mlpMultipleOf ?? 1;
-  return Math.ceil(h / m) * m;
+  return mlpWidth(cfg.dModel, cfg.mlpRatio, cfg.mlpMultipleOf);
+}
+
+/** The MLP hidden width: ratio·D rounded, then up to a multiple of `multipleOf` (1 when unset). */
+export function mlpWidth(dModel: number, ratio: number, multipleOf = 1): number {
+  return Math.ceil(Math.max(1, Math.round(ratio * dModel)) / multipleOf) * multipleOf;
 }
 
 export function validateLMConfig(cfg: LMConfig): void {
